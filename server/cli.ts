@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// tablewright <command>: serve (default), migrate. Later commands register in `commands`.
+import process from 'node:process';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { openDatabase, runMigrations, start } from './main.js';
+import { createPool } from './db/pool.js';
+
+type Command = { summary: string; logTo?: 1 | 2; run(config: Config, log: Logger, args: string[]): Promise<number | void> };
+
+const commands: Record<string, Command> = {
+  serve: { summary: 'start the web console and API (the default)', run: serve },
+  migrate: { summary: 'apply pending metadata migrations and exit', run: migrateOnly },
+};
+
+async function serve(config: Config, log: Logger): Promise<void> {
+  const instance = await start(config, log);
+  log.info({ url: instance.url }, `Tablewright console: ${instance.url}`);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    log.info({ signal }, 'signal received');
+    instance.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+async function migrateOnly(config: Config, log: Logger): Promise<number> {
+  const db = await openDatabase(config, log);
+  const pool = createPool({ connectionString: db.url, max: 1, connectTimeoutMs: config.connectTimeoutMs }, log);
+  try {
+    const applied = await runMigrations(pool, config, log);
+    log.info({ applied: applied.length }, applied.length ? 'migrations applied' : 'nothing to migrate');
+    return 0;
+  } finally {
+    await pool.end();
+    await db.embedded?.stop();
+  }
+}
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
+  return `usage: tablewright <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nSettings come from the environment; see README.md.\n`;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name = 'serve', ...args] = argv;
+  if (name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`tablewright: unknown command "${name}"\n\n${usage()}`);
+    process.exitCode = 2;
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`tablewright: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+  const log = createLogger(config, command.logTo ?? (name === 'serve' ? 1 : 2));
+  try {
+    const code = await command.run(config, log, args);
+    if (typeof code === 'number') process.exitCode = code;
+  } catch (err) {
+    log.fatal({ err }, `${name} failed`);
+    // Give the (possibly threaded) pretty transport a moment to flush.
+    await new Promise((r) => setTimeout(r, 100));
+    process.exit(1);
+  }
+}
+
+await main(process.argv.slice(2));

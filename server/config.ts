@@ -1,0 +1,88 @@
+// Every setting, read from the environment in one place and validated at start.
+// README.md lists each one with its default; keep the two in step.
+import path from 'node:path';
+import { z } from 'zod';
+import { projectRoot } from './paths.js';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['0', '1', 'true', 'false', 'yes', 'no']).transform((v) => ['1', 'true', 'yes'].includes(v));
+const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 63 bytes)');
+const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL');
+
+const schema = z.object({
+  DATABASE_URL: postgresUrl.optional(),
+  LISTEN_DATABASE_URL: postgresUrl.optional(),
+  DATA_DIR: z.string().min(1).default('.data'),
+  EMBEDDED_PG_PORT: int(1, 65535).default(54329),
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  NODE_ENV: z.string().default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  PG_POOL_MAX: int(1, 1000).default(10),
+  PG_CONNECT_TIMEOUT_MS: int(100, 120_000).default(5000),
+  DATA_SCHEMA: identifier.default('data'),
+  TRASH_SCHEMA: identifier.default('data_trash'),
+  LOCK_TIMEOUT_MS: int(1, 600_000).default(3000),
+  MAX_FIELDS: int(1, 1500).default(500),
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  TRUST_PROXY: bool.default(false),
+});
+
+export type Config = {
+  databaseUrl: string | undefined;
+  listenDatabaseUrl: string | undefined;
+  dataDir: string;
+  embeddedPgPort: number;
+  port: number;
+  host: string;
+  production: boolean;
+  logLevel: string;
+  logFormat: 'json' | 'pretty';
+  poolMax: number;
+  connectTimeoutMs: number;
+  dataSchema: string;
+  trashSchema: string;
+  lockTimeoutMs: number;
+  maxFields: number;
+  shutdownTimeoutMs: number;
+  trustProxy: boolean;
+};
+
+export class ConfigError extends Error {}
+
+/** Reads and validates settings; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable means "not set", as in most twelve-factor tools.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid settings:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  if (e.DATA_SCHEMA === e.TRASH_SCHEMA) throw new ConfigError('invalid settings:\n  TRASH_SCHEMA: must differ from DATA_SCHEMA');
+  if (e.DATA_SCHEMA === 'tablewright' || e.TRASH_SCHEMA === 'tablewright') {
+    throw new ConfigError('invalid settings:\n  DATA_SCHEMA/TRASH_SCHEMA: "tablewright" is the metadata schema');
+  }
+  const production = e.NODE_ENV === 'production';
+  return {
+    databaseUrl: e.DATABASE_URL,
+    listenDatabaseUrl: e.LISTEN_DATABASE_URL ?? e.DATABASE_URL,
+    dataDir: path.resolve(projectRoot, e.DATA_DIR),
+    embeddedPgPort: e.EMBEDDED_PG_PORT,
+    port: e.PORT,
+    host: e.HOST,
+    production,
+    logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT ?? (production ? 'json' : 'pretty'),
+    poolMax: e.PG_POOL_MAX,
+    connectTimeoutMs: e.PG_CONNECT_TIMEOUT_MS,
+    dataSchema: e.DATA_SCHEMA,
+    trashSchema: e.TRASH_SCHEMA,
+    lockTimeoutMs: e.LOCK_TIMEOUT_MS,
+    maxFields: e.MAX_FIELDS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    trustProxy: e.TRUST_PROXY,
+  };
+}

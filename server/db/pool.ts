@@ -1,0 +1,33 @@
+import pg from 'pg';
+import type { Logger } from '../log.js';
+
+export type Pool = pg.Pool;
+export type Client = pg.PoolClient | pg.Client;
+/** Anything that runs a query: the pool itself or a checked-out client inside a transaction. */
+export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
+
+// bigint (int8) and numeric come back as strings by default; ids are bigint identity
+// columns well inside 2^53, so read int8 as a JS number. numeric stays a string so that
+// decimals are never rounded through a float.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+
+export interface PoolOptions {
+  connectionString: string;
+  max: number;
+  connectTimeoutMs: number;
+  applicationName?: string;
+}
+
+export function createPool(opts: PoolOptions, log: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: opts.connectionString,
+    max: opts.max,
+    connectionTimeoutMillis: opts.connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    application_name: opts.applicationName ?? 'tablewright',
+  });
+  // An idle client that loses its connection (server restart, pg_terminate_backend)
+  // emits 'error' on the pool; without a listener that would crash the process.
+  pool.on('error', (err) => log.warn({ err }, 'idle database connection lost'));
+  return pool;
+}

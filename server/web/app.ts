@@ -1,0 +1,112 @@
+// The HTTP application: middleware, the route table, and one error handler.
+import crypto from 'node:crypto';
+import { createRequire } from 'node:module';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { AppContext } from '../context.js';
+import { publicDir } from '../paths.js';
+import { toAppError } from './errors.js';
+import { answerKind } from './negotiate.js';
+import { renderView, setViewCache } from './render.js';
+import type { RouteDef } from './route.js';
+import { allRoutes } from './routes/index.js';
+
+const require = createRequire(import.meta.url);
+const htmxFile = require.resolve('htmx.org/dist/htmx.min.js');
+
+/** Limits on what a request may carry; larger bodies answer 413, malformed ones 400. */
+export const BODY_LIMIT = '1mb';
+export const MAX_FORM_FIELDS = 1000;
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): express.Express {
+  const app = express();
+  setViewCache(ctx.config.production);
+  app.disable('x-powered-by');
+  app.set('trust proxy', ctx.config.trustProxy);
+  // filter[col][op]=v in query strings needs the nested parser.
+  app.set('query parser', 'extended');
+
+  app.use(
+    pinoHttp({
+      logger: ctx.log,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+
+  app.get('/vendor/htmx.min.js', (_req, res) => {
+    res.sendFile(htmxFile, { maxAge: ctx.config.production ? '7d' : 0 });
+  });
+  app.use('/public', express.static(publicDir, { maxAge: ctx.config.production ? '1h' : 0 }));
+
+  app.use(express.json({ limit: BODY_LIMIT, strict: false }));
+  app.use(express.urlencoded({ extended: true, limit: BODY_LIMIT, parameterLimit: MAX_FORM_FIELDS }));
+  app.use(methodOverride);
+
+  app.use((_req, res, next) => {
+    res.locals.title = 'Tablewright';
+    next();
+  });
+
+  for (const r of routes) {
+    app[r.method](r.path, (req: Request, res: Response, next: NextFunction) => r.handler(ctx, req, res, next));
+  }
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(toAppError(Object.assign(new Error(`no route for ${req.method} ${req.path}`), { status: 404 })));
+  });
+  app.use(errorHandler(ctx));
+  return app;
+}
+
+/** Plain HTML forms can only POST: `_method=PATCH|PUT|DELETE` in the body stands for the verb. */
+function methodOverride(req: Request, _res: Response, next: NextFunction): void {
+  const body = req.body as Record<string, unknown> | undefined;
+  if (req.method === 'POST' && body && typeof body === 'object' && typeof body._method === 'string') {
+    const verb = body._method.toUpperCase();
+    if (verb === 'PATCH' || verb === 'PUT' || verb === 'DELETE') req.method = verb;
+    delete body._method;
+  }
+  next();
+}
+
+function errorHandler(ctx: AppContext) {
+  return async (raw: unknown, req: Request, res: Response, _next: NextFunction): Promise<void> => {
+    const err = toAppError(raw);
+    if (err.status >= 500) (req.log ?? ctx.log).error({ err: raw }, 'request failed');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (err.status === 503) res.set('Retry-After', '2');
+    const kind = answerKind(req);
+    res.vary('Accept').vary('HX-Request');
+    if (kind === 'json') {
+      res.status(err.status).json(err.toJSON());
+      return;
+    }
+    const locals = { ...res.locals, title: 'Error', error: err };
+    try {
+      const html =
+        kind === 'fragment'
+          ? await renderView('partials/error', locals)
+          : await renderView('pages/error', locals, { layout: true });
+      res.status(err.status).type('html').send(html);
+    } catch (renderErr) {
+      ctx.log.error({ err: renderErr }, 'error page failed to render');
+      res.status(err.status).json(err.toJSON());
+    }
+  };
+}
+

@@ -1,0 +1,20 @@
+import path from 'node:path';
+import ejs from 'ejs';
+import { viewsDir } from '../paths.js';
+
+let cache = false;
+/** Template caching is on in production; in development a changed view shows at once. */
+export function setViewCache(on: boolean): void {
+  cache = on;
+}
+
+/**
+ * Renders views/<name>.ejs. With layout, the result becomes `body` in views/layout.ejs.
+ * EJS escapes every <%= %> output; <%- %> is only for HTML we rendered ourselves.
+ */
+export async function renderView(name: string, locals: Record<string, unknown>, opts: { layout?: boolean } = {}): Promise<string> {
+  const options = { cache, async: false, root: viewsDir, views: [viewsDir] };
+  const body = await ejs.renderFile(path.join(viewsDir, `${name}.ejs`), locals, options);
+  if (!opts.layout) return body;
+  return ejs.renderFile(path.join(viewsDir, 'layout.ejs'), { ...locals, body }, options);
+}

@@ -1,0 +1,21 @@
+import { route } from '../route.js';
+
+export const healthRoutes = [
+  route('get', '/healthz', 'public', 'the process is alive', (_ctx, _req, res) => {
+    res.json({ ok: true });
+  }),
+
+  route('get', '/readyz', 'public', 'the database answers (and the LISTEN connection is up, once there is one)', async (ctx, _req, res) => {
+    const checks: Record<string, boolean> = {};
+    try {
+      await ctx.pool.query('SELECT 1');
+      checks.database = true;
+    } catch (err) {
+      ctx.log.warn({ err }, 'readiness check: database unreachable');
+      checks.database = false;
+    }
+    if (ctx.listener) checks.listener = ctx.listener.isConnected();
+    const ok = Object.values(checks).every(Boolean);
+    res.status(ok ? 200 : 503).json({ ok, checks });
+  }),
+];
