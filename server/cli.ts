@@ -5,17 +5,21 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { openDatabase, runMigrations, start } from './main.js';
 import { createPool } from './db/pool.js';
+import { announceSetupLink, tokenCommand, userCommand } from './auth/cli.js';
 
 type Command = { summary: string; logTo?: 1 | 2; run(config: Config, log: Logger, args: string[]): Promise<number | void> };
 
 const commands: Record<string, Command> = {
   serve: { summary: 'start the web console and API (the default)', run: serve },
   migrate: { summary: 'apply pending metadata migrations and exit', run: migrateOnly },
+  token: { summary: 'token create --name N --role R (prints the token) | token list | token revoke --id ID', run: tokenCommand },
+  user: { summary: 'user add --email E --role R (password from the terminal or stdin) | user list', run: userCommand },
 };
 
 async function serve(config: Config, log: Logger): Promise<void> {
   const instance = await start(config, log);
   log.info({ url: instance.url }, `Tablewright console: ${instance.url}`);
+  await announceSetupLink(instance.ctx.pool, instance.url, log);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;

@@ -12,6 +12,9 @@ const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:
 const schema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   LISTEN_DATABASE_URL: postgresUrl.optional(),
+  BUS_PING_INTERVAL_MS: int(10, 3_600_000).default(5000),
+  BUS_PING_TIMEOUT_MS: int(10, 600_000).default(3000),
+  SCHEMA_POLL_INTERVAL_MS: int(10, 3_600_000).default(5000),
   DATA_DIR: z.string().min(1).default('.data'),
   EMBEDDED_PG_PORT: int(1, 65535).default(54329),
   PORT: int(0, 65535).default(3000),
@@ -27,11 +30,22 @@ const schema = z.object({
   MAX_FIELDS: int(1, 1500).default(500),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   TRUST_PROXY: bool.default(false),
+  SESSION_TTL_HOURS: int(1, 24 * 365).default(12),
+  COOKIE_SECURE: z.enum(['auto', '0', '1', 'true', 'false', 'yes', 'no']).default('auto'),
+  LOGIN_RATE_LIMIT: int(1, 1_000_000).default(5),
+  LOGIN_RATE_LIMIT_ADDRESS: int(1, 1_000_000).default(20),
+  LOGIN_RATE_WINDOW_S: int(1, 86_400).default(900),
 });
 
 export type Config = {
   databaseUrl: string | undefined;
   listenDatabaseUrl: string | undefined;
+  /** the listener pings itself through NOTIFY this often (server/bus) */
+  busPingIntervalMs: number;
+  /** a ping not back within this long means the LISTEN connection is dead */
+  busPingTimeoutMs: number;
+  /** tablewright.schema_state.version is read this often; bounds staleness without LISTEN */
+  schemaPollIntervalMs: number;
   dataDir: string;
   embeddedPgPort: number;
   port: number;
@@ -47,6 +61,10 @@ export type Config = {
   maxFields: number;
   shutdownTimeoutMs: number;
   trustProxy: boolean;
+  sessionTtlSeconds: number;
+  /** 'auto': Secure when the request came over TLS (req.secure) */
+  cookieSecure: 'auto' | boolean;
+  loginLimits: { perAccount: number; perAddress: number; windowSeconds: number };
 };
 
 export class ConfigError extends Error {}
@@ -69,6 +87,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     databaseUrl: e.DATABASE_URL,
     listenDatabaseUrl: e.LISTEN_DATABASE_URL ?? e.DATABASE_URL,
+    busPingIntervalMs: e.BUS_PING_INTERVAL_MS,
+    busPingTimeoutMs: e.BUS_PING_TIMEOUT_MS,
+    schemaPollIntervalMs: e.SCHEMA_POLL_INTERVAL_MS,
     dataDir: path.resolve(projectRoot, e.DATA_DIR),
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     port: e.PORT,
@@ -84,5 +105,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxFields: e.MAX_FIELDS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY,
+    sessionTtlSeconds: e.SESSION_TTL_HOURS * 3600,
+    cookieSecure: e.COOKIE_SECURE === 'auto' ? 'auto' : ['1', 'true', 'yes'].includes(e.COOKIE_SECURE),
+    loginLimits: { perAccount: e.LOGIN_RATE_LIMIT, perAddress: e.LOGIN_RATE_LIMIT_ADDRESS, windowSeconds: e.LOGIN_RATE_WINDOW_S },
   };
 }

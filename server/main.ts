@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import type { Config } from './config.js';
+import { createBus } from './bus/index.js';
 import type { AppContext } from './context.js';
 import { startEmbedded, type EmbeddedServer } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
@@ -63,7 +64,21 @@ export async function start(config: Config, log: Logger): Promise<Instance> {
 
   try {
     await runMigrations(pool, effective, log);
-    const ctx: AppContext = { config: effective, log, pool };
+    // The bus listens before the first request can cache a model. Pushed last, so that
+    // closeAll() stops it first, while the pool it pings through is still open.
+    const bus = createBus({
+      pool,
+      log,
+      listenUrl: effective.listenDatabaseUrl!,
+      pingIntervalMs: config.busPingIntervalMs,
+      pingTimeoutMs: config.busPingTimeoutMs,
+      schemaPollIntervalMs: config.schemaPollIntervalMs,
+      connectTimeoutMs: config.connectTimeoutMs,
+    });
+    closers.push(() => bus.stop());
+    await bus.start();
+    // One id for the instance: the listener's application_name and the `instance` the schema editor puts in its notifications.
+    const ctx: AppContext = { config: effective, log, pool, bus, listener: bus, instanceId: bus.instanceId };
     const app = createApp(ctx);
     const server = http.createServer(app);
     server.requestTimeout = 60_000;

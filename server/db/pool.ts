@@ -10,6 +10,8 @@ export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 // columns well inside 2^53, so read int8 as a JS number. numeric stays a string so that
 // decimals are never rounded through a float.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+// A date has no time zone: keep '2024-03-01' as text rather than a JS Date at local midnight.
+pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
 
 export interface PoolOptions {
   connectionString: string;

@@ -5,11 +5,14 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { pinoHttp } from 'pino-http';
 import type { AppContext } from '../context.js';
 import { publicDir } from '../paths.js';
+import { authorize, resolveCaller, setupState } from './auth.js';
+import { csrfProtection } from './csrf.js';
 import { toAppError } from './errors.js';
 import { answerKind } from './negotiate.js';
 import { renderView, setViewCache } from './render.js';
 import type { RouteDef } from './route.js';
 import { allRoutes } from './routes/index.js';
+import { securityHeaders } from './security.js';
 
 const require = createRequire(import.meta.url);
 const htmxFile = require.resolve('htmx.org/dist/htmx.min.js');
@@ -45,6 +48,8 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
     }),
   );
 
+  app.use(securityHeaders());
+
   app.get('/vendor/htmx.min.js', (_req, res) => {
     res.sendFile(htmxFile, { maxAge: ctx.config.production ? '7d' : 0 });
   });
@@ -53,14 +58,19 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
   app.use(express.urlencoded({ extended: true, limit: BODY_LIMIT, parameterLimit: MAX_FORM_FIELDS }));
   app.use(methodOverride);
+  // Who is calling (bearer token or session cookie), then CSRF for cookie sessions;
+  // each route's access rule is enforced by authorize() where the route is registered.
+  app.use(resolveCaller(ctx));
+  app.use(csrfProtection);
 
   app.use((_req, res, next) => {
     res.locals.title = 'Tablewright';
     next();
   });
 
+  const setupNeeded = setupState(ctx);
   for (const r of routes) {
-    app[r.method](r.path, (req: Request, res: Response, next: NextFunction) => r.handler(ctx, req, res, next));
+    app[r.method](r.path, authorize(ctx, r.access, setupNeeded), (req: Request, res: Response, next: NextFunction) => r.handler(ctx, req, res, next));
   }
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
@@ -96,6 +106,8 @@ function errorHandler(ctx: AppContext) {
       res.status(err.status).json(err.toJSON());
       return;
     }
+    // htmx shows errors in the flash area (aria-live), whatever the form targeted.
+    if (kind === 'fragment') res.set('HX-Retarget', '#flash').set('HX-Reswap', 'innerHTML');
     const locals = { ...res.locals, title: 'Error', error: err };
     try {
       const html =

@@ -29,7 +29,7 @@ export async function reply(req: Request, res: Response, r: Reply): Promise<void
   res.vary('Accept').vary('HX-Request');
   const kind = answerKind(req);
   const status = r.status ?? 200;
-  if (kind === 'json' || (kind === 'fragment' && !r.fragment) || (kind === 'page' && !r.page && !r.redirect)) {
+  if (kind === 'json' || (kind === 'fragment' && !r.fragment && !r.redirect) || (kind === 'page' && !r.page && !r.redirect)) {
     if (status === 204) {
       res.status(204).end();
       return;
@@ -38,6 +38,11 @@ export async function reply(req: Request, res: Response, r: Reply): Promise<void
     return;
   }
   const locals = { ...res.locals, ...r.locals, data: r.json };
+  if (kind === 'fragment' && !r.fragment && r.redirect) {
+    // htmx follows HX-Redirect with a full navigation (after a create, to the new page).
+    res.set('HX-Redirect', r.redirect).status(200).end();
+    return;
+  }
   if (kind === 'fragment') {
     res.status(status === 204 ? 200 : status).type('html').send(await renderView(`partials/${r.fragment}`, locals));
     return;

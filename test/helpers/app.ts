@@ -1,6 +1,8 @@
 // Starts real Tablewright instances on port 0 against a test database, and talks to
 // them over real HTTP. Every instance started must be stopped: the root hook fails the
 // run when one is left running (a leaked pool, listener or server).
+import { createToken } from '../../server/auth/tokens.js';
+import type { Role } from '../../server/auth/roles.js';
 import { loadConfig } from '../../server/config.js';
 import { start, type Instance } from '../../server/main.js';
 import { testLog } from './db.js';
@@ -8,10 +10,18 @@ import { testLog } from './db.js';
 const running = new Map<Instance, string>();
 
 export interface TestApp extends Instance {
+  /** Sends `Authorization: Bearer <adminToken>` unless opts.auth says otherwise. */
   request(method: string, path: string, opts?: RequestOptions): Promise<TestResponse>;
+  /** An admin API token made for this app at start (through the domain function, as the CLI does). */
+  adminToken: string;
 }
 
 export interface RequestOptions {
+  /**
+   * Credentials: by default the app's admin token (request() on a TestApp). false sends
+   * none; {token} another bearer token; {cookie} a Cookie header (e.g. 'tw_session=...').
+   */
+  auth?: false | { token: string } | { cookie: string };
   json?: unknown;
   form?: Record<string, string>;
   headers?: Record<string, string>;
@@ -30,18 +40,35 @@ export async function startApp(databaseUrl: string, env: Record<string, string> 
   const instance = await start(config, testLog.child({ instance: label }));
   running.set(instance, label);
   const stop = instance.stop;
+  let adminToken: string;
+  try {
+    adminToken = (await createToken(instance.ctx.pool, { name: `test admin (${label})`, role: 'admin' }, 'test')).token;
+  } catch (err) {
+    running.delete(instance);
+    await stop();
+    throw err;
+  }
   return {
     ...instance,
+    adminToken,
     stop: async () => {
       running.delete(instance);
       await stop();
     },
-    request: (method, path, opts) => request(instance.url, method, path, opts),
+    request: (method, path, opts = {}) => request(instance.url, method, path, { auth: { token: adminToken }, ...opts }),
   };
 }
 
+/** A new API token with this role on the app's database (shown once, like the CLI's). */
+export async function createTestToken(app: Instance, role: Role, name = `test ${role}`): Promise<string> {
+  return (await createToken(app.ctx.pool, { name, role }, 'test')).token;
+}
+
 export async function request(base: string, method: string, path: string, opts: RequestOptions = {}): Promise<TestResponse> {
-  const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (opts.auth && 'token' in opts.auth) headers.Authorization = `Bearer ${opts.auth.token}`;
+  if (opts.auth && 'cookie' in opts.auth) headers.Cookie = opts.auth.cookie;
+  Object.assign(headers, opts.headers);
   let body: string | undefined;
   if (opts.json !== undefined) {
     headers['Content-Type'] = 'application/json';

@@ -1,0 +1,35 @@
+// Password login: throttle check, password check, then a new session.
+import type { Queryable } from '../db/pool.js';
+import { badRequest } from '../errors.js';
+import { accountKey, addressKey, assertNotThrottled, clearFailures, recordFailure, type LoginLimits } from './ratelimit.js';
+import { createSession, deleteExpiredSessions, type NewSession } from './sessions.js';
+import { checkPassword, invalidCredentials, recordLogin, type User } from './users.js';
+
+export interface LoginInput {
+  email: unknown;
+  password: unknown;
+  address: string;
+  userAgent?: string;
+}
+
+export async function login(
+  db: Queryable,
+  input: LoginInput,
+  opts: { limits: LoginLimits; ttlSeconds: number },
+): Promise<{ user: User; session: NewSession }> {
+  if (typeof input.email !== 'string' || input.email.trim() === '') throw badRequest('an email address is required', 'email');
+  if (typeof input.password !== 'string' || input.password === '') throw badRequest('a password is required', 'password');
+  if (input.email.length > 254 || input.password.length > 1024) throw invalidCredentials();
+  const keys = { account: accountKey(input.email), address: addressKey(input.address) };
+  await assertNotThrottled(db, keys, opts.limits);
+  const user = await checkPassword(db, input.email.trim(), input.password);
+  if (!user) {
+    await recordFailure(db, keys, opts.limits.windowSeconds);
+    throw invalidCredentials();
+  }
+  await clearFailures(db, keys.account, opts.limits.windowSeconds);
+  await deleteExpiredSessions(db);
+  await recordLogin(db, user.id);
+  const session = await createSession(db, user.id, { ttlSeconds: opts.ttlSeconds, address: input.address, userAgent: input.userAgent });
+  return { user, session };
+}

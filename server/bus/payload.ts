@@ -1,0 +1,61 @@
+// Parsing of notification payloads. A notification is text from another process (or a
+// person with psql), so nothing here trusts its shape: a schema payload that cannot be
+// read is reported as `undefined`, and the bus answers that with a flush (it knows some
+// table changed, not which).
+
+/** A committed schema change, as sent by the schema editor inside its transaction. */
+export interface SchemaChange {
+  tableId: number;
+  /** the table's version after the change (tablewright.tables.version) */
+  version: number;
+  op: string;
+  actor: string;
+  /** the instance whose schema editor made the change, when it says so */
+  instance?: string;
+}
+
+/** The ping each instance sends itself through the pool and expects back on its listener. */
+export interface Ping {
+  instance: string;
+  seq: number;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+// json_build_object() of a bigint column gives a JSON number, but a payload built as text
+// in SQL may quote it; accept both, as long as it is a safe non-negative integer.
+function integer(v: unknown): number | undefined {
+  const n = typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : v;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+export function parseSchemaChange(text: string): SchemaChange | undefined {
+  const p = parseJson(text);
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) return undefined;
+  const o = p as Record<string, unknown>;
+  const tableId = integer(o.table_id);
+  const version = integer(o.version);
+  if (tableId === undefined || version === undefined) return undefined;
+  if (typeof o.op !== 'string' || typeof o.actor !== 'string') return undefined;
+  const change: SchemaChange = { tableId, version, op: o.op, actor: o.actor };
+  if (typeof o.instance === 'string') change.instance = o.instance;
+  return change;
+}
+
+export function parsePing(text: string): Ping | undefined {
+  const p = parseJson(text) as Record<string, unknown> | undefined;
+  if (typeof p !== 'object' || p === null) return undefined;
+  return typeof p.instance === 'string' && typeof p.seq === 'number' ? { instance: p.instance, seq: p.seq } : undefined;
+}
+
+/** DDL events are free-form: JSON when it parses, the raw text otherwise. */
+export function parseDdl(text: string): unknown {
+  const p = parseJson(text);
+  return p === undefined ? text : p;
+}

@@ -1,0 +1,50 @@
+// Converting a column from one field shape (type + options) to another.
+//
+// Every pair goes through text: the old type's toText, then the new type's fromText, both
+// NULL on failure and never raising. A few pairs have a more faithful direct route
+// (number <-> boolean, date <-> datetime, select option ids kept by id). The same SQL
+// serves the conversion (ALTER COLUMN ... TYPE ... USING) and the dry run that counts and
+// shows what would be lost.
+import { fieldType } from './registry.js';
+import type { FieldTypeName, SqlEnv } from './types.js';
+
+export interface FieldShape {
+  type: FieldTypeName;
+  options: any;
+}
+
+/** SQL that turns `col` (of shape `from`) into a value of shape `to`, or NULL. */
+export function conversionSql(from: FieldShape, to: FieldShape, col: string, env: SqlEnv): string {
+  const src = fieldType(from.type);
+  const dst = fieldType(to.type);
+  if (from.type === 'number' && to.type === 'boolean') return `CASE WHEN ${col} IS NULL THEN NULL ELSE ${col} <> 0 END`;
+  if (from.type === 'boolean' && to.type === 'number') return `CASE WHEN ${col} THEN 1 WHEN NOT ${col} THEN 0 END`;
+  if (from.type === 'datetime' && to.type === 'date') return `(${col} AT TIME ZONE 'UTC')::date`;
+  if (from.type === 'date' && to.type === 'datetime') return `(${col}::timestamp AT TIME ZONE 'UTC')`;
+  if (from.type === 'single_select' && to.type === 'single_select') {
+    const kept = (to.options.choices as Array<{ id: number }>).map((c) => c.id);
+    return kept.length ? `CASE WHEN ${col} IN (${kept.join(', ')}) THEN ${col} END` : 'NULL::integer';
+  }
+  if (from.type === to.type && ['text', 'long_text', 'email', 'url', 'json', 'boolean', 'date', 'datetime'].includes(from.type)) return col;
+  if ((from.type === 'text' || from.type === 'long_text') && (to.type === 'text' || to.type === 'long_text')) return col;
+  return dst.fromText(src.toText(col, from.options), to.options, env);
+}
+
+/**
+ * A predicate over rows: true where a non-empty value would not survive the conversion
+ * (it would become NULL, or a link would point at no row).
+ */
+export function lossPredicate(from: FieldShape, to: FieldShape, col: string, env: SqlEnv): string {
+  const converted = conversionSql(from, to, col, env);
+  const nonEmpty = `${col} IS NOT NULL AND btrim(coalesce(${fieldType(from.type).toText(col, from.options)}, '')) <> ''`;
+  if (to.type === 'link') {
+    const target = env.linkTarget(to.options.table_id);
+    return `(${nonEmpty}) AND ((${converted}) IS NULL OR NOT EXISTS (SELECT 1 FROM ${target} AS l WHERE l.id = (${converted})))`;
+  }
+  return `(${nonEmpty}) AND (${converted}) IS NULL`;
+}
+
+/** Text of the old value, for showing what would be lost. */
+export function displaySql(from: FieldShape, col: string): string {
+  return fieldType(from.type).toText(col, from.options);
+}

@@ -1,0 +1,51 @@
+// The field types, by name. Adding a type: a module implementing FieldTypeDef, listed here.
+import { AppError } from '../errors.js';
+import { booleanType } from './boolean.js';
+import { dateType, datetimeType } from './date.js';
+import { emailType, urlType } from './email_url.js';
+import { jsonType } from './json.js';
+import { linkType } from './link.js';
+import { numberType } from './number.js';
+import { singleSelectType } from './single_select.js';
+import { longTextType, textType } from './text.js';
+import { FIELD_TYPES, type FieldTypeDef, type FieldTypeName } from './types.js';
+
+const registry: Record<FieldTypeName, FieldTypeDef> = {
+  text: textType,
+  long_text: longTextType,
+  number: numberType,
+  boolean: booleanType,
+  date: dateType,
+  datetime: datetimeType,
+  email: emailType,
+  url: urlType,
+  single_select: singleSelectType,
+  json: jsonType,
+  link: linkType,
+};
+
+export function isFieldType(name: unknown): name is FieldTypeName {
+  return typeof name === 'string' && (FIELD_TYPES as readonly string[]).includes(name);
+}
+
+export function fieldType(name: string, field = 'type'): FieldTypeDef {
+  if (!isFieldType(name)) {
+    throw new AppError(400, 'invalid_type', `"${String(name).slice(0, 40)}" is not a field type; use one of: ${FIELD_TYPES.join(', ')}`, field);
+  }
+  return registry[name];
+}
+
+export function allFieldTypes(): FieldTypeDef[] {
+  return FIELD_TYPES.map((n) => registry[n]);
+}
+
+/** Validates a type's options; a 400 naming `options` (and the bad key) when they do not fit. */
+export function parseOptions(type: FieldTypeDef, raw: unknown): any {
+  const result = type.options.safeParse(raw ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.path.length ? `options.${issue.path.join('.')}` : 'options';
+    throw new AppError(400, 'invalid_options', `${type.label} options: ${issue.message}`, where);
+  }
+  return result.data;
+}

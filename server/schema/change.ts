@@ -1,0 +1,129 @@
+// The one way the schema changes. Every operation runs inside schemaChange():
+//
+//   BEGIN
+//   lock_timeout (SET LOCAL), an advisory lock on the table       -> 'lock'
+//   the operation: validate                                         -> 'validate'
+//                  DDL (recorded for the audit)                     -> 'ddl'
+//                  metadata rows                                    -> 'metadata'
+//   tables.version + 1                                              -> 'version'
+//   an audit row with the DDL text and the actor                    -> 'audit'
+//   schema_state.version + 1 (last: its row lock is held briefly),
+//   pg_notify on the schema channel                                 -> 'notify'
+//   COMMIT
+//
+// NOTIFY is delivered on commit only, so no instance hears of a change that rolled back.
+// Any throw rolls everything back: the catalog and the metadata stay exactly as before.
+import type pg from 'pg';
+import type { Config } from '../config.js';
+import { withTransaction } from '../db/tx.js';
+import type { Logger } from '../log.js';
+
+export const SCHEMA_CHANNEL = 'tablewright_schema';
+/** First key of the two-key advisory locks taken by schema changes ("tw"). */
+export const SCHEMA_LOCK_NAMESPACE = 0x7477;
+/** Second key for changes that concern the set of tables (create, restore): names. */
+export const TABLE_SET_LOCK = 0;
+
+export type Step = 'lock' | 'validate' | 'ddl' | 'metadata' | 'version' | 'audit' | 'notify';
+export const STEPS: Step[] = ['lock', 'validate', 'ddl', 'metadata', 'version', 'audit', 'notify'];
+
+/**
+ * Test hook: when set, the change throws right after reaching that step. Lets a test
+ * prove that a failure at any point leaves catalog and metadata untouched.
+ */
+export const failpoint: { step?: Step } = {};
+
+export interface Actor {
+  /** who did it: a user's email, `token:<name>`, or `system` */
+  name: string;
+}
+
+export interface EditorDeps {
+  pool: pg.Pool;
+  log: Logger;
+  config: Pick<Config, 'dataSchema' | 'trashSchema' | 'lockTimeoutMs' | 'maxFields'>;
+  /** identifies this instance in notifications (so it can tell its own) */
+  instanceId?: string;
+}
+
+export interface Change {
+  tx: pg.PoolClient;
+  deps: EditorDeps;
+  actor: Actor;
+  /** runs a DDL statement and records it for the audit row */
+  ddl(sql: string): Promise<void>;
+  /** marks a step as reached (throws there when a test set the failpoint) */
+  reached(step: Step): void;
+  /** takes the advisory lock of another table too (links touch two tables) */
+  lockTable(tableId: number): Promise<void>;
+}
+
+export interface ChangeOutcome<T> {
+  result: T;
+  /** the table whose version goes up; the audit row names it */
+  tableId: number;
+  fieldId?: number;
+  details?: Record<string, unknown>;
+}
+
+export class FailpointError extends Error {}
+
+export async function schemaChange<T>(
+  deps: EditorDeps,
+  actor: Actor,
+  op: string,
+  lockKey: number,
+  body: (c: Change) => Promise<ChangeOutcome<T>>,
+): Promise<T & { version: number }> {
+  const started = Date.now();
+  const statements: string[] = [];
+  const outcome = await withTransaction(deps.pool, async (tx) => {
+    const change: Change = {
+      tx,
+      deps,
+      actor,
+      async ddl(sql) {
+        statements.push(sql);
+        await tx.query(sql);
+      },
+      reached(step) {
+        if (failpoint.step === step) throw new FailpointError(`failpoint at step "${step}"`);
+      },
+      async lockTable(tableId) {
+        await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [SCHEMA_LOCK_NAMESPACE, tableId]);
+      },
+    };
+    // Waits for locks (advisory or on the table itself) end after lock_timeout with
+    // SQLSTATE 55P03, which the web layer answers as 409 "table busy".
+    await tx.query(`SELECT set_config('lock_timeout', $1, true), set_config('timezone', 'UTC', true)`, [`${deps.config.lockTimeoutMs}ms`]);
+    await change.lockTable(lockKey);
+    change.reached('lock');
+
+    const out = await body(change);
+
+    const { rows } = await tx.query<{ version: number }>(
+      /* sql */ `UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,
+      [out.tableId],
+    );
+    const version = rows[0]!.version;
+    change.reached('version');
+
+    await tx.query(
+      /* sql */ `INSERT INTO tablewright.audit (actor, operation, table_id, field_id, version, ddl, details)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [actor.name, op, out.tableId, out.fieldId ?? null, version, statements.map((s) => `${s};`).join('\n'), out.details ?? {}],
+    );
+    change.reached('audit');
+
+    await tx.query(/* sql */ `UPDATE tablewright.schema_state SET version = version + 1`);
+    const payload = { table_id: out.tableId, version, op, actor: actor.name, ...(deps.instanceId ? { instance: deps.instanceId } : {}) };
+    await tx.query('SELECT pg_notify($1, $2)', [SCHEMA_CHANNEL, JSON.stringify(payload)]);
+    change.reached('notify');
+    return { ...out, version };
+  });
+  deps.log.info(
+    { op, tableId: outcome.tableId, fieldId: outcome.fieldId, version: outcome.version, actor: actor.name, ddlStatements: statements.length, ms: Date.now() - started },
+    'schema change committed',
+  );
+  return { ...outcome.result, version: outcome.version };
+}

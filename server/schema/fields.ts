@@ -1,0 +1,629 @@
+// Field operations: add, update (rename, type and options, NOT NULL, UNIQUE, index,
+// default), trash, restore, reorder. Each public function is one schemaChange().
+//
+// Constraint and index names are id-based (uq_f<id>, ix_f<id>, fk_f<id>): they survive
+// renames and never collide, whatever users name things.
+import { ident, literal, qualified } from '../db/ident.js';
+import type { Queryable } from '../db/pool.js';
+import { badRequest, conflict, unprocessable } from '../errors.js';
+import { conversionSql, displaySql, lossPredicate, type FieldShape } from '../fields/convert.js';
+import { fieldType, parseOptions } from '../fields/registry.js';
+import { assignChoiceIds, type Choice } from '../fields/single_select.js';
+import { FieldValueError, type FieldTypeDef, type SqlEnv } from '../fields/types.js';
+import { attnumOf, columnNames, columnSlots, PG_MAX_COLUMNS } from './catalog.js';
+import { schemaChange, type Actor, type Change, type EditorDeps } from './change.js';
+import { getField, getLiveTable, listFields, liveTableForChange, type FieldMeta, type TableMeta } from './metadata.js';
+import { coerceOptions, flag, stableJson } from './input.js';
+import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
+
+export interface FieldSpec {
+  name: unknown;
+  type: unknown;
+  options?: unknown;
+  column?: unknown;
+  not_null?: unknown;
+  unique?: unknown;
+  indexed?: unknown;
+  default?: unknown;
+}
+
+export interface FieldUpdate {
+  name?: unknown;
+  column?: unknown;
+  type?: unknown;
+  options?: unknown;
+  not_null?: unknown;
+  unique?: unknown;
+  indexed?: unknown;
+  /** a value sets the default; null or '' drops it */
+  default?: unknown;
+  confirm_loss?: unknown;
+}
+
+/** How many example rows a refusal or dry run shows. */
+export const EXAMPLES = 10;
+
+export const columnComment = (f: { id: number; name: string }, t: { id: number }) => `${f.name} (tablewright field ${f.id} of table ${t.id})`;
+const uniqueName = (fieldId: number) => `uq_f${fieldId}`;
+const indexName = (fieldId: number) => `ix_f${fieldId}`;
+const fkName = (fieldId: number) => `fk_f${fieldId}`;
+
+function rel(c: { deps: EditorDeps }, table: TableMeta) {
+  return qualified(c.deps.config.dataSchema, table.table_name);
+}
+
+async function sqlEnv(db: Queryable, deps: EditorDeps, shapes: FieldShape[]): Promise<SqlEnv> {
+  const targets = new Map<number, string>();
+  for (const s of shapes) {
+    if (s.type !== 'link') continue;
+    const target = await getLiveTable(db, s.options.table_id).catch(() => {
+      throw badRequest(`options.table_id: table ${s.options.table_id} does not exist (or is in the trash)`, 'options.table_id');
+    });
+    targets.set(target.id, String(qualified(deps.config.dataSchema, target.table_name)));
+  }
+  return {
+    linkTarget: (id) => {
+      const t = targets.get(id);
+      if (!t) throw new Error(`link target ${id} not resolved`);
+      return t;
+    },
+  };
+}
+
+/** Validates options for a type (after form coercion), giving new select options ids. */
+function normaliseOptions(type: FieldTypeDef, raw: unknown, previous?: any): any {
+  const opts = parseOptions(type, coerceOptions(type.name, raw, previous));
+  if (type.name === 'single_select') opts.choices = assignChoiceIds(opts.choices, (previous?.choices as Choice[]) ?? []);
+  return opts;
+}
+
+/** A default value, parsed by the field type: what metadata keeps and the DDL literal. */
+function parseDefault(type: FieldTypeDef, options: any, raw: unknown): { json: unknown; sql: string } | null {
+  if (raw === undefined || raw === null || raw === '') return null;
+  if (type.name === 'link') throw badRequest('a link field cannot have a default', 'default');
+  let value: unknown;
+  try {
+    value = type.parse(raw, options);
+  } catch (err) {
+    if (err instanceof FieldValueError) throw unprocessable('invalid_default', `default: ${err.message}`, 'default');
+    throw err;
+  }
+  if (value === null) return null;
+  return { json: type.toJson(type.name === 'json' ? JSON.parse(String(value)) : value, options), sql: `${literal(String(value))}::${type.sqlType(options)}` };
+}
+
+async function takenColumns(c: Change, table: TableMeta): Promise<(n: string) => boolean> {
+  const catalog = await columnNames(c.tx, table.table_oid!);
+  const { rows } = await c.tx.query<{ column_name: string }>(
+    `SELECT column_name FROM tablewright.fields WHERE table_id = $1 AND trashed_at IS NULL`,
+    [table.id],
+  );
+  const meta = new Set(rows.map((r) => r.column_name));
+  return (n) => catalog.has(n) || meta.has(n);
+}
+
+async function assertFieldNameFree(c: Change, tableId: number, name: string, exceptId?: number, field = 'name'): Promise<void> {
+  const { rows } = await c.tx.query(
+    `SELECT 1 FROM tablewright.fields WHERE table_id = $1 AND trashed_at IS NULL AND lower(name) = lower($2) AND id IS DISTINCT FROM $3`,
+    [tableId, name, exceptId ?? null],
+  );
+  if (rows.length) throw conflict('name_taken', `this table already has a field named "${name}"`, field);
+}
+
+async function chooseColumn(c: Change, table: TableMeta, display: string, requested: unknown, current?: string): Promise<string> {
+  const taken = await takenColumns(c, table);
+  if (requested !== undefined && requested !== null && requested !== '') {
+    const column = await validatePhysicalName(c.tx, requested, 'column', 'column');
+    if (column !== current && taken(column)) throw conflict('column_taken', `table "${table.name}" already has a column named "${column}"`, 'column');
+    return column;
+  }
+  return derivePhysicalName(c.tx, display, 'field', (n) => n !== current && taken(n), 'column');
+}
+
+async function rowCount(db: Queryable, relation: string, where: string): Promise<{ count: number; ids: number[] }> {
+  const { rows } = await db.query<{ count: number; ids: number[] | null }>(
+    `SELECT count(*)::int AS count, (array_agg(id ORDER BY id))[1:${EXAMPLES}] AS ids FROM ${relation} WHERE ${where}`,
+  );
+  return { count: rows[0]!.count, ids: rows[0]!.ids ?? [] };
+}
+
+/** Adds a field inside a change (also used by createTable for its initial fields). */
+export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, prefix = ''): Promise<FieldMeta> {
+  const name = validateDisplayName(spec.name, `${prefix}name`);
+  if (typeof spec.type !== 'string') throw badRequest('a field type is required', `${prefix}type`);
+  const type = fieldType(spec.type, `${prefix}type`);
+  const options = normaliseOptions(type, spec.options);
+  const notNull = flag(spec.not_null, `${prefix}not_null`) ?? false;
+  const unique = flag(spec.unique, `${prefix}unique`) ?? false;
+  const indexed = type.name === 'link' || (flag(spec.indexed, `${prefix}indexed`) ?? false);
+  const dflt = parseDefault(type, options, spec.default);
+
+  const { rows: counts } = await c.tx.query<{ live: number; next: number }>(
+    `SELECT count(*) FILTER (WHERE trashed_at IS NULL)::int AS live, coalesce(max(position), 0) + 1 AS next FROM tablewright.fields WHERE table_id = $1`,
+    [table.id],
+  );
+  const { live, next } = counts[0]!;
+  if (live >= c.deps.config.maxFields) {
+    throw unprocessable('too_many_fields', `a table has at most ${c.deps.config.maxFields} fields (MAX_FIELDS)`, `${prefix}name`);
+  }
+  if ((await columnSlots(c.tx, table.table_oid!)) >= PG_MAX_COLUMNS - 1) {
+    throw unprocessable(
+      'column_limit',
+      `table "${table.name}" has used all ${PG_MAX_COLUMNS} column slots PostgreSQL allows (dropped columns count too); rebuild the table first`,
+      `${prefix}name`,
+    );
+  }
+  await assertFieldNameFree(c, table.id, name, undefined, `${prefix}name`);
+  const column = await chooseColumn(c, table, name, spec.column);
+  const env = await sqlEnv(c.tx, c.deps, [{ type: type.name, options }]);
+  const relation = rel(c, table);
+  if (notNull && !dflt) {
+    const { rows } = await c.tx.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${relation}) AS any`);
+    if (rows[0]!.any) throw unprocessable('needs_default', `"${name}" cannot be required without a default: the table already has rows`, `${prefix}default`);
+  }
+  c.reached('validate');
+
+  const { rows } = await c.tx.query<{ id: number }>(
+    /* sql */ `INSERT INTO tablewright.fields (table_id, name, column_name, type, options, position, not_null, is_unique, indexed, default_value)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+    [table.id, name, column, type.name, options, next, notNull, unique, indexed, dflt ? JSON.stringify(dflt.json) : null],
+  );
+  const id = rows[0]!.id;
+  const col = ident(column);
+  let definition = `${col} ${type.sqlType(options)}`;
+  if (dflt) definition += ` DEFAULT ${dflt.sql}`;
+  if (notNull) definition += ' NOT NULL';
+  if (type.name === 'link') definition += ` CONSTRAINT ${ident(fkName(id))} REFERENCES ${env.linkTarget(options.table_id)} (id) ON DELETE SET NULL`;
+  // ADD COLUMN with no default or a constant one rewrites no rows (PostgreSQL 11+).
+  await c.ddl(`ALTER TABLE ${relation} ADD COLUMN ${definition}`);
+  if (unique) await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(uniqueName(id))} UNIQUE (${col})`);
+  if (indexed) await c.ddl(`CREATE INDEX ${ident(indexName(id))} ON ${relation} (${col})`);
+  await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ id, name }, table))}`);
+  const attnum = await attnumOf(c.tx, table.table_oid!, column);
+  await c.tx.query(`UPDATE tablewright.fields SET attnum = $2 WHERE id = $1`, [id, attnum]);
+  return getField(c.tx, table.id, id);
+}
+
+export async function addField(deps: EditorDeps, actor: Actor, tableId: number, spec: FieldSpec) {
+  return schemaChange(deps, actor, 'add_field', tableId, async (c) => {
+    const table = await liveTableForChange(c, tableId);
+    const field = await addFieldIn(c, table, spec);
+    c.reached('ddl');
+    c.reached('metadata');
+    return { result: { field }, tableId, fieldId: field.id, details: { name: field.name, column: field.column_name, type: field.type } };
+  });
+}
+
+// ---------------------------------------------------------------- type changes
+
+export interface LossReport {
+  field_id: number;
+  from: FieldShape;
+  to: FieldShape;
+  rows: number;
+  non_empty: number;
+  /** non-empty values that would not convert (they would become empty) */
+  lost: number;
+  examples: Array<{ id: number; value: string | null }>;
+  /** select options made from the distinct values, when converting to single_select */
+  created_options?: Choice[];
+}
+
+interface TypePlan {
+  to: FieldShape;
+  report: LossReport;
+  env: SqlEnv;
+  /** the conversion changes nothing stored (same column type, identity expression) */
+  identity: boolean;
+}
+
+/**
+ * Works out a type/options change and what it would lose, without changing anything.
+ * Converting to single_select without options makes one option per distinct value.
+ */
+async function planTypeChange(db: Queryable, deps: EditorDeps, table: TableMeta, field: FieldMeta, update: FieldUpdate): Promise<TypePlan> {
+  const typeName = update.type === undefined || update.type === '' ? field.type : update.type;
+  if (typeof typeName !== 'string') throw badRequest('type must be a field type name', 'type');
+  const type = fieldType(typeName);
+  const sameType = type.name === field.type;
+  const relation = String(qualified(deps.config.dataSchema, table.table_name));
+  const col = String(ident(field.column_name));
+  const from: FieldShape = { type: field.type, options: field.options };
+  let options: any;
+  let created: Choice[] | undefined;
+  if (type.name === 'single_select' && !sameType && (update.options === undefined || update.options === '' || !hasChoices(update.options))) {
+    // One option per distinct non-empty value, in order of first appearance by label.
+    const { rows } = await db.query<{ v: string }>(
+      `SELECT DISTINCT btrim(${displaySql(from, col)}) AS v FROM ${relation}
+        WHERE ${col} IS NOT NULL AND btrim(${displaySql(from, col)}) <> '' ORDER BY 1 LIMIT 501`,
+    );
+    const labels = rows.map((r) => r.v).filter((v) => v.length <= 100);
+    const unique = [...new Map(labels.map((l) => [l.toLowerCase(), l])).values()].slice(0, 500);
+    options = normaliseOptions(type, { choices: unique.map((label) => ({ label })) });
+    created = options.choices;
+  } else {
+    options = normaliseOptions(type, update.options === undefined ? (sameType ? field.options : undefined) : update.options, sameType ? field.options : undefined);
+  }
+  const to: FieldShape = { type: type.name, options };
+  const env = await sqlEnv(db, deps, [from, to]);
+  const converted = conversionSql(from, to, col, env);
+  const identity = converted === col && fieldType(from.type).sqlType(from.options) === type.sqlType(options) && !(to.type === 'link' && from.type === 'link' && from.options.table_id !== to.options.table_id);
+  const loss = lossPredicate(from, to, col, env);
+  const { rows } = await db.query<{ rows: number; non_empty: number; lost: number }>(
+    `SELECT count(*)::int AS rows, count(*) FILTER (WHERE ${col} IS NOT NULL)::int AS non_empty,
+            count(*) FILTER (WHERE ${loss})::int AS lost FROM ${relation}`,
+  );
+  const { rows: examples } = await db.query<{ id: number; value: string | null }>(
+    `SELECT id, left(${displaySql(from, col)}, 200) AS value FROM ${relation} WHERE ${loss} ORDER BY id LIMIT ${EXAMPLES}`,
+  );
+  const report: LossReport = { field_id: field.id, from, to, ...rows[0]!, examples, ...(created ? { created_options: created } : {}) };
+  return { to, report, env, identity };
+}
+
+function hasChoices(raw: unknown): boolean {
+  if (!raw || typeof raw !== 'object') return false;
+  const choices = (raw as { choices?: unknown }).choices;
+  return choices !== undefined && choices !== '' && !(Array.isArray(choices) && choices.length === 0);
+}
+
+/** dry_run=1: what a type/options change would do, changing nothing. */
+export async function previewFieldChange(deps: EditorDeps, tableId: number, fieldId: number, update: FieldUpdate): Promise<LossReport> {
+  const client = await deps.pool.connect();
+  try {
+    await client.query('BEGIN READ ONLY');
+    await client.query(`SELECT set_config('timezone', 'UTC', true)`);
+    const table = await getLiveTable(client, tableId);
+    const field = await getField(client, tableId, fieldId);
+    if (field.trashed_at) throw conflict('trashed', `field "${field.name}" is in the trash; restore it first`);
+    return (await planTypeChange(client, deps, table, field, update)).report;
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+    client.release();
+  }
+}
+
+async function changeType(c: Change, table: TableMeta, field: FieldMeta, update: FieldUpdate, version: number, out: Record<string, unknown>): Promise<FieldMeta> {
+  const plan = await planTypeChange(c.tx, c.deps, table, field, update);
+  const { report, to, env } = plan;
+  const confirm = flag(update.confirm_loss, 'confirm_loss') ?? false;
+  const relation = rel(c, table);
+  const col = String(ident(field.column_name));
+  if (report.lost > 0 && field.not_null) {
+    throw unprocessable('lossy_conversion', `${report.lost} values of "${field.name}" would not convert, and the field is required; make it optional first`, 'type', report);
+  }
+  if (report.lost > 0 && !confirm) {
+    throw unprocessable(
+      'lossy_conversion',
+      `${report.lost} of ${report.non_empty} values of "${field.name}" would not convert to ${fieldType(to.type).label}; send confirm_loss=1 to convert anyway (the old values are kept in the trash)`,
+      'type',
+      report,
+    );
+  }
+  const converted = conversionSql({ type: field.type, options: field.options }, to, col, env);
+  if (field.is_unique) {
+    const dup = await c.tx.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT ${converted} AS v FROM ${relation}) s WHERE v IS NOT NULL GROUP BY v HAVING count(*) > 1 LIMIT 1`,
+    );
+    if (dup.rows.length) throw unprocessable('would_duplicate', `"${field.name}" is unique, and converted values would repeat; drop UNIQUE first`, 'type');
+  }
+  const newType = fieldType(to.type);
+  const newDefault = convertDefault(field, newType, to.options);
+  c.reached('validate');
+
+  if (report.lost > 0) {
+    // Keep the values that will not survive, in a trashed copy of the old column, until
+    // the retention policy purges it. Only the lossy rows are copied.
+    const loss = lossPredicate({ type: field.type, options: field.options }, to, col, env);
+    const parkedColumn = trashName('was_f', field.id, `v${version}`);
+    const oldType = fieldType(field.type);
+    await c.ddl(`ALTER TABLE ${relation} ADD COLUMN ${ident(parkedColumn)} ${oldType.sqlType(field.options)}`);
+    await c.ddl(`UPDATE ${relation} SET ${ident(parkedColumn)} = ${col} WHERE ${loss}`);
+    const { rows } = await c.tx.query<{ id: number }>(
+      /* sql */ `INSERT INTO tablewright.fields (table_id, name, column_name, type, options, position, trashed_at, trashed_by, trash_name, trash_reason)
+        VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, 'type_change') RETURNING id`,
+      [
+        table.id,
+        `${field.name} (before change to ${newType.label}, v${version})`,
+        `${field.column_name}_before_v${version}`.slice(0, 63),
+        field.type,
+        field.options,
+        field.position,
+        c.actor.name,
+        parkedColumn,
+      ],
+    );
+    await c.ddl(`COMMENT ON COLUMN ${relation}.${ident(parkedColumn)} IS ${literal(`values of field ${field.id} that did not convert to ${to.type} (tablewright field ${rows[0]!.id})`)}`);
+    await c.tx.query(`UPDATE tablewright.fields SET attnum = $2 WHERE id = $1`, [rows[0]!.id, await attnumOf(c.tx, table.table_oid!, parkedColumn)]);
+    out.kept_in_trash = { field_id: rows[0]!.id, rows: report.lost };
+  }
+
+  if (!plan.identity) {
+    if (field.type === 'link') await c.ddl(`ALTER TABLE ${relation} DROP CONSTRAINT IF EXISTS ${ident(fkName(field.id))}`);
+    if (field.default_value !== null) await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP DEFAULT`);
+    if (newType.sqlType(to.options) === fieldType(field.type).sqlType(field.options)) {
+      // Same column type (select options, link target): rewrite only the rows that change.
+      await c.ddl(`UPDATE ${relation} SET ${col} = ${converted} WHERE ${col} IS DISTINCT FROM ${converted}`);
+    } else {
+      if (to.type === 'link') {
+        // USING allows no subquery, so ids of missing rows are cleared first (any that
+        // held a value were copied to the trash above).
+        await c.ddl(`UPDATE ${relation} SET ${col} = NULL WHERE ${lossPredicate({ type: field.type, options: field.options }, to, col, env)}`);
+      }
+      await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} TYPE ${newType.sqlType(to.options)} USING ${converted}`);
+    }
+    if (to.type === 'link') {
+      await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(fkName(field.id))} FOREIGN KEY (${col}) REFERENCES ${env.linkTarget(to.options.table_id)} (id) ON DELETE SET NULL`);
+      if (!field.indexed) await c.ddl(`CREATE INDEX ${ident(indexName(field.id))} ON ${relation} (${col})`);
+    }
+    if (newDefault) await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} SET DEFAULT ${newDefault.sql}`);
+  }
+  if (field.default_value !== null && !newDefault) out.default_dropped = field.default_value;
+  await c.tx.query(
+    /* sql */ `UPDATE tablewright.fields SET type = $2, options = $3, default_value = $4, indexed = indexed OR $5, updated_at = now() WHERE id = $1`,
+    [field.id, to.type, to.options, newDefault ? JSON.stringify(newDefault.json) : null, to.type === 'link'],
+  );
+  out.type_change = { from: field.type, to: to.type, rows: report.rows, lost: report.lost, ...(report.created_options ? { created_options: report.created_options.length } : {}) };
+  return getField(c.tx, table.id, field.id);
+}
+
+/** The default carried over to the new type when it still parses; null otherwise. */
+function convertDefault(field: FieldMeta, type: FieldTypeDef, options: any): { json: unknown; sql: string } | null {
+  if (field.default_value === null || field.default_value === undefined) return null;
+  try {
+    const raw = typeof field.default_value === 'object' && field.default_value !== null && 'label' in field.default_value
+      ? (field.default_value as { label: unknown }).label
+      : field.default_value;
+    return parseDefault(type, options, type.name === 'json' ? JSON.stringify(raw) : typeof raw === 'object' ? JSON.stringify(raw) : raw);
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- constraints
+
+async function setNotNull(c: Change, table: TableMeta, field: FieldMeta, on: boolean): Promise<void> {
+  const relation = rel(c, table);
+  const col = ident(field.column_name);
+  if (on) {
+    const empty = await rowCount(c.tx, String(relation), `${col} IS NULL`);
+    if (empty.count > 0) {
+      throw unprocessable('has_empty_values', `"${field.name}" cannot be required: ${empty.count} rows have no value (e.g. ids ${empty.ids.join(', ')})`, 'not_null', {
+        count: empty.count,
+        row_ids: empty.ids,
+      });
+    }
+    await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} SET NOT NULL`);
+  } else {
+    await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP NOT NULL`);
+  }
+}
+
+async function setUnique(c: Change, table: TableMeta, field: FieldMeta, on: boolean): Promise<void> {
+  const relation = rel(c, table);
+  const col = ident(field.column_name);
+  if (on) {
+    if (field.type === 'json') throw badRequest('a JSON field cannot be unique', 'unique');
+    const { rows } = await c.tx.query<{ groups: number; rows: number; ids: number[] | null }>(
+      `SELECT count(*)::int AS groups, coalesce(sum(n), 0)::int AS rows, (array_agg(first_id ORDER BY first_id))[1:${EXAMPLES}] AS ids
+         FROM (SELECT count(*) AS n, min(id) AS first_id FROM ${relation} WHERE ${col} IS NOT NULL GROUP BY ${col} HAVING count(*) > 1) d`,
+    );
+    const d = rows[0]!;
+    if (d.groups > 0) {
+      throw unprocessable(
+        'has_duplicates',
+        `"${field.name}" cannot be unique: ${d.groups} values repeat, in ${d.rows} rows (e.g. ids ${(d.ids ?? []).join(', ')})`,
+        'unique',
+        { duplicate_values: d.groups, rows: d.rows, row_ids: d.ids ?? [] },
+      );
+    }
+    await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(uniqueName(field.id))} UNIQUE (${col})`);
+  } else {
+    await c.ddl(`ALTER TABLE ${relation} DROP CONSTRAINT IF EXISTS ${ident(uniqueName(field.id))}`);
+  }
+}
+
+async function setIndexed(c: Change, table: TableMeta, field: FieldMeta, on: boolean): Promise<void> {
+  if (!on && field.type === 'link') throw badRequest('a link field is always indexed', 'indexed');
+  const schema = c.deps.config.dataSchema;
+  if (on) await c.ddl(`CREATE INDEX ${ident(indexName(field.id))} ON ${rel(c, table)} (${ident(field.column_name)})`);
+  else await c.ddl(`DROP INDEX IF EXISTS ${qualified(schema, indexName(field.id))}`);
+}
+
+async function setDefault(c: Change, table: TableMeta, field: FieldMeta, raw: unknown): Promise<unknown> {
+  const type = fieldType(field.type);
+  const dflt = parseDefault(type, field.options, raw);
+  const target = `ALTER TABLE ${rel(c, table)} ALTER COLUMN ${ident(field.column_name)}`;
+  await c.ddl(dflt ? `${target} SET DEFAULT ${dflt.sql}` : `${target} DROP DEFAULT`);
+  return dflt ? dflt.json : null;
+}
+
+// ---------------------------------------------------------------- update
+
+const present = (v: unknown) => v !== undefined;
+
+/**
+ * One PATCH, one transaction: rename, type/options, then constraints and default, in
+ * that order (a new type first, so that constraints apply to converted values).
+ */
+export async function updateField(deps: EditorDeps, actor: Actor, tableId: number, fieldId: number, update: FieldUpdate) {
+  return schemaChange(deps, actor, 'update_field', tableId, async (c) => {
+    const table = await liveTableForChange(c, tableId);
+    let field = await getField(c.tx, tableId, fieldId, { forUpdate: true });
+    if (field.trashed_at) throw conflict('trashed', `field "${field.name}" is in the trash; restore it first`);
+    if (field.read_only) throw conflict('read_only', `field "${field.name}" was adopted read-only`);
+    const details: Record<string, unknown> = {};
+    const ops: string[] = [];
+
+    if (present(update.name) || present(update.column)) {
+      const name = present(update.name) && update.name !== '' ? validateDisplayName(update.name) : field.name;
+      await assertFieldNameFree(c, tableId, name, fieldId);
+      const column = await chooseColumn(c, table, name, update.column, field.column_name);
+      if (column !== field.column_name) {
+        await c.ddl(`ALTER TABLE ${rel(c, table)} RENAME COLUMN ${ident(field.column_name)} TO ${ident(column)}`);
+      }
+      if (name !== field.name || column !== field.column_name) {
+        await c.ddl(`COMMENT ON COLUMN ${rel(c, table)}.${ident(column)} IS ${literal(columnComment({ id: fieldId, name }, table))}`);
+        await c.tx.query(`UPDATE tablewright.fields SET name = $2, column_name = $3, updated_at = now() WHERE id = $1`, [fieldId, name, column]);
+        details.renamed = { from: { name: field.name, column: field.column_name }, to: { name, column } };
+        ops.push('rename_field');
+        field = await getField(c.tx, tableId, fieldId);
+      }
+    }
+    const typeChanging = present(update.type) && update.type !== '' && update.type !== field.type;
+    // Options sent unchanged (a console form always sends them) are not a change.
+    const optionsChanging =
+      !typeChanging && present(update.options) && stableJson(normaliseOptions(fieldType(field.type), update.options, field.options)) !== stableJson(field.options);
+    if (typeChanging || optionsChanging) {
+      field = await changeType(c, table, field, update, table.version + 1, details);
+      ops.push('change_field');
+    }
+    const notNull = flag(update.not_null, 'not_null');
+    if (notNull !== undefined && notNull !== field.not_null) {
+      await setNotNull(c, table, field, notNull);
+      await c.tx.query(`UPDATE tablewright.fields SET not_null = $2 WHERE id = $1`, [fieldId, notNull]);
+      ops.push(notNull ? 'set_not_null' : 'drop_not_null');
+    }
+    const unique = flag(update.unique, 'unique');
+    if (unique !== undefined && unique !== field.is_unique) {
+      await setUnique(c, table, field, unique);
+      await c.tx.query(`UPDATE tablewright.fields SET is_unique = $2 WHERE id = $1`, [fieldId, unique]);
+      ops.push(unique ? 'set_unique' : 'drop_unique');
+    }
+    const indexed = flag(update.indexed, 'indexed');
+    if (indexed !== undefined && indexed !== field.indexed) {
+      await setIndexed(c, table, field, indexed);
+      await c.tx.query(`UPDATE tablewright.fields SET indexed = $2 WHERE id = $1`, [fieldId, indexed]);
+      ops.push(indexed ? 'create_index' : 'drop_index');
+    }
+    if (present(update.default) && stableJson(parseDefault(fieldType(field.type), field.options, update.default)?.json ?? null) !== stableJson(field.default_value ?? null)) {
+      const json = await setDefault(c, table, field, update.default);
+      await c.tx.query(`UPDATE tablewright.fields SET default_value = $2 WHERE id = $1`, [fieldId, json === null ? null : JSON.stringify(json)]);
+      ops.push(json === null ? 'drop_default' : 'set_default');
+    }
+    if (ops.length === 0) throw badRequest('nothing to change: send name, column, type, options, not_null, unique, indexed or default', 'name');
+    c.reached('validate');
+    c.reached('ddl');
+    c.reached('metadata');
+    const result = await getField(c.tx, tableId, fieldId);
+    return { result: { field: result, changes: details }, tableId, fieldId, details: { ops, ...details } };
+  });
+}
+
+// ---------------------------------------------------------------- trash and restore
+
+/**
+ * Trash: the column stays, renamed to a parked name so the display name and column name
+ * are free again; NOT NULL and UNIQUE are dropped (and remembered in metadata) so that
+ * inserts keep working. Nothing is dropped.
+ */
+export async function trashField(deps: EditorDeps, actor: Actor, tableId: number, fieldId: number) {
+  return schemaChange(deps, actor, 'trash_field', tableId, async (c) => {
+    const table = await liveTableForChange(c, tableId);
+    const field = await getField(c.tx, tableId, fieldId, { forUpdate: true });
+    if (field.trashed_at) throw conflict('trashed', `field "${field.name}" is already in the trash`);
+    const parked = trashName('f', field.id, field.column_name);
+    c.reached('validate');
+    const relation = rel(c, table);
+    const col = ident(field.column_name);
+    if (field.not_null) await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP NOT NULL`);
+    if (field.is_unique) await c.ddl(`ALTER TABLE ${relation} DROP CONSTRAINT IF EXISTS ${ident(uniqueName(field.id))}`);
+    await c.ddl(`ALTER TABLE ${relation} RENAME COLUMN ${col} TO ${ident(parked)}`);
+    c.reached('ddl');
+    await c.tx.query(
+      /* sql */ `UPDATE tablewright.fields SET trashed_at = now(), trashed_by = $2, trash_name = $3, trash_reason = 'deleted' WHERE id = $1`,
+      [fieldId, actor.name, parked],
+    );
+    c.reached('metadata');
+    return { result: { id: fieldId }, tableId, fieldId, details: { name: field.name, column: field.column_name, trash_name: parked } };
+  });
+}
+
+/**
+ * Restore: the column gets its name back (or the one given), and NOT NULL and UNIQUE
+ * come back when the data allows; when it does not, the field comes back without them
+ * and the answer says why.
+ */
+export async function restoreField(deps: EditorDeps, actor: Actor, tableId: number, fieldId: number, spec: { name?: unknown; column?: unknown } = {}) {
+  return schemaChange(deps, actor, 'restore_field', tableId, async (c) => {
+    const table = await liveTableForChange(c, tableId);
+    const field = await getField(c.tx, tableId, fieldId, { forUpdate: true });
+    if (!field.trashed_at || !field.trash_name) throw conflict('not_trashed', `field "${field.name}" is not in the trash`);
+    const name = present(spec.name) && spec.name !== '' ? validateDisplayName(spec.name) : field.name;
+    const { rows: clash } = await c.tx.query(
+      `SELECT 1 FROM tablewright.fields WHERE table_id = $1 AND trashed_at IS NULL AND lower(name) = lower($2)`,
+      [tableId, name],
+    );
+    if (clash.length) {
+      throw conflict('name_taken', `this table has a field named "${name}" now; restore it under another name`, 'name', { suggestion: { name: `${name} (restored)` } });
+    }
+    const taken = await takenColumns(c, table);
+    let column = field.column_name;
+    if (present(spec.column) && spec.column !== '') column = await validatePhysicalName(c.tx, spec.column, 'column', 'column');
+    if (taken(column)) {
+      const suggestion = await derivePhysicalName(c.tx, column, 'field', taken, 'column');
+      throw conflict('column_taken', `table "${table.name}" has a column named "${column}" now; restore under another column`, 'column', { suggestion: { column: suggestion } });
+    }
+    const { rows: live } = await c.tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM tablewright.fields WHERE table_id = $1 AND trashed_at IS NULL`, [tableId]);
+    if (live[0]!.n >= c.deps.config.maxFields) throw unprocessable('too_many_fields', `a table has at most ${c.deps.config.maxFields} fields (MAX_FIELDS)`, 'name');
+    c.reached('validate');
+
+    const relation = rel(c, table);
+    const col = ident(column);
+    await c.ddl(`ALTER TABLE ${relation} RENAME COLUMN ${ident(field.trash_name)} TO ${col}`);
+    await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ id: fieldId, name }, table))}`);
+    const warnings: string[] = [];
+    let notNull = field.not_null;
+    let unique = field.is_unique;
+    if (notNull) {
+      const empty = await rowCount(c.tx, String(relation), `${col} IS NULL`);
+      if (empty.count > 0) {
+        notNull = false;
+        warnings.push(`restored as optional: ${empty.count} rows have no value (rows added while it was in the trash)`);
+      } else await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} SET NOT NULL`);
+    }
+    if (unique) {
+      const { rows } = await c.tx.query(`SELECT 1 FROM ${relation} WHERE ${col} IS NOT NULL GROUP BY ${col} HAVING count(*) > 1 LIMIT 1`);
+      if (rows.length) {
+        unique = false;
+        warnings.push('restored without UNIQUE: some values repeat');
+      } else await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(uniqueName(field.id))} UNIQUE (${col})`);
+    }
+    c.reached('ddl');
+    const { rows: pos } = await c.tx.query<{ next: number }>(`SELECT coalesce(max(position), 0) + 1 AS next FROM tablewright.fields WHERE table_id = $1 AND trashed_at IS NULL`, [tableId]);
+    await c.tx.query(
+      /* sql */ `UPDATE tablewright.fields SET trashed_at = NULL, trashed_by = NULL, trash_name = NULL, trash_reason = NULL,
+         name = $2, column_name = $3, not_null = $4, is_unique = $5, updated_at = now(),
+         position = CASE WHEN trash_reason = 'type_change' THEN $6 ELSE position END
+       WHERE id = $1`,
+      [fieldId, name, column, notNull, unique, pos[0]!.next],
+    );
+    c.reached('metadata');
+    return { result: { id: fieldId, warnings }, tableId, fieldId, details: { name, column, warnings } };
+  });
+}
+
+/** Sets the display order; `order` lists field ids, first to last (missing ones go after). */
+export async function reorderFields(deps: EditorDeps, actor: Actor, tableId: number, order: unknown) {
+  if (!Array.isArray(order) || order.length === 0) throw badRequest('order must list field ids, first to last', 'order');
+  const ids = order.map((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v));
+  if (!ids.every((v) => typeof v === 'number' && Number.isSafeInteger(v))) throw badRequest('order must list field ids', 'order');
+  if (new Set(ids).size !== ids.length) throw badRequest('order lists a field twice', 'order');
+  return schemaChange(deps, actor, 'reorder_fields', tableId, async (c) => {
+    await liveTableForChange(c, tableId);
+    const fields = await listFields(c.tx, tableId);
+    const known = new Set(fields.map((f) => f.id));
+    const unknown = (ids as number[]).find((id) => !known.has(id));
+    if (unknown !== undefined) throw badRequest(`field ${unknown} is not a live field of this table`, 'order');
+    const rest = fields.filter((f) => !(ids as number[]).includes(f.id)).map((f) => f.id);
+    const final = [...(ids as number[]), ...rest];
+    c.reached('validate');
+    c.reached('ddl');
+    await c.tx.query(
+      /* sql */ `UPDATE tablewright.fields f SET position = o.pos FROM unnest($2::bigint[]) WITH ORDINALITY AS o(id, pos) WHERE f.id = o.id AND f.table_id = $1`,
+      [tableId, final],
+    );
+    c.reached('metadata');
+    return { result: { order: final }, tableId, details: { order: final } };
+  });
+}
+

@@ -1,0 +1,133 @@
+// Reading the metadata tables: the shapes every other module works with.
+import type { Queryable } from '../db/pool.js';
+import { conflict, notFound } from '../errors.js';
+import type { FieldTypeName } from '../fields/types.js';
+
+export interface TableMeta {
+  id: number;
+  name: string;
+  table_name: string;
+  version: number;
+  table_oid: number | null;
+  read_only: boolean;
+  created_at: Date;
+  created_by: string | null;
+  updated_at: Date;
+  trashed_at: Date | null;
+  trashed_by: string | null;
+  trash_name: string | null;
+}
+
+export interface FieldMeta {
+  id: number;
+  table_id: number;
+  name: string;
+  column_name: string;
+  type: FieldTypeName;
+  options: any;
+  position: number;
+  not_null: boolean;
+  is_unique: boolean;
+  indexed: boolean;
+  default_value: unknown;
+  attnum: number | null;
+  read_only: boolean;
+  created_at: Date;
+  updated_at: Date;
+  trashed_at: Date | null;
+  trashed_by: string | null;
+  trash_name: string | null;
+  trash_reason: 'deleted' | 'type_change' | null;
+}
+
+const TABLE_COLUMNS = /* sql */ `id, name, table_name, version, table_oid::int8 AS table_oid, read_only, created_at, created_by,
+  updated_at, trashed_at, trashed_by, trash_name`;
+
+export async function listTables(db: Queryable, opts: { trashed?: boolean } = {}): Promise<TableMeta[]> {
+  const { rows } = await db.query<TableMeta>(
+    /* sql */ `SELECT ${TABLE_COLUMNS} FROM tablewright.tables
+      WHERE (trashed_at IS NOT NULL) = $1 ORDER BY lower(name), id`,
+    [opts.trashed ?? false],
+  );
+  return rows;
+}
+
+/** A table by id, trashed or not; 404 when there is none. `forUpdate` locks its row. */
+export async function getTable(db: Queryable, id: number, opts: { forUpdate?: boolean } = {}): Promise<TableMeta> {
+  const { rows } = await db.query<TableMeta>(
+    `SELECT ${TABLE_COLUMNS} FROM tablewright.tables WHERE id = $1${opts.forUpdate ? ' FOR UPDATE' : ''}`,
+    [id],
+  );
+  if (!rows[0]) throw notFound(`table ${id}`);
+  return rows[0];
+}
+
+export async function getLiveTable(db: Queryable, id: number, opts: { forUpdate?: boolean } = {}): Promise<TableMeta> {
+  const table = await getTable(db, id, opts);
+  if (table.trashed_at) throw notFound(`table ${id} (it is in the trash)`);
+  return table;
+}
+
+/** The table a schema change works on: locked, live and editable; 404/409 otherwise. */
+export async function liveTableForChange(c: { tx: Queryable }, tableId: number): Promise<TableMeta> {
+  const table = await getTable(c.tx, tableId, { forUpdate: true });
+  if (table.trashed_at) throw conflict('trashed', `table "${table.name}" is in the trash; restore it first`);
+  if (table.read_only) throw conflict('read_only', `table "${table.name}" was adopted read-only; its schema cannot be changed here`);
+  return table;
+}
+
+const FIELD_COLUMNS = /* sql */ `id, table_id, name, column_name, type, options, position, not_null, is_unique, indexed,
+  default_value, attnum, read_only, created_at, updated_at, trashed_at, trashed_by, trash_name, trash_reason`;
+
+/** Live fields of a table in display order (or its trashed ones, newest first). */
+export async function listFields(db: Queryable, tableId: number, opts: { trashed?: boolean } = {}): Promise<FieldMeta[]> {
+  const { rows } = await db.query<FieldMeta>(
+    `SELECT ${FIELD_COLUMNS} FROM tablewright.fields
+      WHERE table_id = $1 AND (trashed_at IS NOT NULL) = $2
+      ORDER BY ${opts.trashed ? 'trashed_at DESC, id' : 'position, id'}`,
+    [tableId, opts.trashed ?? false],
+  );
+  return rows;
+}
+
+export async function getField(db: Queryable, tableId: number, fieldId: number, opts: { forUpdate?: boolean } = {}): Promise<FieldMeta> {
+  const { rows } = await db.query<FieldMeta>(
+    `SELECT ${FIELD_COLUMNS} FROM tablewright.fields WHERE table_id = $1 AND id = $2${opts.forUpdate ? ' FOR UPDATE' : ''}`,
+    [tableId, fieldId],
+  );
+  if (!rows[0]) throw notFound(`field ${fieldId} of table ${tableId}`);
+  return rows[0];
+}
+
+/** The JSON scripts get for a field (CONTRACT.md: {id,name,column,type,...}). */
+export function fieldJson(f: FieldMeta) {
+  return {
+    id: f.id,
+    table_id: f.table_id,
+    name: f.name,
+    column: f.column_name,
+    type: f.type,
+    options: f.options,
+    position: f.position,
+    not_null: f.not_null,
+    unique: f.is_unique,
+    indexed: f.indexed,
+    default: f.default_value ?? null,
+    read_only: f.read_only,
+    ...(f.trashed_at ? { trashed_at: f.trashed_at, trashed_by: f.trashed_by, trash_reason: f.trash_reason } : {}),
+  };
+}
+
+export function tableJson(t: TableMeta, fields?: FieldMeta[]) {
+  return {
+    id: t.id,
+    name: t.name,
+    table_name: t.table_name,
+    version: t.version,
+    read_only: t.read_only,
+    created_at: t.created_at,
+    updated_at: t.updated_at,
+    ...(t.trashed_at ? { trashed_at: t.trashed_at, trashed_by: t.trashed_by } : {}),
+    ...(fields ? { fields: fields.map(fieldJson) } : {}),
+  };
+}

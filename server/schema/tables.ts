@@ -1,0 +1,173 @@
+// Table operations: create, rename, trash, restore. Each is one schemaChange().
+//
+// Objects that belong to a table carry id-based names (pk_t<id>, seq_t<id>), so that
+// moving a table between the data and trash schemas can never collide with another
+// table's objects of the same readable name.
+import { ident, literal, qualified } from '../db/ident.js';
+import { conflict } from '../errors.js';
+import { addFieldIn, type FieldSpec } from './fields.js';
+import { relationNames, tableOid } from './catalog.js';
+import { schemaChange, TABLE_SET_LOCK, type Actor, type EditorDeps } from './change.js';
+import { getTable, liveTableForChange, listFields, tableJson } from './metadata.js';
+import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
+import type { Change } from './change.js';
+
+export interface CreateTableSpec {
+  name: unknown;
+  table_name?: unknown;
+  /** fields to create with the table; absent: one text field "Name" */
+  fields?: FieldSpec[];
+}
+
+export const tableComment = (t: { id: number; name: string }) => `${t.name} (tablewright table ${t.id})`;
+
+async function assertDisplayNameFree(c: Change, name: string, exceptId?: number): Promise<void> {
+  const { rows } = await c.tx.query(
+    /* sql */ `SELECT id FROM tablewright.tables WHERE trashed_at IS NULL AND lower(name) = lower($1) AND id IS DISTINCT FROM $2`,
+    [name, exceptId ?? null],
+  );
+  if (rows.length) throw conflict('name_taken', `a table named "${name}" already exists`, 'name');
+}
+
+/** Physical names in use in the data schema: by metadata (live tables) and by the catalog. */
+async function takenTableNames(c: Change): Promise<(n: string) => boolean> {
+  const catalog = await relationNames(c.tx, c.deps.config.dataSchema);
+  const { rows } = await c.tx.query<{ table_name: string }>(`SELECT table_name FROM tablewright.tables WHERE trashed_at IS NULL`);
+  const meta = new Set(rows.map((r) => r.table_name));
+  return (n) => catalog.has(n) || meta.has(n);
+}
+
+async function choosePhysicalName(c: Change, display: string, requested: unknown, current?: string): Promise<string> {
+  const taken = await takenTableNames(c);
+  if (requested !== undefined && requested !== null && requested !== '') {
+    const name = await validatePhysicalName(c.tx, requested, 'table_name', 'table');
+    if (name !== current && taken(name)) throw conflict('table_name_taken', `the schema already has a relation named "${name}"`, 'table_name');
+    return name;
+  }
+  if (current) {
+    // A rename keeps the physical name when the slug would not change it.
+    const wanted = await derivePhysicalName(c.tx, display, 'table', (n) => n !== current && taken(n), 'table');
+    return wanted;
+  }
+  return derivePhysicalName(c.tx, display, 'table', taken, 'table');
+}
+
+export async function createTable(deps: EditorDeps, actor: Actor, spec: CreateTableSpec) {
+  const name = validateDisplayName(spec.name);
+  const fieldSpecs = spec.fields ?? [{ name: 'Name', type: 'text' }];
+  return schemaChange(deps, actor, 'create_table', TABLE_SET_LOCK, async (c) => {
+    await assertDisplayNameFree(c, name);
+    const physical = await choosePhysicalName(c, name, spec.table_name);
+    c.reached('validate');
+
+    const { rows } = await c.tx.query<{ id: number }>(
+      /* sql */ `INSERT INTO tablewright.tables (name, table_name, version, created_by) VALUES ($1, $2, 0, $3) RETURNING id`,
+      [name, physical, actor.name],
+    );
+    const id = rows[0]!.id;
+    const schema = c.deps.config.dataSchema;
+    await c.ddl(
+      `CREATE TABLE ${qualified(schema, physical)} (id bigint GENERATED ALWAYS AS IDENTITY ` +
+        `(SEQUENCE NAME ${qualified(schema, `seq_t${id}`)}) CONSTRAINT ${ident(`pk_t${id}`)} PRIMARY KEY)`,
+    );
+    await c.ddl(`COMMENT ON TABLE ${qualified(schema, physical)} IS ${literal(tableComment({ id, name }))}`);
+    const oid = await tableOid(c.tx, schema, physical);
+    await c.tx.query(`UPDATE tablewright.tables SET table_oid = $2 WHERE id = $1`, [id, oid]);
+    const table = await getTable(c.tx, id);
+    for (const [i, f] of fieldSpecs.entries()) await addFieldIn(c, table, f, `fields.${i}.`);
+    c.reached('ddl');
+    c.reached('metadata');
+    return { result: { id }, tableId: id, details: { name, table_name: physical, fields: fieldSpecs.length } };
+  });
+}
+
+export async function renameTable(deps: EditorDeps, actor: Actor, tableId: number, spec: { name: unknown; table_name?: unknown }) {
+  const name = validateDisplayName(spec.name);
+  return schemaChange(deps, actor, 'rename_table', tableId, async (c) => {
+    const table = await liveTableForChange(c, tableId);
+    await assertDisplayNameFree(c, name, tableId);
+    const physical = await choosePhysicalName(c, name, spec.table_name, table.table_name);
+    c.reached('validate');
+    const schema = c.deps.config.dataSchema;
+    if (physical !== table.table_name) {
+      await c.ddl(`ALTER TABLE ${qualified(schema, table.table_name)} RENAME TO ${ident(physical)}`);
+    }
+    await c.ddl(`COMMENT ON TABLE ${qualified(schema, physical)} IS ${literal(tableComment({ id: tableId, name }))}`);
+    c.reached('ddl');
+    await c.tx.query(`UPDATE tablewright.tables SET name = $2, table_name = $3 WHERE id = $1`, [tableId, name, physical]);
+    c.reached('metadata');
+    return {
+      result: { id: tableId },
+      tableId,
+      details: { from: { name: table.name, table_name: table.table_name }, to: { name, table_name: physical } },
+    };
+  });
+}
+
+/** Trash: the table moves to the trash schema under an id-based name. No data is dropped. */
+export async function trashTable(deps: EditorDeps, actor: Actor, tableId: number) {
+  return schemaChange(deps, actor, 'trash_table', tableId, async (c) => {
+    const table = await liveTableForChange(c, tableId);
+    const parked = trashName('t', tableId, table.table_name);
+    c.reached('validate');
+    const { dataSchema, trashSchema } = c.deps.config;
+    // Rename first, inside the data schema (the parked name is free: users cannot
+    // choose the prefix), then move: the trash schema may hold an older namesake.
+    await c.ddl(`ALTER TABLE ${qualified(dataSchema, table.table_name)} RENAME TO ${ident(parked)}`);
+    await c.ddl(`ALTER TABLE ${qualified(dataSchema, parked)} SET SCHEMA ${ident(trashSchema)}`);
+    c.reached('ddl');
+    await c.tx.query(
+      /* sql */ `UPDATE tablewright.tables SET trashed_at = now(), trashed_by = $2, trash_name = $3 WHERE id = $1`,
+      [tableId, actor.name, parked],
+    );
+    c.reached('metadata');
+    return { result: { id: tableId }, tableId, details: { name: table.name, table_name: table.table_name, trash_name: parked } };
+  });
+}
+
+/**
+ * Restore: back into the data schema under its old names, or under new ones given here.
+ * When the old name was taken meanwhile, 409 with a free name to suggest.
+ */
+export async function restoreTable(deps: EditorDeps, actor: Actor, tableId: number, spec: { name?: unknown; table_name?: unknown } = {}) {
+  return schemaChange(deps, actor, 'restore_table', tableId, async (c) => {
+    await c.lockTable(TABLE_SET_LOCK);
+    const table = await getTable(c.tx, tableId, { forUpdate: true });
+    if (!table.trashed_at || !table.trash_name) throw conflict('not_trashed', `table "${table.name}" is not in the trash`);
+    const name = spec.name !== undefined && spec.name !== '' ? validateDisplayName(spec.name) : table.name;
+    const taken = await takenTableNames(c);
+    const { rows } = await c.tx.query(`SELECT 1 FROM tablewright.tables WHERE trashed_at IS NULL AND lower(name) = lower($1)`, [name]);
+    if (rows.length) {
+      throw conflict('name_taken', `a table named "${name}" exists now; restore it under another name`, 'name', {
+        suggestion: { name: `${name} (restored)` },
+      });
+    }
+    let physical = table.table_name;
+    if (spec.table_name !== undefined && spec.table_name !== '') {
+      physical = await validatePhysicalName(c.tx, spec.table_name, 'table_name', 'table');
+    }
+    if (taken(physical)) {
+      const suggestion = await derivePhysicalName(c.tx, physical, 'table', taken, 'table');
+      throw conflict('table_name_taken', `the schema has a relation named "${physical}" now; restore under another table_name`, 'table_name', {
+        suggestion: { table_name: suggestion },
+      });
+    }
+    c.reached('validate');
+    const { dataSchema, trashSchema } = c.deps.config;
+    await c.ddl(`ALTER TABLE ${qualified(trashSchema, table.trash_name)} SET SCHEMA ${ident(dataSchema)}`);
+    await c.ddl(`ALTER TABLE ${qualified(dataSchema, table.trash_name)} RENAME TO ${ident(physical)}`);
+    await c.ddl(`COMMENT ON TABLE ${qualified(dataSchema, physical)} IS ${literal(tableComment({ id: tableId, name }))}`);
+    c.reached('ddl');
+    await c.tx.query(
+      /* sql */ `UPDATE tablewright.tables SET trashed_at = NULL, trashed_by = NULL, trash_name = NULL, name = $2, table_name = $3 WHERE id = $1`,
+      [tableId, name, physical],
+    );
+    c.reached('metadata');
+    return { result: { id: tableId }, tableId, details: { name, table_name: physical } };
+  });
+}
+
+export async function describeTable(db: EditorDeps['pool'], tableId: number) {
+  const table = await getTable(db, tableId);
+  return tableJson(table, await listFields(db, tableId));
+}

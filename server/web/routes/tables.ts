@@ -1,0 +1,193 @@
+// Tables and their fields (CONTRACT.md). Thin: parse, call one schema operation, answer.
+import type { Request, Response } from 'express';
+import type { AppContext } from '../../context.js';
+import { badRequest } from '../../errors.js';
+import { allFieldTypes } from '../../fields/registry.js';
+import { COLORS } from '../../fields/single_select.js';
+import { addField, previewFieldChange, reorderFields, restoreField, trashField, updateField, type FieldSpec } from '../../schema/fields.js';
+import { asArray, flag, formOptionsFor, idParam } from '../../schema/input.js';
+import { fieldJson, getField, getTable, listFields, listTables, tableJson } from '../../schema/metadata.js';
+import { createTable, describeTable, renameTable, restoreTable, trashTable } from '../../schema/tables.js';
+import { reply } from '../negotiate.js';
+import { route } from '../route.js';
+import { actorOf, body, editorDeps } from './schema_deps.js';
+
+/** Everything the tables page and its panel need. */
+async function tablesLocals(ctx: AppContext) {
+  const [tables, trashed] = await Promise.all([listTables(ctx.pool), listTables(ctx.pool, { trashed: true })]);
+  return { title: 'Tables', tables, trashed };
+}
+
+/** Everything the table page and its field panel need. */
+export async function tableLocals(ctx: AppContext, tableId: number, extra: Record<string, unknown> = {}) {
+  const table = await getTable(ctx.pool, tableId);
+  const [fields, trashedFields, tables] = await Promise.all([
+    listFields(ctx.pool, tableId),
+    listFields(ctx.pool, tableId, { trashed: true }),
+    listTables(ctx.pool),
+  ]);
+  return { title: table.name, table, fields, trashedFields, tables, fieldTypes: allFieldTypes(), colors: COLORS, report: null, ...extra };
+}
+
+async function tablesPanel(ctx: AppContext, req: Request, res: Response, status: number, json: unknown, notice?: string) {
+  await reply(req, res, { status, json, fragment: 'tables_panel', locals: { ...(await tablesLocals(ctx)), notice } , redirect: '/tables' });
+}
+
+async function fieldsPanel(ctx: AppContext, req: Request, res: Response, tableId: number, status: number, json: unknown, notice?: string) {
+  await reply(req, res, {
+    status,
+    json,
+    fragment: 'fields_panel',
+    locals: await tableLocals(ctx, tableId, { notice }),
+    redirect: `/tables/${tableId}`,
+  });
+}
+
+/**
+ * Options as sent: JSON bodies carry them typed; console forms carry inputs for every
+ * type (only the chosen type's count) or, from the conversion preview, options_json.
+ */
+function optionsOf(req: Request, b: Record<string, unknown>, type: unknown): unknown {
+  if (typeof b.options_json === 'string') {
+    try {
+      return JSON.parse(b.options_json);
+    } catch {
+      throw badRequest('options_json is not valid JSON', 'options');
+    }
+  }
+  if (!req.is('application/x-www-form-urlencoded')) return b.options;
+  return formOptionsFor(String(type ?? ''), b.options);
+}
+
+function fieldSpec(req: Request, b: Record<string, unknown>): FieldSpec {
+  const s = { name: b.name, type: b.type, options: optionsOf(req, b, b.type), column: b.column, not_null: b.not_null, unique: b.unique, indexed: b.indexed, default: b.default };
+  // An empty optional input from a form means "not given".
+  if (s.column === '') s.column = undefined;
+  if (s.default === '') s.default = undefined;
+  return s;
+}
+
+const listRoute = (path: string, summary: string) =>
+  route('get', path, 'viewer', summary, async (ctx, req, res) => {
+    const locals = await tablesLocals(ctx);
+    await reply(req, res, {
+      json: { tables: locals.tables.map((t) => tableJson(t)) },
+      page: 'tables',
+      fragment: 'tables_panel',
+      locals,
+    });
+  });
+
+export const tableRoutes = [
+  listRoute('/', 'the console home: the tables'),
+  listRoute('/tables', 'list tables (and, for the console, the trash of tables)'),
+  route('post', '/tables', 'admin', 'create a table: name, table_name?, fields?', async (ctx, req, res) => {
+    const b = body(req);
+    const fields = b.fields === undefined ? undefined : asArray(b.fields);
+    if (b.fields !== undefined && !fields) throw badRequest('fields must be a list of {name, type, options...}', 'fields');
+    const { id } = await createTable(editorDeps(ctx), actorOf(req), { name: b.name, table_name: b.table_name, fields: fields as FieldSpec[] | undefined });
+    const created = await describeTable(ctx.pool, id);
+    res.location(`/tables/${id}`);
+    await reply(req, res, { status: 201, json: created, redirect: `/tables/${id}` });
+  }),
+
+  route('get', '/tables/:id', 'viewer', 'a table with its fields (the console: its page)', async (ctx, req, res) => {
+    const id = idParam(req.params.id);
+    const locals = await tableLocals(ctx, id);
+    await reply(req, res, { json: tableJson(locals.table, locals.fields), page: 'table', fragment: 'fields_panel', locals });
+  }),
+
+  route('patch', '/tables/:id', 'admin', 'rename a table (display name and physical name): name, table_name?', async (ctx, req, res) => {
+    const id = idParam(req.params.id);
+    const b = body(req);
+    const { version } = await renameTable(editorDeps(ctx), actorOf(req), id, { name: b.name, table_name: b.table_name });
+    const json = { ...(await describeTable(ctx.pool, id)), version };
+    if (req.get('HX-Request') === 'true' && req.get('HX-Target') === 'tables-panel') return tablesPanel(ctx, req, res, 200, json, 'Table renamed.');
+    await fieldsPanel(ctx, req, res, id, 200, json, 'Table renamed.');
+  }),
+
+  route('delete', '/tables/:id', 'admin', 'trash a table (soft: it moves to the trash schema)', async (ctx, req, res) => {
+    const id = idParam(req.params.id);
+    const { version } = await trashTable(editorDeps(ctx), actorOf(req), id);
+    const json = { ...tableJson(await getTable(ctx.pool, id)), version };
+    await tablesPanel(ctx, req, res, 200, json, `Table moved to the trash.`);
+  }),
+
+  route('post', '/tables/:id/restore', 'admin', 'restore a trashed table: name?, table_name? to restore under new names', async (ctx, req, res) => {
+    const id = idParam(req.params.id);
+    const b = body(req);
+    const { version } = await restoreTable(editorDeps(ctx), actorOf(req), id, { name: b.name, table_name: b.table_name });
+    await tablesPanel(ctx, req, res, 200, { ...(await describeTable(ctx.pool, id)), version }, 'Table restored.');
+  }),
+
+  route('get', '/tables/:id/fields', 'viewer', 'the fields of a table (trashed=1: its trashed fields)', async (ctx, req, res) => {
+    const id = idParam(req.params.id);
+    await getTable(ctx.pool, id);
+    const trashed = flag(req.query.trashed, 'trashed') ?? false;
+    res.json({ fields: (await listFields(ctx.pool, id, { trashed })).map(fieldJson) });
+  }),
+
+  route('post', '/tables/:id/fields', 'admin', 'add a field: name, type, options, column?, not_null?, unique?, indexed?, default?', async (ctx, req, res) => {
+    const id = idParam(req.params.id);
+    const { field, version } = await addField(editorDeps(ctx), actorOf(req), id, fieldSpec(req, body(req)));
+    res.location(`/tables/${id}/fields/${field.id}`);
+    await fieldsPanel(ctx, req, res, id, 201, { ...fieldJson(field), version }, `Field "${field.name}" added.`);
+  }),
+
+  route('post', '/tables/:id/fields/order', 'admin', 'reorder fields: order = [field ids, first to last]', async (ctx, req, res) => {
+    const id = idParam(req.params.id);
+    const b = body(req);
+    const order = asArray(b.order) ?? (typeof b.order === 'string' ? b.order.split(',').map((s) => s.trim()).filter(Boolean) : b.order);
+    const { order: final, version } = await reorderFields(editorDeps(ctx), actorOf(req), id, order);
+    await fieldsPanel(ctx, req, res, id, 200, { order: final, version }, 'Fields reordered.');
+  }),
+
+  route('get', '/tables/:id/fields/:fid', 'viewer', 'one field', async (ctx, req, res) => {
+    res.json(fieldJson(await getField(ctx.pool, idParam(req.params.id), idParam(req.params.fid, 'fid'))));
+  }),
+
+  route(
+    'patch',
+    '/tables/:id/fields/:fid',
+    'admin',
+    'change a field: name?, column?, type?, options?, not_null?, unique?, indexed?, default?; dry_run=1 reports what a type change would lose; confirm_loss=1 accepts it',
+    async (ctx, req, res) => {
+      const id = idParam(req.params.id);
+      const fid = idParam(req.params.fid, 'fid');
+      const b = body(req);
+      const type = b.type !== undefined && b.type !== '' ? b.type : (await getField(ctx.pool, id, fid)).type;
+      const update = { name: b.name, column: b.column, type: b.type, options: optionsOf(req, b, type), not_null: b.not_null, unique: b.unique, indexed: b.indexed, default: b.default, confirm_loss: b.confirm_loss };
+      if (flag(b.dry_run ?? req.query.dry_run, 'dry_run')) {
+        const report = await previewFieldChange(editorDeps(ctx), id, fid, update);
+        await reply(req, res, {
+          json: { dry_run: true, ...report },
+          fragment: 'conversion_report',
+          page: 'table',
+          locals: await tableLocals(ctx, id, { report, reportField: await getField(ctx.pool, id, fid), pending: update }),
+        });
+        return;
+      }
+      // A form leaves untouched inputs empty: '' means "not changing this", not "clear it",
+      // except for default, where '' drops the default.
+      for (const key of ['name', 'column', 'type'] as const) if (update[key] === '') update[key] = undefined;
+      const { field, changes, version } = await updateField(editorDeps(ctx), actorOf(req), id, fid, update);
+      await fieldsPanel(ctx, req, res, id, 200, { ...fieldJson(field), version, changes }, `Field "${field.name}" saved.`);
+    },
+  ),
+
+  route('delete', '/tables/:id/fields/:fid', 'admin', 'trash a field (soft: the column is kept under a parked name)', async (ctx, req, res) => {
+    const id = idParam(req.params.id);
+    const fid = idParam(req.params.fid, 'fid');
+    const { version } = await trashField(editorDeps(ctx), actorOf(req), id, fid);
+    await fieldsPanel(ctx, req, res, id, 200, { ...fieldJson(await getField(ctx.pool, id, fid)), version }, 'Field moved to the trash.');
+  }),
+
+  route('post', '/tables/:id/fields/:fid/restore', 'admin', 'restore a trashed field: name?, column? to restore under new names', async (ctx, req, res) => {
+    const id = idParam(req.params.id);
+    const fid = idParam(req.params.fid, 'fid');
+    const b = body(req);
+    const { warnings, version } = await restoreField(editorDeps(ctx), actorOf(req), id, fid, { name: b.name, column: b.column });
+    const field = await getField(ctx.pool, id, fid);
+    await fieldsPanel(ctx, req, res, id, 200, { ...fieldJson(field), version, warnings }, warnings.length ? `Field restored; ${warnings.join('; ')}.` : 'Field restored.');
+  }),
+];
