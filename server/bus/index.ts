@@ -346,7 +346,15 @@ export function createBus(opts: BusOptions): Bus {
     }
     if (stopped || gen !== current) return;
     stats.missedPings += 1;
-    log.warn({ seq, timeoutMs: opts.pingTimeoutMs, connection: gen.id }, 'listener ping not received in time');
+    if (stats.pingsReceived === 0) {
+      // Never heard a single ping: more likely a setup problem than a network one.
+      log.error(
+        { seq, timeoutMs: opts.pingTimeoutMs, connection: gen.id, listen: describeUrl(opts.listenUrl) },
+        'listener ping not received, and none ever was: does LISTEN_DATABASE_URL reach the same database as DATABASE_URL, directly (not through a transaction-pooling PgBouncer)?',
+      );
+    } else {
+      log.warn({ seq, timeoutMs: opts.pingTimeoutMs, connection: gen.id }, 'listener ping not received in time');
+    }
     lost(gen, 'ping timeout');
   }
 

@@ -201,6 +201,21 @@ describe('notification bus', function () {
     await eventually('a change heard on the new connection', () => events.changes.some((c) => c.version === 9));
   });
 
+  it('treats a listener on another database than the pool as dead: the ping proves the path the schema editor uses', async () => {
+    // A ping sent through the listener's own connection would come back here; one sent
+    // through the pool, like the schema editor's NOTIFY, never does.
+    const other = await freshDatabase();
+    try {
+      const { bus, events } = await startBus({ listenUrl: other.url, pingIntervalMs: 50, pingTimeoutMs: 200 });
+      await eventually('a missed ping', () => bus.stats().missedPings >= 1, 3000);
+      expect(bus.stats().pingsReceived).to.equal(0);
+      expect(events.flushes[0]).to.equal('listener-lost');
+      await bus.stop();
+    } finally {
+      await other.drop();
+    }
+  });
+
   it('flushes when schema_state.version moves, even while the listener is silently broken', async () => {
     proxy = await startProxy(db.url);
     // Pings far apart: only the poll can notice anything in this test.
