@@ -232,13 +232,16 @@ async function planTypeChange(db: Queryable, deps: EditorDeps, table: TableMeta,
   let options: any;
   let created: Choice[] | undefined;
   if (type.name === 'single_select' && !sameType && (update.options === undefined || update.options === '' || !hasChoices(update.options))) {
-    // One option per distinct non-empty value, in order of first appearance by label.
+    // One option per distinct non-empty value, compared case-insensitively: the most
+    // frequent spelling names the option; options are listed alphabetically.
     const { rows } = await db.query<{ v: string }>(
-      `SELECT DISTINCT btrim(${displaySql(from, col)}) AS v FROM ${relation}
-        WHERE ${col} IS NOT NULL AND btrim(${displaySql(from, col)}) <> '' ORDER BY 1 LIMIT 501`,
+      `SELECT v FROM (SELECT btrim(${displaySql(from, col)}) AS v, count(*) AS n FROM ${relation}
+          WHERE ${col} IS NOT NULL AND btrim(${displaySql(from, col)}) <> '' GROUP BY 1) s
+        ORDER BY n DESC, v COLLATE "C" LIMIT 2000`,
     );
-    const labels = rows.map((r) => r.v).filter((v) => v.length <= 100);
-    const unique = [...new Map(labels.map((l) => [l.toLowerCase(), l])).values()].slice(0, 500);
+    const byKey = new Map<string, string>();
+    for (const { v } of rows) if (v.length <= 100 && !byKey.has(v.toLowerCase())) byKey.set(v.toLowerCase(), v);
+    const unique = [...byKey.values()].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())).slice(0, 500);
     options = normaliseOptions(type, { choices: unique.map((label) => ({ label })) });
     created = options.choices;
   } else {
