@@ -17,6 +17,7 @@ import type pg from 'pg';
 import type { Config } from '../config.js';
 import { withTransaction } from '../db/tx.js';
 import type { Logger } from '../log.js';
+import { AppError } from '../errors.js';
 
 export const SCHEMA_CHANNEL = 'tablewright_schema';
 /** First key of the two-key advisory locks taken by schema changes ("tw"). */
@@ -66,7 +67,12 @@ export interface ChangeOutcome<T> {
   details?: Record<string, unknown>;
 }
 
-export class FailpointError extends Error {}
+/** Thrown at a failpoint; its own code, so a test can tell it from any other failure. */
+export class FailpointError extends AppError {
+  constructor(step: Step) {
+    super(500, 'failpoint', `failpoint at step "${step}"`);
+  }
+}
 
 export async function schemaChange<T>(
   deps: EditorDeps,
@@ -87,7 +93,7 @@ export async function schemaChange<T>(
         await tx.query(sql);
       },
       reached(step) {
-        if (failpoint.step === step) throw new FailpointError(`failpoint at step "${step}"`);
+        if (failpoint.step === step) throw new FailpointError(step);
       },
       async lockTable(tableId) {
         await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [SCHEMA_LOCK_NAMESPACE, tableId]);

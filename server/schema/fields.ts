@@ -157,9 +157,13 @@ export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, p
   const column = await chooseColumn(c, table, name, spec.column);
   const env = await sqlEnv(c.tx, c.deps, [{ type: type.name, options }]);
   const relation = rel(c, table);
-  if (notNull && !dflt) {
-    const { rows } = await c.tx.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${relation}) AS any`);
-    if (rows[0]!.any) throw unprocessable('needs_default', `"${name}" cannot be required without a default: the table already has rows`, `${prefix}default`);
+  if ((notNull && !dflt) || (unique && dflt)) {
+    const { rows } = await c.tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${relation} LIMIT 2) s`);
+    const n = rows[0]!.n;
+    if (notNull && !dflt && n > 0) throw unprocessable('needs_default', `"${name}" cannot be required without a default: the table already has rows`, `${prefix}default`);
+    if (unique && dflt && n > 1) {
+      throw unprocessable('would_duplicate', `"${name}" cannot be unique with a default: every existing row would get the same value`, `${prefix}unique`);
+    }
   }
   c.reached('validate');
 

@@ -46,10 +46,10 @@ async function choosePhysicalName(c: Change, display: string, requested: unknown
   }
   if (current) {
     // A rename keeps the physical name when the slug would not change it.
-    const wanted = await derivePhysicalName(c.tx, display, 'table', (n) => n !== current && taken(n), 'table');
+    const wanted = await derivePhysicalName(c.tx, display, 'untitled_table', (n) => n !== current && taken(n), 'table');
     return wanted;
   }
-  return derivePhysicalName(c.tx, display, 'table', taken, 'table');
+  return derivePhysicalName(c.tx, display, 'untitled_table', taken, 'table');
 }
 
 export async function createTable(deps: EditorDeps, actor: Actor, spec: CreateTableSpec) {
