@@ -7,6 +7,7 @@ import { createPool } from '../../server/db/pool.js';
 import { freshDatabase, setUpServer, tearDownServer, testLog } from '../helpers/db.js';
 import { printTable } from './lib.js';
 import { benchRoundTrip } from './roundtrip.js';
+import { benchSchema } from './schema.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -17,6 +18,7 @@ const suites: Record<string, (url: string) => Promise<void>> = {
       await pool.end();
     }
   },
+  schema: benchSchema,
 };
 
 async function main(): Promise<void> {

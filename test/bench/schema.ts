@@ -1,0 +1,61 @@
+// Issue 3's figures: schema changes on big tables must not rewrite them when they need
+// not (add and trash a field: time independent of row count), conversions report rows/s,
+// and creating a wide table costs little per field.
+import { performance } from 'node:perf_hooks';
+import { loadConfig } from '../../server/config.js';
+import { createPool } from '../../server/db/pool.js';
+import type { EditorDeps } from '../../server/schema/change.js';
+import { addField, trashField, updateField } from '../../server/schema/fields.js';
+import { createTable } from '../../server/schema/tables.js';
+import { testLog } from '../helpers/db.js';
+import { printTable, summarise, type Figure } from './lib.js';
+
+const actor = { name: 'bench' };
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const out = await fn();
+  return [out, performance.now() - t0];
+}
+
+export async function benchSchema(url: string): Promise<void> {
+  const config = loadConfig({ DATABASE_URL: url, LOCK_TIMEOUT_MS: '60000' });
+  const pool = createPool({ connectionString: url, max: 4, connectTimeoutMs: 5000 }, testLog);
+  const deps: EditorDeps = { pool, log: testLog, config };
+  const figures: Figure[] = [];
+  try {
+    for (const rows of [20_000, 200_000]) {
+      const { id } = await createTable(deps, actor, { name: `Big ${rows}`, fields: [{ name: 'Title', type: 'text' }, { name: 'Amount', type: 'number', options: { decimals: 2 } }] });
+      const rel = `data.big_${rows}`;
+      await pool.query(`INSERT INTO ${rel} (title, amount) SELECT 'row ' || g, g / 100.0 FROM generate_series(1, $1) g`, [rows]);
+      await pool.query(`VACUUM ANALYZE ${rel}`);
+      const addTimes: number[] = [];
+      const trashTimes: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const [{ field }, tAdd] = await timed(() => addField(deps, actor, id, { name: `Extra ${i}`, type: 'text', default: 'x' }));
+        addTimes.push(tAdd);
+        const [, tTrash] = await timed(() => trashField(deps, actor, id, field.id));
+        trashTimes.push(tTrash);
+      }
+      figures.push(summarise(`add a text field with a default, ${rows.toLocaleString('en')} rows`, 'change', addTimes));
+      figures.push(summarise(`trash a field, ${rows.toLocaleString('en')} rows`, 'change', trashTimes));
+      if (rows === 200_000) {
+        const { rows: amount } = await pool.query<{ id: number }>(`SELECT id FROM tablewright.fields WHERE table_id = $1 AND name = 'Amount'`, [id]);
+        const [, tConvert] = await timed(() => updateField(deps, actor, id, amount[0]!.id, { type: 'text' }));
+        figures.push(summarise('change number -> text, 200,000 rows', 'change', [tConvert], { 'rows/s': Math.round(rows / (tConvert / 1000)).toLocaleString('en') }));
+      }
+    }
+    const wide = Array.from({ length: 100 }, (_, i) => ({ name: `Field ${i}`, type: i % 3 === 0 ? 'number' : 'text' }));
+    const createTimes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const [, t] = await timed(() => createTable(deps, actor, { name: `Wide ${i}`, fields: wide }));
+      createTimes.push(t);
+    }
+    const create = summarise('create a table with 100 fields', 'table', createTimes);
+    create.extra = { 'ms/field': (create.medianMs / 100).toFixed(2) };
+    figures.push(create);
+    printTable('Schema editor (each change is one transaction: DDL, metadata, audit, NOTIFY)', figures);
+  } finally {
+    await pool.end();
+  }
+}
