@@ -150,6 +150,10 @@ export function createBus(opts: BusOptions): Bus {
   let pollRun: Promise<void> | undefined;
   let pingSeq = 0;
   let lastVersion: string | undefined;
+  // The highest schema_state.version this listener has heard in a notification (or read
+  // as the baseline). The poll flushes only when the database is ahead of it: a change
+  // whose notification was missed. Heard changes already evicted their own models.
+  let heardVersion = 0;
   const pendingPings = new Map<number, () => void>();
   // Every sleep registers its waker here, so that stop() ends all of them at once.
   const sleepers = new Set<() => void>();
@@ -214,6 +218,7 @@ export function createBus(opts: BusOptions): Bus {
         flush('unreadable-notification');
         return;
       }
+      if (change.globalVersion !== undefined) heardVersion = Math.max(heardVersion, change.globalVersion);
       log.debug({ ...change }, 'schema change notification');
       emit(schemaSubscribers, change, 'schema change');
     } else if (n.channel === DDL_CHANNEL) {
@@ -376,8 +381,11 @@ export function createBus(opts: BusOptions): Bus {
     stats.schemaVersion = version;
     const previous = lastVersion;
     lastVersion = version;
-    if (previous !== undefined && previous !== version) {
-      log.info({ from: previous, to: version }, 'schema version changed');
+    if (previous === undefined) {
+      heardVersion = Math.max(heardVersion, Number(version));
+    } else if (previous !== version && Number(version) > heardVersion) {
+      log.info({ from: previous, to: version, heard: heardVersion }, 'schema version moved past what the listener heard');
+      heardVersion = Number(version);
       flush('schema-version-changed');
     }
   }

@@ -12,6 +12,8 @@ export interface SchemaChange {
   actor: string;
   /** the instance whose schema editor made the change, when it says so */
   instance?: string;
+  /** tablewright.schema_state.version after the change: lets the poll tell heard from missed */
+  globalVersion?: number;
 }
 
 /** The ping each instance sends itself through the pool and expects back on its listener. */
@@ -45,6 +47,8 @@ export function parseSchemaChange(text: string): SchemaChange | undefined {
   if (typeof o.op !== 'string' || typeof o.actor !== 'string') return undefined;
   const change: SchemaChange = { tableId, version, op: o.op, actor: o.actor };
   if (typeof o.instance === 'string') change.instance = o.instance;
+  const globalVersion = integer(o.global_version);
+  if (globalVersion !== undefined) change.globalVersion = globalVersion;
   return change;
 }
 

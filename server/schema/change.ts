@@ -121,8 +121,15 @@ export async function schemaChange<T>(
     );
     change.reached('audit');
 
-    await tx.query(/* sql */ `UPDATE tablewright.schema_state SET version = version + 1`);
-    const payload = { table_id: out.tableId, version, op, actor: actor.name, ...(deps.instanceId ? { instance: deps.instanceId } : {}) };
+    const state = await tx.query<{ version: number }>(/* sql */ `UPDATE tablewright.schema_state SET version = version + 1 RETURNING version`);
+    const payload = {
+      table_id: out.tableId,
+      version,
+      global_version: state.rows[0]!.version,
+      op,
+      actor: actor.name,
+      ...(deps.instanceId ? { instance: deps.instanceId } : {}),
+    };
     await tx.query('SELECT pg_notify($1, $2)', [SCHEMA_CHANNEL, JSON.stringify(payload)]);
     change.reached('notify');
     return { ...out, version };

@@ -237,6 +237,18 @@ describe('notification bus', function () {
     expect(bus.isConnected(), 'the listener still looks alive: the poll alone caught the change').to.equal(true);
   });
 
+  it('does not flush on the poll for a change it heard (the payload carries the global version)', async () => {
+    const { events } = await startBus({ schemaPollIntervalMs: 100 });
+    await sleep(250);
+    await sql.query('BEGIN');
+    const { rows } = await sql.query<{ version: number }>('UPDATE tablewright.schema_state SET version = version + 1 RETURNING version');
+    await notifySchema(sql, { table_id: 3, version: 2, global_version: Number(rows[0]!.version), op: 'add_field', actor: 'alice' });
+    await sql.query('COMMIT');
+    await eventually('the change', () => events.changes.length === 1);
+    await sleep(350); // three polls
+    expect(events.flushes, 'a heard change needs no flush of everything').to.deep.equal([]);
+  });
+
   it('keeps retrying with backoff while the server refuses it, and comes back', async () => {
     proxy = await startProxy(db.url);
     const { bus, events } = await startBus({ listenUrl: proxy.url });
