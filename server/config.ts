@@ -3,10 +3,21 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { projectRoot } from './paths.js';
+import { parseDuration } from './trash/duration.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['0', '1', 'true', 'false', 'yes', 'no']).transform((v) => ['1', 'true', 'yes'].includes(v));
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 63 bytes)');
+/** '7d', '12h', '90m', '30s', '500ms' (or 'never'/'off' where `allowOff`): milliseconds or null. */
+const duration = (allowOff: boolean) =>
+  z.string().transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined || (ms === null && !allowOff)) {
+      ctx.addIssue({ code: 'custom', message: `must be a duration such as 7d, 12h, 30m or 45s${allowOff ? ", or 'never'" : ''}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL');
 
 const schema = z.object({
@@ -15,6 +26,8 @@ const schema = z.object({
   BUS_PING_INTERVAL_MS: int(10, 3_600_000).default(5000),
   BUS_PING_TIMEOUT_MS: int(10, 600_000).default(3000),
   SCHEMA_POLL_INTERVAL_MS: int(10, 3_600_000).default(5000),
+  MODEL_CACHE_MAX: int(1, 10_000_000).default(10_000),
+  MODEL_CACHE_TTL_S: int(1, 86_400 * 7).default(600),
   DATA_DIR: z.string().min(1).default('.data'),
   EMBEDDED_PG_PORT: int(1, 65535).default(54329),
   PORT: int(0, 65535).default(3000),
@@ -35,6 +48,12 @@ const schema = z.object({
   LOGIN_RATE_LIMIT: int(1, 1_000_000).default(5),
   LOGIN_RATE_LIMIT_ADDRESS: int(1, 1_000_000).default(20),
   LOGIN_RATE_WINDOW_S: int(1, 86_400).default(900),
+  TRASH_RETENTION: duration(true).prefault('7d'),
+  CLEANUP_INTERVAL: duration(true).prefault('1h'),
+  DRIFT_CHECK_INTERVAL: duration(true).prefault('5m'),
+  DDL_EVENT_TRIGGER: bool.default(false),
+  DDL_DEBOUNCE_MS: int(0, 60_000).default(250),
+  COLUMN_SLOT_WARNING: int(1, 1600).default(1400),
 });
 
 export type Config = {
@@ -46,6 +65,10 @@ export type Config = {
   busPingTimeoutMs: number;
   /** tablewright.schema_state.version is read this often; bounds staleness without LISTEN */
   schemaPollIntervalMs: number;
+  /** compiled models kept per instance; a full cache compiles per request, never errs */
+  modelCacheMax: number;
+  /** seconds a cached model lives without an eviction */
+  modelCacheTtlS: number;
   dataDir: string;
   embeddedPgPort: number;
   port: number;
@@ -65,6 +88,18 @@ export type Config = {
   /** 'auto': Secure when the request came over TLS (req.secure) */
   cookieSecure: 'auto' | boolean;
   loginLimits: { perAccount: number; perAddress: number; windowSeconds: number };
+  /** trashed objects older than this are purged by the cleanup job; null: never */
+  trashRetentionMs: number | null;
+  /** how often the cleanup job runs (on one instance at a time); null: only on demand */
+  cleanupIntervalMs: number | null;
+  /** how often the cached drift summary is refreshed besides schema notifications; null: never */
+  driftCheckIntervalMs: number | null;
+  /** install the event trigger that NOTIFYs on DDL in the managed schemas (needs superuser) */
+  ddlEventTrigger: boolean;
+  /** a burst of DDL notifications refreshes the drift summary at most once per this long */
+  ddlDebounceMs: number;
+  /** a managed table using this many column slots (dropped ones included) is drift */
+  columnSlotWarning: number;
 };
 
 export class ConfigError extends Error {}
@@ -90,6 +125,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     busPingIntervalMs: e.BUS_PING_INTERVAL_MS,
     busPingTimeoutMs: e.BUS_PING_TIMEOUT_MS,
     schemaPollIntervalMs: e.SCHEMA_POLL_INTERVAL_MS,
+    modelCacheMax: e.MODEL_CACHE_MAX,
+    modelCacheTtlS: e.MODEL_CACHE_TTL_S,
     dataDir: path.resolve(projectRoot, e.DATA_DIR),
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     port: e.PORT,
@@ -108,5 +145,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTtlSeconds: e.SESSION_TTL_HOURS * 3600,
     cookieSecure: e.COOKIE_SECURE === 'auto' ? 'auto' : ['1', 'true', 'yes'].includes(e.COOKIE_SECURE),
     loginLimits: { perAccount: e.LOGIN_RATE_LIMIT, perAddress: e.LOGIN_RATE_LIMIT_ADDRESS, windowSeconds: e.LOGIN_RATE_WINDOW_S },
+    trashRetentionMs: e.TRASH_RETENTION,
+    cleanupIntervalMs: e.CLEANUP_INTERVAL === 0 ? null : e.CLEANUP_INTERVAL,
+    driftCheckIntervalMs: e.DRIFT_CHECK_INTERVAL === 0 ? null : e.DRIFT_CHECK_INTERVAL,
+    ddlEventTrigger: e.DDL_EVENT_TRIGGER,
+    ddlDebounceMs: e.DDL_DEBOUNCE_MS,
+    columnSlotWarning: e.COLUMN_SLOT_WARNING,
   };
 }

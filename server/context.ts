@@ -1,17 +1,26 @@
 import type pg from 'pg';
 import type { Bus } from './bus/index.js';
 import type { Config } from './config.js';
+import type { ModelCache } from './model/cache.js';
+import type { DriftMonitor } from './introspect/monitor.js';
 import type { Logger } from './log.js';
+import type { CleanupScheduler } from './trash/cleanup.js';
 
 /** What every request handler and background task may reach: one per running instance. */
 export interface AppContext {
   config: Config;
   log: Logger;
   pool: pg.Pool;
+  /** compiled models of user tables, kept fresh by the bus */
+  models?: ModelCache;
   /** a random id for this running instance (logs, notifications it sent itself) */
   instanceId?: string;
   /** Set once the instance listens for schema notifications; /readyz reports it. */
   listener?: { isConnected(): boolean };
   /** Schema-change notifications and flushes (server/bus); the model cache subscribes here. */
   bus?: Bus;
+  /** The cached drift summary (server/introspect/monitor.ts): the console's banner reads it. */
+  drift?: DriftMonitor;
+  /** The trash cleanup job's schedule, when CLEANUP_INTERVAL is set (server/trash/cleanup.ts). */
+  cleanup?: CleanupScheduler;
 }

@@ -5,12 +5,16 @@ import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import type { Config } from './config.js';
 import { createBus } from './bus/index.js';
+import { ModelCache } from './model/cache.js';
 import type { AppContext } from './context.js';
 import { startEmbedded, type EmbeddedServer } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { describeUrl, type Logger } from './log.js';
 import { createApp } from './web/app.js';
+import { installDdlTrigger } from './introspect/ddl_trigger.js';
+import { createDriftMonitor } from './introspect/monitor.js';
+import { startCleanupScheduler } from './trash/cleanup.js';
 
 export interface Instance {
   url: string;
@@ -78,7 +82,26 @@ export async function start(config: Config, log: Logger): Promise<Instance> {
     closers.push(() => bus.stop());
     await bus.start();
     // One id for the instance: the listener's application_name and the `instance` the schema editor puts in its notifications.
-    const ctx: AppContext = { config: effective, log, pool, bus, listener: bus, instanceId: bus.instanceId };
+    const models = new ModelCache({ pool, dataSchema: config.dataSchema, log: log.child({ component: 'models' }), max: config.modelCacheMax, ttlSeconds: config.modelCacheTtlS });
+    closers.push(async () => models.close());
+    bus.onSchemaChange(({ tableId, version }) => models.schemaChanged(tableId, version));
+    bus.onFlush(({ reason }) => models.flush(reason));
+    const ctx: AppContext = { config: effective, log, pool, bus, listener: bus, instanceId: bus.instanceId, models };
+    // Reconcile (server/introspect): the opt-in DDL event trigger, then the drift summary
+    // (logged at start, kept fresh by the bus), then the trash cleanup schedule. Pushed
+    // after the bus, so that closeAll() stops them before it and the pool.
+    if (config.ddlEventTrigger) {
+      await installDdlTrigger(pool, [config.dataSchema, config.trashSchema], log).catch((err) => log.warn({ err }, 'DDL event trigger not installed'));
+    }
+    const drift = createDriftMonitor({ deps: { pool, config: effective }, log, bus, debounceMs: config.ddlDebounceMs, intervalMs: config.driftCheckIntervalMs });
+    ctx.drift = drift;
+    closers.push(() => drift.stop());
+    await drift.refresh('start');
+    if (config.cleanupIntervalMs !== null) {
+      const cleanup = startCleanupScheduler({ pool, log, config: effective, instanceId: bus.instanceId }, log, config.cleanupIntervalMs);
+      ctx.cleanup = cleanup;
+      closers.push(() => cleanup.stop());
+    }
     const app = createApp(ctx);
     const server = http.createServer(app);
     server.requestTimeout = 60_000;

@@ -45,6 +45,11 @@ export interface EditorDeps {
   config: Pick<Config, 'dataSchema' | 'trashSchema' | 'lockTimeoutMs' | 'maxFields'>;
   /** identifies this instance in notifications (so it can tell its own) */
   instanceId?: string;
+  /**
+   * Called after COMMIT, before the caller answers: this instance evicts its own stale
+   * model at once instead of waiting for its own NOTIFY to come back.
+   */
+  onCommitted?: (tableId: number, version: number) => void;
 }
 
 export interface Change {
@@ -134,6 +139,7 @@ export async function schemaChange<T>(
     change.reached('notify');
     return { ...out, version };
   });
+  deps.onCommitted?.(outcome.tableId, outcome.version);
   deps.log.info(
     { op, tableId: outcome.tableId, fieldId: outcome.fieldId, version: outcome.version, actor: actor.name, ddlStatements: statements.length, ms: Date.now() - started },
     'schema change committed',

@@ -1,9 +1,12 @@
 import type { RouteDef } from '../route.js';
 import { authRoutes } from './auth.js';
 import { healthRoutes } from './health.js';
+import { rowRoutes } from './rows.js';
 import { tableRoutes } from './tables.js';
+import { reconcileRoutes } from './reconcile.js';
 import { tokenRoutes } from './tokens.js';
+import { trashRoutes } from './trash.js';
 import { userRoutes } from './users.js';
 
 /** The route table: everything the HTTP server answers, in one list. */
-export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes];
+export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes];

@@ -4,7 +4,13 @@ import { actorName } from '../../auth/caller.js';
 import type { AppContext } from '../../context.js';
 import type { Actor, EditorDeps } from '../../schema/change.js';
 
-export const editorDeps = (ctx: AppContext): EditorDeps => ({ pool: ctx.pool, log: ctx.log, config: ctx.config, instanceId: ctx.instanceId });
+export const editorDeps = (ctx: AppContext): EditorDeps => ({
+  pool: ctx.pool,
+  log: ctx.log,
+  config: ctx.config,
+  instanceId: ctx.instanceId,
+  onCommitted: (tableId, version) => ctx.models?.schemaChanged(tableId, version),
+});
 export const actorOf = (req: Request): Actor => ({ name: actorName(req.caller) });
 
 /** A field's or table's request body: JSON or form, always an object. */

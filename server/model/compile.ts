@@ -1,0 +1,114 @@
+// A compiled model: a user table's metadata turned into what every row operation needs
+// (the Baserow idea of generating a model per table, in TypeScript). Fields with their
+// parser, validator and formatter, and ready-made SQL fragments with quoted identifiers.
+//
+// A model is immutable and carries the versions it was compiled from: its own table's,
+// and those of the tables its links point at (their label column is part of the SQL).
+import { ident, qualified } from '../db/ident.js';
+import type { Queryable } from '../db/pool.js';
+import { fieldType } from '../fields/registry.js';
+import type { FieldTypeDef } from '../fields/types.js';
+import { getLiveTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
+
+export interface ModelField {
+  meta: FieldMeta;
+  type: FieldTypeDef;
+  options: any;
+  /** the column name, as JSON keys and query parameters name it */
+  column: string;
+  /** the quoted column: "col" */
+  quoted: string;
+  /** the quoted column, qualified by the row alias: t."col" */
+  ref: string;
+  /** for link fields: where the label comes from */
+  link?: { alias: string; relation: string; labelRef: string | null; tableId: number };
+}
+
+export interface Model {
+  tableId: number;
+  version: number;
+  table: TableMeta;
+  fields: ModelField[];
+  byColumn: ReadonlyMap<string, ModelField>;
+  /** "data"."orders" */
+  relation: string;
+  /** the select list over alias t (and link label joins): id first, then fields */
+  selectList: string;
+  /** FROM clause: the table as t, plus a LEFT JOIN per link field for its label */
+  from: string;
+  /** the LEFT JOINs alone, for selecting from a CTE named t (INSERT/UPDATE ... RETURNING) */
+  joins: string;
+  /** other tables this model's SQL reads (link targets), with the versions compiled */
+  dependsOn: ReadonlyMap<number, number>;
+  /** searchable fields, for the free-text search */
+  searchable: ModelField[];
+  compiledAt: number;
+}
+
+export const ROW_ALIAS = 't';
+
+/** Compiles the model of a live table from its metadata (a few small queries). */
+export async function compileModel(db: Queryable, dataSchema: string, tableId: number): Promise<Model> {
+  const table = await getLiveTable(db, tableId);
+  const metas = await listFields(db, tableId);
+  const relation = String(qualified(dataSchema, table.table_name));
+  const dependsOn = new Map<number, number>();
+  const fields: ModelField[] = [];
+  const joins: string[] = [];
+  const select: string[] = [`${ROW_ALIAS}.id`];
+
+  for (const meta of metas) {
+    const type = fieldType(meta.type);
+    const quoted = ident(meta.column_name, 'column');
+    const ref = `${ROW_ALIAS}.${quoted}`;
+    const field: ModelField = { meta, type, options: meta.options, column: meta.column_name, quoted: String(quoted), ref };
+    if (meta.type === 'link') {
+      const alias = `l${meta.id}`;
+      const target = await getLiveTable(db, meta.options.table_id).catch(() => undefined);
+      if (target) {
+        dependsOn.set(target.id, target.version);
+        // The label: the linked table's first text field, in display order.
+        const label = (await listFields(db, target.id)).find((f) => f.type === 'text' || f.type === 'long_text' || f.type === 'email');
+        const targetRelation = String(qualified(dataSchema, target.table_name));
+        const labelRef = label ? `${alias}.${ident(label.column_name)}` : null;
+        field.link = { alias, relation: targetRelation, labelRef, tableId: target.id };
+        joins.push(`LEFT JOIN ${targetRelation} AS ${alias} ON ${alias}.id = ${ref}`);
+        select.push(`${ref} AS ${quoted}`, `${labelRef ?? 'NULL::text'} AS ${ident(`__label_${meta.id}`)}`);
+      } else {
+        select.push(`${ref} AS ${quoted}`, `NULL::text AS ${ident(`__label_${meta.id}`)}`);
+      }
+    } else {
+      select.push(type.selectCast ? `${ref}::${type.selectCast} AS ${quoted}` : `${ref} AS ${quoted}`);
+    }
+    fields.push(field);
+  }
+
+  return {
+    tableId,
+    version: table.version,
+    table,
+    fields,
+    byColumn: new Map(fields.map((f) => [f.column, f])),
+    relation,
+    selectList: select.join(', '),
+    from: [`${relation} AS ${ROW_ALIAS}`, ...joins].join(' '),
+    joins: joins.join(' '),
+    dependsOn,
+    searchable: fields.filter((f) => f.type.searchable),
+    compiledAt: Date.now(),
+  };
+}
+
+/** A row as pg returns it (select list above) -> the JSON scripts get. */
+export function rowToJson(model: Model, row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: row.id };
+  for (const f of model.fields) {
+    const value = row[f.column];
+    if (f.meta.type === 'link') {
+      out[f.column] = value == null ? null : { id: Number(value), label: (row[`__label_${f.meta.id}`] as string | null) ?? null };
+    } else {
+      out[f.column] = f.type.toJson(value, f.options);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,216 @@
+// Turning a list request (filters, search, sort, page or cursor) into SQL over a model.
+// Every value is a $n parameter; every identifier comes from the compiled model, never
+// from the request: a filter or sort key that names no field is a 400.
+import { AppError, badRequest } from '../errors.js';
+import { FieldValueError, FILTER_OPS, type FilterOp } from '../fields/types.js';
+import { ROW_ALIAS, type Model, type ModelField } from './compile.js';
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+/** Collects bound values; add() answers the placeholder. */
+export class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+export interface SortKey {
+  /** 'id' or a field's column */
+  column: string;
+  desc: boolean;
+  /** the SQL it sorts by (labels for select options and links) */
+  expr: string;
+}
+
+export interface ListQuery {
+  where: string[];
+  params: Params;
+  sort: SortKey[];
+  size: number;
+  page?: number;
+  after?: Array<string | null>;
+}
+
+const TEXTUAL = new Set(['text', 'long_text', 'email', 'url']);
+const ID_FILTER_OPS: readonly FilterOp[] = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in'];
+
+function fieldFor(model: Model, column: string, param: string): ModelField | 'id' {
+  if (column === 'id') return 'id';
+  const f = model.byColumn.get(column);
+  if (!f) throw new AppError(400, 'unknown_field', `"${column.slice(0, 60)}" is not a field of table "${model.table.name}"`, param);
+  return f;
+}
+
+function parseValue(field: ModelField | 'id', raw: unknown, param: string): unknown {
+  if (field === 'id') {
+    const s = String(raw).trim();
+    if (!/^\d{1,18}$/.test(s)) throw badRequest('an id is a positive whole number', param);
+    return Number(s);
+  }
+  try {
+    const v = field.type.parse(raw, field.options);
+    if (v === null) throw new FieldValueError('needs a value');
+    return v;
+  } catch (err) {
+    if (err instanceof FieldValueError) throw badRequest(`${field.meta.name}: ${err.message}`, param);
+    throw err;
+  }
+}
+
+function likePattern(raw: unknown): string {
+  const s = typeof raw === 'string' ? raw : String(raw ?? '');
+  if (s.includes('\0')) throw badRequest('a filter value may not contain NUL bytes', 'filter');
+  return `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** One filter condition; `field` is already known to the model. */
+function condition(field: ModelField | 'id', op: FilterOp, raw: unknown, params: Params, param: string): string {
+  const ref = field === 'id' ? `${ROW_ALIAS}.id` : field.ref;
+  const ops = field === 'id' ? ID_FILTER_OPS : field.type.filterOps;
+  if (!ops.includes(op)) {
+    throw badRequest(`${field === 'id' ? 'id' : field.meta.name} (${field === 'id' ? 'id' : field.type.label}) cannot be filtered with "${op}"; use one of: ${ops.join(', ')}`, param);
+  }
+  const textual = field !== 'id' && TEXTUAL.has(field.meta.type);
+  switch (op) {
+    case 'empty':
+      return textual ? `(${ref} IS NULL OR ${ref} = '')` : `${ref} IS NULL`;
+    case 'not_empty':
+      return textual ? `(${ref} IS NOT NULL AND ${ref} <> '')` : `${ref} IS NOT NULL`;
+    case 'contains': {
+      const target = field !== 'id' && field.meta.type === 'json' ? `${ref}::text` : ref;
+      return `${target} ILIKE ${params.add(likePattern(raw))}`;
+    }
+    case 'in': {
+      const list = Array.isArray(raw) ? raw : String(raw ?? '').split(',');
+      const values = list.map((v) => (typeof v === 'string' ? v.trim() : v)).filter((v) => v !== '');
+      if (values.length === 0) throw badRequest('"in" needs a comma-separated list of values', param);
+      if (values.length > 1000) throw badRequest('"in" takes at most 1000 values', param);
+      const placeholders = values.map((v) => params.add(parseValue(field, v, param)));
+      return `${ref} IN (${placeholders.join(', ')})`;
+    }
+    default: {
+      const sqlOp = { eq: '=', neq: 'IS DISTINCT FROM', gt: '>', gte: '>=', lt: '<', lte: '<=' }[op];
+      return `${ref} ${sqlOp} ${params.add(parseValue(field, raw, param))}`;
+    }
+  }
+}
+
+/**
+ * filter[col][op]=v (or filter[col]=v for eq), AND-ed. `raw` is the parsed query string's
+ * `filter` object.
+ */
+export function parseFilters(model: Model, raw: unknown, params: Params): string[] {
+  if (raw === undefined || raw === '') return [];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badRequest('filters look like filter[column][op]=value', 'filter');
+  const where: string[] = [];
+  for (const [column, spec] of Object.entries(raw as Record<string, unknown>)) {
+    const param = `filter[${column.slice(0, 60)}]`;
+    const field = fieldFor(model, column, param);
+    const entries: Array<[string, unknown]> = spec !== null && typeof spec === 'object' && !Array.isArray(spec) ? Object.entries(spec) : [['eq', spec]];
+    for (const [op, value] of entries) {
+      if (!(FILTER_OPS as readonly string[]).includes(op)) throw badRequest(`"${op.slice(0, 20)}" is not a filter operator; use one of: ${FILTER_OPS.join(', ')}`, `${param}[${op.slice(0, 20)}]`);
+      const values = Array.isArray(value) && op !== 'in' ? value : [value];
+      for (const v of values) where.push(condition(field, op as FilterOp, v, params, `${param}[${op}]`));
+    }
+  }
+  return where;
+}
+
+/** search=text: any text-like field contains it (case-insensitive). */
+export function parseSearch(model: Model, raw: unknown, params: Params): string[] {
+  if (raw === undefined || raw === '') return [];
+  if (typeof raw !== 'string') throw badRequest('search is one piece of text', 'search');
+  if (raw.length > 200) throw badRequest('search is at most 200 characters', 'search');
+  if (model.searchable.length === 0) return ['false'];
+  const p = params.add(likePattern(raw));
+  return [`(${model.searchable.map((f) => `${f.ref} ILIKE ${p}`).join(' OR ')})`];
+}
+
+function sortExpr(field: ModelField | 'id'): string {
+  if (field === 'id') return `${ROW_ALIAS}.id`;
+  if (field.meta.type === 'single_select') {
+    // Options sort by label, not by id: a position in the labels' order.
+    const ids = [...(field.options.choices as Array<{ id: number; label: string }>)].sort((a, b) => a.label.localeCompare(b.label)).map((c) => c.id);
+    return ids.length ? `array_position(ARRAY[${ids.join(',')}]::int[], ${field.ref})` : field.ref;
+  }
+  if (field.meta.type === 'link' && field.link?.labelRef) return field.link.labelRef;
+  return field.ref;
+}
+
+/** sort=col,-col (id breaks ties, so every order is stable). */
+export function parseSort(model: Model, raw: unknown): SortKey[] {
+  const keys: SortKey[] = [];
+  if (raw !== undefined && raw !== '') {
+    const text = Array.isArray(raw) ? raw.join(',') : String(raw);
+    for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const desc = part.startsWith('-');
+      const column = desc ? part.slice(1) : part;
+      const field = fieldFor(model, column, 'sort');
+      if (field !== 'id' && field.meta.type === 'json') throw badRequest(`${field.meta.name} (JSON) cannot be sorted`, 'sort');
+      if (keys.some((k) => k.column === column)) throw badRequest(`"${column}" is sorted twice`, 'sort');
+      keys.push({ column, desc, expr: sortExpr(field) });
+      if (keys.length > 10) throw badRequest('sort by at most 10 fields', 'sort');
+    }
+  }
+  if (!keys.some((k) => k.column === 'id')) keys.push({ column: 'id', desc: false, expr: `${ROW_ALIAS}.id` });
+  return keys;
+}
+
+export function parseSize(raw: unknown): number {
+  if (raw === undefined || raw === '') return DEFAULT_PAGE_SIZE;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE_SIZE) throw badRequest(`size is a whole number from 1 to ${MAX_PAGE_SIZE}`, 'size');
+  return n;
+}
+
+export function parsePage(raw: unknown): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw badRequest('page is a whole number from 1', 'page');
+  return n;
+}
+
+/** Cursors are opaque to scripts: base64url JSON of the last row's sort values. */
+export function encodeCursor(values: Array<string | null>): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+export function decodeCursor(raw: unknown, keys: number): Array<string | null> {
+  try {
+    const v = JSON.parse(Buffer.from(String(raw), 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === keys && v.every((x) => x === null || typeof x === 'string')) return v as Array<string | null>;
+  } catch {
+    // fall through
+  }
+  throw badRequest('after is not a cursor from this listing (sort and cursor must match)', 'after');
+}
+
+/**
+ * Rows strictly after the cursor in the sort order. Ascending sorts put NULLs last and
+ * descending ones first (PostgreSQL's defaults), and id breaks ties.
+ */
+export function keysetCondition(sort: SortKey[], after: Array<string | null>, params: Params): string {
+  const alternatives: string[] = [];
+  for (let i = 0; i < sort.length; i++) {
+    const { expr, desc } = sort[i]!;
+    const v = after[i];
+    // Nothing sorts after a NULL in an ascending key (NULLs last): no alternative here,
+    // and no placeholders either (an unused $n has no type and fails the query).
+    if (!desc && v === null) continue;
+    const parts: string[] = [];
+    for (let j = 0; j < i; j++) {
+      parts.push(after[j] === null ? `${sort[j]!.expr} IS NULL` : `${sort[j]!.expr} = ${params.add(after[j])}`);
+    }
+    if (!desc) parts.push(`(${expr} > ${params.add(v)} OR ${expr} IS NULL)`);
+    else parts.push(v === null ? `${expr} IS NOT NULL` : `${expr} < ${params.add(v)}`);
+    alternatives.push(parts.join(' AND '));
+  }
+  return alternatives.length ? `(${alternatives.map((a) => `(${a})`).join(' OR ')})` : 'false';
+}
+
+export function orderBy(sort: SortKey[]): string {
+  return sort.map((k) => `${k.expr} ${k.desc ? 'DESC' : 'ASC'}`).join(', ');
+}

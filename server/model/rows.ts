@@ -1,0 +1,322 @@
+// Row operations over a compiled model. Values are parsed and validated by the field
+// types before any SQL runs: a bad value is a 422 naming the field and the reason, and
+// nothing is written. Writes return the row as reads do (with link labels) in the same
+// round trip.
+import type { Queryable } from '../db/pool.js';
+import { AppError, badRequest, notFound, unprocessable } from '../errors.js';
+import { FieldValueError } from '../fields/types.js';
+import { rowToJson, ROW_ALIAS, type Model } from './compile.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  keysetCondition,
+  orderBy,
+  Params,
+  parseFilters,
+  parsePage,
+  parseSearch,
+  parseSize,
+  parseSort,
+} from './query.js';
+
+/** Bulk requests take at most this many rows. */
+export const MAX_BULK_ROWS = 1000;
+/** Below this many rows (estimated) an exact count is always taken. */
+export const EXACT_COUNT_LIMIT = 100_000;
+/** An exact count of a filtered listing may take this long before an estimate is used. */
+export const COUNT_TIMEOUT_MS = 300;
+
+export type Row = Record<string, unknown>;
+
+export interface ListRequest {
+  filter?: unknown;
+  search?: unknown;
+  sort?: unknown;
+  size?: unknown;
+  page?: unknown;
+  after?: unknown;
+  /** '0' skips the count, '1' asks for it with a cursor */
+  count?: unknown;
+}
+
+export interface ListResult {
+  rows: Row[];
+  /** cursor for the rows after these (pass as `after`); null on the last page */
+  next: string | null;
+  count?: number;
+  /** false when count is PostgreSQL's estimate (a big table, or a slow filter) */
+  count_exact?: boolean;
+  page?: number;
+  size: number;
+}
+
+export async function listRows(pool: import('pg').Pool, model: Model, req: ListRequest): Promise<ListResult> {
+  const params = new Params();
+  const where = [...parseFilters(model, req.filter, params), ...parseSearch(model, req.search, params)];
+  const sort = parseSort(model, req.sort);
+  const size = parseSize(req.size);
+  const page = parsePage(req.page);
+  if (page !== undefined && req.after !== undefined && req.after !== '') throw badRequest('use page or after, not both', 'after');
+  const filterWhere = [...where];
+  const filterValues = [...params.values];
+  if (req.after !== undefined && req.after !== '') where.push(keysetCondition(sort, decodeCursor(req.after, sort.length), params));
+
+  const keys = sort.map((k, i) => `(${k.expr})::text AS "__k${i}"`).join(', ');
+  const text =
+    `SELECT ${model.selectList}, ${keys} FROM ${model.from}` +
+    (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+    ` ORDER BY ${orderBy(sort)} LIMIT ${size + 1}` +
+    (page !== undefined ? ` OFFSET ${(page - 1) * size}` : '');
+  const { rows } = await pool.query<Row>(text, params.values);
+  const more = rows.length > size;
+  const pageRows = more ? rows.slice(0, size) : rows;
+  const last = pageRows[pageRows.length - 1];
+  const result: ListResult = {
+    rows: pageRows.map((r) => rowToJson(model, r)),
+    next: more && last ? encodeCursor(sort.map((_, i) => (last[`__k${i}`] as string | null) ?? null)) : null,
+    size,
+    ...(page !== undefined ? { page } : {}),
+  };
+  const wantCount = req.count === undefined || req.count === '' ? req.after === undefined || req.after === '' : req.count === '1' || req.count === 'true' || req.count === true;
+  if (wantCount) Object.assign(result, await countRows(pool, model, filterWhere, filterValues));
+  return result;
+}
+
+/**
+ * A count that stays fast on big tables: unfiltered, PostgreSQL's estimate once it passes
+ * EXACT_COUNT_LIMIT; filtered, an exact count with a short statement_timeout, and the
+ * planner's estimate when that runs out. `count_exact` says which.
+ */
+export async function countRows(pool: import('pg').Pool, model: Model, where: string[], values: unknown[]): Promise<{ count: number; count_exact: boolean }> {
+  if (where.length === 0) {
+    const { rows } = await pool.query<{ estimate: number }>(`SELECT reltuples::int8 AS estimate FROM pg_class WHERE oid = $1`, [model.table.table_oid]);
+    const estimate = rows[0]?.estimate ?? -1;
+    if (estimate > EXACT_COUNT_LIMIT) return { count: estimate, count_exact: false };
+  }
+  const countSql = `SELECT count(*)::int8 AS n FROM ${model.from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN READ ONLY');
+    await client.query(`SELECT set_config('statement_timeout', $1, true)`, [`${COUNT_TIMEOUT_MS}ms`]);
+    try {
+      const { rows } = await client.query<{ n: number }>(countSql, values);
+      await client.query('COMMIT');
+      return { count: rows[0]!.n, count_exact: true };
+    } catch (err) {
+      await client.query('ROLLBACK');
+      if ((err as { code?: string }).code !== '57014') throw err;
+      const { rows } = await client.query<{ plan: Array<{ Plan: { 'Plan Rows': number } }> }>(`EXPLAIN (FORMAT JSON) ${countSql.replace('count(*)::int8 AS n', '1')}`, values);
+      return { count: Math.round(rows[0]!.plan[0]!.Plan['Plan Rows']), count_exact: false };
+    }
+  } finally {
+    client.release();
+  }
+}
+
+export async function getRow(db: Queryable, model: Model, id: number): Promise<Row> {
+  const { rows } = await db.query<Row>(`SELECT ${model.selectList} FROM ${model.from} WHERE ${ROW_ALIAS}.id = $1`, [id]);
+  if (!rows[0]) throw notFound(`row ${id} of table "${model.table.name}"`);
+  return rowToJson(model, rows[0]);
+}
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+  /** the key names no field (perhaps one added since this model was compiled) */
+  unknown?: true;
+}
+
+/**
+ * Parses a row body: every key must be a field's column; each value passes its type's
+ * parser. For a new row, required fields without a default must be there.
+ */
+export function parseRowInput(model: Model, body: unknown, mode: 'create' | 'update'): { values: Map<string, unknown>; problems: FieldProblem[] } {
+  const values = new Map<string, unknown>();
+  const problems: FieldProblem[] = [];
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { values, problems: [{ field: 'row', message: 'a row is an object of {column: value}' }] };
+  }
+  for (const [key, raw] of Object.entries(body as Record<string, unknown>)) {
+    if (key === 'id') {
+      if (mode === 'create') problems.push({ field: 'id', message: 'ids are assigned by the database' });
+      continue;
+    }
+    const f = model.byColumn.get(key);
+    if (!f) {
+      problems.push({ field: key.slice(0, 60), message: `no field has the column "${key.slice(0, 60)}"`, unknown: true });
+      continue;
+    }
+    if (f.meta.read_only) {
+      problems.push({ field: key, message: `${f.meta.name} is read-only` });
+      continue;
+    }
+    try {
+      const v = f.type.parse(raw, f.options);
+      if (v === null && f.meta.not_null) throw new FieldValueError('is required');
+      values.set(key, v);
+    } catch (err) {
+      if (!(err instanceof FieldValueError)) throw err;
+      problems.push({ field: key, message: `${f.meta.name} ${err.message}` });
+    }
+  }
+  if (mode === 'create') {
+    for (const f of model.fields) {
+      if (f.meta.not_null && f.meta.default_value == null && !values.has(f.column) && !problems.some((p) => p.field === f.column)) {
+        problems.push({ field: f.column, message: `${f.meta.name} is required` });
+      }
+    }
+  }
+  return { values, problems };
+}
+
+function invalid(problems: FieldProblem[]): AppError {
+  const first = problems[0]!;
+  if (first.unknown) return new AppError(422, 'unknown_field', first.message, first.field, { errors: problems });
+  return unprocessable('invalid_value', problems.length === 1 ? first.message : `${first.message} (and ${problems.length - 1} more)`, first.field, { errors: problems });
+}
+
+/** Database refusals that are about a value, told in the terms of the field. */
+export function rowError(model: Model, err: unknown): unknown {
+  const e = err as { code?: string; constraint?: string; column?: string; message?: string };
+  const byConstraint = (prefix: string) => {
+    const m = e.constraint ? new RegExp(`^${prefix}(\\d+)$`).exec(e.constraint) : null;
+    return m ? model.fields.find((f) => f.meta.id === Number(m[1])) : undefined;
+  };
+  if (e?.code === '23505') {
+    const f = byConstraint('uq_f');
+    return new AppError(409, 'duplicate_value', f ? `${f.meta.name} must be unique, and another row has this value` : 'a unique value is repeated', f?.column);
+  }
+  if (e?.code === '23503') {
+    const f = byConstraint('fk_f');
+    return unprocessable('invalid_link', f ? `${f.meta.name}: no such row in the linked table` : 'a link points to no row', f?.column);
+  }
+  if (e?.code === '23502') {
+    const f = e.column ? model.byColumn.get(e.column) : undefined;
+    return unprocessable('invalid_value', `${f?.meta.name ?? e.column} is required`, e.column);
+  }
+  if (typeof e?.code === 'string' && e.code.startsWith('22')) return unprocessable('invalid_value', 'a value does not fit its field', undefined);
+  return err;
+}
+
+export async function createRow(db: Queryable, model: Model, body: unknown): Promise<Row> {
+  const { values, problems } = parseRowInput(model, body, 'create');
+  if (problems.length) throw invalid(problems);
+  const params = new Params();
+  const columns = [...values.keys()];
+  const insert = columns.length
+    ? `INSERT INTO ${model.relation} (${columns.map((c) => model.byColumn.get(c)!.quoted).join(', ')}) VALUES (${columns.map((c) => params.add(values.get(c))).join(', ')})`
+    : `INSERT INTO ${model.relation} DEFAULT VALUES`;
+  try {
+    const { rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *) SELECT ${model.selectList} FROM ${ROW_ALIAS} ${model.joins}`, params.values);
+    return rowToJson(model, rows[0]!);
+  } catch (err) {
+    throw rowError(model, err);
+  }
+}
+
+export async function updateRow(db: Queryable, model: Model, id: number, body: unknown): Promise<Row> {
+  const { values, problems } = parseRowInput(model, body, 'update');
+  if (problems.length) throw invalid(problems);
+  if (values.size === 0) return getRow(db, model, id);
+  const params = new Params();
+  const sets = [...values].map(([c, v]) => `${model.byColumn.get(c)!.quoted} = ${params.add(v)}`);
+  const update = `UPDATE ${model.relation} SET ${sets.join(', ')} WHERE id = ${params.add(id)}`;
+  let rows: Row[];
+  try {
+    ({ rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${update} RETURNING *) SELECT ${model.selectList} FROM ${ROW_ALIAS} ${model.joins}`, params.values));
+  } catch (err) {
+    throw rowError(model, err);
+  }
+  if (!rows[0]) throw notFound(`row ${id} of table "${model.table.name}"`);
+  return rowToJson(model, rows[0]);
+}
+
+export async function deleteRow(db: Queryable, model: Model, id: number): Promise<void> {
+  const { rowCount } = await db.query(`DELETE FROM ${model.relation} WHERE id = $1`, [id]);
+  if (!rowCount) throw notFound(`row ${id} of table "${model.table.name}"`);
+}
+
+// ---------------------------------------------------------------- bulk
+
+export interface RowProblem extends FieldProblem {
+  /** position in the request's list */
+  index: number;
+}
+
+function bulkList(body: unknown, what: string): unknown[] {
+  const list = Array.isArray(body) ? body : (body as { rows?: unknown })?.rows;
+  if (!Array.isArray(list) || list.length === 0) throw badRequest(`${what} takes a non-empty JSON list of rows`, 'rows');
+  if (list.length > MAX_BULK_ROWS) throw badRequest(`${what} takes at most ${MAX_BULK_ROWS} rows`, 'rows');
+  return list;
+}
+
+function bulkInvalid(problems: RowProblem[]): AppError {
+  const first = problems[0]!;
+  return unprocessable(
+    'invalid_rows',
+    `${problems.length} problem${problems.length > 1 ? 's' : ''} in the rows; nothing was written (first: row ${first.index}, ${first.message})`,
+    first.field,
+    { errors: problems },
+  );
+}
+
+/** All or nothing, in the caller's transaction: every row is validated before any is written. */
+export async function createRows(tx: Queryable, model: Model, body: unknown): Promise<Row[]> {
+  const list = bulkList(body, 'a bulk create');
+  const parsed = list.map((r) => parseRowInput(model, r, 'create'));
+  const problems = parsed.flatMap((p, index) => p.problems.map((x) => ({ index, ...x })));
+  if (problems.length) throw bulkInvalid(problems);
+  const columns = [...new Set(parsed.flatMap((p) => [...p.values.keys()]))];
+  if (!columns.length) {
+    // Rows with no values at all: one DEFAULT VALUES insert each.
+    const out: Row[] = [];
+    for (let i = 0; i < parsed.length; i++) out.push(await createRow(tx, model, {}));
+    return out;
+  }
+  const params = new Params();
+  const tuples = parsed.map((p) => `(${columns.map((c) => (p.values.has(c) ? params.add(p.values.get(c)) : 'DEFAULT')).join(', ')})`);
+  const colList = columns.map((c) => model.byColumn.get(c)!.quoted).join(', ');
+  const insert = `INSERT INTO ${model.relation} (${colList}) VALUES ${tuples.join(', ')}`;
+  try {
+    const { rows } = await tx.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *) SELECT ${model.selectList} FROM ${ROW_ALIAS} ${model.joins} ORDER BY ${ROW_ALIAS}.id`, params.values);
+    return rows.map((r) => rowToJson(model, r));
+  } catch (err) {
+    throw rowError(model, err);
+  }
+}
+
+export async function updateRows(tx: Queryable, model: Model, body: unknown): Promise<Row[]> {
+  const list = bulkList(body, 'a bulk update');
+  const problems: RowProblem[] = [];
+  const ids: number[] = [];
+  list.forEach((r, index) => {
+    const id = (r as { id?: unknown })?.id;
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) problems.push({ index, field: 'id', message: 'each row needs its id' });
+    else ids.push(id);
+    problems.push(...parseRowInput(model, r, 'update').problems.map((p) => ({ index, ...p })));
+  });
+  if (problems.length) throw bulkInvalid(problems);
+  const out: Row[] = [];
+  for (const [index, r] of list.entries()) {
+    try {
+      out.push(await updateRow(tx, model, ids[index]!, r));
+    } catch (err) {
+      if (err instanceof AppError) throw bulkInvalid([{ index, field: err.field ?? 'id', message: err.message }]);
+      throw err;
+    }
+  }
+  return out;
+}
+
+export async function deleteRows(tx: Queryable, model: Model, body: unknown): Promise<number[]> {
+  const raw = Array.isArray(body) ? body : (body as { ids?: unknown })?.ids;
+  if (!Array.isArray(raw) || raw.length === 0) throw badRequest('a bulk delete takes {"ids": [...]}', 'ids');
+  if (raw.length > MAX_BULK_ROWS) throw badRequest(`a bulk delete takes at most ${MAX_BULK_ROWS} ids`, 'ids');
+  const ids = raw.map((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v));
+  if (!ids.every((v) => typeof v === 'number' && Number.isSafeInteger(v) && v > 0)) throw badRequest('ids are positive whole numbers', 'ids');
+  const { rows } = await tx.query<{ id: number }>(`DELETE FROM ${model.relation} WHERE id = ANY($1::int8[]) RETURNING id`, [ids]);
+  const deleted = new Set(rows.map((r) => r.id));
+  const missing = (ids as number[]).filter((id) => !deleted.has(id));
+  if (missing.length) throw new AppError(404, 'not_found', `no rows with ids ${missing.slice(0, 10).join(', ')}; nothing was deleted`, 'ids', { missing });
+  return [...deleted];
+}

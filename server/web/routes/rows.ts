@@ -1,0 +1,72 @@
+// Rows of a user table (CONTRACT.md). Reads need viewer, writes editor. Each handler
+// gets the table's compiled model from the cache and calls one row operation.
+import type { Request } from 'express';
+import type { AppContext } from '../../context.js';
+import { withTransaction } from '../../db/tx.js';
+import { AppError } from '../../errors.js';
+import { ModelCache, withModel } from '../../model/cache.js';
+import type { Model } from '../../model/compile.js';
+import { createRow, createRows, deleteRow, deleteRows, getRow, listRows, updateRow, updateRows, type ListRequest } from '../../model/rows.js';
+import { idParam } from '../../schema/input.js';
+import { reply } from '../negotiate.js';
+import { route } from '../route.js';
+import { body } from './schema_deps.js';
+
+export function modelsOf(ctx: AppContext): ModelCache {
+  if (!ctx.models) throw new AppError(503, 'not_ready', 'the model cache is not ready yet');
+  return ctx.models;
+}
+
+export const useModel = <T>(ctx: AppContext, req: Request, fn: (model: Model) => Promise<T>): Promise<T> =>
+  withModel(modelsOf(ctx), idParam(req.params.id), fn);
+
+/** The list parameters as the query string carries them. */
+export function listRequest(req: Request): ListRequest {
+  const q = req.query as Record<string, unknown>;
+  return { filter: q.filter, search: q.search, sort: q.sort, size: q.size, page: q.page, after: q.after, count: q.count };
+}
+
+const rowId = (req: Request) => idParam(req.params.rid, 'rid');
+
+export const rowRoutes = [
+  route('get', '/tables/:id/rows', 'viewer', 'list rows: size, page or after, sort=col,-col, filter[col][op]=v, search, count', async (ctx, req, res) => {
+    const result = await useModel(ctx, req, (model) => listRows(ctx.pool, model, listRequest(req)));
+    res.json(result);
+  }),
+
+  route('post', '/tables/:id/rows', 'editor', 'create a row ({column: value}), or rows (a JSON list, at most 1000, all or nothing)', async (ctx, req, res) => {
+    const b = req.body as unknown;
+    if (Array.isArray(b) || (b && typeof b === 'object' && Array.isArray((b as { rows?: unknown }).rows))) {
+      const rows = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => createRows(tx, model, b)));
+      res.status(201).json({ rows });
+      return;
+    }
+    const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, body(req)));
+    res.location(`/tables/${req.params.id}/rows/${row.id}`);
+    await reply(req, res, { status: 201, json: row, redirect: `/tables/${req.params.id}` });
+  }),
+
+  route('patch', '/tables/:id/rows', 'editor', 'update rows: a JSON list of {id, column: value}, at most 1000, all or nothing', async (ctx, req, res) => {
+    const rows = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => updateRows(tx, model, req.body)));
+    res.json({ rows });
+  }),
+
+  route('delete', '/tables/:id/rows', 'editor', 'delete rows: {"ids": [...]}, at most 1000, all or nothing', async (ctx, req, res) => {
+    const ids = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => deleteRows(tx, model, req.body)));
+    res.json({ deleted: ids.length, ids });
+  }),
+
+  route('get', '/tables/:id/rows/:rid', 'viewer', 'one row', async (ctx, req, res) => {
+    res.json(await useModel(ctx, req, (model) => getRow(ctx.pool, model, rowId(req))));
+  }),
+
+  route('patch', '/tables/:id/rows/:rid', 'editor', 'update a row: only the columns sent change', async (ctx, req, res) => {
+    const row = await useModel(ctx, req, (model) => updateRow(ctx.pool, model, rowId(req), body(req)));
+    await reply(req, res, { json: row, redirect: `/tables/${req.params.id}` });
+  }),
+
+  route('delete', '/tables/:id/rows/:rid', 'editor', 'delete a row (204)', async (ctx, req, res) => {
+    await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, rowId(req)));
+    await reply(req, res, { status: 204, json: null, redirect: `/tables/${req.params.id}` });
+  }),
+];
