@@ -6,8 +6,10 @@ import pg from 'pg';
 import { createPool } from '../../server/db/pool.js';
 import { freshDatabase, setUpServer, tearDownServer, testLog } from '../helpers/db.js';
 import { printTable } from './lib.js';
+import { benchReconcileSuite } from './reconcile.js';
 import { benchRoundTrip } from './roundtrip.js';
 import { benchSchema } from './schema.js';
+import { benchModels } from './models.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -19,6 +21,8 @@ const suites: Record<string, (url: string) => Promise<void>> = {
     }
   },
   schema: benchSchema,
+  models: benchModels,
+  reconcile: benchReconcileSuite,
 };
 
 async function main(): Promise<void> {
