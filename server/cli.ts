@@ -6,6 +6,8 @@ import { createLogger, type Logger } from './log.js';
 import { openDatabase, runMigrations, start } from './main.js';
 import { createPool } from './db/pool.js';
 import { announceSetupLink, tokenCommand, userCommand } from './auth/cli.js';
+import { reconcileCommand } from './introspect/cli.js';
+import { cleanupCommand } from './trash/cli.js';
 
 type Command = { summary: string; logTo?: 1 | 2; run(config: Config, log: Logger, args: string[]): Promise<number | void> };
 
@@ -14,30 +16,38 @@ const commands: Record<string, Command> = {
   migrate: { summary: 'apply pending metadata migrations and exit', run: migrateOnly },
   token: { summary: 'token create --name N --role R (prints the token) | token list | token revoke --id ID', run: tokenCommand },
   user: { summary: 'user add --email E --role R (password from the terminal or stdin) | user list', run: userCommand },
+  reconcile: { summary: 'reconcile [--json]: the drift report; exit 3 when the database and the metadata disagree', run: reconcileCommand },
+  cleanup: { summary: 'cleanup [--dry-run] [--json]: purge the trash older than TRASH_RETENTION (dry run: list it only)', run: cleanupCommand },
 };
 
 async function serve(config: Config, log: Logger): Promise<void> {
-  const instance = await start(config, log);
-  log.info({ url: instance.url }, `Tablewright console: ${instance.url}`);
-  await announceSetupLink(instance.ctx.pool, instance.url, log);
+  // Signal handlers go in before anything is started: a SIGTERM that arrives during
+  // start-up must still stop the embedded PostgreSQL, not kill us around it.
+  let instance: Awaited<ReturnType<typeof start>> | undefined;
   let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    log.info({ signal }, 'signal received');
-    instance.stop().then(
+  const shutDown = () =>
+    instance!.stop().then(
       () => process.exit(0),
       (err) => {
         log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    log.info({ signal }, instance ? 'signal received' : 'signal received during start-up; stopping once started');
+    if (instance) void shutDown();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  instance = await start(config, log);
+  if (signals > 0) return void shutDown();
+  log.info({ url: instance.url }, `Tablewright console: ${instance.url}`);
+  await announceSetupLink(instance.ctx.pool, instance.url, log);
 }
 
 async function migrateOnly(config: Config, log: Logger): Promise<number> {

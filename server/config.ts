@@ -54,6 +54,7 @@ const schema = z.object({
   DDL_EVENT_TRIGGER: bool.default(false),
   DDL_DEBOUNCE_MS: int(0, 60_000).default(250),
   COLUMN_SLOT_WARNING: int(1, 1600).default(1400),
+  IMPORT_MAX_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(100 * 1024 * 1024),
 });
 
 export type Config = {
@@ -100,6 +101,8 @@ export type Config = {
   ddlDebounceMs: number;
   /** a managed table using this many column slots (dropped ones included) is drift */
   columnSlotWarning: number;
+  /** the largest CSV file an import reads (bytes); more answers 413 and nothing is written */
+  importMaxBytes: number;
 };
 
 export class ConfigError extends Error {}
@@ -151,5 +154,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ddlEventTrigger: e.DDL_EVENT_TRIGGER,
     ddlDebounceMs: e.DDL_DEBOUNCE_MS,
     columnSlotWarning: e.COLUMN_SLOT_WARNING,
+    importMaxBytes: e.IMPORT_MAX_BYTES,
   };
 }

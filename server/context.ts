@@ -11,6 +11,8 @@ export interface AppContext {
   config: Config;
   log: Logger;
   pool: pg.Pool;
+  /** Prometheus metrics of this instance (server/web/metrics.ts), served at /metrics */
+  metrics?: import('./web/metrics.js').Metrics;
   /** compiled models of user tables, kept fresh by the bus */
   models?: ModelCache;
   /** a random id for this running instance (logs, notifications it sent itself) */

@@ -23,7 +23,7 @@ class UsageError extends Error {}
  * one (the data folder can have only one postmaster). The folder layout (pg/ and
  * pg.password) is the one server/db/embedded.ts creates.
  */
-async function withDatabase<T>(config: Config, log: Logger, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(config: Config, log: Logger, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   let url = config.databaseUrl;
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (!url) url = runningEmbeddedUrl(config);

@@ -8,6 +8,7 @@ import { publicDir } from '../paths.js';
 import { authorize, resolveCaller, setupState } from './auth.js';
 import { csrfProtection } from './csrf.js';
 import { toAppError } from './errors.js';
+import { createMetrics } from './metrics.js';
 import { answerKind } from './negotiate.js';
 import { renderView, setViewCache } from './render.js';
 import type { RouteDef } from './route.js';
@@ -48,6 +49,8 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
     }),
   );
 
+  ctx.metrics ??= createMetrics(ctx);
+  app.use(ctx.metrics.observe);
   app.use(securityHeaders());
 
   app.get('/vendor/htmx.min.js', (_req, res) => {
@@ -65,6 +68,8 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
 
   app.use((_req, res, next) => {
     res.locals.title = 'Tablewright';
+    // The cached drift summary for the layout's banner (never a reconcile per page view).
+    res.locals.drift = ctx.drift?.current();
     next();
   });
 

@@ -10,6 +10,34 @@ import { AppError } from '../errors.js';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * Routes that read a multipart body themselves (streamed uploads), after this middleware
+ * has run: for them the `_csrf` field can only be checked by the route, as a form field
+ * that comes before the file (see checkMultipartCsrf). Any other multipart request
+ * needs the X-CSRF-Token header.
+ */
+const MULTIPART_ROUTES = [/^\/tables\/\d+\/rows\/import$/];
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** set when the CSRF check waits for a multipart route to read the `_csrf` field */
+      csrfPending?: string;
+    }
+  }
+}
+
+/** For MULTIPART_ROUTES: throws 403 unless the `_csrf` form field read so far is right. */
+export function checkMultipartCsrf(req: Request, fields: Record<string, string>): void {
+  if (req.csrfPending === undefined) return;
+  const sent = fields._csrf;
+  if (!(typeof sent === 'string' && sameSecret(sent, req.csrfPending))) {
+    throw new AppError(403, 'csrf', 'the form is missing its CSRF token (it must come before the file) or the token is stale; reload the page and try again');
+  }
+  req.csrfPending = undefined;
+}
+
 export function csrfProtection(req: Request, _res: Response, next: NextFunction): void {
   const body = req.body as Record<string, unknown> | undefined;
   const sent = (body && typeof body === 'object' && typeof body._csrf === 'string' ? body._csrf : undefined) ?? req.get('X-CSRF-Token');
@@ -20,6 +48,10 @@ export function csrfProtection(req: Request, _res: Response, next: NextFunction)
     throw new AppError(403, 'csrf', 'cross-site request refused: changes need a page of this console or an API token');
   }
   const expected = req.caller?.session?.csrfToken;
+  if (expected && sent === undefined && req.is('multipart/form-data') && MULTIPART_ROUTES.some((re) => re.test(req.path))) {
+    req.csrfPending = expected;
+    return next();
+  }
   if (expected && !(typeof sent === 'string' && sameSecret(sent, expected))) {
     throw new AppError(403, 'csrf', 'the form is missing its CSRF token or the token is stale; reload the page and try again');
   }

@@ -18,4 +18,9 @@ export const healthRoutes = [
     const ok = Object.values(checks).every(Boolean);
     res.status(ok ? 200 : 503).json({ ok, checks });
   }),
+
+  route('get', '/metrics', 'viewer', 'Prometheus metrics of this instance (text format; scrape with a bearer token)', async (ctx, _req, res) => {
+    const registry = ctx.metrics!.registry;
+    res.type(registry.contentType).send(await registry.metrics());
+  }),
 ];

@@ -1,5 +1,7 @@
 import type { RouteDef } from '../route.js';
 import { authRoutes } from './auth.js';
+import { csvRoutes } from './csv.js';
+import { gridRoutes } from './grid.js';
 import { healthRoutes } from './health.js';
 import { rowRoutes } from './rows.js';
 import { tableRoutes } from './tables.js';
@@ -9,4 +11,4 @@ import { trashRoutes } from './trash.js';
 import { userRoutes } from './users.js';
 
 /** The route table: everything the HTTP server answers, in one list. */
-export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes];
+export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes];

@@ -8,9 +8,10 @@ import { addField, previewFieldChange, reorderFields, restoreField, trashField, 
 import { asArray, flag, formOptionsFor, idParam } from '../../schema/input.js';
 import { fieldJson, getField, getTable, listFields, listTables, tableJson } from '../../schema/metadata.js';
 import { createTable, describeTable, renameTable, restoreTable, trashTable } from '../../schema/tables.js';
-import { reply } from '../negotiate.js';
+import { answerKind, reply } from '../negotiate.js';
 import { route } from '../route.js';
 import { actorOf, body, editorDeps } from './schema_deps.js';
+import { gridForPage } from './grid.js';
 
 /** Everything the tables page and its panel need. */
 async function tablesLocals(ctx: AppContext) {
@@ -94,6 +95,8 @@ export const tableRoutes = [
   route('get', '/tables/:id', 'viewer', 'a table with its fields (the console: its page)', async (ctx, req, res) => {
     const id = idParam(req.params.id);
     const locals = await tableLocals(ctx, id);
+    // The page shows the rows too (routes/grid.ts), for the query string's filters and sort.
+    if (answerKind(req) === 'page') Object.assign(locals, { grid: await gridForPage(ctx, req, locals.table.trashed_at !== null) });
     await reply(req, res, { json: tableJson(locals.table, locals.fields), page: 'table', fragment: 'fields_panel', locals });
   }),
 

@@ -1,0 +1,228 @@
+// CSV in and out of a user table, over its compiled model.
+//
+// Export walks the listing with the keyset cursor (never OFFSET), a page of 1000 rows at a
+// time, so that a table of any size streams in constant memory and in a stable order.
+// Import reads a stream record by record (csv-parse), maps the header to fields, parses
+// every value with its field type, and inserts in batches inside the caller's transaction:
+// one bad row anywhere means nothing is written.
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { parse, type CsvError } from 'csv-parse';
+import { stringify } from 'csv-stringify/sync';
+import type { Queryable } from '../db/pool.js';
+import { AppError, unprocessable } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Model, ModelField } from './compile.js';
+import { createRow, createRows, listRows, parseRowInput, type ListRequest, type Row } from './rows.js';
+
+export const EXPORT_PAGE_ROWS = 1000;
+export const IMPORT_BATCH_ROWS = 500;
+export const IMPORT_PROGRESS_EVERY = 10_000;
+/** bound parameters per INSERT stay well under PostgreSQL's 65,535 */
+const MAX_PARAMS = 60_000;
+
+// ---------------------------------------------------------------- values
+
+/** One value as CSV text: links as their id, options as their label, JSON compact, datetimes ISO. */
+export function csvText(field: ModelField, value: unknown): string {
+  if (value === null || value === undefined) return '';
+  switch (field.meta.type) {
+    case 'link':
+      return String((value as { id: number }).id);
+    case 'single_select':
+      return (value as { label: string | null; id: number }).label ?? String((value as { id: number }).id);
+    case 'json':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    default:
+      return String(value);
+  }
+}
+
+/**
+ * Spreadsheets run a cell that starts with = + - @ (or a tab or CR) as a formula. For
+ * files meant for them, such cells get a leading apostrophe; off by default, so that an
+ * export imports back exactly.
+ */
+export function defuseFormula(text: string): string {
+  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+}
+
+// ---------------------------------------------------------------- export
+
+export interface ExportOptions {
+  /** defuse formulas and start with a UTF-8 byte order mark (Excel reads UTF-8 by it) */
+  excel?: boolean;
+}
+
+/** The header: id, then the fields' column names in display order. */
+export function csvHeader(model: Model): string[] {
+  return ['id', ...model.fields.map((f) => f.column)];
+}
+
+export function csvRecord(model: Model, row: Row, opts: ExportOptions = {}): string[] {
+  const cells = [String(row.id), ...model.fields.map((f) => csvText(f, row[f.column]))];
+  return opts.excel ? cells.map(defuseFormula) : cells;
+}
+
+/** RFC 4180: CRLF between records, fields quoted when they hold a comma, quote or line break. */
+export function csvLines(records: string[][]): string {
+  return stringify(records, { record_delimiter: 'windows' });
+}
+
+/**
+ * The CSV text of a listing (its filters, search and sort; page and size are ignored),
+ * in chunks of up to EXPORT_PAGE_ROWS records, the header first.
+ */
+export async function* exportCsv(pool: pg.Pool, model: Model, list: ListRequest, opts: ExportOptions = {}): AsyncGenerator<string> {
+  yield (opts.excel ? '\ufeff' : '') + csvLines([csvHeader(model)]);
+  let after: string | undefined;
+  for (;;) {
+    const page = await listRows(pool, model, { ...list, page: undefined, after, size: String(EXPORT_PAGE_ROWS), count: '0' });
+    if (page.rows.length) yield csvLines(page.rows.map((r) => csvRecord(model, r, opts)));
+    if (!page.next) return;
+    after = page.next;
+  }
+}
+
+// ---------------------------------------------------------------- import
+
+export interface ImportOptions {
+  /** columns that match no field are skipped instead of refused */
+  ignoreUnknown?: boolean;
+  log?: Logger;
+  /** for tests: rows per INSERT */
+  batchRows?: number;
+}
+
+const invalidCsv = (line: number | undefined, field: string | undefined, message: string) =>
+  unprocessable('invalid_csv', line !== undefined ? `line ${line}: ${message}` : message, field, { line, field, message });
+
+/**
+ * Header cells -> fields: by column name, else by display name, both case-insensitive.
+ * `id` (as export writes it) is skipped: imported rows get new ids.
+ */
+export function mapHeader(model: Model, header: string[], ignoreUnknown = false): Array<ModelField | null> {
+  const unknown: string[] = [];
+  const seen = new Map<ModelField, string>();
+  const mapped = header.map((raw) => {
+    const name = raw.trim();
+    const key = name.toLowerCase();
+    if (key === 'id') return null;
+    const f = model.fields.find((x) => x.column.toLowerCase() === key) ?? model.fields.find((x) => x.meta.name.toLowerCase() === key);
+    if (!f) {
+      unknown.push(name);
+      return null;
+    }
+    if (seen.has(f)) throw invalidCsv(1, f.column, `the columns "${seen.get(f)}" and "${name}" are both field ${f.meta.name}`);
+    seen.set(f, name);
+    return f;
+  });
+  if (unknown.length && !ignoreUnknown) {
+    const list = unknown.slice(0, 20).map((n) => `"${n.slice(0, 60)}"`).join(', ');
+    throw new AppError(
+      422,
+      'unknown_columns',
+      `no field of table "${model.table.name}" is named ${list}; rename ${unknown.length > 1 ? 'them' : 'it'}, or import with ignore_unknown=1 to skip ${unknown.length > 1 ? 'them' : 'it'}`,
+      'header',
+      { unknown, line: 1 },
+    );
+  }
+  return mapped;
+}
+
+/** The line a record starts on (csv-parse counts the line it ends on). */
+function startLine(endLine: number, record: string[]): number {
+  let breaks = 0;
+  for (const cell of record) for (let i = cell.indexOf('\n'); i >= 0; i = cell.indexOf('\n', i + 1)) breaks++;
+  return endLine - breaks;
+}
+
+/**
+ * Reads CSV from `source` into the table, in the caller's transaction (all or nothing:
+ * the caller rolls back on any throw). A problem answers 422 invalid_csv with details
+ * {line, field, message}; the count of rows imported otherwise.
+ */
+export async function importCsv(tx: Queryable, model: Model, source: Readable, opts: ImportOptions = {}): Promise<{ imported: number }> {
+  const parser = parse({ bom: true, info: true, skip_empty_lines: true, max_record_size: 10_000_000 });
+  // An error in the source (too large, connection lost) ends the parser with it, and
+  // surfaces from the loop below; stopping early (a bad row) destroys the source.
+  pipeline(source, parser).catch(() => undefined);
+  let columns: Array<ModelField | null> | undefined;
+  let batch: Array<{ line: number; body: Record<string, unknown> }> = [];
+  let imported = 0;
+  let batchRows = opts.batchRows ?? IMPORT_BATCH_ROWS;
+
+  const flush = async () => {
+    if (!batch.length) return;
+    const rows = batch;
+    batch = [];
+    await insertBatch(tx, model, rows);
+    const before = imported;
+    imported += rows.length;
+    if (Math.floor(imported / IMPORT_PROGRESS_EVERY) > Math.floor(before / IMPORT_PROGRESS_EVERY)) {
+      opts.log?.info({ tableId: model.tableId, rows: imported }, 'csv import progress');
+    }
+  };
+
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      if (!columns) {
+        columns = mapHeader(model, record, opts.ignoreUnknown);
+        const used = Math.max(1, columns.filter(Boolean).length);
+        batchRows = Math.max(1, Math.min(batchRows, Math.floor(MAX_PARAMS / used)));
+        continue;
+      }
+      const line = startLine(info.lines, record);
+      const body: Record<string, unknown> = {};
+      record.forEach((cell, i) => {
+        const f = columns![i];
+        // An empty cell is no value: the field's default applies, or it stays empty.
+        if (f && cell !== '') body[f.column] = cell;
+      });
+      const { problems } = parseRowInput(model, body, 'create');
+      if (problems.length) throw invalidCsv(line, problems[0]!.field, problems[0]!.message);
+      batch.push({ line, body });
+      if (batch.length >= batchRows) await flush();
+    }
+  } catch (err) {
+    const e = err as CsvError;
+    if (typeof e?.code === 'string' && e.code.startsWith('CSV_')) {
+      const line = (e as { lines?: number }).lines;
+      throw invalidCsv(line, undefined, e.message.replace(/^Invalid (Record Length|Opening Quote|Closing Quote)?:?\s*/i, '').replace(/,? at line \d+\.?$/, '') || 'the file is not valid CSV');
+    }
+    throw err;
+  }
+  if (!columns) throw invalidCsv(undefined, undefined, 'the file is empty: the first line must name the columns');
+  await flush();
+  return { imported };
+}
+
+/**
+ * One INSERT for the batch. When the database refuses it (a unique value repeated, a link
+ * to no row), the batch is retried row by row under savepoints to name the line.
+ */
+async function insertBatch(tx: Queryable, model: Model, rows: Array<{ line: number; body: Record<string, unknown> }>): Promise<void> {
+  await tx.query('SAVEPOINT tw_csv_batch');
+  try {
+    await createRows(tx, model, rows.map((r) => r.body));
+    await tx.query('RELEASE SAVEPOINT tw_csv_batch');
+    return;
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    await tx.query('ROLLBACK TO SAVEPOINT tw_csv_batch');
+    for (const r of rows) {
+      try {
+        await tx.query('SAVEPOINT tw_csv_row');
+        await createRow(tx, model, r.body);
+        await tx.query('RELEASE SAVEPOINT tw_csv_row');
+      } catch (rowErr) {
+        if (!(rowErr instanceof AppError)) throw rowErr;
+        throw invalidCsv(r.line, rowErr.field, rowErr.message);
+      }
+    }
+    throw invalidCsv(rows[0]!.line, err.field, err.message);
+  }
+}

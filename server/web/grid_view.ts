@@ -1,0 +1,119 @@
+// How the console grid shows and edits values, per field type. Pure functions over a
+// compiled model and row JSON (rowToJson): the templates only place what these answer,
+// always through <%= %>, so nothing here builds HTML.
+import type { ModelField } from '../model/compile.js';
+
+/** What a display cell shows; `kind` picks the markup in views/partials/grid_cell.ejs. */
+export interface CellView {
+  kind: 'empty' | 'text' | 'number' | 'bool' | 'link' | 'url' | 'email' | 'tag' | 'json' | 'long';
+  text: string;
+  /** the full value, on hover (long text, JSON, a link's id) */
+  title?: string;
+  /** url: an http(s) URL; email: a mailto: URL. Never anything else. */
+  href?: string;
+  checked?: boolean;
+  color?: string;
+}
+
+/** What an editor cell needs: the input's kind and its current value as text. */
+export interface EditorView {
+  input: 'text' | 'textarea' | 'number' | 'checkbox' | 'date' | 'datetime' | 'select' | 'email' | 'url' | 'link';
+  value: string;
+  checked?: boolean;
+  choices?: Array<{ value: string; label: string }>;
+  hint?: string;
+}
+
+const LONG_TEXT_CHARS = 120;
+const JSON_CHARS = 80;
+
+/** Only http(s) ever becomes a link: a javascript: or data: URL stays text. */
+export function safeHttpUrl(value: string): string | undefined {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function cellView(field: ModelField, value: unknown): CellView {
+  if (value === null || value === undefined || value === '') {
+    return field.meta.type === 'boolean' ? { kind: 'bool', text: 'empty', checked: false } : { kind: 'empty', text: '' };
+  }
+  switch (field.meta.type) {
+    case 'boolean':
+      return { kind: 'bool', text: value ? 'yes' : 'no', checked: Boolean(value) };
+    case 'number':
+      return { kind: 'number', text: String(value) };
+    case 'date':
+      return { kind: 'text', text: field.type.display(value, field.options) };
+    case 'datetime':
+      return { kind: 'text', text: field.type.display(value, field.options), title: String(value) };
+    case 'link': {
+      const v = value as { id: number; label: string | null };
+      return { kind: 'link', text: v.label ?? `#${v.id}`, title: `row ${v.id}` };
+    }
+    case 'single_select': {
+      const v = value as { id: number; label: string | null; color: string | null };
+      return { kind: 'tag', text: v.label ?? `#${v.id}`, color: v.color ?? 'gray' };
+    }
+    case 'json': {
+      const full = JSON.stringify(value);
+      return { kind: 'json', text: full.length > JSON_CHARS ? `${full.slice(0, JSON_CHARS - 1)}…` : full, title: full.length > JSON_CHARS ? full : undefined };
+    }
+    case 'long_text': {
+      const s = String(value);
+      return s.length > LONG_TEXT_CHARS ? { kind: 'long', text: `${s.slice(0, LONG_TEXT_CHARS - 1)}…`, title: s } : { kind: 'text', text: s };
+    }
+    case 'url': {
+      const s = String(value);
+      const href = safeHttpUrl(s);
+      return href ? { kind: 'url', text: s, href } : { kind: 'text', text: s };
+    }
+    case 'email': {
+      const s = String(value);
+      return { kind: 'email', text: s, href: `mailto:${encodeURIComponent(s).replace(/%40/g, '@')}` };
+    }
+    default:
+      return { kind: 'text', text: String(value) };
+  }
+}
+
+/** The editor's value: what the field's parser reads back as the same value. */
+export function editorView(field: ModelField, value: unknown): EditorView {
+  const t = field.meta.type;
+  const text = value === null || value === undefined ? '' : String(value);
+  switch (t) {
+    case 'boolean':
+      return { input: 'checkbox', value: 'true', checked: value === true };
+    case 'number':
+      return { input: 'number', value: text, hint: field.options.decimals ? `up to ${field.options.decimals} decimals` : 'a whole number' };
+    case 'date':
+      return { input: 'date', value: text };
+    case 'datetime':
+      // datetime-local has no zone: the value shown and sent is UTC (the parser reads a
+      // time without an offset as UTC).
+      return { input: 'datetime', value: value == null ? '' : new Date(String(value)).toISOString().slice(0, 19), hint: 'UTC' };
+    case 'long_text':
+      return { input: 'textarea', value: text };
+    case 'json':
+      return { input: 'textarea', value: value == null ? '' : JSON.stringify(value) };
+    case 'single_select':
+      return {
+        input: 'select',
+        value: value == null ? '' : String((value as { id: number }).id),
+        choices: [{ value: '', label: '(empty)' }, ...(field.options.choices as Array<{ id: number; label: string }>).map((c) => ({ value: String(c.id), label: c.label }))],
+      };
+    case 'link': {
+      const v = value as { id: number; label: string | null } | null;
+      return { input: 'link', value: v ? String(v.id) : '', hint: v?.label ? `now: ${v.label}` : 'a row id' };
+    }
+    case 'email':
+      return { input: 'email', value: text };
+    case 'url':
+      return { input: 'url', value: text };
+    default:
+      return { input: 'text', value: text };
+  }
+}

@@ -1,0 +1,165 @@
+// CSV export and import of a table's rows (server/model/csv.ts does the work).
+// Export streams as it reads; import streams what it receives (a text/csv body from
+// scripts, or a multipart upload from the console's form) into one transaction.
+import { once } from 'node:events';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import busboy from 'busboy';
+import type { Request, Response } from 'express';
+import type { AppContext } from '../../context.js';
+import { withTransaction } from '../../db/tx.js';
+import { AppError, badRequest } from '../../errors.js';
+import { exportCsv, importCsv } from '../../model/csv.js';
+import { flag, idParam } from '../../schema/input.js';
+import { checkMultipartCsrf } from '../csrf.js';
+import { reply } from '../negotiate.js';
+import { route } from '../route.js';
+import { gridLocals, gridState, listRequestOf } from './grid.js';
+import { useModel } from './rows.js';
+
+const tooLarge = (max: number) => new AppError(413, 'too_large', `the file is larger than IMPORT_MAX_BYTES (${max} bytes); nothing was imported`);
+
+/** Passes bytes through until `max`, then fails with 413. */
+class ByteLimit extends Transform {
+  private seen = 0;
+  constructor(private readonly max: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.max) done(tooLarge(this.max));
+    else done(null, chunk);
+  }
+}
+
+/**
+ * The CSV bytes of an import request, and the options that came with it: the request
+ * itself for text/csv, or the part named `file` of a multipart form (busboy, streamed:
+ * form fields sent before the file, such as ignore_unknown, are read on the way).
+ */
+async function csvSource(req: Request, max: number): Promise<{ stream: Readable; fields: Record<string, string> }> {
+  const declared = Number(req.get('Content-Length') ?? 0);
+  if (req.is('multipart/form-data')) {
+    const fields: Record<string, string> = {};
+    const bb = busboy({ headers: req.headers, limits: { files: 1, fields: 20, fileSize: max } });
+    const file = new Promise<Readable>((resolve, reject) => {
+      bb.on('field', (name, value) => {
+        fields[name] = value;
+      });
+      bb.on('file', (name, stream) => {
+        // Not one byte of the upload is read before the form's CSRF token is checked.
+        try {
+          checkMultipartCsrf(req, fields);
+        } catch (err) {
+          stream.resume();
+          reject(err);
+          return;
+        }
+        if (name !== 'file') {
+          stream.resume();
+          return;
+        }
+        const limited = new ByteLimit(max);
+        // Errors before the import reads (and pipes) this stream must not go unheard;
+        // the import sees them through its pipeline.
+        limited.on('error', () => undefined);
+        // busboy truncates at fileSize and says so: that is our 413.
+        stream.on('limit', () => limited.destroy(tooLarge(max)));
+        stream.on('error', (err) => limited.destroy(err));
+        resolve(stream.pipe(limited));
+      });
+      bb.on('close', () => reject(badRequest('the form has no file named "file"', 'file')));
+      bb.on('error', (err) => reject(badRequest(`the upload could not be read: ${(err as Error).message}`, 'file')));
+    });
+    req.pipe(bb);
+    return { stream: await file, fields };
+  }
+  if (req.is(['text/csv', 'application/csv', 'text/plain'])) {
+    if (declared > max) throw tooLarge(max);
+    const limited = new ByteLimit(max);
+    limited.on('error', () => undefined); // heard by the import's pipeline
+    req.on('error', (err) => limited.destroy(err));
+    return { stream: req.pipe(limited), fields: {} };
+  }
+  throw new AppError(415, 'unsupported_media_type', 'send the CSV as Content-Type: text/csv, or as a multipart form with a part named "file"');
+}
+
+export const csvRoutes = [
+  route(
+    'get',
+    '/tables/:id/rows.csv',
+    'viewer',
+    'the rows as CSV (streamed), for the same filters, search and sort as the listing; excel=1 defuses formulas for spreadsheets',
+    async (ctx, req, res) => {
+      const state = gridState(req.query as Record<string, unknown>);
+      const excel = flag(req.query.excel, 'excel') ?? false;
+      const list = listRequestOf(state);
+      // The first chunk (header and first page) under useModel: a stale model is retried
+      // before anything is sent. The rest streams with the same model.
+      const { model, chunks, first } = await useModel(ctx, req, async (model) => {
+        const chunks = exportCsv(ctx.pool, model, list, { excel });
+        const head = await chunks.next();
+        const page = await chunks.next();
+        return { model, chunks, first: [head.value, page.done ? undefined : page.value].filter((c): c is string => typeof c === 'string') };
+      });
+      res.status(200);
+      res.type('text/csv; charset=utf-8');
+      res.attachment(`${model.table.table_name}.csv`);
+      res.vary('Accept');
+      let gone = false;
+      res.on('close', () => {
+        gone = true;
+      });
+      try {
+        for (const c of first) if (!res.write(c)) await once(res, 'drain');
+        for await (const c of chunks) {
+          if (gone) {
+            await chunks.return(undefined);
+            break;
+          }
+          if (!res.write(c)) await once(res, 'drain');
+        }
+        res.end();
+      } catch (err) {
+        // Headers are sent: a clean end would pass a truncated file off as complete.
+        req.log.error({ err, tableId: model.tableId }, 'csv export failed midway');
+        res.destroy(err as Error);
+      }
+    },
+  ),
+
+  route(
+    'post',
+    '/tables/:id/rows/import',
+    'editor',
+    'import CSV rows (text/csv body, or multipart with a "file" part): header by column or field name; all or nothing; ignore_unknown=1 skips unknown columns',
+    async (ctx, req, res) => {
+      const tableId = idParam(req.params.id);
+      const max = ctx.config.importMaxBytes;
+      let result: { imported: number };
+      try {
+        const { stream, fields } = await csvSource(req, max);
+        const ignoreUnknown = flag(fields.ignore_unknown ?? req.query.ignore_unknown, 'ignore_unknown') ?? false;
+        const started = Date.now();
+        // No retry on a stale model here: the stream can be read only once.
+        const model = await useModel(ctx, req, async (m) => m);
+        result = await withTransaction(ctx.pool, (tx) => importCsv(tx, model, stream, { ignoreUnknown, log: req.log }));
+        req.log.info({ tableId, rows: result.imported, ms: Date.now() - started }, 'csv import done');
+      } catch (err) {
+        // The answer may come before the upload has ended: read the rest away (or, past
+        // the size limit, close the connection) so that the client gets to read it.
+        if (!req.complete) {
+          if (err instanceof AppError && err.status === 413) res.set('Connection', 'close');
+          else req.resume();
+        }
+        throw err;
+      }
+      const notice = `Imported ${result.imported} row${result.imported === 1 ? '' : 's'}.`;
+      await reply(req, res, {
+        json: result,
+        fragment: 'grid',
+        locals: req.get('HX-Request') === 'true' ? { grid: await gridLocals(ctx, req, { notice }) } : {},
+        redirect: `/tables/${tableId}`,
+      });
+    },
+  ),
+];

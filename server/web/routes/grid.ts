@@ -1,0 +1,331 @@
+// The console's grid of rows on the table page: one fragment for the current query
+// (filters, search, sort, page), one cell at a time for inline editing, and the grid's
+// own add/delete forms (which answer the grid again, keeping the query). The JSON API
+// for rows is routes/rows.ts; these handlers call the same model functions.
+import type { Request, Response } from 'express';
+import { allows } from '../../auth/roles.js';
+import type { AppContext } from '../../context.js';
+import { AppError, notFound } from '../../errors.js';
+import type { FilterOp } from '../../fields/types.js';
+import type { Model, ModelField } from '../../model/compile.js';
+import { DEFAULT_PAGE_SIZE, parsePage, parseSize } from '../../model/query.js';
+import { createRow, deleteRow, getRow, listRows, updateRow, type ListRequest, type ListResult, type Row } from '../../model/rows.js';
+import { idParam } from '../../schema/input.js';
+import { cellView, editorView } from '../grid_view.js';
+import { answerKind, reply } from '../negotiate.js';
+import { route } from '../route.js';
+import { useModel } from './rows.js';
+import { body } from './schema_deps.js';
+import { tableLocals } from './tables.js';
+
+export const PAGE_SIZES = [25, 50, 100, 250, 500, 1000];
+const VALUELESS_OPS = new Set(['empty', 'not_empty']);
+
+export interface FilterSpec {
+  column: string;
+  op: string;
+  value: string;
+}
+
+/** What the grid shows, as its URL carries it. */
+export interface GridState {
+  filters: FilterSpec[];
+  search: string;
+  sort: string;
+  page: number;
+  size: number;
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : Array.isArray(v) ? str(v[v.length - 1]) : '');
+const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(str) : typeof v === 'object' && v !== null ? Object.values(v).map(str) : [str(v)]);
+
+/**
+ * The grid's state from a query string. The filter bar is a plain GET form, which cannot
+ * name inputs by the chosen column, so its filters come as parallel lists fc/fo/fv
+ * (column, operator, value); the API's filter[col][op]=v is read too.
+ */
+export function gridState(query: Record<string, unknown>): GridState {
+  const filters: FilterSpec[] = [];
+  const cols = list(query.fc);
+  const ops = list(query.fo);
+  const vals = list(query.fv);
+  cols.forEach((column, i) => {
+    const op = ops[i] || 'eq';
+    const value = vals[i] ?? '';
+    // The filter bar's blank row (no column, or no value for an operator that needs one).
+    if (!column || (value === '' && !VALUELESS_OPS.has(op))) return;
+    filters.push({ column, op, value });
+  });
+  const api = query.filter;
+  if (api && typeof api === 'object' && !Array.isArray(api)) {
+    for (const [column, spec] of Object.entries(api as Record<string, unknown>)) {
+      const entries = spec !== null && typeof spec === 'object' && !Array.isArray(spec) ? Object.entries(spec) : [['eq', spec] as [string, unknown]];
+      for (const [op, v] of entries) for (const value of Array.isArray(v) ? v : [v]) filters.push({ column, op, value: str(value) });
+    }
+  }
+  return {
+    filters,
+    search: str(query.search),
+    sort: str(query.sort),
+    page: parsePage(str(query.page) || undefined) ?? 1,
+    size: parseSize(str(query.size) || undefined),
+  };
+}
+
+/** The state as a query string (without '?'): what links and forms carry. */
+export function stateQuery(state: GridState, overrides: Partial<GridState> = {}): string {
+  const s = { ...state, ...overrides };
+  const q = new URLSearchParams();
+  for (const f of s.filters) {
+    q.append('fc', f.column);
+    q.append('fo', f.op);
+    q.append('fv', f.value);
+  }
+  if (s.search) q.set('search', s.search);
+  if (s.sort) q.set('sort', s.sort);
+  if (s.page > 1) q.set('page', String(s.page));
+  if (s.size !== DEFAULT_PAGE_SIZE) q.set('size', String(s.size));
+  return q.toString();
+}
+
+/** The state as listRows reads it (filters AND-ed; several on one column and operator too). */
+export function listRequestOf(state: GridState, extra: Partial<ListRequest> = {}): ListRequest {
+  const filter: Record<string, Record<string, string[]>> = {};
+  for (const f of state.filters) ((filter[f.column] ??= {})[f.op] ??= []).push(f.value);
+  // "in" takes one comma-separated list: several "in" filters on a column join theirs.
+  for (const ops of Object.values(filter)) if (ops.in) ops.in = [ops.in.join(',')];
+  const flat = Object.fromEntries(
+    Object.entries(filter).map(([c, ops]) => [c, Object.fromEntries(Object.entries(ops).map(([op, vs]) => [op, op === 'in' ? vs[0]! : vs]))]),
+  );
+  return { filter: flat, search: state.search, sort: state.sort, page: String(state.page), size: String(state.size), ...extra };
+}
+
+/** A browser navigating (no htmx, no JSON): it gets whole pages. */
+const browserPage = (req: Request) => answerKind(req) === 'page';
+
+const canEdit = (req: Request) => allows(req.caller?.role, 'editor');
+
+function fieldInfo(f: ModelField) {
+  return {
+    column: f.column,
+    name: f.meta.name,
+    type: f.meta.type,
+    label: f.type.label,
+    filterOps: f.type.filterOps as readonly FilterOp[],
+    sortable: f.meta.type !== 'json',
+    numeric: f.meta.type === 'number',
+    readOnly: f.meta.read_only,
+  };
+}
+
+/** Numbered pages around the current one: 1 … 4 5 [6] 7 8 … 20 (null is a gap). */
+export function pageList(page: number, pages: number): Array<number | null> {
+  const out: Array<number | null> = [];
+  const wanted = new Set([1, pages, page - 2, page - 1, page, page + 1, page + 2].filter((p) => p >= 1 && p <= pages));
+  let last = 0;
+  for (const p of [...wanted].sort((a, b) => a - b)) {
+    if (p > last + 1) out.push(null);
+    out.push(p);
+    last = p;
+  }
+  return out;
+}
+
+/** The grid for the table page: none for a table in the trash (it has no rows to show). */
+export async function gridForPage(ctx: AppContext, req: Request, trashed: boolean): Promise<Record<string, unknown> | null> {
+  return trashed ? null : gridLocals(ctx, req);
+}
+
+/**
+ * Everything views/partials/grid.ejs needs. A query the model refuses (an unknown column,
+ * an operator the type has not, a bad value: 400) shows as a message in the grid, with
+ * the rows unfiltered, rather than failing the whole table page.
+ */
+export async function gridLocals(ctx: AppContext, req: Request, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const tableId = idParam(req.params.id);
+  let state: GridState;
+  let problem: string | undefined;
+  try {
+    state = gridState(req.query as Record<string, unknown>);
+  } catch (err) {
+    if (!(err instanceof AppError) || err.status !== 400) throw err;
+    problem = err.message;
+    state = { filters: [], search: '', sort: '', page: 1, size: DEFAULT_PAGE_SIZE };
+  }
+  const load = (s: GridState) => useModel(ctx, req, async (model) => ({ model, result: await listRows(ctx.pool, model, listRequestOf(s)) }));
+  let loaded: { model: Model; result: ListResult };
+  try {
+    loaded = await load(state);
+  } catch (err) {
+    if (!(err instanceof AppError) || err.status !== 400) throw err;
+    problem = err.message;
+    loaded = await load({ ...state, filters: [], search: '', sort: '', page: 1 });
+  }
+  const { model, result } = loaded;
+  const editable = canEdit(req) && !model.table.read_only;
+  const fields = model.fields.map(fieldInfo);
+  const sortKeys = state.sort.split(',').map((s) => s.trim()).filter(Boolean);
+  const count = result.count ?? 0;
+  const pages = Math.max(1, Math.ceil(count / state.size));
+  const base = `/tables/${tableId}`;
+  const q = (o: Partial<GridState> = {}) => stateQuery(state, o);
+  return {
+    tableId,
+    tableName: model.table.name,
+    fields,
+    rows: result.rows.map((row) => ({
+      id: row.id as number,
+      cells: model.fields.map((f) => ({ column: f.column, name: f.meta.name, view: cellView(f, row[f.column]), editable: editable && !f.meta.read_only })),
+    })),
+    addInputs: model.fields.filter((f) => !f.meta.read_only).map((f) => ({ ...fieldInfo(f), editor: editorView(f, null), required: f.meta.not_null && f.meta.default_value == null })),
+    state,
+    problem,
+    editable,
+    count,
+    countExact: result.count_exact !== false,
+    pages,
+    pageList: pageList(Math.min(state.page, pages), pages),
+    sizes: PAGE_SIZES,
+    sortOf: (column: string) => (sortKeys[0] === column ? 'ascending' : sortKeys[0] === `-${column}` ? 'descending' : 'none'),
+    sortHref: (column: string) => `${base}?${q({ sort: sortKeys[0] === column ? `-${column}` : column, page: 1 })}`,
+    pageHref: (page: number, size = state.size) => `${base}?${q({ page, size })}`,
+    removeFilterHref: (i: number) => `${base}?${q({ filters: state.filters.filter((_, j) => j !== i), page: 1 })}`,
+    query: q(),
+    exportHref: (excel: boolean) => {
+      const s = q({ page: 1, size: DEFAULT_PAGE_SIZE });
+      return `${base}/rows.csv${s || excel ? '?' : ''}${s}${s && excel ? '&' : ''}${excel ? 'excel=1' : ''}`;
+    },
+    ...extra,
+  };
+}
+
+/** The grid, answered for the current query string. */
+async function answerGrid(ctx: AppContext, req: Request, res: Response, opts: { status?: number; json?: unknown; extra?: Record<string, unknown> } = {}) {
+  const tableId = idParam(req.params.id);
+  const grid = await gridLocals(ctx, req, opts.extra);
+  const state = grid.state as GridState;
+  // htmx shows the page's URL, so that reload and back show the same grid.
+  if (req.get('HX-Request') === 'true' && req.method === 'GET') res.set('HX-Push-Url', `/tables/${tableId}${stateQuery(state) ? `?${stateQuery(state)}` : ''}`);
+  await reply(req, res, {
+    status: opts.status,
+    json: opts.json ?? { rows: [] },
+    fragment: 'grid',
+    locals: { grid },
+    redirect: `/tables/${tableId}${stateQuery(state) ? `?${stateQuery(state)}` : ''}`,
+  });
+}
+
+// ---------------------------------------------------------------- cells
+
+function cellField(model: Model, column: unknown): ModelField {
+  const f = typeof column === 'string' ? model.byColumn.get(column) : undefined;
+  if (!f) throw notFound(`field "${String(column).slice(0, 60)}" of table "${model.table.name}"`);
+  return f;
+}
+
+const rowId = (req: Request) => idParam(req.params.rid, 'rid');
+
+function cellLocals(req: Request, model: Model, f: ModelField, row: Row) {
+  return {
+    tableId: model.tableId,
+    rowId: row.id as number,
+    field: fieldInfo(f),
+    view: cellView(f, row[f.column]),
+    editable: canEdit(req) && !model.table.read_only && !f.meta.read_only,
+  };
+}
+
+function editorLocals(model: Model, f: ModelField, row: Row, sent?: { value: string; checked?: boolean; error: string }) {
+  const editor = editorView(f, row[f.column]);
+  if (sent) Object.assign(editor, { value: editor.input === 'checkbox' ? 'true' : sent.value, checked: sent.checked });
+  return { tableId: model.tableId, rowId: row.id as number, field: fieldInfo(f), editor, error: sent?.error ?? null };
+}
+
+/** A form value: the last of repeated inputs (a hidden "false" before a checkbox). */
+const formValue = (v: unknown): unknown => (Array.isArray(v) ? v[v.length - 1] : v);
+
+// ---------------------------------------------------------------- routes
+
+export const gridRoutes = [
+  route('get', '/tables/:id/grid', 'viewer', 'the console grid of rows for the query (fc/fo/fv or filter[col][op], search, sort, page, size)', async (ctx, req, res) => {
+    if (browserPage(req)) {
+      // A browser asking for the grid alone gets the table page with the same query.
+      const qs = req.originalUrl.indexOf('?');
+      res.redirect(303, `/tables/${idParam(req.params.id)}${qs >= 0 ? req.originalUrl.slice(qs) : ''}`);
+      return;
+    }
+    await answerGrid(ctx, req, res);
+  }),
+
+  route('post', '/tables/:id/grid/rows', 'editor', 'add a row from the grid form; answers the grid for the query string', async (ctx, req, res) => {
+    const values = Object.fromEntries(Object.entries(body(req)).map(([k, v]) => [k, formValue(v)]).filter(([, v]) => v !== '' && v !== undefined));
+    try {
+      const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, values));
+      await answerGrid(ctx, req, res, { status: 201, json: row, extra: { notice: `Row ${row.id} added.` } });
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500 || err.status === 404) throw err;
+      // The form again, with what was typed and the message beside the field.
+      await reply(req, res, {
+        status: err.status,
+        json: err.toJSON(),
+        fragment: 'grid',
+        page: 'table',
+        locals: await tableLocals(ctx, idParam(req.params.id), { grid: await gridLocals(ctx, req, { addError: err.message, addErrorField: err.field, addValues: values }) }),
+      });
+    }
+  }),
+
+  route('delete', '/tables/:id/grid/rows/:rid', 'editor', 'delete a row from the grid; answers the grid for the query string', async (ctx, req, res) => {
+    const id = rowId(req);
+    await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, id));
+    await answerGrid(ctx, req, res, { json: { deleted: id }, extra: { notice: `Row ${id} deleted.` } });
+  }),
+
+  route('get', '/tables/:id/rows/:rid/cells/:column', 'viewer', 'one cell of the grid, as shown', async (ctx, req, res) => {
+    const locals = await useModel(ctx, req, async (model) => {
+      const f = cellField(model, req.params.column);
+      return cellLocals(req, model, f, await getRow(ctx.pool, model, rowId(req)));
+    });
+    if (browserPage(req)) return void res.redirect(303, `/tables/${locals.tableId}`);
+    await reply(req, res, { json: { value: locals.view }, fragment: 'grid_cell', locals });
+  }),
+
+  route('get', '/tables/:id/rows/:rid/cells/:column/edit', 'editor', "one cell's editor (an input for its type)", async (ctx, req, res) => {
+    const locals = await useModel(ctx, req, async (model) => {
+      const f = cellField(model, req.params.column);
+      return editorLocals(model, f, await getRow(ctx.pool, model, rowId(req)));
+    });
+    await reply(req, res, { json: { editor: locals.editor }, fragment: 'grid_cell_edit', page: 'cell_edit', locals: { ...locals, title: `Edit ${locals.field.name}` } });
+  }),
+
+  route('patch', '/tables/:id/rows/:rid/cells/:column', 'editor', "save one cell (value=...); answers the cell, or its editor with the message (422)", async (ctx, req, res) => {
+    const b = body(req);
+    const raw = formValue(b.value);
+    const id = rowId(req);
+    const done = await useModel(ctx, req, async (model) => {
+      const f = cellField(model, req.params.column);
+      // A checkbox sends nothing when cleared: a boolean cell without "value" is false.
+      const value = f.meta.type === 'boolean' && raw === undefined ? 'false' : raw ?? '';
+      try {
+        const row = await updateRow(ctx.pool, model, id, { [f.column]: value });
+        return { ok: true as const, row, locals: cellLocals(req, model, f, row) };
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status === 404 || err.status >= 500 || err.code === 'unknown_field') throw err;
+        const row = await getRow(ctx.pool, model, id);
+        const sent = { value: typeof value === 'string' ? value : JSON.stringify(value), checked: value === 'true', error: err.message };
+        return { ok: false as const, err, locals: editorLocals(model, f, row, sent) };
+      }
+    });
+    if (done.ok) {
+      await reply(req, res, { json: done.row, fragment: 'grid_cell', redirect: `/tables/${idParam(req.params.id)}`, locals: done.locals });
+      return;
+    }
+    await reply(req, res, {
+      status: done.err.status,
+      json: done.err.toJSON(),
+      fragment: 'grid_cell_edit',
+      page: 'cell_edit',
+      locals: { ...done.locals, title: `Edit ${done.locals.field.name}` },
+    });
+  }),
+];
