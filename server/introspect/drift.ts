@@ -1,0 +1,423 @@
+// Drift: where the metadata and the catalog disagree. compareSnapshot() is pure (no
+// queries): it matches metadata tables to catalog tables by oid first, then by name, and
+// fields to columns by attnum first (only within a table matched by oid: attnums mean
+// nothing across a dump and restore), then by name. Every difference becomes an item
+// with a stable id, a kind, the objects involved and the actions that resolve it.
+import { performance } from 'node:perf_hooks';
+import { IDENTIFIER_RE } from '../db/ident.js';
+import { fieldType } from '../fields/registry.js';
+import type { TableMeta } from '../schema/metadata.js';
+import { stableJson } from '../schema/input.js';
+import { TRASH_PREFIX } from '../schema/names.js';
+import { nameKey, type CatalogColumn, type CatalogTable, type Snapshot, type SnapshotField } from './snapshot.js';
+import { expectedColumnType } from './types.js';
+
+export const DRIFT_KINDS = [
+  'missing_table',
+  'missing_column',
+  'untracked_table',
+  'untracked_column',
+  'renamed_table',
+  'renamed_column',
+  'retyped_column',
+  'constraint_changed',
+  'trashed_gone',
+  'column_limit',
+  'identity_changed',
+] as const;
+export type DriftKind = (typeof DRIFT_KINDS)[number];
+
+export const ACTION_NAMES = ['recreate', 'forget', 'adopt', 'ignore', 'unignore', 'purge', 'accept', 'revert', 'restore', 'rebuild'] as const;
+export type ActionName = (typeof ACTION_NAMES)[number];
+
+export interface DriftAction {
+  name: ActionName;
+  label: string;
+  /** drops or loses data: the console asks first, the API wants `confirm` naming the object */
+  destructive?: boolean;
+  /** optional or required inputs, e.g. table_name for adopting a table whose name we cannot use */
+  params?: string[];
+}
+
+export interface DriftItem {
+  id: string;
+  kind: DriftKind;
+  message: string;
+  table?: { id?: number; name?: string; schema: string; table_name: string; oid?: number | null };
+  field?: { id: number; name: string; column: string; trashed: boolean };
+  column?: { name: string; attnum: number; type: string };
+  expected?: Record<string, unknown>;
+  actual?: Record<string, unknown>;
+  actions: DriftAction[];
+  ignored?: { at: Date; by: string };
+}
+
+export interface DriftReport {
+  clean: boolean;
+  checked_at: Date;
+  /** drift items by kind (ignored ones not counted) */
+  counts: Partial<Record<DriftKind, number>>;
+  items: DriftItem[];
+  ignored: DriftItem[];
+  /** the catalog's size, and how many metadata tables were compared field by field (the others passed the first pass) */
+  catalog: { tables: number; columns: number; compared: number };
+  ms: { snapshot: number; compare: number };
+}
+
+export interface CompareOptions {
+  /** a tracked table using this many column slots (dropped ones included) is reported */
+  columnSlotWarning: number;
+}
+
+const A = {
+  recreate: (what: string): DriftAction => ({ name: 'recreate', label: `Recreate the ${what} from metadata (empty)` }),
+  forget: (what: string): DriftAction => ({ name: 'forget', label: `Forget the ${what} (delete its metadata)`, destructive: true }),
+  adopt: (params: string[] = []): DriftAction => ({ name: 'adopt', label: 'Adopt (describe it in metadata)', params }),
+  ignore: (): DriftAction => ({ name: 'ignore', label: 'Ignore (keep it outside the console)' }),
+  purge: (what: string): DriftAction => ({ name: 'purge', label: `Drop the ${what}`, destructive: true, params: ['confirm'] }),
+  accept: (label: string): DriftAction => ({ name: 'accept', label }),
+  revert: (label: string): DriftAction => ({ name: 'revert', label }),
+  restore: (label: string, destructive = false): DriftAction => ({ name: 'restore', label, ...(destructive ? { destructive, params: ['confirm_loss'] } : {}) }),
+};
+
+/** An id for a catalog object we know only by name. */
+export const untrackedTableId = (schema: string, name: string) => `untracked_table:${schema}:${encodeURIComponent(name)}`;
+export const untrackedColumnId = (tableId: number, column: string) => `untracked_column:t${tableId}:${encodeURIComponent(column)}`;
+
+/** A name the console can use as ours (the identifier rule, and not a trash name). */
+export const usableName = (name: string) => IDENTIFIER_RE.test(name) && Buffer.byteLength(name) <= 63 && !name.startsWith(TRASH_PREFIX);
+
+// ------------------------------------------------------------------ catalog facts
+
+export function uniqueOn(rel: CatalogTable, attnum: number): string | undefined {
+  const con = rel.constraints.find((c) => c.kind === 'u' && c.columns.length === 1 && c.columns[0] === attnum);
+  if (con) return con.name;
+  return rel.indexes.find((i) => i.is_unique && !i.partial && !i.expressions && i.columns.length === 1 && i.columns[0] === attnum)?.name;
+}
+
+export function indexOn(rel: CatalogTable, attnum: number): string | undefined {
+  return rel.indexes.find((i) => !i.is_unique && !i.partial && i.columns[0] === attnum)?.name;
+}
+
+export function foreignKeyOn(rel: CatalogTable, attnum: number): { name: string; ref_oid: number | null } | undefined {
+  const c = rel.constraints.find((x) => x.kind === 'f' && x.columns.length === 1 && x.columns[0] === attnum);
+  return c ? { name: c.name, ref_oid: c.ref_oid } : undefined;
+}
+
+/** The single-column primary key named `id`: the implicit one every managed table has. */
+export function idColumn(rel: CatalogTable): CatalogColumn | undefined {
+  if (!rel.pk_columns || rel.pk_columns.length !== 1) return undefined;
+  const col = rel.columns.find((c) => c.attnum === rel.pk_columns![0]);
+  return col && col.name === 'id' ? col : undefined;
+}
+
+// ------------------------------------------------------------------ defaults
+
+const CONSTANT_RE = /^(?:'((?:[^']|'')*)'(?:::[a-z][a-z0-9 _,()"[\]]*)?|(-?\d+(?:\.\d+)?)|(true|false))$/;
+
+/** The literal text of a constant default as pg_get_expr() prints it; undefined for an expression. */
+export function constantText(expr: string): string | undefined {
+  const m = CONSTANT_RE.exec(expr.trim());
+  if (!m) return undefined;
+  if (m[1] !== undefined) return m[1].replace(/''/g, "'");
+  return m[2] ?? m[3];
+}
+
+/** A constant default as the field type's JSON value (what default_value holds), or undefined. */
+export function defaultJson(f: { type: SnapshotField['type']; options: unknown }, text: string): unknown {
+  try {
+    const t = fieldType(f.type);
+    const input = f.type === 'single_select' && /^\d+$/.test(text) ? Number(text) : text;
+    const v = t.parse(input, f.options);
+    if (v === null || v === undefined) return undefined;
+    return t.toJson(f.type === 'json' ? JSON.parse(String(v)) : v, f.options);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What metadata would say about a column's default: default_value (a constant) or pg_default (an expression). */
+export function acceptedDefault(f: { type: SnapshotField['type']; options: unknown }, expr: string | null): { default_value: unknown; pg_default: string | null } {
+  if (expr === null) return { default_value: null, pg_default: null };
+  const text = constantText(expr);
+  const json = text === undefined ? undefined : defaultJson(f, text);
+  return json === undefined ? { default_value: null, pg_default: expr } : { default_value: json, pg_default: null };
+}
+
+export function defaultMatches(f: SnapshotField, expr: string | null): boolean {
+  if (f.default_value !== null && f.default_value !== undefined) {
+    if (expr === null) return false;
+    const text = constantText(expr);
+    const json = text === undefined ? undefined : defaultJson(f, text);
+    return json !== undefined && stableJson(json) === stableJson(f.default_value);
+  }
+  if (f.pg_default) return expr === f.pg_default;
+  return expr === null;
+}
+
+// ------------------------------------------------------------------ compare
+
+export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftReport {
+  const started = performance.now();
+  const { data, trash } = snap.schemas;
+  const items: DriftItem[] = [];
+  const claimed = new Set<number>();
+  const matched = new Map<number, { rel: CatalogTable; byOid: boolean }>();
+
+  const fieldsOf = new Map<number, SnapshotField[]>();
+  for (const f of snap.meta.fields) {
+    let list = fieldsOf.get(f.table_id);
+    if (!list) fieldsOf.set(f.table_id, (list = []));
+    list.push(f);
+  }
+  const schemaOf = (t: TableMeta) => (t.trashed_at ? trash : data);
+  const physicalOf = (t: TableMeta) => (t.trashed_at ? t.trash_name ?? t.table_name : t.table_name);
+
+  // Tables: by oid first, then by name among the catalog tables nobody claimed by oid.
+  const tablesToCompare = snap.meta.tables.filter((t) => !snap.verified.has(t.id));
+  for (const t of tablesToCompare) {
+    const rel = t.table_oid !== null ? snap.byOid.get(Number(t.table_oid)) : undefined;
+    if (rel && rel.schema === schemaOf(t) && !claimed.has(rel.oid)) {
+      claimed.add(rel.oid);
+      matched.set(t.id, { rel, byOid: true });
+    }
+  }
+  for (const t of tablesToCompare) {
+    if (matched.has(t.id)) continue;
+    const rel = snap.byName.get(nameKey(schemaOf(t), physicalOf(t)));
+    if (rel && !claimed.has(rel.oid)) {
+      claimed.add(rel.oid);
+      matched.set(t.id, { rel, byOid: false });
+    }
+  }
+
+  for (const t of tablesToCompare) {
+    const m = matched.get(t.id);
+    const tableRef = { id: t.id, name: t.name, schema: schemaOf(t), table_name: physicalOf(t), oid: t.table_oid };
+    if (!m) {
+      if (t.trashed_at) {
+        items.push({
+          id: `trashed_gone:t${t.id}`,
+          kind: 'trashed_gone',
+          message: `Trashed table "${t.name}" is gone: ${trash}.${physicalOf(t)} was dropped outside the console.`,
+          table: tableRef,
+          actions: [A.forget('table')],
+        });
+      } else {
+        items.push({
+          id: `missing_table:t${t.id}`,
+          kind: 'missing_table',
+          message: `Table "${t.name}" (${data}.${t.table_name}) is in the metadata but not in the database.`,
+          table: tableRef,
+          actions: [A.recreate('table'), A.forget('table')],
+        });
+      }
+      continue;
+    }
+    const { rel, byOid } = m;
+    if (rel.name !== physicalOf(t)) {
+      const acceptable = t.trashed_at || usableName(rel.name);
+      items.push({
+        id: `renamed_table:t${t.id}`,
+        kind: 'renamed_table',
+        message: `Table "${t.name}" was renamed outside the console: ${rel.schema}.${physicalOf(t)} is now ${rel.schema}.${rel.name}.`,
+        table: tableRef,
+        expected: { table_name: physicalOf(t) },
+        actual: { table_name: rel.name },
+        actions: [
+          ...(acceptable ? [A.accept(`Accept the new name "${rel.name}"`)] : []),
+          A.revert(`Rename it back to "${physicalOf(t)}"`),
+        ],
+      });
+    }
+    const fields = fieldsOf.get(t.id) ?? [];
+    if (t.trashed_at) continue; // a trashed table's columns are left as they were trashed
+
+    // Fields: by attnum first (same table oid only), then by name.
+    const colClaimed = new Set<number>();
+    const fieldCol = new Map<number, CatalogColumn>();
+    const fieldByAttnum = new Map<number, CatalogColumn>();
+    for (const c of rel.columns) fieldByAttnum.set(c.attnum, c);
+    if (byOid) {
+      for (const f of fields) {
+        const c = f.attnum !== null ? fieldByAttnum.get(f.attnum) : undefined;
+        if (c && !colClaimed.has(c.attnum)) {
+          colClaimed.add(c.attnum);
+          fieldCol.set(f.id, c);
+        }
+      }
+    }
+    const colByName = new Map(rel.columns.map((c) => [c.name, c]));
+    for (const f of fields) {
+      if (fieldCol.has(f.id)) continue;
+      const c = colByName.get(f.trashed_at ? f.trash_name ?? f.column_name : f.column_name);
+      if (c && !colClaimed.has(c.attnum)) {
+        colClaimed.add(c.attnum);
+        fieldCol.set(f.id, c);
+      }
+    }
+
+    const stale: Array<{ field_id: number; attnum: number | null; actual: number }> = [];
+    for (const f of fields) {
+      const trashed = f.trashed_at !== null;
+      const expectedName = trashed ? f.trash_name ?? f.column_name : f.column_name;
+      const fieldRef = { id: f.id, name: f.name, column: expectedName, trashed };
+      const c = fieldCol.get(f.id);
+      if (!c) {
+        if (trashed) {
+          items.push({
+            id: `trashed_gone:f${f.id}`,
+            kind: 'trashed_gone',
+            message: `Trashed field "${f.name}" of "${t.name}" is gone: column ${expectedName} was dropped outside the console.`,
+            table: tableRef,
+            field: fieldRef,
+            actions: [A.forget('field')],
+          });
+        } else {
+          items.push({
+            id: `missing_column:f${f.id}`,
+            kind: 'missing_column',
+            message: `Field "${f.name}" of "${t.name}" has no column: ${rel.name}.${f.column_name} is not in the database.`,
+            table: tableRef,
+            field: fieldRef,
+            actions: t.read_only ? [A.forget('field')] : [A.recreate('column'), A.forget('field')],
+          });
+        }
+        continue;
+      }
+      const column = { name: c.name, attnum: c.attnum, type: c.type };
+      if (f.attnum !== c.attnum) stale.push({ field_id: f.id, attnum: f.attnum, actual: c.attnum });
+      if (c.name !== expectedName) {
+        const acceptable = trashed ? c.name.startsWith(TRASH_PREFIX) || IDENTIFIER_RE.test(c.name) : usableName(c.name) && c.name !== 'id';
+        items.push({
+          id: `renamed_column:f${f.id}`,
+          kind: 'renamed_column',
+          message: `Column ${rel.name}.${expectedName} (field "${f.name}") was renamed outside the console to ${c.name}.`,
+          table: tableRef,
+          field: fieldRef,
+          column,
+          expected: { column: expectedName },
+          actual: { column: c.name },
+          actions: [...(acceptable ? [A.accept(`Accept the new name "${c.name}"`)] : []), A.revert(`Rename it back to "${expectedName}"`)],
+        });
+      }
+      if (trashed) continue; // NOT NULL and UNIQUE are dropped while in the trash, by design
+
+      const expectedType = expectedColumnType(f);
+      if (expectedType !== c.type) {
+        items.push({
+          id: `retyped_column:f${f.id}`,
+          kind: 'retyped_column',
+          message: `Column ${rel.name}.${c.name} (field "${f.name}") was changed outside the console from ${expectedType} to ${c.type}.`,
+          table: tableRef,
+          field: fieldRef,
+          column,
+          expected: { type: expectedType },
+          actual: { type: c.type },
+          actions: [A.accept(`Accept ${c.type} into metadata`), A.restore(`Convert it back to ${expectedType}`, true)],
+        });
+      }
+
+      const diffs: Record<string, { expected: unknown; actual: unknown }> = {};
+      if (f.not_null !== c.not_null) diffs.not_null = { expected: f.not_null, actual: c.not_null };
+      const uq = uniqueOn(rel, c.attnum);
+      if (f.is_unique !== (uq !== undefined)) diffs.unique = { expected: f.is_unique, actual: uq !== undefined };
+      const ix = indexOn(rel, c.attnum);
+      if (f.indexed !== (ix !== undefined)) diffs.indexed = { expected: f.indexed, actual: ix !== undefined };
+      if (f.type === 'link') {
+        const target = snap.meta.tables.find((x) => x.id === Number(f.options?.table_id));
+        const targetRel = target ? matched.get(target.id)?.rel : undefined;
+        const fk = foreignKeyOn(rel, c.attnum);
+        if (targetRel && (!fk || fk.ref_oid !== targetRel.oid)) diffs.foreign_key = { expected: `${targetRel.schema}.${targetRel.name}`, actual: fk ? (snap.byOid.get(fk.ref_oid ?? 0)?.name ?? 'another table') : null };
+      }
+      if (!defaultMatches(f, c.default_expr)) diffs.default = { expected: f.default_value ?? f.pg_default ?? null, actual: c.default_expr };
+      if (Object.keys(diffs).length) {
+        items.push({
+          id: `constraint_changed:f${f.id}`,
+          kind: 'constraint_changed',
+          message: `Column ${rel.name}.${c.name} (field "${f.name}") changed outside the console: ${Object.keys(diffs).join(', ').replace(/_/g, ' ')}.`,
+          table: tableRef,
+          field: fieldRef,
+          column,
+          expected: Object.fromEntries(Object.entries(diffs).map(([k, v]) => [k, v.expected])),
+          actual: Object.fromEntries(Object.entries(diffs).map(([k, v]) => [k, v.actual])),
+          actions: [A.accept('Accept the database as it is'), A.restore('Restore what the metadata says')],
+        });
+      }
+    }
+
+    if (!byOid || stale.length) {
+      items.push({
+        id: `identity_changed:t${t.id}`,
+        kind: 'identity_changed',
+        message: `Table "${t.name}" matched by name only: its catalog identity (oid${stale.length ? ', column numbers' : ''}) changed, as after a dump and restore or a column dropped and added again.`,
+        table: tableRef,
+        expected: { oid: t.table_oid, attnums: Object.fromEntries(stale.map((s) => [s.field_id, s.attnum])) },
+        actual: { oid: rel.oid, attnums: Object.fromEntries(stale.map((s) => [s.field_id, s.actual])) },
+        actions: [A.accept('Record the new identity')],
+      });
+    }
+
+    const pk = idColumn(rel);
+    for (const c of rel.columns) {
+      if (colClaimed.has(c.attnum) || c === pk) continue;
+      const orphan = c.name.startsWith(TRASH_PREFIX);
+      items.push({
+        id: untrackedColumnId(t.id, c.name),
+        kind: 'untracked_column',
+        message: orphan
+          ? `Column ${rel.name}.${c.name} looks like a trashed column whose metadata is gone.`
+          : `Column ${rel.name}.${c.name} (${c.type}) is in the database but not in the metadata.`,
+        table: tableRef,
+        column: { name: c.name, attnum: c.attnum, type: c.type },
+        actions: [A.adopt(usableName(c.name) ? [] : ['column']), A.ignore(), A.purge('column')],
+      });
+    }
+
+    if (rel.slots >= opts.columnSlotWarning && rel.dropped > 0) {
+      items.push({
+        id: `column_limit:t${t.id}`,
+        kind: 'column_limit',
+        message: `Table "${t.name}" uses ${rel.slots} of PostgreSQL's 1600 column slots; ${rel.dropped} of them are dropped columns, never reused. Rebuilding the table frees them.`,
+        table: tableRef,
+        actual: { slots: rel.slots, dropped: rel.dropped, live: rel.columns.length },
+        actions: t.read_only ? [A.ignore()] : [{ name: 'rebuild', label: 'Rebuild the table (copies every row; locks it meanwhile)' }, A.ignore()],
+      });
+    }
+  }
+
+  for (const rel of snap.tables) {
+    if (claimed.has(rel.oid)) continue;
+    const inTrash = rel.schema === trash;
+    items.push({
+      id: untrackedTableId(rel.schema, rel.name),
+      kind: 'untracked_table',
+      message: inTrash
+        ? `Table ${rel.schema}.${rel.name} is in the trash schema but no metadata knows it (an orphan).`
+        : `Table ${rel.schema}.${rel.name} (${rel.columns.length} columns) is in the database but not in the metadata.`,
+      table: { schema: rel.schema, table_name: rel.name, oid: rel.oid },
+      actual: { columns: rel.columns.length, est_rows: Math.round(rel.est_rows), primary_key: rel.pk_columns?.length ? rel.columns.filter((c) => rel.pk_columns!.includes(c.attnum)).map((c) => c.name) : null },
+      actions: inTrash ? [A.ignore(), A.purge('table')] : [A.adopt(usableName(rel.name) ? [] : ['table_name']), A.ignore(), A.purge('table')],
+    });
+  }
+
+  const ignoredIds = new Map(snap.meta.ignored.map((i) => [i.item_id, i]));
+  const live: DriftItem[] = [];
+  const ignored: DriftItem[] = [];
+  for (const item of items) {
+    const ig = ignoredIds.get(item.id);
+    if (ig) ignored.push({ ...item, ignored: { at: ig.ignored_at, by: ig.ignored_by }, actions: [{ name: 'unignore', label: 'Stop ignoring' }, ...item.actions.filter((a) => a.name !== 'ignore')] });
+    else live.push(item);
+  }
+  const counts: Partial<Record<DriftKind, number>> = {};
+  for (const i of live) counts[i.kind] = (counts[i.kind] ?? 0) + 1;
+  return {
+    clean: live.length === 0,
+    checked_at: snap.taken_at,
+    counts,
+    items: live,
+    ignored,
+    catalog: { ...snap.totals, compared: tablesToCompare.length },
+    ms: { snapshot: snap.ms, compare: performance.now() - started },
+  };
+}

@@ -1,0 +1,65 @@
+-- name: drift_candidates
+-- The reconcile's first pass, inside the database: which managed tables are certainly in
+-- step with their metadata, so that only the others (and every table no metadata
+-- describes) are read in full and compared field by field. A table passes when it is
+-- where its metadata says (same oid, schema and name), has no dropped columns beyond the
+-- warning, no column the metadata does not know, and every field has its column (same
+-- attnum and name) with the expected type, NOT NULL, UNIQUE and index, and no default on
+-- either side. Anything else (a default, a link, a table a link points to) is compared in
+-- full: this pass may send a clean table to the second pass, never skip a drifted one.
+-- $1: the schema names {DATA_SCHEMA, TRASH_SCHEMA}; $2: the column type each field type
+-- creates, by 'type:decimals' (from the field type registry); $3: COLUMN_SLOT_WARNING.
+WITH rel AS (
+  SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relnatts
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+), matched AS (
+  SELECT t.id, t.trashed_at IS NOT NULL AS trashed, r.oid, r.relnatts
+    FROM tablewright.tables t
+    JOIN rel r ON r.oid = t.table_oid
+              AND r.schema = CASE WHEN t.trashed_at IS NULL THEN ($1::text[])[1] ELSE ($1::text[])[2] END
+              AND r.name = CASE WHEN t.trashed_at IS NULL THEN t.table_name ELSE coalesce(t.trash_name, t.table_name) END
+), linked AS (
+  SELECT DISTINCT (options ->> 'table_id')::bigint AS id FROM tablewright.fields WHERE type = 'link'
+), field_check AS (
+  SELECT f.table_id,
+         count(DISTINCT f.attnum) AS n,
+         bool_and(a.attnum IS NOT NULL AND (f.trashed_at IS NOT NULL OR (
+               f.type <> 'link'
+           AND format_type(a.atttypid, a.atttypmod) = coalesce(f.pg_type, $2::jsonb ->> (f.type || ':' || coalesce(f.options ->> 'decimals', '')))
+           AND a.attnotnull = f.not_null
+           AND f.default_value IS NULL AND f.pg_default IS NULL AND NOT a.atthasdef
+           AND f.is_unique = (
+                 EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = a.attrelid AND k.contype = 'u' AND k.conkey = ARRAY[a.attnum])
+              OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+                           AND i.indnatts = 1 AND i.indkey[0] = a.attnum
+                           AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid AND x.conrelid = i.indrelid)))
+           AND f.indexed = EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND NOT i.indisunique AND i.indpred IS NULL AND i.indkey[0] = a.attnum
+                           AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid AND x.conrelid = i.indrelid))
+         ))) AS ok
+    FROM tablewright.fields f
+    JOIN matched m ON m.id = f.table_id AND NOT m.trashed
+    LEFT JOIN pg_attribute a ON a.attrelid = m.oid AND a.attnum = f.attnum AND NOT a.attisdropped
+                            AND a.attname = CASE WHEN f.trashed_at IS NULL THEN f.column_name ELSE f.trash_name END
+   GROUP BY f.table_id
+), live_columns AS (
+  SELECT m.id,
+         (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = m.oid AND a.attnum > 0 AND NOT a.attisdropped) AS n,
+         EXISTS (SELECT 1 FROM pg_constraint p JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = p.conkey[1]
+                  WHERE p.conrelid = m.oid AND p.contype = 'p' AND cardinality(p.conkey) = 1 AND a.attname = 'id') AS has_id
+    FROM matched m WHERE NOT m.trashed
+), verified AS (
+  SELECT m.id, m.oid
+    FROM matched m
+    LEFT JOIN field_check fc ON fc.table_id = m.id
+    LEFT JOIN live_columns lc ON lc.id = m.id
+   WHERE m.id NOT IN (SELECT id FROM linked WHERE id IS NOT NULL)
+     AND (m.trashed OR (
+           coalesce(fc.ok, true)
+       AND lc.n = coalesce(fc.n, 0) + CASE WHEN lc.has_id THEN 1 ELSE 0 END
+       AND (m.relnatts < $3 OR m.relnatts = lc.n)))
+)
+SELECT (SELECT coalesce(array_agg(id), '{}') FROM verified)::int8[] AS verified_tables,
+       (SELECT coalesce(array_agg(oid), '{}') FROM rel WHERE oid NOT IN (SELECT oid FROM verified))::int8[] AS candidate_oids,
+       (SELECT count(*) FROM rel)::int AS tables,
+       (SELECT count(*) FROM pg_attribute a JOIN rel r ON r.oid = a.attrelid WHERE a.attnum > 0 AND NOT a.attisdropped)::int AS columns;
