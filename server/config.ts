@@ -28,6 +28,8 @@ const schema = z.object({
   SCHEMA_POLL_INTERVAL_MS: int(10, 3_600_000).default(5000),
   MODEL_CACHE_MAX: int(1, 10_000_000).default(10_000),
   MODEL_CACHE_TTL_S: int(1, 86_400 * 7).default(600),
+  LIVE_MAX_CLIENTS: int(0, 1_000_000).default(1000),
+  LIVE_HEARTBEAT_MS: int(100, 600_000).default(20_000),
   DATA_DIR: z.string().min(1).default('.data'),
   EMBEDDED_PG_PORT: int(1, 65535).default(54329),
   PORT: int(0, 65535).default(3000),
@@ -42,6 +44,8 @@ const schema = z.object({
   LOCK_TIMEOUT_MS: int(1, 600_000).default(3000),
   MAX_FIELDS: int(1, 1500).default(500),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
+  HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(20_000),
   TRUST_PROXY: bool.default(false),
   SESSION_TTL_HOURS: int(1, 24 * 365).default(12),
   COOKIE_SECURE: z.enum(['auto', '0', '1', 'true', 'false', 'yes', 'no']).default('auto'),
@@ -70,6 +74,10 @@ export type Config = {
   modelCacheMax: number;
   /** seconds a cached model lives without an eviction */
   modelCacheTtlS: number;
+  /** most server-sent-event streams per instance */
+  liveMaxClients: number;
+  /** a keep-alive comment on every stream this often */
+  liveHeartbeatMs: number;
   dataDir: string;
   embeddedPgPort: number;
   port: number;
@@ -84,6 +92,10 @@ export type Config = {
   lockTimeoutMs: number;
   maxFields: number;
   shutdownTimeoutMs: number;
+  /** a request (headers and body) not received within this long answers 408 and is closed */
+  httpRequestTimeoutMs: number;
+  /** request headers not received within this long: 408, closed (slow or abandoned clients) */
+  httpHeadersTimeoutMs: number;
   trustProxy: boolean;
   sessionTtlSeconds: number;
   /** 'auto': Secure when the request came over TLS (req.secure) */
@@ -121,6 +133,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.DATA_SCHEMA === 'tablewright' || e.TRASH_SCHEMA === 'tablewright') {
     throw new ConfigError('invalid settings:\n  DATA_SCHEMA/TRASH_SCHEMA: "tablewright" is the metadata schema');
   }
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('invalid settings:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
+  }
   const production = e.NODE_ENV === 'production';
   return {
     databaseUrl: e.DATABASE_URL,
@@ -130,6 +145,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     schemaPollIntervalMs: e.SCHEMA_POLL_INTERVAL_MS,
     modelCacheMax: e.MODEL_CACHE_MAX,
     modelCacheTtlS: e.MODEL_CACHE_TTL_S,
+    liveMaxClients: e.LIVE_MAX_CLIENTS,
+    liveHeartbeatMs: e.LIVE_HEARTBEAT_MS,
     dataDir: path.resolve(projectRoot, e.DATA_DIR),
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     port: e.PORT,
@@ -144,6 +161,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     lockTimeoutMs: e.LOCK_TIMEOUT_MS,
     maxFields: e.MAX_FIELDS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    httpRequestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+    httpHeadersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY,
     sessionTtlSeconds: e.SESSION_TTL_HOURS * 3600,
     cookieSecure: e.COOKIE_SECURE === 'auto' ? 'auto' : ['1', 'true', 'yes'].includes(e.COOKIE_SECURE),

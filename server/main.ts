@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { Config } from './config.js';
 import { createBus } from './bus/index.js';
 import { ModelCache } from './model/cache.js';
+import { LiveHub } from './live/hub.js';
 import type { AppContext } from './context.js';
 import { startEmbedded, type EmbeddedServer } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
@@ -86,7 +87,9 @@ export async function start(config: Config, log: Logger): Promise<Instance> {
     closers.push(async () => models.close());
     bus.onSchemaChange(({ tableId, version }) => models.schemaChanged(tableId, version));
     bus.onFlush(({ reason }) => models.flush(reason));
-    const ctx: AppContext = { config: effective, log, pool, bus, listener: bus, instanceId: bus.instanceId, models };
+    const live = new LiveHub({ log: log.child({ component: 'live' }), maxClients: config.liveMaxClients, heartbeatMs: config.liveHeartbeatMs });
+    live.connect(bus);
+    const ctx: AppContext = { config: effective, log, pool, bus, listener: bus, instanceId: bus.instanceId, models, live };
     // Reconcile (server/introspect): the opt-in DDL event trigger, then the drift summary
     // (logged at start, kept fresh by the bus), then the trash cleanup schedule. Pushed
     // after the bus, so that closeAll() stops them before it and the pool.
@@ -103,9 +106,13 @@ export async function start(config: Config, log: Logger): Promise<Instance> {
       closers.push(() => cleanup.stop());
     }
     const app = createApp(ctx);
-    const server = http.createServer(app);
-    server.requestTimeout = 60_000;
-    server.headersTimeout = 20_000;
+    // Slow and abandoned clients are cut off: headers or a whole request not received in
+    // time answer 408 and the connection closes. Node checks these limits once per
+    // connectionsCheckingInterval (30 s by default): once a second keeps them near exact.
+    const server = http.createServer({ connectionsCheckingInterval: 1000 }, app);
+    server.requestTimeout = config.httpRequestTimeoutMs;
+    server.headersTimeout = config.httpHeadersTimeoutMs;
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => onClientError(err, socket, log));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
@@ -118,6 +125,8 @@ export async function start(config: Config, log: Logger): Promise<Instance> {
     const stop = () =>
       (stopping ??= (async () => {
         log.info('shutting down: no new connections, finishing requests in flight');
+        // Event streams never finish by themselves: end them first (browsers reconnect).
+        ctx.live?.closeAll();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const timer = setTimeout(() => {
@@ -134,4 +143,27 @@ export async function start(config: Config, log: Logger): Promise<Instance> {
     await closeAll();
     throw err;
   }
+}
+
+/**
+ * A client that sent something unreadable or too slowly (no request object exists yet, or
+ * the request never finished). Answered as Node would by default (408, 431 or 400, when
+ * nothing was written yet), and logged: a slow or broken client at warn, a client that
+ * simply went away at debug.
+ */
+function onClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex, log: Logger): void {
+  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const gone = err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable;
+  if (gone) {
+    log.debug({ code: err.code }, 'client connection reset');
+  } else {
+    log.warn(
+      { code: err.code, status, remote: (socket as import('node:net').Socket).remoteAddress },
+      status === 408 ? 'client too slow: request not received in time (HTTP_REQUEST_TIMEOUT_MS / HTTP_HEADERS_TIMEOUT_MS); connection closed' : 'unreadable request; connection closed',
+    );
+    if ((socket as import('node:net').Socket).bytesWritten === 0) {
+      socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    }
+  }
+  socket.destroy();
 }

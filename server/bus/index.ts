@@ -24,13 +24,15 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import pgListen, { type Subscriber } from 'pg-listen';
 import { describeUrl, type Logger } from '../log.js';
-import { parseDdl, parsePing, parseSchemaChange, type SchemaChange } from './payload.js';
+import { parseDdl, parsePing, parseRowsChange, parseSchemaChange, type RowsChange, type SchemaChange } from './payload.js';
 
-export type { SchemaChange } from './payload.js';
+export type { RowsChange, SchemaChange } from './payload.js';
 
 export const SCHEMA_CHANNEL = 'tablewright_schema';
 export const DDL_CHANNEL = 'tablewright_ddl';
 export const PING_CHANNEL = 'tablewright_ping';
+/** Row writes, announced after they commit: consoles showing the table refresh their grid. */
+export const ROWS_CHANNEL = 'tablewright_rows';
 /** application_name of every listener connection is this, then ':' and the instance id. */
 export const LISTENER_APPLICATION_NAME = 'tablewright-listener';
 
@@ -102,6 +104,8 @@ export interface Bus {
   onFlush(fn: (event: FlushEvent) => void): () => void;
   /** An event from the DDL event trigger. Returns an unsubscribe function. */
   onDdl(fn: (event: DdlEvent) => void): () => void;
+  /** Rows of a table were written (by any instance). Returns an unsubscribe function. */
+  onRows(fn: (event: RowsChange) => void): () => void;
   /** True while a LISTEN connection is established (and not yet found dead). */
   isConnected(): boolean;
   stats(): BusStats;
@@ -121,7 +125,7 @@ interface Notification {
   processId: number;
 }
 
-const CHANNELS = [SCHEMA_CHANNEL, DDL_CHANNEL, PING_CHANNEL];
+const CHANNELS = [SCHEMA_CHANNEL, DDL_CHANNEL, PING_CHANNEL, ROWS_CHANNEL];
 
 // pg-listen is CommonJS whose module.exports is the function and also carries it as
 // `.default`; TypeScript (NodeNext) types the default import as the whole module.
@@ -136,6 +140,7 @@ export function createBus(opts: BusOptions): Bus {
   const schemaSubscribers = new Set<(change: SchemaChange) => void>();
   const flushSubscribers = new Set<(event: FlushEvent) => void>();
   const ddlSubscribers = new Set<(event: DdlEvent) => void>();
+  const rowSubscribers = new Set<(event: RowsChange) => void>();
 
   let started = false;
   let stopped = false;
@@ -221,6 +226,9 @@ export function createBus(opts: BusOptions): Bus {
       if (change.globalVersion !== undefined) heardVersion = Math.max(heardVersion, change.globalVersion);
       log.debug({ ...change }, 'schema change notification');
       emit(schemaSubscribers, change, 'schema change');
+    } else if (n.channel === ROWS_CHANNEL) {
+      const change = parseRowsChange(text);
+      if (change) emit(rowSubscribers, change, 'rows');
     } else if (n.channel === DDL_CHANNEL) {
       log.debug({ processId: n.processId }, 'ddl notification');
       emit(ddlSubscribers, { payload: parseDdl(text), processId: n.processId }, 'ddl');
@@ -456,6 +464,7 @@ export function createBus(opts: BusOptions): Bus {
     onSchemaChange: (fn) => subscribe(schemaSubscribers, fn),
     onFlush: (fn) => subscribe(flushSubscribers, fn),
     onDdl: (fn) => subscribe(ddlSubscribers, fn),
+    onRows: (fn) => subscribe(rowSubscribers, fn),
 
     isConnected: () => current !== undefined && !stopped,
 

@@ -16,6 +16,28 @@ export interface SchemaChange {
   globalVersion?: number;
 }
 
+/** Rows of a table written and committed (server/live/announce.ts sends these). */
+export interface RowsChange {
+  tableId: number;
+  op: 'create' | 'update' | 'delete' | 'import';
+  /** the rows concerned, when few; absent for big writes */
+  rowIds?: number[];
+  actor: string;
+  instance?: string;
+}
+
+export function parseRowsChange(text: string): RowsChange | undefined {
+  const p = parseJson(text);
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) return undefined;
+  const o = p as Record<string, unknown>;
+  const tableId = integer(o.table_id);
+  if (tableId === undefined || !['create', 'update', 'delete', 'import'].includes(o.op as string) || typeof o.actor !== 'string') return undefined;
+  const change: RowsChange = { tableId, op: o.op as RowsChange['op'], actor: o.actor };
+  if (Array.isArray(o.row_ids)) change.rowIds = o.row_ids.map(integer).filter((x): x is number => x !== undefined).slice(0, 100);
+  if (typeof o.instance === 'string') change.instance = o.instance;
+  return change;
+}
+
 /** The ping each instance sends itself through the pool and expects back on its listener. */
 export interface Ping {
   instance: string;

@@ -30,6 +30,18 @@ export function createPool(opts: PoolOptions, log: Logger): pg.Pool {
   });
   // An idle client that loses its connection (server restart, pg_terminate_backend)
   // emits 'error' on the pool; without a listener that would crash the process.
-  pool.on('error', (err) => log.warn({ err }, 'idle database connection lost'));
+  // (Only message and code: pg-pool hangs the whole client on err.client.)
+  pool.on('error', (err) => log.warn({ err: briefError(err) }, 'idle database connection lost'));
+  // A client checked out of the pool (a transaction, a cursor) emits 'error' on itself when
+  // its connection ends, and pg-pool listens only while the client is idle: unheard, that
+  // emit is an uncaught exception that ends the process (found by test/faults/restart).
+  // The query in progress fails with the same error, and its request answers 503.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log.debug({ err: briefError(err) }, 'database connection lost while in use'));
+  });
   return pool;
+}
+
+function briefError(err: Error & { code?: string }): { message: string; code?: string } {
+  return { message: err.message, ...(err.code ? { code: err.code } : {}) };
 }

@@ -48,6 +48,10 @@ export const datetimeType: FieldTypeDef<Record<string, never>> = {
     const iso = m[8] || !m[4] ? text : `${text}Z`;
     const ms = Date.parse(iso.replace(' ', 'T').replace(/([+-]\d{2})(\d{2})$/, '$1:$2').replace(/([+-]\d{2})$/, '$1:00'));
     if (Number.isNaN(ms)) throw new FieldValueError(`"${text.slice(0, 40)}" is not a date and time`);
+    // An offset can carry a valid local day out of years 1-9999 in UTC, which PostgreSQL
+    // would refuse (a 500 in a filter): refuse it here.
+    const year = new Date(ms).getUTCFullYear();
+    if (year < 1 || year > 9999) throw new FieldValueError(`"${text.slice(0, 40)}" is outside the years 1 to 9999 in UTC`);
     return new Date(ms).toISOString();
   },
   toJson: (v) => (v == null ? null : v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString()),

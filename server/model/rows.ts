@@ -67,7 +67,13 @@ export async function listRows(pool: import('pg').Pool, model: Model, req: ListR
     (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
     ` ORDER BY ${orderBy(sort)} LIMIT ${size + 1}` +
     (page !== undefined ? ` OFFSET ${(page - 1) * size}` : '');
-  const { rows } = await pool.query<Row>(text, params.values);
+  const keyset = req.after !== undefined && req.after !== '';
+  const { rows } = await pool.query<Row>(text, params.values).catch((err: { code?: string }) => {
+    // A cursor decodes to strings; one that does not fit the sort's types (a text for the
+    // id, a number past bigint) is PostgreSQL's data exception: the client's cursor is bad.
+    if (keyset && typeof err?.code === 'string' && err.code.startsWith('22')) throw badRequest('after is not a cursor from this listing (sort and cursor must match)', 'after');
+    throw err;
+  });
   const more = rows.length > size;
   const pageRows = more ? rows.slice(0, size) : rows;
   const last = pageRows[pageRows.length - 1];

@@ -59,6 +59,8 @@ export async function validatePhysicalName(db: Queryable, name: unknown, field: 
       field,
     );
   }
+  // A JSON key of rows (columns) and of objects keyed by name: never the prototype's.
+  if (name === '__proto__') throw badRequest(`"__proto__" cannot name a ${kind}; choose another ${kind} name`, field);
   if (name.startsWith(TRASH_PREFIX)) throw badRequest(`names starting with ${TRASH_PREFIX} are reserved for the trash; choose another ${kind} name`, field);
   if ((await loadReservedWords(db)).has(name)) throw badRequest(`"${name}" is a reserved word in PostgreSQL; choose another ${kind} name`, field);
   if (kind === 'column' && RESERVED_COLUMNS.has(name)) throw badRequest(`"${name}" is reserved (every table has it); choose another column name`, field);

@@ -4,7 +4,7 @@
 // moving a table between the data and trash schemas can never collide with another
 // table's objects of the same readable name.
 import { ident, literal, qualified } from '../db/ident.js';
-import { conflict } from '../errors.js';
+import { AppError, conflict } from '../errors.js';
 import { addFieldIn, type FieldSpec } from './fields.js';
 import { relationNames, tableOid } from './catalog.js';
 import { schemaChange, TABLE_SET_LOCK, type Actor, type EditorDeps } from './change.js';
@@ -74,7 +74,14 @@ export async function createTable(deps: EditorDeps, actor: Actor, spec: CreateTa
     const oid = await tableOid(c.tx, schema, physical);
     await c.tx.query(`UPDATE tablewright.tables SET table_oid = $2 WHERE id = $1`, [id, oid]);
     const table = await getTable(c.tx, id);
-    for (const [i, f] of fieldSpecs.entries()) await addFieldIn(c, table, f, `fields.${i}.`);
+    for (const [i, f] of fieldSpecs.entries()) {
+      // Errors name the input in the list: fields.2.column, not column.
+      await addFieldIn(c, table, f, `fields.${i}.`).catch((err: unknown) => {
+        const prefix = `fields.${i}.`;
+        if (err instanceof AppError && err.field && !err.field.startsWith(prefix)) throw new AppError(err.status, err.code, err.message, prefix + err.field, err.details);
+        throw err;
+      });
+    }
     c.reached('ddl');
     c.reached('metadata');
     return { result: { id }, tableId: id, details: { name, table_name: physical, fields: fieldSpecs.length } };

@@ -104,7 +104,7 @@ function errorHandler(ctx: AppContext) {
       res.end();
       return;
     }
-    if (err.status === 503) res.set('Retry-After', '2');
+    if (err.status === 503 && !res.get('Retry-After')) res.set('Retry-After', '2');
     const kind = answerKind(req);
     res.vary('Accept').vary('HX-Request');
     if (kind === 'json') {

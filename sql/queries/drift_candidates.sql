@@ -14,13 +14,29 @@ WITH rel AS (
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 ), matched AS (
-  SELECT t.id, t.trashed_at IS NOT NULL AS trashed, r.oid, r.relnatts
+  -- joined on the oid alone (an estimate the planner gets right); in_place says whether
+  -- the table is also where the metadata says
+  SELECT t.id, t.trashed_at IS NOT NULL AS trashed, r.oid, r.relnatts,
+         r.schema = CASE WHEN t.trashed_at IS NULL THEN ($1::text[])[1] ELSE ($1::text[])[2] END
+           AND r.name = CASE WHEN t.trashed_at IS NULL THEN t.table_name ELSE coalesce(t.trash_name, t.table_name) END AS in_place
     FROM tablewright.tables t
     JOIN rel r ON r.oid = t.table_oid
-              AND r.schema = CASE WHEN t.trashed_at IS NULL THEN ($1::text[])[1] ELSE ($1::text[])[2] END
-              AND r.name = CASE WHEN t.trashed_at IS NULL THEN t.table_name ELSE coalesce(t.trash_name, t.table_name) END
 ), linked AS (
   SELECT DISTINCT (options ->> 'table_id')::bigint AS id FROM tablewright.fields WHERE type = 'link'
+), idx AS (
+  -- indexes that back no constraint (a UNIQUE constraint's own index is the constraint)
+  SELECT i.indrelid AS oid, i.indkey[0] AS attnum, i.indisunique AS uniq,
+         i.indpred IS NULL AS whole, i.indpred IS NULL AND i.indexprs IS NULL AND i.indnatts = 1 AS single
+    FROM pg_index i JOIN rel r ON r.oid = i.indrelid
+   WHERE NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid AND x.conrelid = i.indrelid)
+), uniq AS (
+  SELECT k.conrelid AS oid, k.conkey[1] AS attnum
+    FROM pg_constraint k JOIN rel r ON r.oid = k.conrelid
+   WHERE k.contype = 'u' AND cardinality(k.conkey) = 1
+  UNION
+  SELECT oid, attnum FROM idx WHERE uniq AND single
+), indexed AS (
+  SELECT DISTINCT oid, attnum FROM idx WHERE NOT uniq AND whole
 ), field_check AS (
   SELECT f.table_id,
          count(DISTINCT f.attnum) AS n,
@@ -29,34 +45,39 @@ WITH rel AS (
            AND format_type(a.atttypid, a.atttypmod) = coalesce(f.pg_type, $2::jsonb ->> (f.type || ':' || coalesce(f.options ->> 'decimals', '')))
            AND a.attnotnull = f.not_null
            AND f.default_value IS NULL AND f.pg_default IS NULL AND NOT a.atthasdef
-           AND f.is_unique = (
-                 EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = a.attrelid AND k.contype = 'u' AND k.conkey = ARRAY[a.attnum])
-              OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
-                           AND i.indnatts = 1 AND i.indkey[0] = a.attnum
-                           AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid AND x.conrelid = i.indrelid)))
-           AND f.indexed = EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND NOT i.indisunique AND i.indpred IS NULL AND i.indkey[0] = a.attnum
-                           AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid AND x.conrelid = i.indrelid))
+           AND f.is_unique = (u.oid IS NOT NULL)
+           AND f.indexed = (x.oid IS NOT NULL)
          ))) AS ok
     FROM tablewright.fields f
-    JOIN matched m ON m.id = f.table_id AND NOT m.trashed
+    JOIN matched m ON m.id = f.table_id AND NOT m.trashed AND m.in_place
     LEFT JOIN pg_attribute a ON a.attrelid = m.oid AND a.attnum = f.attnum AND NOT a.attisdropped
                             AND a.attname = CASE WHEN f.trashed_at IS NULL THEN f.column_name ELSE f.trash_name END
+    LEFT JOIN uniq u ON u.oid = m.oid AND u.attnum = f.attnum
+    LEFT JOIN indexed x ON x.oid = m.oid AND x.attnum = f.attnum
    GROUP BY f.table_id
 ), live_columns AS (
-  SELECT m.id,
-         (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = m.oid AND a.attnum > 0 AND NOT a.attisdropped) AS n,
-         EXISTS (SELECT 1 FROM pg_constraint p JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = p.conkey[1]
-                  WHERE p.conrelid = m.oid AND p.contype = 'p' AND cardinality(p.conkey) = 1 AND a.attname = 'id') AS has_id
-    FROM matched m WHERE NOT m.trashed
+  SELECT a.attrelid AS oid, count(*) AS n
+    FROM pg_attribute a JOIN rel r ON r.oid = a.attrelid
+   WHERE a.attnum > 0 AND NOT a.attisdropped
+   GROUP BY a.attrelid
+), id_key AS (
+  -- tables whose primary key is the one column "id" (not a field: every managed table has it)
+  SELECT p.conrelid AS oid
+    FROM pg_constraint p
+    JOIN rel r ON r.oid = p.conrelid
+    JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = p.conkey[1]
+   WHERE p.contype = 'p' AND cardinality(p.conkey) = 1 AND a.attname = 'id'
 ), verified AS (
   SELECT m.id, m.oid
     FROM matched m
     LEFT JOIN field_check fc ON fc.table_id = m.id
-    LEFT JOIN live_columns lc ON lc.id = m.id
-   WHERE m.id NOT IN (SELECT id FROM linked WHERE id IS NOT NULL)
+    LEFT JOIN live_columns lc ON lc.oid = m.oid
+    LEFT JOIN id_key ik ON ik.oid = m.oid
+   WHERE m.in_place
+     AND m.id NOT IN (SELECT id FROM linked WHERE id IS NOT NULL)
      AND (m.trashed OR (
            coalesce(fc.ok, true)
-       AND lc.n = coalesce(fc.n, 0) + CASE WHEN lc.has_id THEN 1 ELSE 0 END
+       AND lc.n = coalesce(fc.n, 0) + CASE WHEN ik.oid IS NOT NULL THEN 1 ELSE 0 END
        AND (m.relnatts < $3 OR m.relnatts = lc.n)))
 )
 SELECT (SELECT coalesce(array_agg(id), '{}') FROM verified)::int8[] AS verified_tables,

@@ -78,6 +78,11 @@ export async function request(base: string, method: string, path: string, opts: 
     body = new URLSearchParams(opts.form).toString();
   }
   const res = await fetch(new URL(path, base), { method, headers, body, redirect: 'manual' });
+  if (res.headers.get('content-type')?.startsWith('text/event-stream')) {
+    // An event stream never ends by itself: answer its status and headers, then hang up.
+    await res.body?.cancel();
+    return { status: res.status, headers: res.headers, text: '', body: undefined };
+  }
   const text = await res.text();
   let parsed: unknown;
   try {

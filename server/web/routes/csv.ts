@@ -14,7 +14,7 @@ import { checkMultipartCsrf } from '../csrf.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
 import { gridLocals, gridState, listRequestOf } from './grid.js';
-import { useModel } from './rows.js';
+import { rowsChanged, useModel } from './rows.js';
 
 const tooLarge = (max: number) => new AppError(413, 'too_large', `the file is larger than IMPORT_MAX_BYTES (${max} bytes); nothing was imported`);
 
@@ -144,6 +144,7 @@ export const csvRoutes = [
         const model = await useModel(ctx, req, async (m) => m);
         result = await withTransaction(ctx.pool, (tx) => importCsv(tx, model, stream, { ignoreUnknown, log: req.log }));
         req.log.info({ tableId, rows: result.imported, ms: Date.now() - started }, 'csv import done');
+        rowsChanged(ctx, req, 'import');
       } catch (err) {
         // The answer may come before the upload has ended: read the rest away (or, past
         // the size limit, close the connection) so that the client gets to read it.

@@ -14,7 +14,7 @@ import { idParam } from '../../schema/input.js';
 import { cellView, editorView } from '../grid_view.js';
 import { answerKind, reply } from '../negotiate.js';
 import { route } from '../route.js';
-import { useModel } from './rows.js';
+import { useModel, rowsChanged } from './rows.js';
 import { body } from './schema_deps.js';
 import { tableLocals } from './tables.js';
 
@@ -90,8 +90,10 @@ export function stateQuery(state: GridState, overrides: Partial<GridState> = {})
 
 /** The state as listRows reads it (filters AND-ed; several on one column and operator too). */
 export function listRequestOf(state: GridState, extra: Partial<ListRequest> = {}): ListRequest {
-  const filter: Record<string, Record<string, string[]>> = {};
-  for (const f of state.filters) ((filter[f.column] ??= {})[f.op] ??= []).push(f.value);
+  // Keyed by what the request names (fc=__proto__, fo=constructor...): objects without a
+  // prototype, or filter['__proto__'][op] would write onto Object.prototype.
+  const filter: Record<string, Record<string, string[]>> = Object.create(null);
+  for (const f of state.filters) ((filter[f.column] ??= Object.create(null))[f.op] ??= []).push(f.value);
   // "in" takes one comma-separated list: several "in" filters on a column join theirs.
   for (const ops of Object.values(filter)) if (ops.in) ops.in = [ops.in.join(',')];
   const flat = Object.fromEntries(
@@ -261,6 +263,7 @@ export const gridRoutes = [
     const values = Object.fromEntries(Object.entries(body(req)).map(([k, v]) => [k, formValue(v)]).filter(([, v]) => v !== '' && v !== undefined));
     try {
       const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, values));
+      rowsChanged(ctx, req, 'create', [row.id as number]);
       await answerGrid(ctx, req, res, { status: 201, json: row, extra: { notice: `Row ${row.id} added.` } });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500 || err.status === 404) throw err;
@@ -278,6 +281,7 @@ export const gridRoutes = [
   route('delete', '/tables/:id/grid/rows/:rid', 'editor', 'delete a row from the grid; answers the grid for the query string', async (ctx, req, res) => {
     const id = rowId(req);
     await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, id));
+    rowsChanged(ctx, req, 'delete', [id]);
     await answerGrid(ctx, req, res, { json: { deleted: id }, extra: { notice: `Row ${id} deleted.` } });
   }),
 
@@ -317,6 +321,7 @@ export const gridRoutes = [
       }
     });
     if (done.ok) {
+      rowsChanged(ctx, req, 'update', [id]);
       await reply(req, res, { json: done.row, fragment: 'grid_cell', redirect: `/tables/${idParam(req.params.id)}`, locals: done.locals });
       return;
     }

@@ -1,8 +1,11 @@
 import type { RouteDef } from '../route.js';
 import { authRoutes } from './auth.js';
+import { consoleRoutes } from './console.js';
 import { csvRoutes } from './csv.js';
 import { gridRoutes } from './grid.js';
+import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
+import { historyRoutes } from './history.js';
 import { rowRoutes } from './rows.js';
 import { tableRoutes } from './tables.js';
 import { reconcileRoutes } from './reconcile.js';
@@ -11,4 +14,4 @@ import { trashRoutes } from './trash.js';
 import { userRoutes } from './users.js';
 
 /** The route table: everything the HTTP server answers, in one list. */
-export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes];
+export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowRoutes, ...eventRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];

@@ -10,6 +10,8 @@ import { createRow, createRows, deleteRow, deleteRows, getRow, listRows, updateR
 import { idParam } from '../../schema/input.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
+import { announceRows, type RowsAnnouncement } from '../../live/announce.js';
+import { actorName } from '../../auth/caller.js';
 import { body } from './schema_deps.js';
 
 export function modelsOf(ctx: AppContext): ModelCache {
@@ -28,6 +30,11 @@ export function listRequest(req: Request): ListRequest {
 
 const rowId = (req: Request) => idParam(req.params.rid, 'rid');
 
+/** After a committed write: consoles watching this table (on any instance) refresh. */
+export function rowsChanged(ctx: AppContext, req: Request, op: RowsAnnouncement['op'], rowIds?: number[]): void {
+  announceRows(ctx.pool, req.log ?? ctx.log, { tableId: idParam(req.params.id), op, rowIds, actor: actorName(req.caller), instance: ctx.instanceId });
+}
+
 export const rowRoutes = [
   route('get', '/tables/:id/rows', 'viewer', 'list rows: size, page or after, sort=col,-col, filter[col][op]=v, search, count', async (ctx, req, res) => {
     const result = await useModel(ctx, req, (model) => listRows(ctx.pool, model, listRequest(req)));
@@ -38,21 +45,25 @@ export const rowRoutes = [
     const b = req.body as unknown;
     if (Array.isArray(b) || (b && typeof b === 'object' && Array.isArray((b as { rows?: unknown }).rows))) {
       const rows = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => createRows(tx, model, b)));
+      rowsChanged(ctx, req, 'create', rows.map((r) => r.id as number));
       res.status(201).json({ rows });
       return;
     }
     const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, body(req)));
+    rowsChanged(ctx, req, 'create', [row.id as number]);
     res.location(`/tables/${req.params.id}/rows/${row.id}`);
     await reply(req, res, { status: 201, json: row, redirect: `/tables/${req.params.id}` });
   }),
 
   route('patch', '/tables/:id/rows', 'editor', 'update rows: a JSON list of {id, column: value}, at most 1000, all or nothing', async (ctx, req, res) => {
     const rows = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => updateRows(tx, model, req.body)));
+    rowsChanged(ctx, req, 'update', rows.map((r) => r.id as number));
     res.json({ rows });
   }),
 
   route('delete', '/tables/:id/rows', 'editor', 'delete rows: {"ids": [...]}, at most 1000, all or nothing', async (ctx, req, res) => {
     const ids = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => deleteRows(tx, model, req.body)));
+    rowsChanged(ctx, req, 'delete', ids);
     res.json({ deleted: ids.length, ids });
   }),
 
@@ -62,11 +73,13 @@ export const rowRoutes = [
 
   route('patch', '/tables/:id/rows/:rid', 'editor', 'update a row: only the columns sent change', async (ctx, req, res) => {
     const row = await useModel(ctx, req, (model) => updateRow(ctx.pool, model, rowId(req), body(req)));
+    rowsChanged(ctx, req, 'update', [row.id as number]);
     await reply(req, res, { json: row, redirect: `/tables/${req.params.id}` });
   }),
 
   route('delete', '/tables/:id/rows/:rid', 'editor', 'delete a row (204)', async (ctx, req, res) => {
     await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, rowId(req)));
+    rowsChanged(ctx, req, 'delete', [rowId(req)]);
     await reply(req, res, { status: 204, json: null, redirect: `/tables/${req.params.id}` });
   }),
 ];

@@ -2,6 +2,7 @@
 import type { Request } from 'express';
 import { actorName } from '../../auth/caller.js';
 import type { AppContext } from '../../context.js';
+import { badRequest } from '../../errors.js';
 import type { Actor, EditorDeps } from '../../schema/change.js';
 
 export const editorDeps = (ctx: AppContext): EditorDeps => ({
@@ -13,7 +14,13 @@ export const editorDeps = (ctx: AppContext): EditorDeps => ({
 });
 export const actorOf = (req: Request): Actor => ({ name: actorName(req.caller) });
 
-/** A field's or table's request body: JSON or form, always an object. */
+/**
+ * A field's or table's request body: JSON or form, always an object. No body is an empty
+ * one; a JSON list, string, number or null where an object goes is a 400 (read as {}, a
+ * row route would create an empty row from it).
+ */
 export function body(req: Request): Record<string, unknown> {
-  return req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
+  if (req.body === undefined) return {};
+  if (req.body && typeof req.body === 'object' && !Array.isArray(req.body)) return req.body as Record<string, unknown>;
+  throw badRequest('the request body must be an object of named values ({"name": value, ...}), not a list or a single value', 'body');
 }

@@ -11,12 +11,16 @@ import { createTable, describeTable, renameTable, restoreTable, trashTable } fro
 import { answerKind, reply } from '../negotiate.js';
 import { route } from '../route.js';
 import { actorOf, body, editorDeps } from './schema_deps.js';
-import { gridForPage } from './grid.js';
+import { tableStats } from '../../console/stats.js';
+import { fmt } from '../../console/format.js';
+import { tableTab, tableViewLocals } from './console.js';
 
 /** Everything the tables page and its panel need. */
 async function tablesLocals(ctx: AppContext) {
   const [tables, trashed] = await Promise.all([listTables(ctx.pool), listTables(ctx.pool, { trashed: true })]);
-  return { title: 'Tables', tables, trashed };
+  // Rows, size on disk and the last change, for the console (server/console/stats.ts).
+  const stats = await tableStats(ctx.pool, ctx.config.dataSchema, tables);
+  return { title: 'Tables', section: 'tables', tables, trashed, stats, fmt };
 }
 
 /** Everything the table page and its field panel need. */
@@ -27,7 +31,7 @@ export async function tableLocals(ctx: AppContext, tableId: number, extra: Recor
     listFields(ctx.pool, tableId, { trashed: true }),
     listTables(ctx.pool),
   ]);
-  return { title: table.name, table, fields, trashedFields, tables, fieldTypes: allFieldTypes(), colors: COLORS, report: null, ...extra };
+  return { title: table.name, section: 'tables', fmt, table, fields, trashedFields, tables, fieldTypes: allFieldTypes(), colors: COLORS, report: null, ...extra };
 }
 
 async function tablesPanel(ctx: AppContext, req: Request, res: Response, status: number, json: unknown, notice?: string) {
@@ -40,7 +44,7 @@ async function fieldsPanel(ctx: AppContext, req: Request, res: Response, tableId
     json,
     fragment: 'fields_panel',
     locals: await tableLocals(ctx, tableId, { notice }),
-    redirect: `/tables/${tableId}`,
+    redirect: `/tables/${tableId}?tab=fields`,
   });
 }
 
@@ -95,9 +99,13 @@ export const tableRoutes = [
   route('get', '/tables/:id', 'viewer', 'a table with its fields (the console: its page)', async (ctx, req, res) => {
     const id = idParam(req.params.id);
     const locals = await tableLocals(ctx, id);
-    // The page shows the rows too (routes/grid.ts), for the query string's filters and sort.
-    if (answerKind(req) === 'page') Object.assign(locals, { grid: await gridForPage(ctx, req, locals.table.trashed_at !== null) });
-    await reply(req, res, { json: tableJson(locals.table, locals.fields), page: 'table', fragment: 'fields_panel', locals });
+    const kind = answerKind(req);
+    // The page shows one tab (routes/console.ts): the rows (the grid for the query string's
+    // filters and sort), the fields, the SQL or the history. htmx asking for ?tab= gets
+    // the tabbed view alone; without ?tab= it gets the field panel, as before.
+    const tab = kind === 'json' ? undefined : tableTab(req.query.tab);
+    if (kind === 'page' || tab) Object.assign(locals, await tableViewLocals(ctx, req, locals.table, tab ?? 'rows'));
+    await reply(req, res, { json: tableJson(locals.table, locals.fields), page: 'table', fragment: tab ? 'tabs' : 'fields_panel', locals });
   }),
 
   route('patch', '/tables/:id', 'admin', 'rename a table (display name and physical name): name, table_name?', async (ctx, req, res) => {
