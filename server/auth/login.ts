@@ -19,7 +19,8 @@ export async function login(
 ): Promise<{ user: User; session: NewSession }> {
   if (typeof input.email !== 'string' || input.email.trim() === '') throw badRequest('an email address is required', 'email');
   if (typeof input.password !== 'string' || input.password === '') throw badRequest('a password is required', 'password');
-  if (input.email.length > 254 || input.password.length > 1024) throw invalidCredentials();
+  // A NUL byte cannot be in a stored email (PostgreSQL text refuses it): no such account.
+  if (input.email.length > 254 || input.password.length > 1024 || input.email.includes('\0')) throw invalidCredentials();
   const keys = { account: accountKey(input.email), address: addressKey(input.address) };
   await assertNotThrottled(db, keys, opts.limits);
   const user = await checkPassword(db, input.email.trim(), input.password);

@@ -98,7 +98,7 @@ const OPTION_KEYS: Record<string, string[]> = {
 export function formOptionsFor(type: string, raw: unknown): Record<string, unknown> | undefined {
   if (!raw || typeof raw !== 'object') return undefined;
   const picked = Object.fromEntries(
-    Object.entries(raw as Record<string, unknown>).filter(([k, v]) => (OPTION_KEYS[type] ?? []).includes(k) && v !== '' && v !== undefined),
+    Object.entries(raw as Record<string, unknown>).filter(([k, v]) => (Object.hasOwn(OPTION_KEYS, type) ? OPTION_KEYS[type]! : []).includes(k) && v !== '' && v !== undefined),
   );
   return Object.keys(picked).length ? picked : undefined;
 }

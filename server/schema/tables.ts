@@ -4,7 +4,7 @@
 // moving a table between the data and trash schemas can never collide with another
 // table's objects of the same readable name.
 import { ident, literal, qualified } from '../db/ident.js';
-import { AppError, conflict } from '../errors.js';
+import { AppError, badRequest, conflict } from '../errors.js';
 import { addFieldIn, type FieldSpec } from './fields.js';
 import { relationNames, tableOid } from './catalog.js';
 import { schemaChange, TABLE_SET_LOCK, type Actor, type EditorDeps } from './change.js';
@@ -55,6 +55,9 @@ async function choosePhysicalName(c: Change, display: string, requested: unknown
 export async function createTable(deps: EditorDeps, actor: Actor, spec: CreateTableSpec) {
   const name = validateDisplayName(spec.name);
   const fieldSpecs = spec.fields ?? [{ name: 'Name', type: 'text' }];
+  fieldSpecs.forEach((f, i) => {
+    if (!f || typeof f !== 'object' || Array.isArray(f)) throw badRequest('each of fields is an object {name, type, options...}', `fields.${i}`);
+  });
   return schemaChange(deps, actor, 'create_table', TABLE_SET_LOCK, async (c) => {
     await assertDisplayNameFree(c, name);
     const physical = await choosePhysicalName(c, name, spec.table_name);
