@@ -178,7 +178,7 @@ export async function takeSnapshot(
     }
     const schemaList = [schemas.data, schemas.trash];
     // First pass in the database: only tables it cannot vouch for are read in full.
-    const { rows: first } = await main.query<{ verified_tables: number[]; candidate_oids: number[]; tables: number; columns: number }>(query('drift_candidates'), [
+    const { rows: first } = await main.query<{ verified_tables: number[]; candidate_tables: number[]; candidate_oids: number[]; tables: number; columns: number }>(query('drift_candidates'), [
       schemaList,
       JSON.stringify(expectedTypeMap()),
       opts.columnSlotWarning ?? 1600,
@@ -186,10 +186,10 @@ export async function takeSnapshot(
     const verified = new Set(opts.full ? [] : first[0]!.verified_tables.map(Number));
     const oids = opts.full ? null : first[0]!.candidate_oids.map(Number);
     const params = [schemaList, oids];
-    const fieldFilter = opts.full ? '' : 'WHERE NOT (table_id = ANY ($1::int8[]))';
+    const fieldFilter = opts.full ? '' : 'WHERE table_id = ANY ($1::int8[])';
     const readColumns = () => clients[1 % width]!.query<CatalogColumn>(query('catalog_columns'), params);
     const readFields = () =>
-      clients[2 % width]!.query<SnapshotField>(`SELECT ${FIELD_COLUMNS} FROM tablewright.fields ${fieldFilter} ORDER BY table_id, position, id`, opts.full ? [] : [[...verified]]);
+      clients[2 % width]!.query<SnapshotField>(`SELECT ${FIELD_COLUMNS} FROM tablewright.fields ${fieldFilter} ORDER BY table_id, position, id`, opts.full ? [] : [first[0]!.candidate_tables.map(Number)]);
     const readRest = async () => ({
       rels: await main.query<Omit<CatalogTable, 'columns' | 'constraints' | 'indexes' | 'dropped'>>(query('catalog_relations'), params),
       cons: await main.query<CatalogConstraint>(query('catalog_constraints'), params),

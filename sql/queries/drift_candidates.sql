@@ -10,8 +10,9 @@
 -- $1: the schema names {DATA_SCHEMA, TRASH_SCHEMA}; $2: the column type each field type
 -- creates, by 'type:decimals' (from the field type registry); $3: COLUMN_SLOT_WARNING.
 WITH rel AS (
-  SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relnatts
+  SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relnatts, pk.conkey AS pk_key
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_constraint pk ON pk.conrelid = c.oid AND pk.contype = 'p'
    WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 ), matched AS (
   -- joined on the oid alone (an estimate the planner gets right); in_place says whether
@@ -39,7 +40,7 @@ WITH rel AS (
   SELECT DISTINCT oid, attnum FROM idx WHERE NOT uniq AND whole
 ), field_check AS (
   SELECT f.table_id,
-         count(DISTINCT f.attnum) AS n,
+         count(*) AS n,
          bool_and(a.attnum IS NOT NULL AND (f.trashed_at IS NOT NULL OR (
                f.type <> 'link'
            AND format_type(a.atttypid, a.atttypmod) = coalesce(f.pg_type, $2::jsonb ->> (f.type || ':' || coalesce(f.options ->> 'decimals', '')))
@@ -56,31 +57,27 @@ WITH rel AS (
     LEFT JOIN indexed x ON x.oid = m.oid AND x.attnum = f.attnum
    GROUP BY f.table_id
 ), live_columns AS (
-  SELECT a.attrelid AS oid, count(*) AS n
+  -- live columns per table, and whether one of them is the primary key "id" (not a
+  -- field: every managed table has it)
+  SELECT a.attrelid AS oid, count(*) AS n,
+         count(*) FILTER (WHERE a.attname = 'id' AND cardinality(r.pk_key) = 1 AND a.attnum = r.pk_key[1]) AS id_key
     FROM pg_attribute a JOIN rel r ON r.oid = a.attrelid
    WHERE a.attnum > 0 AND NOT a.attisdropped
    GROUP BY a.attrelid
-), id_key AS (
-  -- tables whose primary key is the one column "id" (not a field: every managed table has it)
-  SELECT p.conrelid AS oid
-    FROM pg_constraint p
-    JOIN rel r ON r.oid = p.conrelid
-    JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = p.conkey[1]
-   WHERE p.contype = 'p' AND cardinality(p.conkey) = 1 AND a.attname = 'id'
 ), verified AS (
   SELECT m.id, m.oid
     FROM matched m
     LEFT JOIN field_check fc ON fc.table_id = m.id
     LEFT JOIN live_columns lc ON lc.oid = m.oid
-    LEFT JOIN id_key ik ON ik.oid = m.oid
    WHERE m.in_place
      AND m.id NOT IN (SELECT id FROM linked WHERE id IS NOT NULL)
      AND (m.trashed OR (
            coalesce(fc.ok, true)
-       AND lc.n = coalesce(fc.n, 0) + CASE WHEN ik.oid IS NOT NULL THEN 1 ELSE 0 END
+       AND lc.n = coalesce(fc.n, 0) + lc.id_key
        AND (m.relnatts < $3 OR m.relnatts = lc.n)))
 )
 SELECT (SELECT coalesce(array_agg(id), '{}') FROM verified)::int8[] AS verified_tables,
+       (SELECT coalesce(array_agg(t.id), '{}') FROM tablewright.tables t WHERE t.id NOT IN (SELECT id FROM verified))::int8[] AS candidate_tables,
        (SELECT coalesce(array_agg(oid), '{}') FROM rel WHERE oid NOT IN (SELECT oid FROM verified))::int8[] AS candidate_oids,
        (SELECT count(*) FROM rel)::int AS tables,
        (SELECT count(*) FROM pg_attribute a JOIN rel r ON r.oid = a.attrelid WHERE a.attnum > 0 AND NOT a.attisdropped)::int AS columns;

@@ -386,6 +386,29 @@ describe('reconcile: each drift kind is reported, and each action resolves it', 
     await expectClean(app);
   });
 
+  it('the Drift page lists each item with its action forms; a form POST applies the action and comes back to the page (303)', async () => {
+    await sql.exec(`CREATE TABLE data."From Psql" (id bigint PRIMARY KEY)`);
+    const page = await app.request('GET', '/reconcile', { headers: { Accept: 'text/html' } });
+    expect(page.status).to.equal(200);
+    expect(page.text).to.include('Table data.From Psql (1 columns) is in the database but not in the metadata.');
+    expect(page.text).to.include('name="item" value="untracked_table:data:From%20Psql"');
+    expect(page.text).to.include('placeholder="new table name"'); // its name cannot be ours: adopt asks for one
+    expect(page.text).to.include('id="drift-banner"');
+    const frag = await app.request('GET', '/reconcile', { headers: { 'HX-Request': 'true' } });
+    expect(frag.text.trimStart()).to.match(/^<section id="drift-panel"/);
+    const res = await app.request('POST', '/reconcile/actions', {
+      form: { item: 'untracked_table:data:From%20Psql', action: 'adopt', table_name: 'from_psql' },
+      headers: { Accept: 'text/html' },
+    });
+    expect(res.status, res.text).to.equal(303);
+    expect(res.headers.get('location')).to.equal('/reconcile');
+    expect((await sql.one(`SELECT read_only FROM tablewright.tables WHERE table_name = 'from_psql'`)).read_only).to.equal(true); // no identity: read-only
+    await expectClean(app);
+    const after = await app.request('GET', '/reconcile', { headers: { Accept: 'text/html' } });
+    expect(after.text).to.include('No drift.');
+    expect(after.text).not.to.include('id="drift-banner"');
+  });
+
   it('an action on an item that is gone answers 404, an action the item does not offer 400, and neither changes anything', async () => {
     const before = await sql.snapshot();
     expect((await act(app, 'missing_table:t999999', 'recreate', {}, 404)).error.code).to.equal('not_found');

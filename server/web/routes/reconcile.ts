@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import type { AppContext } from '../../context.js';
 import { applyAction } from '../../introspect/actions.js';
 import type { DriftReport } from '../../introspect/drift.js';
+import { summarise } from '../../introspect/monitor.js';
 import { reconcile } from '../../introspect/reconcile.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
@@ -17,7 +18,7 @@ export function reportJson(r: DriftReport) {
 }
 
 async function driftPanel(ctx: AppContext, req: Request, res: Response, status: number, json: unknown, report: DriftReport, notice?: string) {
-  await reply(req, res, { status, json, page: 'drift', fragment: 'drift_panel', redirect: '/reconcile', locals: { title: 'Drift', report, notice } });
+  await reply(req, res, { status, json, page: 'drift', fragment: 'drift_panel', redirect: '/reconcile', locals: { title: 'Drift', report, notice, drift: summarise(report) } });
 }
 
 export const reconcileRoutes = [
