@@ -100,6 +100,34 @@
     if (el && el.matches && el.matches('select[data-autosubmit]') && el.form) el.form.requestSubmit();
   });
 
+  // A field form shows the option inputs of the chosen type only (without JavaScript it
+  // shows them all, and the server keeps those of the chosen type).
+  const OPTION_TYPES = { 'options[decimals]': 'number', 'options[choices]': 'single_select', 'options[table_id]': 'link' };
+  function showOptionsFor(form) {
+    const type = form.querySelector('select[name="type"]');
+    const fieldset = form.querySelector('fieldset.options');
+    if (!type || !fieldset) return;
+    let shown = 0;
+    Array.from(fieldset.children).forEach((div) => {
+      const control = div.querySelector('[name^="options["]');
+      if (!control) return;
+      const on = OPTION_TYPES[control.name] === type.value;
+      div.hidden = !on;
+      if (on) shown += 1;
+    });
+    fieldset.hidden = shown === 0;
+  }
+  document.addEventListener('change', (event) => {
+    const el = event.target;
+    if (el && el.matches && el.matches('select[name="type"]') && el.form) showOptionsFor(el.form);
+  });
+  function initOptions(root) {
+    const base = root || document;
+    const forms = base.matches && base.matches('form') ? [base] : [];
+    base.querySelectorAll('form').forEach((f) => forms.push(f));
+    forms.forEach(showOptionsFor);
+  }
+
   // [data-copy="id"]: copies that element's text (shown only where the clipboard works).
   function initCopy(root) {
     if (!navigator.clipboard) return;
@@ -117,7 +145,11 @@
     });
   });
 
-  document.addEventListener('htmx:load', (event) => initCopy(event.target));
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => initCopy());
-  else initCopy();
+  const init = (root) => {
+    initCopy(root);
+    initOptions(root);
+  };
+  document.addEventListener('htmx:load', (event) => init(event.target));
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => init());
+  else init();
 })();

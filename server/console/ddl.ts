@@ -73,13 +73,12 @@ export async function tableDdl(db: Queryable, config: { dataSchema: string; tras
   const empty: TableDdl = { qualified: null, ...where, ddl: '', columns: 0, constraints: 0, indexes: 0 };
   if (oid === null) return empty;
 
-  const [relation, columns, constraints, indexes, triggers] = await Promise.all([
-    db.query<RelationRow>(consoleQuery('table_ddl', 'relation'), [oid]),
-    db.query<ColumnRow>(consoleQuery('table_ddl', 'columns'), [oid]),
-    db.query<ConstraintRow>(consoleQuery('table_ddl', 'constraints'), [oid]),
-    db.query<IndexRow>(consoleQuery('table_ddl', 'indexes'), [oid]),
-    db.query<TriggerRow>(consoleQuery('table_ddl', 'triggers'), [oid]),
-  ]);
+  // One after the other: db may be a single client (five small catalog reads).
+  const relation = await db.query<RelationRow>(consoleQuery('table_ddl', 'relation'), [oid]);
+  const columns = await db.query<ColumnRow>(consoleQuery('table_ddl', 'columns'), [oid]);
+  const constraints = await db.query<ConstraintRow>(consoleQuery('table_ddl', 'constraints'), [oid]);
+  const indexes = await db.query<IndexRow>(consoleQuery('table_ddl', 'indexes'), [oid]);
+  const triggers = await db.query<TriggerRow>(consoleQuery('table_ddl', 'triggers'), [oid]);
   const rel = relation.rows[0];
   // Dropped between the two queries: as good as missing.
   if (!rel) return empty;

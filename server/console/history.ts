@@ -99,13 +99,13 @@ export function detailsSummary(e: Pick<HistoryEntry, 'operation' | 'details'>): 
     typeof v === 'string' || typeof v === 'number' ? String(v) : v && typeof v === 'object' && 'name' in v ? String((v as { name: unknown }).name) : '';
   const parts: string[] = [];
   if ((e.operation === 'rename_table' || e.operation.endsWith('_rename')) && d.from && d.to) parts.push(`${s(d.from)} → ${s(d.to)}`);
-  if (d.renamed && typeof d.renamed === 'object') parts.push(`${s(d.renamed.from)} → ${s(d.renamed.to)}`);
+  if (d.renamed && typeof d.renamed === 'object') parts.push(`renamed ${s(d.renamed.from)} → ${s(d.renamed.to)}`);
   if (d.type_change && typeof d.type_change === 'object') {
     const t = d.type_change;
     parts.push(`type ${s(t.from)} → ${s(t.to)}${t.lost ? `, ${s(t.lost)} value${t.lost === 1 ? '' : 's'} kept in the trash` : ''}`);
   }
   if (Array.isArray(d.ops)) for (const op of d.ops) if (op !== 'rename_field' && !(op === 'change_field' && d.type_change)) parts.push(OP_WORDS[op] ?? String(op).replace(/_/g, ' '));
-  if (e.operation === 'add_field' && d.type) parts.push(`${s(d.name)} (${s(d.type)})`);
+  if (e.operation === 'add_field' && d.type) parts.push(`type ${s(d.type)}`);
   else if (parts.length === 0 && d.name) parts.push(s(d.name));
   return parts.join('; ');
 }

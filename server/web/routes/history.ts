@@ -37,7 +37,11 @@ export async function historyLocals(ctx: AppContext, q: HistoryQuery, opts: { ta
   };
   const selected = q.tableId === null ? null : choices.find((c) => c.id === q.tableId) ?? null;
   return {
-    entries: page.entries.map((e: HistoryEntry) => ({ ...e, label: operationLabel(e.operation), summary: detailsSummary(e) })),
+    entries: page.entries.map((e: HistoryEntry) => {
+      const summary = detailsSummary(e);
+      // "created the table Products" says it already: no summary that only repeats a name.
+      return { ...e, label: operationLabel(e.operation), summary: summary === e.table_name || summary === e.field_name ? '' : summary };
+    }),
     next: page.next,
     query: q,
     inTab,
