@@ -29,6 +29,9 @@ const schema = z.object({
   MODEL_CACHE_MAX: int(1, 10_000_000).default(10_000),
   MODEL_CACHE_TTL_S: int(1, 86_400 * 7).default(600),
   LIVE_MAX_CLIENTS: int(0, 1_000_000).default(1000),
+  JOB_THRESHOLD_ROWS: int(0, 1_000_000_000).default(100_000),
+  JOB_POLL_MS: int(10, 600_000).default(1000),
+  JOB_STALE_MS: int(100, 3_600_000).default(15_000),
   LIVE_HEARTBEAT_MS: int(100, 600_000).default(20_000),
   DATA_DIR: z.string().min(1).default('.data'),
   EMBEDDED_PG_PORT: int(1, 65535).default(54329),
@@ -74,6 +77,12 @@ export type Config = {
   modelCacheMax: number;
   /** seconds a cached model lives without an eviction */
   modelCacheTtlS: number;
+  /** a type change on a table with more (estimated) rows runs as a job */
+  jobThresholdRows: number;
+  /** how often each instance looks for queued jobs */
+  jobPollMs: number;
+  /** a running job without a heartbeat for this long is taken as lost */
+  jobStaleMs: number;
   /** most server-sent-event streams per instance */
   liveMaxClients: number;
   /** a keep-alive comment on every stream this often */
@@ -146,6 +155,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     modelCacheMax: e.MODEL_CACHE_MAX,
     modelCacheTtlS: e.MODEL_CACHE_TTL_S,
     liveMaxClients: e.LIVE_MAX_CLIENTS,
+    jobThresholdRows: e.JOB_THRESHOLD_ROWS,
+    jobPollMs: e.JOB_POLL_MS,
+    jobStaleMs: e.JOB_STALE_MS,
     liveHeartbeatMs: e.LIVE_HEARTBEAT_MS,
     dataDir: path.resolve(projectRoot, e.DATA_DIR),
     embeddedPgPort: e.EMBEDDED_PG_PORT,

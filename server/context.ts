@@ -13,6 +13,8 @@ export interface AppContext {
   pool: pg.Pool;
   /** Prometheus metrics of this instance (server/web/metrics.ts), served at /metrics */
   metrics?: import('./web/metrics.js').Metrics;
+  /** runs queued jobs on this instance (server/jobs); wake() after an enqueue */
+  jobs?: import('./jobs/runner.js').JobRunner;
   /** server-sent events to consoles (server/live/hub.ts) */
   live?: import('./live/hub.js').LiveHub;
   /** compiled models of user tables, kept fresh by the bus */

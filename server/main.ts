@@ -7,6 +7,8 @@ import type { Config } from './config.js';
 import { createBus } from './bus/index.js';
 import { ModelCache } from './model/cache.js';
 import { LiveHub } from './live/hub.js';
+import { jobHandlers } from './jobs/handlers.js';
+import { JobRunner } from './jobs/runner.js';
 import type { AppContext } from './context.js';
 import { startEmbedded, type EmbeddedServer } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
@@ -90,6 +92,17 @@ export async function start(config: Config, log: Logger): Promise<Instance> {
     const live = new LiveHub({ log: log.child({ component: 'live' }), maxClients: config.liveMaxClients, heartbeatMs: config.liveHeartbeatMs });
     live.connect(bus);
     const ctx: AppContext = { config: effective, log, pool, bus, listener: bus, instanceId: bus.instanceId, models, live };
+    const jobs = new JobRunner({
+      pool,
+      log,
+      instanceId: bus.instanceId,
+      handlers: jobHandlers({ pool, log, config: effective, instanceId: bus.instanceId, onCommitted: (t, v) => models.schemaChanged(t, v) }),
+      pollMs: config.jobPollMs,
+      staleMs: config.jobStaleMs,
+    });
+    jobs.start();
+    closers.push(() => jobs.stop());
+    ctx.jobs = jobs;
     // Reconcile (server/introspect): the opt-in DDL event trigger, then the drift summary
     // (logged at start, kept fresh by the bus), then the trash cleanup schedule. Pushed
     // after the bus, so that closeAll() stops them before it and the pool.

@@ -50,6 +50,8 @@ export interface EditorDeps {
    * model at once instead of waiting for its own NOTIFY to come back.
    */
   onCommitted?: (tableId: number, version: number) => void;
+  /** long operations say where they are (a job shows it); phases, and rows when known */
+  progress?: (p: { phase?: string; done?: number; total?: number }) => Promise<void>;
 }
 
 export interface Change {

@@ -290,7 +290,9 @@ export async function previewFieldChange(deps: EditorDeps, tableId: number, fiel
 }
 
 async function changeType(c: Change, table: TableMeta, field: FieldMeta, update: FieldUpdate, version: number, out: Record<string, unknown>): Promise<FieldMeta> {
+  await c.deps.progress?.({ phase: 'checking the values' });
   const plan = await planTypeChange(c.tx, c.deps, table, field, update);
+  await c.deps.progress?.({ phase: 'converting', total: plan.report.rows, done: 0 });
   const { report, to, env } = plan;
   const confirm = flag(update.confirm_loss, 'confirm_loss') ?? false;
   const relation = rel(c, table);
@@ -364,6 +366,7 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
     }
     if (newDefault) await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} SET DEFAULT ${newDefault.sql}`);
   }
+  await c.deps.progress?.({ phase: 'committing', done: plan.report.rows });
   if (field.default_value !== null && !newDefault) out.default_dropped = field.default_value;
   await c.tx.query(
     /* sql */ `UPDATE tablewright.fields SET type = $2, options = $3, default_value = $4, indexed = indexed OR $5, updated_at = now() WHERE id = $1`,
@@ -445,6 +448,13 @@ async function setDefault(c: Change, table: TableMeta, field: FieldMeta, raw: un
 }
 
 // ---------------------------------------------------------------- update
+
+/** Would this update change the field's type or options (and so, maybe, every row)? */
+export function changesTypeOrOptions(field: FieldMeta, update: FieldUpdate): boolean {
+  if (present(update.type) && update.type !== '' && update.type !== field.type) return true;
+  if (!present(update.options)) return false;
+  return stableJson(normaliseOptions(fieldType(field.type), update.options, field.options)) !== stableJson(field.options);
+}
 
 const present = (v: unknown) => v !== undefined;
 

@@ -5,6 +5,7 @@ import { csvRoutes } from './csv.js';
 import { gridRoutes } from './grid.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
+import { jobRoutes } from './jobs.js';
 import { historyRoutes } from './history.js';
 import { rowRoutes } from './rows.js';
 import { tableRoutes } from './tables.js';
@@ -14,4 +15,4 @@ import { trashRoutes } from './trash.js';
 import { userRoutes } from './users.js';
 
 /** The route table: everything the HTTP server answers, in one list. */
-export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowRoutes, ...eventRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];
+export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];

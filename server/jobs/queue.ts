@@ -1,0 +1,99 @@
+// The jobs table: enqueue, read, claim, report progress, finish. Plain functions over a
+// client or the pool; the runner (runner.ts) strings them together.
+import type { Queryable } from '../db/pool.js';
+import { notFound } from '../errors.js';
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
+
+export interface Job {
+  id: number;
+  kind: string;
+  table_id: number | null;
+  payload: any;
+  status: JobStatus;
+  phase: string | null;
+  done: number;
+  total: number | null;
+  result: unknown;
+  error: { code: string; message: string; field?: string; details?: unknown } | null;
+  attempts: number;
+  max_attempts: number;
+  created_by: string;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  heartbeat_at: Date | null;
+  claimed_by: string | null;
+}
+
+export async function enqueueJob(db: Queryable, job: { kind: string; tableId?: number; payload: unknown; actor: string; total?: number }): Promise<Job> {
+  const { rows } = await db.query<Job>(
+    /* sql */ `INSERT INTO tablewright.jobs (kind, table_id, payload, created_by, total, phase) VALUES ($1, $2, $3, $4, $5, 'queued') RETURNING *`,
+    [job.kind, job.tableId ?? null, JSON.stringify(job.payload), job.actor, job.total ?? null],
+  );
+  return rows[0]!;
+}
+
+export async function getJob(db: Queryable, id: number): Promise<Job> {
+  const { rows } = await db.query<Job>(`SELECT * FROM tablewright.jobs WHERE id = $1`, [id]);
+  if (!rows[0]) throw notFound(`job ${id}`);
+  return rows[0];
+}
+
+export async function listJobs(db: Queryable, opts: { tableId?: number; limit?: number } = {}): Promise<Job[]> {
+  const { rows } = await db.query<Job>(
+    `SELECT * FROM tablewright.jobs WHERE ($1::int8 IS NULL OR table_id = $1) ORDER BY id DESC LIMIT $2`,
+    [opts.tableId ?? null, opts.limit ?? 50],
+  );
+  return rows;
+}
+
+/** Takes the oldest queued job for this instance; concurrent claimers skip each other's. */
+export async function claimJob(db: Queryable, instance: string): Promise<Job | undefined> {
+  const { rows } = await db.query<Job>(
+    /* sql */ `UPDATE tablewright.jobs SET status = 'running', claimed_by = $1, attempts = attempts + 1,
+              started_at = now(), heartbeat_at = now(), phase = 'starting', error = NULL
+        WHERE id = (SELECT id FROM tablewright.jobs WHERE status = 'queued' ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
+        RETURNING *`,
+    [instance],
+  );
+  return rows[0];
+}
+
+export async function reportProgress(db: Queryable, id: number, instance: string, p: { phase?: string; done?: number; total?: number }): Promise<void> {
+  await db.query(
+    /* sql */ `UPDATE tablewright.jobs SET phase = coalesce($3, phase), done = coalesce($4, done), total = coalesce($5, total), heartbeat_at = now()
+      WHERE id = $1 AND claimed_by = $2 AND status = 'running'`,
+    [id, instance, p.phase ?? null, p.done ?? null, p.total ?? null],
+  );
+}
+
+export async function finishJob(db: Queryable, id: number, instance: string, outcome: { result: unknown } | { error: Job['error'] }): Promise<void> {
+  const ok = 'result' in outcome;
+  await db.query(
+    /* sql */ `UPDATE tablewright.jobs SET status = $3, finished_at = now(), phase = $3,
+              result = $4, error = $5, done = CASE WHEN $3 = 'done' THEN coalesce(total, done) ELSE done END
+      WHERE id = $1 AND claimed_by = $2 AND status = 'running'`,
+    [id, instance, ok ? 'done' : 'failed', ok ? JSON.stringify(outcome.result ?? null) : null, ok ? null : JSON.stringify(outcome.error)],
+  );
+}
+
+/**
+ * Jobs whose instance stopped beating (it died): queued again while attempts remain,
+ * failed otherwise. Their work ran in one transaction that died with the connection.
+ */
+export async function recoverStaleJobs(db: Queryable, staleMs: number): Promise<Job[]> {
+  const { rows } = await db.query<Job>(
+    /* sql */ `UPDATE tablewright.jobs
+        SET status = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END,
+            phase = CASE WHEN attempts < max_attempts THEN 'queued again' ELSE 'failed' END,
+            finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE now() END,
+            error = jsonb_build_object('code', 'instance_lost', 'message',
+                    format('the instance running it (%s) stopped without finishing; nothing of it was applied', claimed_by)),
+            claimed_by = NULL
+      WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1 / 1000.0)
+      RETURNING *`,
+    [staleMs],
+  );
+  return rows;
+}

@@ -1,0 +1,42 @@
+// Jobs for scripts and the console: GET /jobs/:id answers progress (rows done / total);
+// the console's fragment polls itself until the job ends.
+import { getJob, listJobs, type Job } from '../../jobs/queue.js';
+import { flag, idParam } from '../../schema/input.js';
+import { reply } from '../negotiate.js';
+import { route } from '../route.js';
+
+export function jobJson(job: Job) {
+  return {
+    id: job.id,
+    kind: job.kind,
+    table_id: job.table_id,
+    status: job.status,
+    phase: job.phase,
+    done: job.done,
+    total: job.total,
+    percent: job.total ? Math.min(100, Math.round((100 * job.done) / job.total)) : null,
+    attempts: job.attempts,
+    result: job.result ?? null,
+    error: job.error ?? null,
+    created_by: job.created_by,
+    created_at: job.created_at,
+    started_at: job.started_at,
+    finished_at: job.finished_at,
+  };
+}
+
+export const jobRoutes = [
+  route('get', '/jobs', 'viewer', 'recent jobs (table=<id> for one table)', async (ctx, req, res) => {
+    const tableId = req.query.table === undefined ? undefined : idParam(req.query.table, 'table');
+    const jobs = (await listJobs(ctx.pool, { tableId })).map(jobJson);
+    await reply(req, res, { json: { jobs }, page: 'jobs', locals: { title: 'Jobs', jobs } });
+  }),
+
+  route('get', '/jobs/:id', 'viewer', 'one job: status, phase, rows done / total, result or error', async (ctx, req, res) => {
+    const job = jobJson(await getJob(ctx.pool, idParam(req.params.id)));
+    const running = job.status === 'queued' || job.status === 'running';
+    // Without JavaScript the page refreshes itself while the job runs.
+    if (running && !flag(req.query.static, 'static')) res.set('Refresh', '2');
+    await reply(req, res, { json: job, fragment: 'job_progress', page: 'job', locals: { title: `Job ${job.id}`, job } });
+  }),
+];
