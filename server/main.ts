@@ -89,6 +89,9 @@ export async function start(config: Config, log: Logger): Promise<Instance> {
     closers.push(async () => models.close());
     bus.onSchemaChange(({ tableId, version }) => models.schemaChanged(tableId, version));
     bus.onFlush(({ reason }) => models.flush(reason));
+    // DDL from outside the console (the opt-in event trigger): the catalog may no longer
+    // match what models were compiled against. DDL is rare: drop them all.
+    bus.onDdl(() => models.flush('ddl outside the console'));
     const live = new LiveHub({ log: log.child({ component: 'live' }), maxClients: config.liveMaxClients, heartbeatMs: config.liveHeartbeatMs });
     live.connect(bus);
     const ctx: AppContext = { config: effective, log, pool, bus, listener: bus, instanceId: bus.instanceId, models, live };

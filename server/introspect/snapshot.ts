@@ -154,6 +154,26 @@ export async function takeSnapshot(
   schemas: { data: string; trash: string },
   opts: { columnSlotWarning?: number; /** read everything (no first pass): for tests and the benchmark */ full?: boolean } = {},
 ): Promise<Snapshot> {
+  // One snapshot at a time per pool: a snapshot holds one connection while it waits for
+  // two more, and several doing that at once could take the whole pool and wait for each
+  // other for ever (every other route takes one connection at a time and cannot).
+  const previous = snapshotsInFlight.get(pool) ?? Promise.resolve();
+  const mine = previous.catch(() => undefined).then(() => takeSnapshotNow(pool, schemas, opts));
+  snapshotsInFlight.set(pool, mine);
+  try {
+    return await mine;
+  } finally {
+    if (snapshotsInFlight.get(pool) === mine) snapshotsInFlight.delete(pool);
+  }
+}
+
+const snapshotsInFlight = new WeakMap<pg.Pool, Promise<Snapshot>>();
+
+async function takeSnapshotNow(
+  pool: pg.Pool,
+  schemas: { data: string; trash: string },
+  opts: { columnSlotWarning?: number; full?: boolean },
+): Promise<Snapshot> {
   const started = performance.now();
   // Three connections when the pool has them (one when it has fewer): each runs its reads one after another.
   const width = ((pool as pg.Pool & { options?: { max?: number } }).options?.max ?? 1) >= 3 ? 3 : 1;
