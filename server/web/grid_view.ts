@@ -45,7 +45,8 @@ export function cellView(field: ModelField, value: unknown): CellView {
     case 'boolean':
       return { kind: 'bool', text: value ? 'yes' : 'no', checked: Boolean(value) };
     case 'number':
-      return { kind: 'number', text: String(value) };
+      // 9.5 in a field of 2 decimals reads 9.50, as the column stores it.
+      return { kind: 'number', text: typeof value === 'number' && field.options.decimals ? value.toFixed(field.options.decimals) : String(value) };
     case 'date':
       return { kind: 'text', text: field.type.display(value, field.options) };
     case 'datetime':
