@@ -140,6 +140,16 @@ export async function schemaChange<T>(
     await tx.query('SELECT pg_notify($1, $2)', [SCHEMA_CHANNEL, JSON.stringify(payload)]);
     change.reached('notify');
     return { ...out, version };
+  }).catch((err: unknown) => {
+    // The operator's clue to a busy table: which change gave up and after how long (lastDdl
+    // null: it waited for the schema lock itself, or for a read before its first DDL).
+    if ((err as { code?: string } | undefined)?.code === '55P03') {
+      deps.log.warn(
+        { op, lockKey, actor: actor.name, lockTimeoutMs: deps.config.lockTimeoutMs, ms: Date.now() - started, lastDdl: statements.at(-1)?.slice(0, 200) ?? null },
+        'schema change gave up waiting for a lock (LOCK_TIMEOUT_MS): table busy',
+      );
+    }
+    throw err;
   });
   deps.onCommitted?.(outcome.tableId, outcome.version);
   deps.log.info(
