@@ -12,6 +12,9 @@ export interface LiveEvent {
   data: Record<string, unknown>;
 }
 
+/** bytes an event stream may have waiting for a slow client before it is dropped */
+export const MAX_BUFFERED = 256 * 1024;
+
 interface Client {
   res: Response;
   /** a table id, or undefined for every table (the tables list) */
@@ -73,11 +76,26 @@ export class LiveHub {
 
   publish(event: LiveEvent): void {
     const frame = `event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
-    for (const c of this.clients) if (c.tableId === undefined || c.tableId === event.tableId) c.res.write(frame);
+    for (const c of this.clients) if (c.tableId === undefined || c.tableId === event.tableId) this.send(c, frame);
   }
 
   private broadcastRaw(text: string): void {
-    for (const c of this.clients) c.res.write(text);
+    for (const c of this.clients) this.send(c, text);
+  }
+
+  /**
+   * A browser that stops reading would make its events pile up in memory: past
+   * MAX_BUFFERED bytes waiting, its stream is ended (EventSource reconnects by itself,
+   * and the page it reloads is current).
+   */
+  private send(c: Client, text: string): void {
+    if (c.res.writableLength > MAX_BUFFERED) {
+      this.clients.delete(c);
+      c.res.destroy();
+      this.opts.log.info({ tableId: c.tableId }, 'live stream dropped: the client stopped reading');
+      return;
+    }
+    c.res.write(text);
   }
 
   /** Ends every stream (shutdown: browsers reconnect to another instance). */

@@ -86,6 +86,17 @@ export function createMetrics(ctx: AppContext): Metrics {
     },
   });
 
+  new client.Gauge({
+    name: 'tablewright_jobs',
+    help: 'jobs by status (all instances: read from tablewright.jobs at scrape time)',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const { rows } = await ctx.pool.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM tablewright.jobs GROUP BY status`);
+      for (const status of ['queued', 'running', 'done', 'failed']) this.set({ status }, rows.find((r) => r.status === status)?.n ?? 0);
+    },
+  });
   gauge('tablewright_drift_items', 'drift items in the last reconcile (ignored ones excluded)', () => ctx.drift?.current()?.items);
 
   return {

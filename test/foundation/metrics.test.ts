@@ -37,6 +37,7 @@ describe('GET /metrics', () => {
     expect(series(res.text, 'tablewright_pool_max')).to.equal(10);
     expect(series(res.text, 'tablewright_notifications_received_total', { channel: 'tablewright_schema' })).to.be.at.least(1);
     expect(res.text).to.include('tablewright_process_resident_memory_bytes');
+    expect(series(res.text, 'tablewright_jobs', { status: 'queued' })).to.equal(0);
   });
 
   it('needs credentials', async () => {

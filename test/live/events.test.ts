@@ -125,6 +125,26 @@ describe('live updates (server-sent events)', function () {
     expect(b.ctx.live!.size).to.equal(2);
   });
 
+  it('a client that stops reading is dropped once its backlog passes MAX_BUFFERED, instead of growing memory', async () => {
+    const net = await import('node:net');
+    const { MAX_BUFFERED } = await import('../../server/live/hub.js');
+    const url = new URL(b.url);
+    const socket = net.connect(Number(url.port), url.hostname);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(`GET /events?table=${tableId} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${b.adminToken}\r\n\r\n`);
+    await new Promise((r) => socket.once('data', r));
+    socket.pause(); // never reads again
+    const before = b.ctx.live!.size;
+    // Big events, far past the limit (and past the socket buffers in between).
+    const big = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 200 && b.ctx.live!.size === before; i++) {
+      b.ctx.live!.publish({ type: 'rows', tableId, data: { filler: big } });
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(b.ctx.live!.size, `dropped after at most ${MAX_BUFFERED} bytes waiting`).to.equal(before - 1);
+    socket.destroy();
+  });
+
   it('an unknown table is a 404, and viewers need credentials', async () => {
     expect((await b.request('GET', '/events?table=999999')).status).to.equal(404);
     expect((await b.request('GET', `/events?table=${tableId}`, { auth: false })).status).to.equal(401);
