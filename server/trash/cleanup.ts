@@ -61,7 +61,10 @@ export async function dueForPurge(db: pg.Pool, cutoff: Date): Promise<CleanupCan
 }
 
 /** Runs the policy once. Throws 409 cleanup_running when another run holds the lock. */
-export async function runCleanup(deps: TrashDeps, opts: { dryRun?: boolean; actor?: Actor; now?: Date } = {}): Promise<CleanupResult> {
+export async function runCleanup(
+  deps: TrashDeps,
+  opts: { dryRun?: boolean; actor?: Actor; now?: Date; /** objects purged so far, of how many (a job shows it) */ progress?: (p: { phase?: string; done?: number; total?: number }) => Promise<void> } = {},
+): Promise<CleanupResult> {
   const started = Date.now();
   const retentionMs = deps.config.trashRetentionMs;
   const cutoff = cutoffOf(retentionMs, opts.now);
@@ -78,7 +81,10 @@ export async function runCleanup(deps: TrashDeps, opts: { dryRun?: boolean; acto
     const actor = opts.actor ?? SYSTEM_ACTOR;
     const purged: CleanupResult['purged'] = [];
     const skipped: CleanupResult['skipped'] = [];
-    for (const c of await dueForPurge(deps.pool, cutoff)) {
+    const due = await dueForPurge(deps.pool, cutoff);
+    await opts.progress?.({ phase: 'purging', total: due.length, done: 0 });
+    for (const [i, c] of due.entries()) {
+      if (i > 0) await opts.progress?.({ done: i });
       try {
         const out = c.kind === 'field'
           ? await purgeField(deps, actor, c.id, { cutoff, requireConfirm: false })

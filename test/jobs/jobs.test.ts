@@ -120,6 +120,24 @@ describe('jobs', function () {
     expect(failed.error.code).to.equal('instance_lost');
   });
 
+  it('a big purge runs as a job (async=1) counting objects: purged once, the rest left alone', async () => {
+    const t = (await a.request('POST', '/tables', { json: { name: 'Purgeable', fields: [] } })).body;
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await a.request('POST', `/tables/${t.id}/fields`, { json: { name: `Old ${i}`, type: 'text' } })).body.id);
+    for (const id of ids) expect((await a.request('DELETE', `/tables/${t.id}/fields/${id}`)).status).to.equal(200);
+    // four of them trashed long ago, one just now (inside the retention)
+    await sql.exec(`UPDATE tablewright.fields SET trashed_at = now() - interval '30 days' WHERE id = ANY($1::int8[])`, [ids.slice(0, 4)]);
+    const res = await a.request('POST', '/trash/cleanup?async=1');
+    expect(res.status, res.text).to.equal(202);
+    expect(res.body.kind).to.equal('trash_cleanup');
+    const job = await waitForJob(a, res.body.id);
+    expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    expect(job).to.include({ total: 4, done: 4 });
+    expect(job.result.purged.map((p: { id: number }) => p.id).sort()).to.deep.equal(ids.slice(0, 4).sort());
+    const left = await sql.rows(`SELECT id FROM tablewright.fields WHERE table_id = $1`, [t.id]);
+    expect(left.map((r) => r.id)).to.deep.equal([ids[4]]);
+  });
+
   it('the console gets a progress fragment that polls itself while the job runs; the page refreshes itself without JS', async () => {
     const job = await enqueueJob(sql.raw, { kind: 'no_such_kind_yet', payload: {}, actor: 'script', total: 10 });
     await sql.exec(`UPDATE tablewright.jobs SET status = 'running', claimed_by = 'elsewhere', heartbeat_at = now() + interval '1 hour', done = 4 WHERE id = $1`, [job.id]);

@@ -6,6 +6,9 @@ import { restoreField } from '../../schema/fields.js';
 import { flag, idParam } from '../../schema/input.js';
 import { restoreTable } from '../../schema/tables.js';
 import { runCleanup } from '../../trash/cleanup.js';
+import { TRASH_CLEANUP } from '../../jobs/handlers.js';
+import { enqueueJob } from '../../jobs/queue.js';
+import { jobJson } from './jobs.js';
 import { listTrash, purgeField, purgeTable } from '../../trash/trash.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
@@ -27,6 +30,14 @@ export const trashRoutes = [
   route('post', '/trash/cleanup', 'admin', 'purge what is older than TRASH_RETENTION: dry_run=1 lists it only', async (ctx, req, res) => {
     const b = body(req);
     const dryRun = flag(b.dry_run ?? req.query.dry_run, 'dry_run') ?? false;
+    if (!dryRun && (flag(b.async ?? req.query.async, 'async') ?? false)) {
+      // A big purge as a job: progress (objects done of total) at /jobs/:id.
+      const job = jobJson(await enqueueJob(ctx.pool, { kind: TRASH_CLEANUP, payload: {}, actor: actorOf(req).name }));
+      ctx.jobs?.wake();
+      res.location(`/jobs/${job.id}`);
+      await reply(req, res, { status: 202, json: job, fragment: 'job_progress', redirect: `/jobs/${job.id}`, locals: { job } });
+      return;
+    }
     const result = await runCleanup(trashDeps(ctx), { dryRun, actor: actorOf(req) });
     const n = result.purged.length;
     const notice = dryRun
