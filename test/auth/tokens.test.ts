@@ -1,8 +1,8 @@
 // API tokens: created from the shell or the console, shown once, stored hashed, usable
 // at once (also before any account exists), revocable, with a last-used time.
 import { expect } from 'chai';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { useApp, type TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
 import { runCli } from '../helpers/process.js';
 
 function cliStdout(args: string[], env: Record<string, string>, stdin?: string) {
@@ -16,14 +16,7 @@ describe('API tokens', function () {
   this.timeout(60_000);
   let db: TestDatabase;
   let app: TestApp;
-  before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url);
-  });
-  after(async () => {
-    await app?.stop();
-    await db?.drop();
-  });
+  useApp((s) => ({ db, app } = s));
 
   it('`tablewright token create` prints only the token on stdout, and it works at once for JSON requests, with no account yet', async () => {
     const { code, stdout, output } = await cliStdout(['token', 'create', '--name', 'ci', '--role', 'admin'], { DATABASE_URL: db.url });
@@ -127,14 +120,7 @@ describe('`tablewright user add`', function () {
   this.timeout(60_000);
   let db: TestDatabase;
   let app: TestApp;
-  before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url);
-  });
-  after(async () => {
-    await app?.stop();
-    await db?.drop();
-  });
+  useApp((s) => ({ db, app } = s));
 
   it('reads the password from stdin, and the account can sign in', async () => {
     const { code, output } = await cliStdout(['user', 'add', '--email', 'ops@example.com', '--role', 'admin'], { DATABASE_URL: db.url }, 'hunter2hunter2\n');

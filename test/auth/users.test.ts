@@ -1,21 +1,14 @@
 // Account management by admins: add, change role or password, remove; never lose the
 // last admin; names are escaped on the pages.
 import { expect } from 'chai';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { useApp, type TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
 import { addUser, login } from './lib.js';
 
 describe('user management', () => {
   let db: TestDatabase;
   let app: TestApp;
-  before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url);
-  });
-  after(async () => {
-    await app?.stop();
-    await db?.drop();
-  });
+  useApp((s) => ({ db, app } = s));
 
   it('creates a user (201), never returns a password hash, and refuses a duplicate email regardless of case (409)', async () => {
     const res = await app.request('POST', '/users', { json: { email: 'Bea@example.com', role: 'editor', password: 'a good password' } });

@@ -1,18 +1,11 @@
 import { expect } from 'chai';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { startApp, type TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { useApp, type TestApp } from '../helpers/app.js';
 
 describe('HTTP foundation', () => {
   let db: TestDatabase;
   let app: TestApp;
-  before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url);
-  });
-  after(async () => {
-    await app?.stop();
-    await db?.drop();
-  });
+  useApp((s) => ({ db, app } = s));
 
   it('GET /healthz answers {ok:true}', async () => {
     const res = await app.request('GET', '/healthz');

@@ -1,18 +1,11 @@
 import { expect } from 'chai';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { useApp, type TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
 
 describe('GET /metrics', () => {
   let db: TestDatabase;
   let app: TestApp;
-  before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url);
-  });
-  after(async () => {
-    await app?.stop();
-    await db?.drop();
-  });
+  useApp((s) => ({ db, app } = s));
 
   /** the value of one series in Prometheus text, or undefined */
   const series = (text: string, name: string, labels: Record<string, string> = {}) => {

@@ -5,7 +5,7 @@ import { createToken } from '../../server/auth/tokens.js';
 import type { Role } from '../../server/auth/roles.js';
 import { loadConfig } from '../../server/config.js';
 import { start, type Instance } from '../../server/main.js';
-import { testLog } from './db.js';
+import { freshDatabase, testLog, type TestDatabase } from './db.js';
 
 const running = new Map<Instance, string>();
 
@@ -99,4 +99,24 @@ export function assertNothingLeaked(where: string): void {
     running.clear();
     throw new Error(`${where}: left ${labels} running; stop every instance in an after hook`);
   }
+}
+
+/**
+ * The usual setup of a test file: a fresh database and an app on it, for the enclosing
+ * describe, stopped and dropped after it. `started` hands both to the file's variables:
+ *   let db: TestDatabase; let app: TestApp;
+ *   useApp((s) => ({ db, app } = s));
+ */
+export function useApp(started: (s: { db: TestDatabase; app: TestApp }) => void, env: Record<string, string> = {}): void {
+  let db: TestDatabase | undefined;
+  let app: TestApp | undefined;
+  before(async () => {
+    db = await freshDatabase();
+    app = await startApp(db.url, env);
+    started({ db, app });
+  });
+  after(async () => {
+    await app?.stop();
+    await db?.drop();
+  });
 }

@@ -2,7 +2,7 @@
 // for long, whatever happens to the notifications between them.
 import { expect } from 'chai';
 import { failpoint } from '../../server/schema/change.js';
-import { createTestToken, startApp, type TestApp } from '../helpers/app.js';
+import { createTestToken, startApp, useApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { runCli } from '../helpers/process.js';
 import { Sql } from '../helpers/sql.js';
@@ -128,14 +128,7 @@ describe('model cache across instances', function () {
 describe('model cache bounds', () => {
   let db: TestDatabase;
   let app: TestApp;
-  before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url, { MODEL_CACHE_MAX: '2' });
-  });
-  after(async () => {
-    await app?.stop();
-    await db?.drop();
-  });
+  useApp((s) => ({ db, app } = s), { MODEL_CACHE_MAX: '2' });
 
   it('a full cache degrades to compiling per request, never to an error', async () => {
     const ids: number[] = [];

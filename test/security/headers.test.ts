@@ -1,21 +1,14 @@
 // Security headers: a Content-Security-Policy that allows scripts and styles from this
 // server only, and pages that need nothing else (no inline script, no CDN).
 import { expect } from 'chai';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { useApp, type TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
 import { addUser, login } from '../auth/lib.js';
 
 describe('security headers', () => {
   let db: TestDatabase;
   let app: TestApp;
-  before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url);
-  });
-  after(async () => {
-    await app?.stop();
-    await db?.drop();
-  });
+  useApp((s) => ({ db, app } = s));
 
   it('sends a CSP with script-src and style-src limited to self, no inline, no eval, no framing', async () => {
     const res = await app.request('GET', '/', { headers: { Accept: 'text/html' } });
