@@ -45,6 +45,7 @@ const schema = z.object({
   DATA_SCHEMA: identifier.default('data'),
   TRASH_SCHEMA: identifier.default('data_trash'),
   LOCK_TIMEOUT_MS: int(1, 600_000).default(3000),
+  STATEMENT_TIMEOUT_MS: int(0, 86_400_000).default(30_000),
   MAX_FIELDS: int(1, 1500).default(500),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
@@ -77,6 +78,8 @@ export type Config = {
   modelCacheMax: number;
   /** seconds a cached model lives without an eviction */
   modelCacheTtlS: number;
+  /** a statement of a request runs at most this long (503 query_timeout); 0: no limit. Schema changes and jobs are exempt */
+  statementTimeoutMs: number;
   /** a type change on a table with more (estimated) rows runs as a job */
   jobThresholdRows: number;
   /** how often each instance looks for queued jobs */
@@ -186,5 +189,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ddlDebounceMs: e.DDL_DEBOUNCE_MS,
     columnSlotWarning: e.COLUMN_SLOT_WARNING,
     importMaxBytes: e.IMPORT_MAX_BYTES,
+    statementTimeoutMs: e.STATEMENT_TIMEOUT_MS,
   };
 }

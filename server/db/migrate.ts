@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { Logger } from '../log.js';
 import { sqlDir } from '../paths.js';
 import { ident } from './ident.js';
+import { withoutStatementTimeout } from './pool.js';
 
 /** Key of the advisory lock that serialises migrations (any fixed bigint; "tblwrght"). */
 export const MIGRATION_LOCK_KEY = 0x74626c7772676874n;
@@ -67,6 +68,7 @@ export async function migrate(client: pg.ClientBase, opts: MigrateOptions): Prom
       const started = Date.now();
       await client.query('BEGIN');
       try {
+        await withoutStatementTimeout(client);
         await client.query(m.sql);
         await client.query('INSERT INTO tablewright.migrations (name, checksum) VALUES ($1, $2)', [m.name, m.checksum]);
         await client.query('COMMIT');

@@ -18,6 +18,8 @@ export interface PoolOptions {
   max: number;
   connectTimeoutMs: number;
   applicationName?: string;
+  /** PostgreSQL's statement_timeout for every connection (0 or unset: none) */
+  statementTimeoutMs?: number;
 }
 
 export function createPool(opts: PoolOptions, log: Logger): pg.Pool {
@@ -27,6 +29,7 @@ export function createPool(opts: PoolOptions, log: Logger): pg.Pool {
     connectionTimeoutMillis: opts.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
     application_name: opts.applicationName ?? 'tablewright',
+    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
   });
   // An idle client that loses its connection (server restart, pg_terminate_backend)
   // emits 'error' on the pool; without a listener that would crash the process.
@@ -40,6 +43,15 @@ export function createPool(opts: PoolOptions, log: Logger): pg.Pool {
     client.on('error', (err) => log.debug({ err: briefError(err) }, 'database connection lost while in use'));
   });
   return pool;
+}
+
+/**
+ * Lifts the pool's statement_timeout for the rest of this transaction: for the schema
+ * editor, migrations and jobs, whose waits are bounded by lock_timeout instead and whose
+ * work must not be cut off at an arbitrary point (it would roll back, but for nothing).
+ */
+export async function withoutStatementTimeout(tx: Pick<pg.PoolClient, 'query'>): Promise<void> {
+  await tx.query(`SELECT set_config('statement_timeout', '0', true)`);
 }
 
 function briefError(err: Error & { code?: string }): { message: string; code?: string } {

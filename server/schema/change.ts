@@ -108,7 +108,11 @@ export async function schemaChange<T>(
     };
     // Waits for locks (advisory or on the table itself) end after lock_timeout with
     // SQLSTATE 55P03, which the web layer answers as 409 "table busy".
-    await tx.query(`SELECT set_config('lock_timeout', $1, true), set_config('timezone', 'UTC', true)`, [`${deps.config.lockTimeoutMs}ms`]);
+    // Waits are bounded by lock_timeout; the work itself is not cut off by the pool's
+    // statement_timeout (the same changes run in jobs, on tables of any size).
+    await tx.query(`SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', '0', true), set_config('timezone', 'UTC', true)`, [
+      `${deps.config.lockTimeoutMs}ms`,
+    ]);
     await change.lockTable(lockKey);
     change.reached('lock');
 
