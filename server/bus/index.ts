@@ -392,6 +392,12 @@ export function createBus(opts: BusOptions): Bus {
     if (previous === undefined) {
       heardVersion = Math.max(heardVersion, Number(version));
     } else if (previous !== version && Number(version) > heardVersion) {
+      // The notification of a change committed a moment ago may still be on its way: a
+      // ping sent now arrives after it (PostgreSQL delivers notifications in commit order).
+      // Once the ping is back, a version still unheard was missed: flush. (A ping that does
+      // not come back means a dead listener, which flushes by itself.)
+      await ping();
+      if (stopped || Number(version) <= heardVersion) return;
       log.info({ from: previous, to: version, heard: heardVersion }, 'schema version moved past what the listener heard');
       heardVersion = Number(version);
       flush('schema-version-changed');

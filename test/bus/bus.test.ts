@@ -216,9 +216,9 @@ describe('notification bus', function () {
     }
   });
 
-  it('flushes when schema_state.version moves, even while the listener is silently broken', async () => {
+  it('flushes when schema_state.version moves while the listener is silently broken, and finds the broken listener by the ping the poll sends', async () => {
     proxy = await startProxy(db.url);
-    // Pings far apart: only the poll can notice anything in this test.
+    // Regular pings far apart: only the poll (and the ping it sends) can notice anything.
     const { bus, events } = await startBus({ listenUrl: proxy.url, pingIntervalMs: 3_600_000, schemaPollIntervalMs: 100 });
     await sleep(350);
     expect(events.flushes, 'an unchanged version never flushes').to.deep.equal([]);
@@ -231,10 +231,28 @@ describe('notification bus', function () {
     await notifySchema(sql, { table_id: 3, version: 2, op: 'add_field', actor: 'alice' });
     await sql.query('COMMIT');
     const committedAt = Date.now();
-    await eventually('the poll flush', () => events.flushes.includes('schema-version-changed'), 2000);
-    expect(Date.now() - committedAt, 'within one poll interval (+ slack)').to.be.below(1000);
+    await eventually('the poll flush', () => events.flushes.includes('schema-version-changed'), 3000);
+    expect(Date.now() - committedAt, 'within a poll interval and a ping timeout (+ slack)').to.be.below(1500);
     expect(events.changes, 'the notification itself was never heard').to.deep.equal([]);
-    expect(bus.isConnected(), 'the listener still looks alive: the poll alone caught the change').to.equal(true);
+    expect(events.flushes, 'the ping that did not come back marked the listener lost').to.include('listener-lost');
+    void bus;
+  });
+
+  it('does not flush when the poll sees a version before its notification has arrived (a slow listener)', async () => {
+    proxy = await startProxy(db.url);
+    const { events } = await startBus({ listenUrl: proxy.url, pingIntervalMs: 3_600_000, pingTimeoutMs: 2000, schemaPollIntervalMs: 50 });
+    await sleep(200);
+    // Everything the listener hears now comes 300 ms late, while the poll reads at once.
+    proxy.delay(300);
+    await sql.query('BEGIN');
+    const { rows } = await sql.query<{ version: number }>('UPDATE tablewright.schema_state SET version = version + 1 RETURNING version');
+    await notifySchema(sql, { table_id: 3, version: 2, global_version: Number(rows[0]!.version), op: 'add_field', actor: 'alice' });
+    await sql.query('COMMIT');
+    await sleep(150);
+    expect(events.changes, 'the poll has run twice by now; the notification is still on its way').to.deep.equal([]);
+    await eventually('the late notification', () => events.changes.length === 1, 3000);
+    await sleep(300);
+    expect(events.flushes, 'a late notification is not a lost one').to.deep.equal([]);
   });
 
   it('does not flush on the poll for a change it heard (the payload carries the global version)', async () => {

@@ -8,6 +8,8 @@ export interface TcpProxy {
   url: string;
   /** Existing connections stop carrying bytes either way; their sockets stay open. */
   blackhole(): void;
+  /** Bytes from the server reach the client this much later (in order); 0 ends the delay. */
+  delay(ms: number): void;
   /** Existing connections are closed (both sides see the connection end). */
   dropAll(): void;
   /** While on, new connections are closed as soon as they are accepted. */
@@ -27,6 +29,7 @@ export async function startProxy(databaseUrl: string): Promise<TcpProxy> {
   const target = new URL(databaseUrl);
   const pairs = new Set<Pair>();
   let refusing = false;
+  let delayMs = 0;
 
   const server = net.createServer((client) => {
     if (refusing) {
@@ -40,7 +43,10 @@ export async function startProxy(databaseUrl: string): Promise<TcpProxy> {
       if (!pair.silent) upstream.write(chunk);
     });
     upstream.on('data', (chunk) => {
-      if (!pair.silent) client.write(chunk);
+      if (pair.silent) return;
+      // Equal delays keep the order: timers of the same duration fire in the order set.
+      if (delayMs > 0) setTimeout(() => client.writable && !pair.silent && client.write(chunk), delayMs);
+      else client.write(chunk);
     });
     const end = () => {
       pairs.delete(pair);
@@ -64,6 +70,7 @@ export async function startProxy(databaseUrl: string): Promise<TcpProxy> {
   return {
     url: url.toString(),
     blackhole: () => pairs.forEach((p) => (p.silent = true)),
+    delay: (ms) => (delayMs = ms),
     dropAll: () => pairs.forEach((p) => p.client.destroy()),
     refuse: (on) => (refusing = on),
     open: () => pairs.size,

@@ -127,16 +127,19 @@ describe('the LISTEN connection fails', function () {
     expect(await staleFor(b, t)).to.be.below(POLL_MS / 2);
   });
 
-  it('silent with pings off: the version poll alone keeps B within SCHEMA_POLL_INTERVAL_MS (the documented bound)', async () => {
-    const { b, proxy } = await startB({ BUS_PING_INTERVAL_MS: '3600000' }, 'B-poll');
+  it('silent with regular pings off: the version poll catches the change within SCHEMA_POLL_INTERVAL_MS + BUS_PING_TIMEOUT_MS, and the ping it sends before flushing finds the dead listener', async () => {
+    const { b, proxy } = await startB({ BUS_PING_INTERVAL_MS: '3600000', BUS_PING_TIMEOUT_MS: String(PING_TIMEOUT_MS) }, 'B-poll');
     const t = await tableCachedOn(b);
     proxy.blackhole();
     const lags: number[] = [];
     for (let i = 0; i < 3; i++) lags.push(await staleFor(b, t));
-    for (const lag of lags) expect(lag).to.be.below(POLL_MS + SLACK_MS);
-    expect(b.ctx.bus!.isConnected(), 'the listener still looks alive: only the poll noticed').to.equal(true);
-    expect(b.ctx.bus!.stats().flushes['schema-version-changed']).to.be.at.least(3);
+    for (const lag of lags) expect(lag).to.be.below(POLL_MS + PING_TIMEOUT_MS + SLACK_MS);
+    const stats = b.ctx.bus!.stats();
+    expect(stats.flushes['schema-version-changed'], 'the poll flushed for the unheard change').to.be.at.least(1);
+    expect(stats.flushes['listener-lost'], 'its ping did not come back: the listener was dead').to.be.at.least(1);
     expect(b.logged(/schema version moved past what the listener heard/)[0]?.level).to.equal(LEVEL.info);
+    await eventually('B listening again', () => b.ctx.bus!.isConnected(), 5000);
+    expect(await staleFor(b, t), 'listening again, B hears changes at once').to.be.below(POLL_MS / 2);
   });
 
   it('refused for a while: /readyz and /metrics say the listener is down, models stay within the bound, and it comes back with backoff by itself', async () => {
