@@ -28,6 +28,7 @@ const schema = z.object({
   SCHEMA_POLL_INTERVAL_MS: int(10, 3_600_000).default(5000),
   MODEL_CACHE_MAX: int(1, 10_000_000).default(10_000),
   MODEL_CACHE_TTL_S: int(1, 86_400 * 7).default(600),
+  TOKEN_CACHE_TTL_S: int(0, 86_400).default(30),
   LIVE_MAX_CLIENTS: int(0, 1_000_000).default(1000),
   JOB_THRESHOLD_ROWS: int(0, 1_000_000_000).default(100_000),
   JOB_POLL_MS: int(10, 600_000).default(1000),
@@ -78,6 +79,8 @@ export type Config = {
   modelCacheMax: number;
   /** seconds a cached model lives without an eviction */
   modelCacheTtlS: number;
+  /** seconds a resolved API token is trusted without a query (revocations clear it at once); 0: no cache */
+  tokenCacheTtlS: number;
   /** a statement of a request runs at most this long (503 query_timeout); 0: no limit. Schema changes and jobs are exempt */
   statementTimeoutMs: number;
   /** a type change on a table with more (estimated) rows runs as a job */
@@ -157,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     schemaPollIntervalMs: e.SCHEMA_POLL_INTERVAL_MS,
     modelCacheMax: e.MODEL_CACHE_MAX,
     modelCacheTtlS: e.MODEL_CACHE_TTL_S,
+    tokenCacheTtlS: e.TOKEN_CACHE_TTL_S,
     liveMaxClients: e.LIVE_MAX_CLIENTS,
     jobThresholdRows: e.JOB_THRESHOLD_ROWS,
     jobPollMs: e.JOB_POLL_MS,

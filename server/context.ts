@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { TokenCache } from './auth/token_cache.js';
 import type { Bus } from './bus/index.js';
 import type { Config } from './config.js';
 import type { ModelCache } from './model/cache.js';
@@ -19,6 +20,8 @@ export interface AppContext {
   live?: import('./live/hub.js').LiveHub;
   /** compiled models of user tables, kept fresh by the bus */
   models?: ModelCache;
+  /** resolved API tokens, cleared by the bus on every revocation (server/auth/token_cache.ts); without it every request queries */
+  tokens?: TokenCache;
   /** a random id for this running instance (logs, notifications it sent itself) */
   instanceId?: string;
   /** Set once the instance listens for schema notifications; /readyz reports it. */

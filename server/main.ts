@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import type { Config } from './config.js';
+import { TokenCache } from './auth/token_cache.js';
 import { createBus } from './bus/index.js';
 import { ModelCache } from './model/cache.js';
 import { LiveHub } from './live/hub.js';
@@ -92,9 +93,21 @@ export async function start(config: Config, log: Logger): Promise<Instance> {
     // DDL from outside the console (the opt-in event trigger): the catalog may no longer
     // match what models were compiled against. DDL is rare: drop them all.
     bus.onDdl(() => models.flush('ddl outside the console'));
+    // Tokens: any auth notification (a revocation, from any instance or the CLI) and any
+    // flush (a notification may have gone unheard) drop every cached token; while the
+    // listener is down the cache is bypassed (server/auth/token_cache.ts).
+    const tokens = new TokenCache({ ttlSeconds: config.tokenCacheTtlS, listening: () => bus.isConnected() });
+    bus.onAuthChange((change) => {
+      tokens.clear();
+      log.debug({ ...change }, 'token cache cleared: auth change');
+    });
+    bus.onFlush(({ reason }) => {
+      tokens.clear();
+      log.debug({ reason }, 'token cache cleared: bus flush');
+    });
     const live = new LiveHub({ log: log.child({ component: 'live' }), maxClients: config.liveMaxClients, heartbeatMs: config.liveHeartbeatMs });
     live.connect(bus);
-    const ctx: AppContext = { config: effective, log, pool, bus, listener: bus, instanceId: bus.instanceId, models, live };
+    const ctx: AppContext = { config: effective, log, pool, bus, listener: bus, instanceId: bus.instanceId, models, tokens, live };
     const jobs = new JobRunner({
       pool,
       log,

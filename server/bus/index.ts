@@ -14,6 +14,11 @@
 // Whenever notifications may have been missed (the connection was lost, or has just been
 // re-established) the bus emits a flush: subscribers drop everything they cached.
 //
+// API tokens have no version to poll: a revocation must reach every instance before its
+// sender answers. `tablewright_auth` carries it (sent in the revoking statement) and each
+// instance answers on `tablewright_auth_ack` once its subscribers have dropped their
+// cached tokens; confirmAuthChange waits for every listener that pg_stat_activity shows.
+//
 // pg-listen owns the connection and the LISTEN/notification plumbing; its own reconnect is
 // switched off (retryLimit 1: a lost connection is reported as an 'error' at once) because
 // it cannot be cancelled by close() and gives up for good after its retry timeout. This
@@ -24,15 +29,32 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import pgListen, { type Subscriber } from 'pg-listen';
 import { describeUrl, type Logger } from '../log.js';
-import { parseDdl, parsePing, parseRowsChange, parseSchemaChange, type RowsChange, type SchemaChange } from './payload.js';
+import {
+  parseAuthAck,
+  parseAuthChange,
+  parseDdl,
+  parsePing,
+  parseRowsChange,
+  parseSchemaChange,
+  type AuthChange,
+  type RowsChange,
+  type SchemaChange,
+} from './payload.js';
 
-export type { RowsChange, SchemaChange } from './payload.js';
+export type { AuthChange, RowsChange, SchemaChange } from './payload.js';
 
 export const SCHEMA_CHANNEL = 'tablewright_schema';
 export const DDL_CHANNEL = 'tablewright_ddl';
 export const PING_CHANNEL = 'tablewright_ping';
 /** Row writes, announced after they commit: consoles showing the table refresh their grid. */
 export const ROWS_CHANNEL = 'tablewright_rows';
+/**
+ * A token was revoked (or something else changed what a token stands for), sent inside the
+ * statement that changed it: every instance drops its token cache (server/auth/token_cache.ts).
+ */
+export const AUTH_CHANNEL = 'tablewright_auth';
+/** Each instance's "done" for an auth change that carries a nonce (see confirmAuthChange). */
+export const AUTH_ACK_CHANNEL = 'tablewright_auth_ack';
 /** application_name of every listener connection is this, then ':' and the instance id. */
 export const LISTENER_APPLICATION_NAME = 'tablewright-listener';
 
@@ -106,9 +128,31 @@ export interface Bus {
   onDdl(fn: (event: DdlEvent) => void): () => void;
   /** Rows of a table were written (by any instance). Returns an unsubscribe function. */
   onRows(fn: (event: RowsChange) => void): () => void;
+  /**
+   * A committed change to API tokens (any instance, or the CLI). Subscribers must drop what
+   * they cached synchronously: the bus confirms to the sender right after they return.
+   * Returns an unsubscribe function.
+   */
+  onAuthChange(fn: (change: AuthChange) => void): () => void;
+  /**
+   * Runs `change`, which must NOTIFY AUTH_CHANNEL with this nonce as it commits, then waits
+   * until every instance that was listening before it has confirmed (its subscribers ran),
+   * for at most `timeoutMs` (default: ping interval + ping timeout, by which time an
+   * instance whose listener is dead has found out by its ping and flushed). Answers the
+   * change's result and the instances that did not confirm in time.
+   */
+  confirmAuthChange<T>(change: (nonce: string) => Promise<T>, timeoutMs?: number): Promise<AuthConfirmation<T>>;
   /** True while a LISTEN connection is established (and not yet found dead). */
   isConnected(): boolean;
   stats(): BusStats;
+}
+
+export interface AuthConfirmation<T> {
+  result: T;
+  /** instance ids that were listening before the change and did not confirm it in time */
+  unconfirmed: string[];
+  /** from the change's start to the last confirmation (or the timeout) */
+  ms: number;
 }
 
 interface Generation {
@@ -125,7 +169,7 @@ interface Notification {
   processId: number;
 }
 
-const CHANNELS = [SCHEMA_CHANNEL, DDL_CHANNEL, PING_CHANNEL, ROWS_CHANNEL];
+const CHANNELS = [SCHEMA_CHANNEL, DDL_CHANNEL, PING_CHANNEL, ROWS_CHANNEL, AUTH_CHANNEL, AUTH_ACK_CHANNEL];
 
 // pg-listen is CommonJS whose module.exports is the function and also carries it as
 // `.default`; TypeScript (NodeNext) types the default import as the whole module.
@@ -141,6 +185,9 @@ export function createBus(opts: BusOptions): Bus {
   const flushSubscribers = new Set<(event: FlushEvent) => void>();
   const ddlSubscribers = new Set<(event: DdlEvent) => void>();
   const rowSubscribers = new Set<(event: RowsChange) => void>();
+  const authSubscribers = new Set<(change: AuthChange) => void>();
+  /** nonce -> what to do with an instance's confirmation of that auth change */
+  const authAckWaiters = new Map<string, (instance: string) => void>();
 
   let started = false;
   let stopped = false;
@@ -229,9 +276,74 @@ export function createBus(opts: BusOptions): Bus {
     } else if (n.channel === ROWS_CHANNEL) {
       const change = parseRowsChange(text);
       if (change) emit(rowSubscribers, change, 'rows');
+    } else if (n.channel === AUTH_CHANNEL) {
+      // Unreadable still means "some token changed": subscribers drop everything anyway.
+      const change = parseAuthChange(text) ?? { op: 'unreadable' };
+      log.debug({ ...change, processId: n.processId }, 'auth change notification');
+      emit(authSubscribers, change, 'auth change');
+      if (change.nonce) confirmAuth(change.nonce);
+    } else if (n.channel === AUTH_ACK_CHANNEL) {
+      const ack = parseAuthAck(text);
+      if (ack) authAckWaiters.get(ack.nonce)?.(ack.instance);
     } else if (n.channel === DDL_CHANNEL) {
       log.debug({ processId: n.processId }, 'ddl notification');
       emit(ddlSubscribers, { payload: parseDdl(text), processId: n.processId }, 'ddl');
+    }
+  }
+
+  /** Tells the sender of an auth change that this instance has acted on it. */
+  function confirmAuth(nonce: string): void {
+    if (stopped) return;
+    opts.pool
+      .query(/* sql */ 'SELECT pg_notify($1, $2)', [AUTH_ACK_CHANNEL, JSON.stringify({ instance: instanceId, nonce })])
+      .catch((err: unknown) => log.warn({ err, nonce }, 'could not confirm an auth change'));
+  }
+
+  /** The instance ids of every listener connected to this database now (this one included). */
+  async function listeningInstances(): Promise<string[]> {
+    const prefix = `${LISTENER_APPLICATION_NAME}:`;
+    const { rows } = await opts.pool.query<{ instance: string }>(
+      /* sql */ `SELECT DISTINCT substr(application_name, length($1) + 1) AS instance
+                   FROM pg_stat_activity
+                  WHERE datname = current_database() AND starts_with(application_name, $1)`,
+      [prefix],
+    );
+    return rows.map((r) => r.instance);
+  }
+
+  async function confirmAuthChange<T>(change: (nonce: string) => Promise<T>, timeoutMs = opts.pingIntervalMs + opts.pingTimeoutMs): Promise<AuthConfirmation<T>> {
+    const nonce = randomBytes(8).toString('hex');
+    const startedAt = performance.now();
+    const heard = new Set<string>();
+    let expected: string[] = [];
+    let wake: (() => void) | undefined;
+    const allHeard = () => expected.every((i) => heard.has(i));
+    // Registered before the change: a quick confirmation must not arrive unheard.
+    authAckWaiters.set(nonce, (instance) => {
+      heard.add(instance);
+      if (allHeard()) wake?.();
+    });
+    try {
+      // Read before the change commits: these listeners hear it (or are found dead by their
+      // ping). One that connects afterwards belongs to an instance that has just started or
+      // has just flushed on reconnect: it holds no token from before the change.
+      expected = await listeningInstances();
+      const result = await change(nonce);
+      if (!allHeard()) {
+        const timer = sleep(timeoutMs);
+        await Promise.race([new Promise<void>((resolve) => (wake = resolve)), timer.done]);
+        timer.cancel();
+      }
+      const unconfirmed = expected.filter((i) => !heard.has(i));
+      const ms = Math.round((performance.now() - startedAt) * 10) / 10;
+      if (unconfirmed.length > 0) {
+        log.warn({ unconfirmed, timeoutMs, listening: expected.length }, 'auth change not confirmed by every instance in time (a dead listener is found by its ping, and its instance then flushes)');
+      } else {
+        log.debug({ instances: expected.length, ms }, 'auth change confirmed by every instance');
+      }
+      return { result, unconfirmed, ms };
+    } finally {
+      authAckWaiters.delete(nonce);
     }
   }
 
@@ -471,6 +583,8 @@ export function createBus(opts: BusOptions): Bus {
     onFlush: (fn) => subscribe(flushSubscribers, fn),
     onDdl: (fn) => subscribe(ddlSubscribers, fn),
     onRows: (fn) => subscribe(rowSubscribers, fn),
+    onAuthChange: (fn) => subscribe(authSubscribers, fn),
+    confirmAuthChange,
 
     isConnected: () => current !== undefined && !stopped,
 

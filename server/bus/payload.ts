@@ -38,6 +38,42 @@ export function parseRowsChange(text: string): RowsChange | undefined {
   return change;
 }
 
+/**
+ * Something that changes what an API token stands for (server/auth/tokens.ts sends these
+ * inside the statement that makes the change). Listeners drop their whole token cache on
+ * any of them, readable or not: the fields are for the log.
+ */
+export interface AuthChange {
+  op: string;
+  tokenId?: number;
+  /** set when the sender waits for every instance to confirm (Bus.confirmAuthChange) */
+  nonce?: string;
+}
+
+/** An instance's answer to an auth change with a nonce: it has dropped its cached tokens. */
+export interface AuthAck {
+  instance: string;
+  nonce: string;
+}
+
+export function parseAuthChange(text: string): AuthChange | undefined {
+  const p = parseJson(text);
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) return undefined;
+  const o = p as Record<string, unknown>;
+  if (typeof o.op !== 'string') return undefined;
+  const change: AuthChange = { op: o.op.slice(0, 100) };
+  const tokenId = integer(o.token_id);
+  if (tokenId !== undefined) change.tokenId = tokenId;
+  if (typeof o.nonce === 'string' && /^[0-9a-f]{1,64}$/.test(o.nonce)) change.nonce = o.nonce;
+  return change;
+}
+
+export function parseAuthAck(text: string): AuthAck | undefined {
+  const p = parseJson(text) as Record<string, unknown> | undefined;
+  if (typeof p !== 'object' || p === null) return undefined;
+  return typeof p.instance === 'string' && typeof p.nonce === 'string' ? { instance: p.instance, nonce: p.nonce } : undefined;
+}
+
 /** The ping each instance sends itself through the pool and expects back on its listener. */
 export interface Ping {
   instance: string;

@@ -72,7 +72,8 @@ export function resolveCaller(ctx: AppContext): RequestHandler {
     const authorization = req.get('Authorization');
     if (authorization !== undefined) {
       const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
-      const caller = match ? await resolveToken(ctx.pool, match[1]!) : undefined;
+      const token = match?.[1];
+      const caller = token === undefined ? undefined : await (ctx.tokens ? ctx.tokens.resolve(ctx.pool, token) : resolveToken(ctx.pool, token));
       if (caller) req.caller = caller;
       else req.authProblem = match ? 'the API token is not valid (unknown or revoked)' : 'the Authorization header must be "Bearer <token>"';
     } else {

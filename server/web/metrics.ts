@@ -68,6 +68,12 @@ export function createMetrics(ctx: AppContext): Metrics {
   counter('tablewright_model_cache_uncached_total', 'compiles not kept (cache full, or raced an eviction)', () => cache()?.uncached);
   gauge('tablewright_model_cache_size', 'models in the cache', () => cache()?.size);
 
+  const tokens = () => ctx.tokens?.stats();
+  counter('tablewright_token_cache_hits_total', 'bearer requests answered from the token cache (no query)', () => tokens()?.hits);
+  counter('tablewright_token_cache_lookups_total', 'token lookups in the database (misses, and all while the cache is off or bypassed)', () => tokens()?.lookups);
+  counter('tablewright_token_cache_clears_total', 'whole token-cache clears (revocations, bus flushes)', () => tokens()?.clears);
+  gauge('tablewright_token_cache_size', 'tokens in the cache', () => tokens()?.size);
+
   const bus = () => ctx.bus?.stats();
   gauge('tablewright_listener_connected', '1 while the LISTEN connection is up', () => (ctx.bus ? Number(ctx.bus.isConnected()) : undefined));
   counter('tablewright_listener_reconnects_total', 'LISTEN connections opened after the first', () => {

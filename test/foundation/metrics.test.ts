@@ -31,6 +31,10 @@ describe('GET /metrics', () => {
     expect(series(res.text, 'tablewright_notifications_received_total', { channel: 'tablewright_schema' })).to.be.at.least(1);
     expect(res.text).to.include('tablewright_process_resident_memory_bytes');
     expect(series(res.text, 'tablewright_jobs', { status: 'queued' })).to.equal(0);
+    // every request above carried the same admin token: one lookup, the rest from the cache
+    expect(series(res.text, 'tablewright_token_cache_lookups_total')).to.equal(1);
+    expect(series(res.text, 'tablewright_token_cache_hits_total')).to.be.at.least(5);
+    expect(series(res.text, 'tablewright_token_cache_size')).to.equal(1);
   });
 
   it('needs credentials', async () => {

@@ -39,8 +39,16 @@ export const tokenRoutes = [
   }),
 
   route('delete', '/tokens/:id', 'admin', 'revoke a token (it stops working at once)', async (ctx, req, res) => {
-    const token = await revokeToken(ctx.pool, parseId(req.params.id, 'token'), actorName(req.caller));
-    req.log.info({ tokenId: token.id }, 'API token revoked');
+    const id = parseId(req.params.id, 'token');
+    const actor = actorName(req.caller);
+    // "At once, everywhere": the answer waits until every listening instance has confirmed
+    // that it dropped its cached tokens (milliseconds), so that no instance accepts the
+    // token after this answer. The bus bounds the wait; see Bus.confirmAuthChange.
+    const { result: token, unconfirmed } = ctx.bus
+      ? await ctx.bus.confirmAuthChange((nonce) => revokeToken(ctx.pool, id, actor, { nonce }))
+      : { result: await revokeToken(ctx.pool, id, actor), unconfirmed: [] };
+    ctx.tokens?.clear();
+    req.log.info({ tokenId: token.id, unconfirmed: unconfirmed.length > 0 ? unconfirmed : undefined }, 'API token revoked');
     await reply(req, res, { json: { token }, redirect: '/tokens' });
   }),
 ];
