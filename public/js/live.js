@@ -42,7 +42,7 @@
   function refreshGrid() {
     var grid = document.getElementById('grid');
     if (!grid || !window.htmx) return;
-    if (grid.querySelector('input:focus, textarea:focus, select:focus, .cell-editing, [data-editing]')) return;
+    if (grid.querySelector('input:focus, textarea:focus, select:focus, td.editing, .cell-editing, [data-editing]')) return;
     window.htmx.ajax('GET', window.location.pathname.replace(/\/$/, '') + '/grid' + window.location.search, { target: '#grid', swap: 'outerHTML' });
   }
 
@@ -54,9 +54,28 @@
       if (change.version > pageVersion()) showBanner(change);
     }, 500);
   });
-  source.addEventListener('rows', function () {
+  // Writes this page made itself (their X-Request-Id): it already shows them, and a refresh
+  // would race what the user does next (a click on a header, another edit).
+  var ownRequests = [];
+  document.body.addEventListener('htmx:afterRequest', function (e) {
+    var id = e.detail && e.detail.xhr && e.detail.xhr.getResponseHeader('X-Request-Id');
+    if (!id) return;
+    ownRequests.push(id);
+    if (ownRequests.length > 50) ownRequests.shift();
+  });
+  // The event can arrive before the response of the request that caused it: which writes
+  // were this page's own is decided when the refresh is due, not when the event comes.
+  var pendingWrites = [];
+  source.addEventListener('rows', function (e) {
+    pendingWrites.push(JSON.parse(e.data).request_id || null);
     clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(refreshGrid, 300);
+    refreshTimer = setTimeout(function () {
+      var foreign = pendingWrites.some(function (id) {
+        return !id || ownRequests.indexOf(id) < 0;
+      });
+      pendingWrites = [];
+      if (foreign) refreshGrid();
+    }, 300);
   });
   window.addEventListener('pagehide', function () {
     source.close();

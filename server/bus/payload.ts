@@ -24,6 +24,8 @@ export interface RowsChange {
   rowIds?: number[];
   actor: string;
   instance?: string;
+  /** the request that wrote them (its X-Request-Id): the page that sent it already shows the write */
+  requestId?: string;
 }
 
 export function parseRowsChange(text: string): RowsChange | undefined {
@@ -35,6 +37,7 @@ export function parseRowsChange(text: string): RowsChange | undefined {
   const change: RowsChange = { tableId, op: o.op as RowsChange['op'], actor: o.actor };
   if (Array.isArray(o.row_ids)) change.rowIds = o.row_ids.map(integer).filter((x): x is number => x !== undefined).slice(0, 100);
   if (typeof o.instance === 'string') change.instance = o.instance;
+  if (typeof o.request_id === 'string' && o.request_id.length <= 100) change.requestId = o.request_id;
   return change;
 }
 

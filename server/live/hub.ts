@@ -44,7 +44,7 @@ export class LiveHub {
       this.publish({ type: 'schema', tableId: c.tableId, data: { table_id: c.tableId, version: c.version, op: c.op, actor: c.actor } }),
     );
     const offRows = bus.onRows((c: RowsChange) =>
-      this.publish({ type: 'rows', tableId: c.tableId, data: { table_id: c.tableId, op: c.op, actor: c.actor, row_ids: c.rowIds ?? null } }),
+      this.publish({ type: 'rows', tableId: c.tableId, data: { table_id: c.tableId, op: c.op, actor: c.actor, row_ids: c.rowIds ?? null, request_id: c.requestId ?? null } }),
     );
     return () => {
       offSchema();

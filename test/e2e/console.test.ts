@@ -326,6 +326,25 @@ describe('the console in a browser (e2e)', function () {
     }
   });
 
+  it('refreshes the grid for a row written elsewhere (a script), and keeps an open cell editor', async () => {
+    const t = await apiTable('Visitors', [{ name: 'Name', type: 'text' }]);
+    const [first] = await apiRows(t.id, [{ name: 'Ann' }]);
+    await page.goto(url(`/tables/${t.id}`));
+    await page.locator('#grid tbody tr').first().waitFor();
+    await apiRows(t.id, [{ name: 'Bo' }]);
+    await page.locator('#grid tbody td[data-column="name"]', { hasText: 'Bo' }).waitFor({ timeout: 5000 });
+    // With a cell being edited, a write elsewhere does not pull the editor away.
+    await page.locator(`#cell-${first}-name`).focus();
+    await page.keyboard.press('Enter');
+    const editor = page.locator(`#edit-${first}-name`);
+    await editor.waitFor();
+    await apiRows(t.id, [{ name: 'Cy' }]);
+    await page.waitForTimeout(800);
+    expect(await editor.count(), 'the editor is still open').to.equal(1);
+    await editor.press('Escape');
+    await page.locator(`#cell-${first}-name:not(.editing)`).waitFor();
+  });
+
   it('screenshots every main page at 1280 and 375 px, none of them scrolling sideways', async () => {
     const t = await apiTable('Products', [
       { name: 'Name', type: 'text' },

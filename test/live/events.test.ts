@@ -103,6 +103,7 @@ describe('live updates (server-sent events)', function () {
     const e = await watched.next((x) => x.event === 'rows');
     expect(e.data).to.include({ table_id: tableId, op: 'create' });
     expect(e.data.row_ids).to.deep.equal([row.body.id]);
+    expect(e.data.request_id, 'the write\'s X-Request-Id: the page that made it skips its own refresh').to.equal(row.headers.get('x-request-id'));
     await new Promise((r) => setTimeout(r, 200));
     expect(other.events).to.deep.equal([]);
   });

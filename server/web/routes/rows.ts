@@ -32,7 +32,7 @@ const rowId = (req: Request) => idParam(req.params.rid, 'rid');
 
 /** After a committed write: consoles watching this table (on any instance) refresh. */
 export function rowsChanged(ctx: AppContext, req: Request, op: RowsAnnouncement['op'], rowIds?: number[]): void {
-  announceRows(ctx.pool, req.log ?? ctx.log, { tableId: idParam(req.params.id), op, rowIds, actor: actorName(req.caller), instance: ctx.instanceId });
+  announceRows(ctx.pool, req.log ?? ctx.log, { tableId: idParam(req.params.id), op, rowIds, actor: actorName(req.caller), instance: ctx.instanceId, requestId: req.id === undefined ? undefined : String(req.id) });
 }
 
 export const rowRoutes = [
