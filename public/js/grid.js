@@ -1,6 +1,7 @@
 // The rows grid (views/partials/grid.ejs): keyboard navigation between cells, click or
-// Enter to edit a cell, Escape to cancel, and the filter bar's operator list narrowed to
-// the chosen field's type. Served as a file: the CSP allows no inline script, and htmx
+// Enter to edit a cell, Escape to cancel, the filter bar's operator list narrowed to the
+// chosen field's type, link pickers' searches, and shift+click on a header to sort by
+// several columns. Served as a file: the CSP allows no inline script, and htmx
 // runs with allowEval off, so behaviour lives here, not in hx-on or trigger filters.
 (function () {
   'use strict';
@@ -130,6 +131,34 @@
   document.addEventListener('change', (event) => {
     if (event.target.matches && event.target.matches('[data-filter-field]')) narrowOps(event.target);
   });
+
+  // A link picker (views/partials/grid_link_input.ejs) asks for choices with hx-get as the
+  // user types. htmx would send the input's own name (value, or the column in the add-row
+  // form); the choices endpoint reads the text as q.
+  document.addEventListener('htmx:configRequest', (event) => {
+    const input = event.detail.elt;
+    if (!input || !input.matches || !input.matches('input[data-choices]')) return;
+    const params = event.detail.parameters;
+    delete params[input.name];
+    params.q = input.value;
+  });
+
+  // Shift+click on a column header adds that column to the sort (or turns its direction),
+  // keeping the other keys: the link's data-sort-add (grid.ejs) is that URL. A plain click
+  // sorts by the column alone. In the capture phase, so that neither htmx's handler on the
+  // link nor the browser (a shift+click opens a new window) acts on it first.
+  document.addEventListener('click', (event) => {
+    if (!event.shiftKey || event.button !== 0 || event.ctrlKey || event.metaKey || event.altKey) return;
+    const link = event.target.closest && event.target.closest('a[data-sort-add]');
+    if (!link || !link.closest('table[data-grid]')) return;
+    event.preventDefault();
+    event.stopPropagation();
+    if (window.htmx && link.dataset.sortAddHx) {
+      window.htmx.ajax('GET', link.dataset.sortAddHx, { source: link, target: '#grid', swap: 'outerHTML' });
+    } else {
+      window.location.assign(link.dataset.sortAdd);
+    }
+  }, true);
 
   document.addEventListener('htmx:load', (event) => initGrids(event.target));
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => initGrids());

@@ -10,6 +10,9 @@ import { fieldType } from '../fields/registry.js';
 import type { FieldTypeDef } from '../fields/types.js';
 import { getLiveTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
 
+/** A link shows the linked row's first field of these types (display order): its label. */
+export const isLabelType = (type: string): boolean => type === 'text' || type === 'long_text' || type === 'email';
+
 export interface ModelField {
   meta: FieldMeta;
   type: FieldTypeDef;
@@ -68,7 +71,7 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
       if (target) {
         dependsOn.set(target.id, target.version);
         // The label: the linked table's first text field, in display order.
-        const label = (await listFields(db, target.id)).find((f) => f.type === 'text' || f.type === 'long_text' || f.type === 'email');
+        const label = (await listFields(db, target.id)).find((f) => isLabelType(f.type));
         const targetRelation = String(qualified(dataSchema, target.table_name));
         const labelRef = label ? `${alias}.${ident(label.column_name)}` : null;
         field.link = { alias, relation: targetRelation, labelRef, tableId: target.id };

@@ -1,6 +1,7 @@
 // How the console grid shows and edits values, per field type. Pure functions over a
 // compiled model and row JSON (rowToJson): the templates only place what these answer,
 // always through <%= %>, so nothing here builds HTML.
+import type { Choice } from '../model/choices.js';
 import type { ModelField } from '../model/compile.js';
 
 /** What a display cell shows; `kind` picks the markup in views/partials/grid_cell.ejs. */
@@ -22,6 +23,31 @@ export interface EditorView {
   checked?: boolean;
   choices?: Array<{ value: string; label: string }>;
   hint?: string;
+  /** link: the row picker (a datalist of the linked table's rows); none when that table is gone */
+  picker?: LinkPicker;
+}
+
+/** One <option> of a link picker's datalist: the row id the input takes, and its label. */
+export interface ChoiceOption {
+  value: string;
+  label: string;
+}
+
+/** What a link editor offers besides the id input: the linked table and its first rows. */
+export interface LinkPicker {
+  tableId: number;
+  tableName: string;
+  options: ChoiceOption[];
+}
+
+const CHOICE_LABEL_CHARS = 80;
+
+/** "Acme (#3)"; "#3" alone when the row has no label. */
+export function choiceOption(c: Choice): ChoiceOption {
+  const id = `#${c.id}`;
+  if (c.label === id) return { value: String(c.id), label: id };
+  const label = c.label.length > CHOICE_LABEL_CHARS ? `${c.label.slice(0, CHOICE_LABEL_CHARS - 1)}…` : c.label;
+  return { value: String(c.id), label: `${label} (${id})` };
 }
 
 const LONG_TEXT_CHARS = 120;
@@ -81,8 +107,11 @@ export function cellView(field: ModelField, value: unknown): CellView {
   }
 }
 
-/** The editor's value: what the field's parser reads back as the same value. */
-export function editorView(field: ModelField, value: unknown): EditorView {
+/**
+ * The editor's value: what the field's parser reads back as the same value. A link field
+ * takes its picker from the caller (it reads the linked table).
+ */
+export function editorView(field: ModelField, value: unknown, picker?: LinkPicker): EditorView {
   const t = field.meta.type;
   const text = value === null || value === undefined ? '' : String(value);
   switch (t) {
@@ -108,7 +137,8 @@ export function editorView(field: ModelField, value: unknown): EditorView {
       };
     case 'link': {
       const v = value as { id: number; label: string | null } | null;
-      return { input: 'link', value: v ? String(v.id) : '', hint: v?.label ? `now: ${v.label}` : 'a row id' };
+      const hint = v ? `now: ${choiceOption({ id: v.id, label: v.label || `#${v.id}` }).label}` : picker ? `a row id, or type to search ${picker.tableName}` : 'a row id';
+      return { input: 'link', value: v ? String(v.id) : '', hint, ...(picker ? { picker } : {}) };
     }
     case 'email':
       return { input: 'email', value: text };

@@ -326,6 +326,89 @@ describe('the console in a browser (e2e)', function () {
     }
   });
 
+  it('picks a linked row by typing part of its label (the datalist follows), saves with Enter, and shift+clicks a second header to sort by two columns', async () => {
+    // 25 vendors: the one picked is past the 20 the editor's datalist starts with, so it
+    // can only be offered by the search as the user types.
+    const vendors = await apiTable('Vendors', [{ name: 'Name', type: 'text' }]);
+    const vendorIds = await apiRows(vendors.id, Array.from({ length: 25 }, (_, i) => ({ name: i === 24 ? 'Zephyr Supplies' : `Vendor ${i + 1}` })));
+    const zephyr = vendorIds[24]!;
+    const t = await apiTable('Purchases', [
+      { name: 'Item', type: 'text' },
+      { name: 'Vendor', type: 'link', options: { table_id: vendors.id } },
+      { name: 'Qty', type: 'number' },
+    ]);
+    const [bolts] = await apiRows(t.id, [
+      { item: 'Bolts', qty: 2, vendor: vendorIds[0] },
+      { item: 'Anchors', qty: 1 },
+      { item: 'Cables', qty: 2 },
+      { item: 'Dowels', qty: 1 },
+    ]);
+    await page.goto(url(`/tables/${t.id}`));
+
+    // Keyboard: focus the cell, Enter opens the picker with the first 20 vendors.
+    await page.locator(`#cell-${bolts}-vendor`).focus();
+    await page.keyboard.press('Enter');
+    const editor = page.locator(`#edit-${bolts}-vendor`);
+    await editor.waitFor();
+    await htmxIdle(page);
+    expect(await page.evaluate(() => document.activeElement?.id), 'the picker has the focus').to.equal(`edit-${bolts}-vendor`);
+    expect(await editor.getAttribute('list')).to.equal(`edit-${bolts}-vendor-choices`);
+    const listed = () => page.locator(`#edit-${bolts}-vendor-choices option`).allTextContents();
+    expect(await listed()).to.have.length(20);
+    expect((await listed()).some((o) => o.includes('Zephyr')), 'not among the first 20').to.equal(false);
+    expect(await page.locator(`#hint-${bolts}-vendor`).innerText()).to.equal(`now: Vendor 1 (#${vendorIds[0]})`);
+
+    // Typing part of the label: the datalist is refreshed from the server with the matches.
+    await editor.fill('');
+    await editor.pressSequentially('zeph', { delay: 30 });
+    await eventually(async () => (await listed()).join('|') === `Zephyr Supplies (#${zephyr})`, 5_000, 'the datalist offers Zephyr Supplies');
+    const value = await page.locator(`#edit-${bolts}-vendor-choices option`).first().getAttribute('value');
+    expect(value).to.equal(String(zephyr));
+    // Picking the option puts its id in the input (what the datalist does); Enter saves.
+    await editor.fill(value!);
+    await page.keyboard.press('Enter');
+    await page.locator(`#cell-${bolts}-vendor:not(.editing)`).waitFor();
+    await htmxIdle(page);
+    expect((await page.locator(`#cell-${bolts}-vendor`).innerText()).trim()).to.equal('Zephyr Supplies');
+    expect(await page.evaluate(() => document.activeElement?.id), 'focus comes back to the saved cell').to.equal(`cell-${bolts}-vendor`);
+    expect((await app!.request('GET', `/tables/${t.id}/rows/${bolts}`)).body.vendor).to.deep.equal({ id: zephyr, label: 'Zephyr Supplies' });
+
+    // Escape in the picker cancels: the cell keeps its value.
+    await page.keyboard.press('Enter');
+    await editor.waitFor();
+    await htmxIdle(page);
+    await editor.fill(String(vendorIds[1]));
+    await editor.press('Escape');
+    await page.locator(`#cell-${bolts}-vendor:not(.editing)`).waitFor();
+    await htmxIdle(page);
+    expect((await page.locator(`#cell-${bolts}-vendor`).innerText()).trim()).to.equal('Zephyr Supplies');
+
+    // Sorting: a click on Qty sorts by it alone; shift+click on Item adds it as the second key.
+    const items = () => page.locator('#grid tbody td[data-column="item"]').allInnerTexts();
+    await page.locator('#grid thead th[title^="qty "] a').click();
+    await htmxIdle(page);
+    // htmx pushes the URL after the swap: wait for it rather than read it at once.
+    await page.waitForURL((u) => u.searchParams.get('sort') === 'qty');
+    const pages = browser!.context.pages().length;
+    await page.locator('#grid thead th[title^="item "] a').click({ modifiers: ['Shift'] });
+    await htmxIdle(page);
+    await page.waitForURL((u) => u.searchParams.get('sort') === 'qty,item');
+    expect(browser!.context.pages().length, 'shift+click opens no new window').to.equal(pages);
+    expect(await items()).to.deep.equal(['Anchors', 'Dowels', 'Bolts', 'Cables']);
+    expect(await page.locator('#grid thead th[title^="qty "]').getAttribute('aria-sort')).to.equal('ascending');
+    expect(await page.locator('#grid thead th[title^="item "]').getAttribute('aria-sort'), 'aria-sort on the first key only').to.equal(null);
+    expect(await page.locator('#grid thead th[title^="qty "] .sort-order').innerText()).to.equal('1');
+    expect(await page.locator('#grid thead th[title^="item "] .sort-order').innerText()).to.equal('2');
+    // shift+click again turns the second key around, keeping the first
+    await page.locator('#grid thead th[title^="item "] a').click({ modifiers: ['Shift'] });
+    await htmxIdle(page);
+    await page.waitForURL((u) => u.searchParams.get('sort') === 'qty,-item');
+    expect(await items()).to.deep.equal(['Dowels', 'Anchors', 'Cables', 'Bolts']);
+    // the address is the view: a reload shows the same order
+    await page.reload();
+    expect(await items()).to.deep.equal(['Dowels', 'Anchors', 'Cables', 'Bolts']);
+  });
+
   it('refreshes the grid for a row written elsewhere (a script), and keeps an open cell editor', async () => {
     const t = await apiTable('Visitors', [{ name: 'Name', type: 'text' }]);
     const [first] = await apiRows(t.id, [{ name: 'Ann' }]);

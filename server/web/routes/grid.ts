@@ -7,19 +7,22 @@ import { allows } from '../../auth/roles.js';
 import type { AppContext } from '../../context.js';
 import { AppError, notFound } from '../../errors.js';
 import type { FilterOp } from '../../fields/types.js';
+import { withModel } from '../../model/cache.js';
+import { listChoices } from '../../model/choices.js';
 import type { Model, ModelField } from '../../model/compile.js';
 import { DEFAULT_PAGE_SIZE, parsePage, parseSize } from '../../model/query.js';
 import { createRow, deleteRow, getRow, listRows, updateRow, type ListRequest, type ListResult, type Row } from '../../model/rows.js';
 import { idParam } from '../../schema/input.js';
-import { cellView, editorView } from '../grid_view.js';
+import { cellView, choiceOption, editorView, type LinkPicker } from '../grid_view.js';
 import { answerKind, reply } from '../negotiate.js';
 import { route } from '../route.js';
-import { useModel, rowsChanged } from './rows.js';
+import { modelsOf, useModel, rowsChanged } from './rows.js';
 import { body } from './schema_deps.js';
 import { tableLocals } from './tables.js';
 
 export const PAGE_SIZES = [25, 50, 100, 250, 500, 1000];
 const VALUELESS_OPS = new Set(['empty', 'not_empty']);
+const MAX_SORT_KEYS = 10;
 
 export interface FilterSpec {
   column: string;
@@ -133,6 +136,56 @@ export function pageList(page: number, pages: number): Array<number | null> {
   return out;
 }
 
+/**
+ * What a link field's editor offers: the linked table's first rows for its datalist
+ * (GET /tables/:id/rows/choices refreshes them as the user types). None when the linked
+ * table is gone (in the trash since this model was compiled): the id input alone.
+ */
+export async function linkPicker(ctx: AppContext, f: ModelField): Promise<LinkPicker | undefined> {
+  if (!f.link) return undefined;
+  const tableId = f.link.tableId;
+  try {
+    return await withModel(modelsOf(ctx), tableId, async (target) => ({
+      tableId,
+      tableName: target.table.name,
+      options: (await listChoices(ctx.pool, target, {})).map(choiceOption),
+    }));
+  } catch (err) {
+    if (err instanceof AppError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The header's sort state and links, from sort=col,-col. A plain link sorts by its column
+ * alone (then the other way round); `addHref` (shift+click, public/js/grid.js) keeps the
+ * other keys and adds this column after them, or turns its direction where it already is.
+ */
+export function sortLinks(sort: string, href: (sort: string) => string) {
+  const keys = sort.split(',').map((s) => s.trim()).filter(Boolean);
+  const indexOf = (column: string) => keys.findIndex((k) => k === column || k === `-${column}`);
+  const direction = (column: string): 'ascending' | 'descending' | 'none' => {
+    const i = indexOf(column);
+    return i < 0 ? 'none' : keys[i]!.startsWith('-') ? 'descending' : 'ascending';
+  };
+  return {
+    sortKeys: keys,
+    sortOf: direction,
+    /** 1, 2, … when several keys sort the rows; 0 otherwise (no number shown) */
+    sortOrder: (column: string) => (keys.length > 1 ? indexOf(column) + 1 : 0),
+    /** ARIA allows one sorted header: the first key's */
+    ariaSort: (column: string) => (indexOf(column) === 0 ? direction(column) : undefined),
+    sortHref: (column: string) => href(keys[0] === column ? `-${column}` : column),
+    addHref: (column: string) => {
+      const i = indexOf(column);
+      // parseSort takes at most 10 keys: past that, a new column is not added.
+      if (i < 0 && keys.length >= MAX_SORT_KEYS) return href(keys.join(','));
+      const next = i < 0 ? [...keys, column] : keys.map((k, j) => (j !== i ? k : k.startsWith('-') ? column : `-${column}`));
+      return href(next.join(','));
+    },
+  };
+}
+
 /** The grid for the table page: none for a table in the trash (it has no rows to show). */
 export async function gridForPage(ctx: AppContext, req: Request, trashed: boolean): Promise<Record<string, unknown> | null> {
   return trashed ? null : gridLocals(ctx, req);
@@ -166,11 +219,14 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
   const { model, result } = loaded;
   const editable = canEdit(req) && !model.table.read_only;
   const fields = model.fields.map(fieldInfo);
-  const sortKeys = state.sort.split(',').map((s) => s.trim()).filter(Boolean);
   const count = result.count ?? 0;
   const pages = Math.max(1, Math.ceil(count / state.size));
   const base = `/tables/${tableId}`;
   const q = (o: Partial<GridState> = {}) => stateQuery(state, o);
+  const { sortKeys, sortOf, sortOrder, ariaSort, sortHref, addHref } = sortLinks(state.sort, (sort) => `${base}?${q({ sort, page: 1 })}`);
+  // The add-row form is there for editors only: only they need the link pickers' rows.
+  const addFields = editable ? model.fields.filter((f) => !f.meta.read_only) : [];
+  const pickers = await Promise.all(addFields.map((f) => linkPicker(ctx, f)));
   return {
     tableId,
     tableName: model.table.name,
@@ -179,7 +235,7 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
       id: row.id as number,
       cells: model.fields.map((f) => ({ column: f.column, name: f.meta.name, view: cellView(f, row[f.column]), editable: editable && !f.meta.read_only })),
     })),
-    addInputs: model.fields.filter((f) => !f.meta.read_only).map((f) => ({ ...fieldInfo(f), editor: editorView(f, null), required: f.meta.not_null && f.meta.default_value == null })),
+    addInputs: addFields.map((f, i) => ({ ...fieldInfo(f), editor: editorView(f, null, pickers[i]), required: f.meta.not_null && f.meta.default_value == null })),
     state,
     problem,
     editable,
@@ -188,8 +244,12 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
     pages,
     pageList: pageList(Math.min(state.page, pages), pages),
     sizes: PAGE_SIZES,
-    sortOf: (column: string) => (sortKeys[0] === column ? 'ascending' : sortKeys[0] === `-${column}` ? 'descending' : 'none'),
-    sortHref: (column: string) => `${base}?${q({ sort: sortKeys[0] === column ? `-${column}` : column, page: 1 })}`,
+    sortKeys,
+    sortOf,
+    sortOrder,
+    ariaSort,
+    sortHref,
+    sortAddHref: addHref,
     pageHref: (page: number, size = state.size) => `${base}?${q({ page, size })}`,
     removeFilterHref: (i: number) => `${base}?${q({ filters: state.filters.filter((_, j) => j !== i), page: 1 })}`,
     query: q(),
@@ -237,8 +297,8 @@ function cellLocals(req: Request, model: Model, f: ModelField, row: Row) {
   };
 }
 
-function editorLocals(model: Model, f: ModelField, row: Row, sent?: { value: string; checked?: boolean; error: string }) {
-  const editor = editorView(f, row[f.column]);
+async function editorLocals(ctx: AppContext, model: Model, f: ModelField, row: Row, sent?: { value: string; checked?: boolean; error: string }) {
+  const editor = editorView(f, row[f.column], await linkPicker(ctx, f));
   if (sent) Object.assign(editor, { value: editor.input === 'checkbox' ? 'true' : sent.value, checked: sent.checked });
   return { tableId: model.tableId, rowId: row.id as number, field: fieldInfo(f), editor, error: sent?.error ?? null };
 }
@@ -297,7 +357,7 @@ export const gridRoutes = [
   route('get', '/tables/:id/rows/:rid/cells/:column/edit', 'editor', "one cell's editor (an input for its type)", async (ctx, req, res) => {
     const locals = await useModel(ctx, req, async (model) => {
       const f = cellField(model, req.params.column);
-      return editorLocals(model, f, await getRow(ctx.pool, model, rowId(req)));
+      return editorLocals(ctx, model, f, await getRow(ctx.pool, model, rowId(req)));
     });
     await reply(req, res, { json: { editor: locals.editor }, fragment: 'grid_cell_edit', page: 'cell_edit', locals: { ...locals, title: `Edit ${locals.field.name}` } });
   }),
@@ -317,7 +377,7 @@ export const gridRoutes = [
         if (!(err instanceof AppError) || err.status === 404 || err.status >= 500 || err.code === 'unknown_field') throw err;
         const row = await getRow(ctx.pool, model, id);
         const sent = { value: typeof value === 'string' ? value : JSON.stringify(value), checked: value === 'true', error: err.message };
-        return { ok: false as const, err, locals: editorLocals(model, f, row, sent) };
+        return { ok: false as const, err, locals: await editorLocals(ctx, model, f, row, sent) };
       }
     });
     if (done.ok) {

@@ -5,9 +5,11 @@ import type { AppContext } from '../../context.js';
 import { withTransaction } from '../../db/tx.js';
 import { AppError } from '../../errors.js';
 import { ModelCache, withModel } from '../../model/cache.js';
+import { listChoices } from '../../model/choices.js';
 import type { Model } from '../../model/compile.js';
 import { createRow, createRows, deleteRow, deleteRows, getRow, listRows, updateRow, updateRows, type ListRequest } from '../../model/rows.js';
 import { idParam } from '../../schema/input.js';
+import { choiceOption } from '../grid_view.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
 import { announceRows, type RowsAnnouncement } from '../../live/announce.js';
@@ -65,6 +67,14 @@ export const rowRoutes = [
     const ids = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => deleteRows(tx, model, req.body)));
     rowsChanged(ctx, req, 'delete', ids);
     res.json({ deleted: ids.length, ids });
+  }),
+
+  // Before /tables/:id/rows/:rid, which would take "choices" for a row id.
+  route('get', '/tables/:id/rows/choices', 'viewer', 'rows as choices for a link picker: q (label contains, or an id), size 1..50', async (ctx, req, res) => {
+    const q = req.query as Record<string, unknown>;
+    const choices = await useModel(ctx, req, (model) => listChoices(ctx.pool, model, { q: q.q, size: q.size }));
+    // htmx swaps the <option>s into the picker's <datalist>; everyone else gets JSON.
+    await reply(req, res, { json: { choices }, fragment: 'grid_choices', locals: { options: choices.map(choiceOption) } });
   }),
 
   route('get', '/tables/:id/rows/:rid', 'viewer', 'one row', async (ctx, req, res) => {
