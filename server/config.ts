@@ -64,6 +64,7 @@ const schema = z.object({
   DDL_DEBOUNCE_MS: int(0, 60_000).default(250),
   COLUMN_SLOT_WARNING: int(1, 1600).default(1400),
   IMPORT_MAX_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(100 * 1024 * 1024),
+  IMPORT_JOB_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(5 * 1024 * 1024),
 });
 
 export type Config = {
@@ -85,6 +86,8 @@ export type Config = {
   statementTimeoutMs: number;
   /** a type change on a table with more (estimated) rows runs as a job */
   jobThresholdRows: number;
+  /** a CSV import of a larger upload (bytes) runs as a job, the upload kept in PostgreSQL */
+  importJobBytes: number;
   /** how often each instance looks for queued jobs */
   jobPollMs: number;
   /** a running job without a heartbeat for this long is taken as lost */
@@ -193,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ddlDebounceMs: e.DDL_DEBOUNCE_MS,
     columnSlotWarning: e.COLUMN_SLOT_WARNING,
     importMaxBytes: e.IMPORT_MAX_BYTES,
+    importJobBytes: e.IMPORT_JOB_BYTES,
     statementTimeoutMs: e.STATEMENT_TIMEOUT_MS,
   };
 }

@@ -112,7 +112,7 @@ export async function start(config: Config, log: Logger): Promise<Instance> {
       pool,
       log,
       instanceId: bus.instanceId,
-      handlers: jobHandlers({ pool, log, config: effective, instanceId: bus.instanceId, onCommitted: (t, v) => models.schemaChanged(t, v) }),
+      handlers: jobHandlers({ pool, log, config: effective, instanceId: bus.instanceId, models, onCommitted: (t, v) => models.schemaChanged(t, v) }),
       pollMs: config.jobPollMs,
       staleMs: config.jobStaleMs,
     });

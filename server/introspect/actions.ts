@@ -57,7 +57,8 @@ const FIELD_COLUMNS = /* sql */ `id, table_id, name, column_name, type, options,
   default_value, attnum, read_only, created_at, updated_at, trashed_at, trashed_by, trash_name, trash_reason, pg_type, pg_default`;
 
 /** Applies one action to one drift item of a fresh report. */
-export async function applyAction(deps: ReconcileDeps, actor: Actor, req: ActionRequest): Promise<ActionResult> {
+/** The drift item a request names, as the catalog is now, and the action, if it resolves that item. */
+export async function checkAction(deps: Pick<ReconcileDeps, 'pool' | 'config'>, req: ActionRequest): Promise<{ item: DriftItem; action: ActionName }> {
   if (typeof req.item !== 'string' || !req.item) throw badRequest('item: the id of a drift item is required', 'item');
   if (typeof req.action !== 'string' || !req.action) throw badRequest('action is required', 'action');
   const report = await reconcile(deps);
@@ -67,7 +68,11 @@ export async function applyAction(deps: ReconcileDeps, actor: Actor, req: Action
   if (!(allowed as string[]).includes(req.action)) {
     throw badRequest(`"${req.action.slice(0, 40)}" does not resolve this item; use one of: ${allowed.join(', ')}`, 'action');
   }
-  const action = req.action as ActionName;
+  return { item, action: req.action as ActionName };
+}
+
+export async function applyAction(deps: ReconcileDeps, actor: Actor, req: ActionRequest): Promise<ActionResult> {
+  const { item, action } = await checkAction(deps, req);
   const result = await dispatch(deps, actor, item, action, req);
   deps.log.info({ item: item.id, kind: item.kind, action, actor: actor.name }, 'drift action applied');
   return { item, action, result };

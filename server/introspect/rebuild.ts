@@ -11,12 +11,15 @@
 // policies and grants are not carried over: a table with triggers or policies is refused.
 import { ident, identFromCatalog, literal, qualified } from '../db/ident.js';
 import { conflict } from '../errors.js';
-import { schemaChange, type Actor } from '../schema/change.js';
+import { schemaChange, type Actor, type Change } from '../schema/change.js';
 import { liveTableForChange } from '../schema/metadata.js';
 import type { ReconcileDeps } from './reconcile.js';
-import { readCatalog } from './snapshot.js';
+import { readCatalog, type CatalogTable } from './snapshot.js';
 
-export async function rebuildTable(deps: ReconcileDeps, actor: Actor, tableId: number) {
+/** Rows copied per statement when the table has an id primary key (progress between them). */
+export const REBUILD_BATCH_ROWS = 50_000;
+
+export async function rebuildTable(deps: ReconcileDeps, actor: Actor, tableId: number, opts: { batchRows?: number } = {}) {
   return schemaChange(deps, actor, 'rebuild_table', tableId, async (c) => {
     const table = await liveTableForChange(c, tableId);
     const schema = c.deps.config.dataSchema;
@@ -73,7 +76,8 @@ export async function rebuildTable(deps: ReconcileDeps, actor: Actor, tableId: n
     });
     await c.ddl(`CREATE TABLE ${qualified(schema, tmp)} (${defs.join(', ')})`);
     const copied = rel.columns.filter((col) => !col.generated).map((col) => identFromCatalog(col.name).toString()).join(', ');
-    await c.ddl(`INSERT INTO ${qualified(schema, tmp)} (${copied}) OVERRIDING SYSTEM VALUE SELECT ${copied} FROM ${old}`);
+    const copy = `INSERT INTO ${qualified(schema, tmp)} (${copied}) OVERRIDING SYSTEM VALUE SELECT ${copied} FROM ${old}`;
+    const rows = await copyRows(c, copy, rel, opts.batchRows ?? REBUILD_BATCH_ROWS);
     if (seq[0]) {
       const { rows: last } = await c.tx.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text, is_called FROM ${qualified(seq[0].schema, seq[0].name)}`);
       await c.tx.query(`SELECT setval($1, $2::bigint, $3)`, [qualified(schema, tmpSeq).toString(), last[0]!.last_value, last[0]!.is_called]);
@@ -99,6 +103,39 @@ export async function rebuildTable(deps: ReconcileDeps, actor: Actor, tableId: n
     );
     c.reached('metadata');
     const freed = rel.slots - rel.columns.length;
-    return { result: { slots_before: rel.slots, slots_after: rel.columns.length, freed }, tableId, details: { slots_before: rel.slots, freed } };
+    return { result: { slots_before: rel.slots, slots_after: rel.columns.length, freed, rows }, tableId, details: { slots_before: rel.slots, freed, rows } };
   });
+}
+
+/**
+ * Copies the rows into the new table: in batches by id when id is the primary key, so
+ * that a job can show rows done of the (estimated) total between them; in one statement
+ * otherwise. The audit records the copy once.
+ */
+async function copyRows(c: Change, copy: string, rel: CatalogTable, batchRows: number): Promise<number> {
+  const total = rel.est_rows > 0 ? Math.round(rel.est_rows) : undefined;
+  await c.deps.progress?.({ phase: 'copying rows', done: 0, total });
+  const byId = rel.pk_columns?.length === 1 && rel.columns.some((col) => col.attnum === rel.pk_columns![0] && col.name === 'id');
+  if (!byId) {
+    const { rowCount } = await c.tx.query(copy);
+    c.record(copy);
+    return rowCount ?? 0;
+  }
+  c.record(`${copy} -- by id, ${batchRows} rows at a time`);
+  let done = 0;
+  let last: string | null = null;
+  for (;;) {
+    // The id's own type decides how `id > $2` compares (bigint here; any type in a table adopted as is).
+    const from: string = last === null ? `${copy} ORDER BY id LIMIT $1` : `${copy} WHERE id > $2 ORDER BY id LIMIT $1`;
+    const { rows: batch }: { rows: Array<{ n: number; last: string | null }> } = await c.tx.query(
+      `WITH moved AS (${from} RETURNING id) SELECT count(*)::int AS n, (SELECT id FROM moved ORDER BY id DESC LIMIT 1)::text AS last FROM moved`,
+      last === null ? [batchRows] : [batchRows, last],
+    );
+    const { n } = batch[0]!;
+    done += n;
+    last = batch[0]!.last;
+    c.deps.log.info({ table: rel.name, rows: done, total }, 'rebuild: rows copied');
+    await c.deps.progress?.({ done, ...(total !== undefined && done > total ? { total: done } : {}) });
+    if (n < batchRows) return done;
+  }
 }

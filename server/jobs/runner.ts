@@ -34,7 +34,9 @@ export class JobRunner {
     this.log = opts.log.child({ component: 'jobs' });
   }
 
+  /** Starts (or, after stop(), starts again) looking for work. */
   start(): void {
+    this.stopped = false;
     this.schedule(0);
   }
 

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { parse, type CsvError } from 'csv-parse';
+import { parse as parseSync } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import type { Queryable } from '../db/pool.js';
 import { AppError, unprocessable } from '../errors.js';
@@ -95,9 +96,11 @@ export interface ImportOptions {
   log?: Logger;
   /** for tests: rows per INSERT */
   batchRows?: number;
+  /** rows inserted so far, after each batch (a job shows it) */
+  onProgress?: (imported: number) => Promise<void>;
 }
 
-const invalidCsv = (line: number | undefined, field: string | undefined, message: string) =>
+export const invalidCsv = (line: number | undefined, field: string | undefined, message: string) =>
   unprocessable('invalid_csv', line !== undefined ? `line ${line}: ${message}` : message, field, { line, field, message });
 
 /**
@@ -133,6 +136,22 @@ export function mapHeader(model: Model, header: string[], ignoreUnknown = false)
   return mapped;
 }
 
+/**
+ * Checks the header in the first bytes of a file (an import queued as a job is refused at
+ * once for a bad header, not minutes later). Says nothing when the header does not end
+ * within them: the import itself will.
+ */
+export function checkCsvHeader(model: Model, firstBytes: Buffer, whole: boolean, ignoreUnknown = false): void {
+  if (!whole && firstBytes.indexOf(0x0a) < 0) return;
+  let header: string[] | undefined;
+  try {
+    header = (parseSync(firstBytes, { bom: true, to: 1, skip_empty_lines: true }) as string[][])[0];
+  } catch {
+    return;
+  }
+  if (header) mapHeader(model, header, ignoreUnknown);
+}
+
 /** The line a record starts on (csv-parse counts the line it ends on). */
 function startLine(endLine: number, record: string[]): number {
   let breaks = 0;
@@ -165,6 +184,7 @@ export async function importCsv(tx: Queryable, model: Model, source: Readable, o
     if (Math.floor(imported / IMPORT_PROGRESS_EVERY) > Math.floor(before / IMPORT_PROGRESS_EVERY)) {
       opts.log?.info({ tableId: model.tableId, rows: imported }, 'csv import progress');
     }
+    await opts.onProgress?.(imported);
   };
 
   try {

@@ -60,6 +60,8 @@ export interface Change {
   actor: Actor;
   /** runs a DDL statement and records it for the audit row */
   ddl(sql: string): Promise<void>;
+  /** records a statement for the audit row that runs in parts (a copy in batches) */
+  record(sql: string): void;
   /** marks a step as reached (throws there when a test set the failpoint) */
   reached(step: Step): void;
   /** takes the advisory lock of another table too (links touch two tables) */
@@ -98,6 +100,9 @@ export async function schemaChange<T>(
       async ddl(sql) {
         statements.push(sql);
         await tx.query(sql);
+      },
+      record(sql) {
+        statements.push(sql);
       },
       reached(step) {
         if (failpoint.step === step) throw new FailpointError(step);

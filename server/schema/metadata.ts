@@ -53,6 +53,15 @@ export async function listTables(db: Queryable, opts: { trashed?: boolean } = {}
 }
 
 /** A table by id, trashed or not; 404 when there is none. `forUpdate` locks its row. */
+/** PostgreSQL's estimate of a table's rows (pg_class.reltuples; 0 before any ANALYZE). */
+export async function estimatedRows(db: Queryable, tableId: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT greatest(c.reltuples, 0)::int8 AS n FROM tablewright.tables t JOIN pg_class c ON c.oid = t.table_oid WHERE t.id = $1`,
+    [tableId],
+  );
+  return rows[0]?.n ?? 0;
+}
+
 export async function getTable(db: Queryable, id: number, opts: { forUpdate?: boolean } = {}): Promise<TableMeta> {
   const { rows } = await db.query<TableMeta>(
     `SELECT ${TABLE_COLUMNS} FROM tablewright.tables WHERE id = $1${opts.forUpdate ? ' FOR UPDATE' : ''}`,

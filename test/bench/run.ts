@@ -10,6 +10,7 @@ import { benchReconcileSuite } from './reconcile.js';
 import { benchRoundTrip } from './roundtrip.js';
 import { benchSchema } from './schema.js';
 import { benchModels } from './models.js';
+import { benchJobs } from './jobs.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -23,6 +24,7 @@ const suites: Record<string, (url: string) => Promise<void>> = {
   schema: benchSchema,
   models: benchModels,
   reconcile: benchReconcileSuite,
+  jobs: benchJobs,
 };
 
 async function main(): Promise<void> {

@@ -30,7 +30,8 @@ describe('the console in a browser (e2e)', function () {
     skipWithoutBrowser(this);
     db = await freshDatabase();
     // A fast drift check, so that an ALTER TABLE in plain SQL shows within a second.
-    app = await startApp(db.url, { DRIFT_CHECK_INTERVAL: '300ms', CLEANUP_INTERVAL: 'off' }, 'e2e');
+    // A small IMPORT_JOB_BYTES, so that a CSV of a few thousand rows is imported by a job.
+    app = await startApp(db.url, { DRIFT_CHECK_INTERVAL: '300ms', CLEANUP_INTERVAL: 'off', IMPORT_JOB_BYTES: '20000', JOB_POLL_MS: '100' }, 'e2e');
     await addUser(app, ADMIN, 'admin');
     sql = await Sql.connect(db.url);
     browser = await launchBrowser();
@@ -324,6 +325,24 @@ describe('the console in a browser (e2e)', function () {
     } finally {
       await second.stop();
     }
+  });
+
+  it('imports a big CSV through the grid\'s import form: a progress bar while the job runs, then how many rows came in', async () => {
+    const t = await apiTable('Parts', [{ name: 'Name', type: 'text' }, { name: 'Qty', type: 'number' }]);
+    const csv = ['name,qty', ...Array.from({ length: 3000 }, (_, i) => `part ${i + 1},${i + 1}`)].join('\n');
+    await page.goto(url(`/tables/${t.id}`));
+    await page.getByText('Import CSV', { exact: true }).click();
+    await page.getByLabel('CSV file').setInputFiles({ name: 'parts.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    const job = page.locator('section.job');
+    await job.locator('progress').waitFor();
+    expect(await job.locator('h2').innerText()).to.match(/^Job \d+: importing CSV$/);
+    await screenshots(page, 'job-import');
+    await job.getByText('Imported 3,000 rows.').waitFor({ timeout: 15_000 });
+    expect(await job.locator('progress').count(), 'the bar goes when the job is done').to.equal(0);
+    await job.getByRole('link', { name: 'Back to the table' }).click();
+    await page.waitForURL(url(`/tables/${t.id}`));
+    expect(await page.locator('#grid .count').innerText()).to.match(/3,?000 rows/);
   });
 
   it('picks a linked row by typing part of its label (the datalist follows), saves with Enter, and shift+clicks a second header to sort by two columns', async () => {

@@ -24,6 +24,8 @@ export interface RequestOptions {
   auth?: false | { token: string } | { cookie: string };
   json?: unknown;
   form?: Record<string, string>;
+  /** a raw body (a CSV file, a FormData): its Content-Type goes in headers (a FormData brings its own) */
+  body?: BodyInit;
   headers?: Record<string, string>;
 }
 
@@ -69,7 +71,7 @@ export async function request(base: string, method: string, path: string, opts: 
   if (opts.auth && 'token' in opts.auth) headers.Authorization = `Bearer ${opts.auth.token}`;
   if (opts.auth && 'cookie' in opts.auth) headers.Cookie = opts.auth.cookie;
   Object.assign(headers, opts.headers);
-  let body: string | undefined;
+  let body: BodyInit | undefined = opts.body;
   if (opts.json !== undefined) {
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(opts.json);

@@ -5,25 +5,14 @@ import { expect } from 'chai';
 import { enqueueJob } from '../../server/jobs/queue.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { waitForJob } from '../helpers/jobs.js';
 import { Sql } from '../helpers/sql.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('jobs', function () {
   this.timeout(30_000);
   let db: TestDatabase;
   let a: TestApp;
   let sql: Sql;
-
-  async function waitForJob(app: TestApp, id: number, ms = 10_000): Promise<any> {
-    const until = Date.now() + ms;
-    for (;;) {
-      const res = await app.request('GET', `/jobs/${id}`);
-      if (res.body.status === 'done' || res.body.status === 'failed') return res.body;
-      if (Date.now() > until) throw new Error(`job ${id} still ${res.body.status} after ${ms} ms`);
-      await sleep(50);
-    }
-  }
 
   async function bigTable(name: string, rows: number) {
     const t = (await a.request('POST', '/tables', { json: { name, fields: [{ name: 'Amount', type: 'text', column: 'amount' }] } })).body;

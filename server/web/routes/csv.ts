@@ -1,6 +1,7 @@
 // CSV export and import of a table's rows (server/model/csv.ts does the work).
 // Export streams as it reads; import streams what it receives (a text/csv body from
-// scripts, or a multipart upload from the console's form) into one transaction.
+// scripts, or a multipart upload from the console's form) into one transaction, or, for
+// an upload over IMPORT_JOB_BYTES, into tablewright.job_uploads for a job (202).
 import { once } from 'node:events';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import busboy from 'busboy';
@@ -8,13 +9,19 @@ import type { Request, Response } from 'express';
 import type { AppContext } from '../../context.js';
 import { withTransaction } from '../../db/tx.js';
 import { AppError, badRequest } from '../../errors.js';
-import { exportCsv, importCsv } from '../../model/csv.js';
+import { IMPORT_CSV } from '../../jobs/handlers.js';
+import { enqueueJob, setJobTotal } from '../../jobs/queue.js';
+import { storeUpload } from '../../jobs/uploads.js';
+import type { Model } from '../../model/compile.js';
+import { checkCsvHeader, exportCsv, importCsv, invalidCsv } from '../../model/csv.js';
 import { flag, idParam } from '../../schema/input.js';
 import { checkMultipartCsrf } from '../csrf.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
 import { gridLocals, gridState, listRequestOf } from './grid.js';
+import { answerQueued } from './jobs.js';
 import { rowsChanged, useModel } from './rows.js';
+import { actorOf } from './schema_deps.js';
 
 const tooLarge = (max: number) => new AppError(413, 'too_large', `the file is larger than IMPORT_MAX_BYTES (${max} bytes); nothing was imported`);
 
@@ -83,6 +90,23 @@ async function csvSource(req: Request, max: number): Promise<{ stream: Readable;
   throw new AppError(415, 'unsupported_media_type', 'send the CSV as Content-Type: text/csv, or as a multipart form with a part named "file"');
 }
 
+/**
+ * Queues the import as a job: the upload goes into tablewright.job_uploads in the
+ * transaction that queues it (any instance may run it), its header checked on the way.
+ */
+async function queueImport(ctx: AppContext, req: Request, model: Model, stream: Readable, ignoreUnknown: boolean) {
+  return withTransaction(ctx.pool, async (tx) => {
+    const job = await enqueueJob(tx, { kind: IMPORT_CSV, tableId: model.tableId, payload: { tableId: model.tableId, ignoreUnknown }, actor: actorOf(req).name });
+    const upload = await storeUpload(tx, job.id, stream, (first, whole) => checkCsvHeader(model, first, whole, ignoreUnknown));
+    if (upload.bytes === 0) throw invalidCsv(undefined, undefined, 'the file is empty: the first line must name the columns');
+    // Lines after the header: the rows, about (a quoted cell may hold line breaks).
+    const total = Math.max(0, upload.lines - 1);
+    await setJobTotal(tx, job.id, total);
+    req.log.info({ tableId: model.tableId, jobId: job.id, bytes: upload.bytes, chunks: upload.chunks, rows: total }, 'csv import queued');
+    return { ...job, total };
+  });
+}
+
 export const csvRoutes = [
   route(
     'get',
@@ -131,20 +155,26 @@ export const csvRoutes = [
     'post',
     '/tables/:id/rows/import',
     'editor',
-    'import CSV rows (text/csv body, or multipart with a "file" part): header by column or field name; all or nothing; ignore_unknown=1 skips unknown columns',
+    'import CSV rows (text/csv body, or multipart with a "file" part): header by column or field name; all or nothing; ignore_unknown=1 skips unknown columns; an upload over IMPORT_JOB_BYTES (or async=1) runs as a job (202)',
     async (ctx, req, res) => {
       const tableId = idParam(req.params.id);
       const max = ctx.config.importMaxBytes;
-      let result: { imported: number };
+      let outcome: { imported: number } | { job: Awaited<ReturnType<typeof queueImport>> };
       try {
         const { stream, fields } = await csvSource(req, max);
         const ignoreUnknown = flag(fields.ignore_unknown ?? req.query.ignore_unknown, 'ignore_unknown') ?? false;
+        const declared = Number(req.get('Content-Length') ?? 0);
+        const asJob = flag(fields.async ?? req.query.async, 'async') ?? declared > ctx.config.importJobBytes;
         const started = Date.now();
         // No retry on a stale model here: the stream can be read only once.
         const model = await useModel(ctx, req, async (m) => m);
-        result = await withTransaction(ctx.pool, (tx) => importCsv(tx, model, stream, { ignoreUnknown, log: req.log }));
-        req.log.info({ tableId, rows: result.imported, ms: Date.now() - started }, 'csv import done');
-        rowsChanged(ctx, req, 'import');
+        if (asJob) {
+          outcome = { job: await queueImport(ctx, req, model, stream, ignoreUnknown) };
+        } else {
+          outcome = await withTransaction(ctx.pool, (tx) => importCsv(tx, model, stream, { ignoreUnknown, log: req.log }));
+          req.log.info({ tableId, rows: outcome.imported, ms: Date.now() - started }, 'csv import done');
+          rowsChanged(ctx, req, 'import');
+        }
       } catch (err) {
         // The answer may come before the upload has ended: read the rest away (or, past
         // the size limit, close the connection) so that the client gets to read it.
@@ -154,9 +184,10 @@ export const csvRoutes = [
         }
         throw err;
       }
-      const notice = `Imported ${result.imported} row${result.imported === 1 ? '' : 's'}.`;
+      if ('job' in outcome) return answerQueued(ctx, req, res, outcome.job);
+      const notice = `Imported ${outcome.imported} row${outcome.imported === 1 ? '' : 's'}.`;
       await reply(req, res, {
-        json: result,
+        json: outcome,
         fragment: 'grid',
         locals: req.get('HX-Request') === 'true' ? { grid: await gridLocals(ctx, req, { notice }) } : {},
         redirect: `/tables/${tableId}`,

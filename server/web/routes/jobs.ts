@@ -1,5 +1,8 @@
 // Jobs for scripts and the console: GET /jobs/:id answers progress (rows done / total);
 // the console's fragment polls itself until the job ends.
+import type { Request, Response } from 'express';
+import type { AppContext } from '../../context.js';
+import { JOB_KINDS } from '../../jobs/handlers.js';
 import { getJob, listJobs, type Job } from '../../jobs/queue.js';
 import { flag, idParam } from '../../schema/input.js';
 import { reply } from '../negotiate.js';
@@ -9,6 +12,8 @@ export function jobJson(job: Job) {
   return {
     id: job.id,
     kind: job.kind,
+    title: JOB_KINDS[job.kind]?.title ?? job.kind.replace(/_/g, ' '),
+    unit: JOB_KINDS[job.kind]?.unit ?? 'items',
     table_id: job.table_id,
     status: job.status,
     phase: job.phase,
@@ -17,12 +22,24 @@ export function jobJson(job: Job) {
     percent: job.total ? Math.min(100, Math.round((100 * job.done) / job.total)) : null,
     attempts: job.attempts,
     result: job.result ?? null,
+    summary: job.status === 'done' ? (JOB_KINDS[job.kind]?.summary(job.result) ?? '') : null,
     error: job.error ?? null,
     created_by: job.created_by,
     created_at: job.created_at,
     started_at: job.started_at,
     finished_at: job.finished_at,
   };
+}
+
+/**
+ * The answer to a request whose work was queued: 202, Location /jobs/:id, the job as JSON,
+ * or its progress fragment (htmx), or a redirect to its page (a form without JavaScript).
+ */
+export async function answerQueued(ctx: AppContext, req: Request, res: Response, queued: Job): Promise<void> {
+  ctx.jobs?.wake();
+  const job = jobJson(queued);
+  res.location(`/jobs/${job.id}`);
+  await reply(req, res, { status: 202, json: job, fragment: 'job_progress', redirect: `/jobs/${job.id}`, locals: { job } });
 }
 
 export const jobRoutes = [

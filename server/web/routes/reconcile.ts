@@ -2,12 +2,17 @@
 // the schema.
 import type { Request, Response } from 'express';
 import type { AppContext } from '../../context.js';
-import { applyAction } from '../../introspect/actions.js';
+import { applyAction, checkAction } from '../../introspect/actions.js';
+import { REBUILD_TABLE } from '../../jobs/handlers.js';
+import { enqueueJob } from '../../jobs/queue.js';
+import { flag } from '../../schema/input.js';
+import { estimatedRows } from '../../schema/metadata.js';
 import type { DriftReport } from '../../introspect/drift.js';
 import { summarise } from '../../introspect/monitor.js';
 import { reconcile } from '../../introspect/reconcile.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
+import { answerQueued } from './jobs.js';
 import { actorOf, body, editorDeps } from './schema_deps.js';
 import { trashPanel } from './trash.js';
 
@@ -32,9 +37,19 @@ export const reconcileRoutes = [
     'post',
     '/reconcile/actions',
     'admin',
-    'resolve a drift item: item, action (recreate|forget|adopt|ignore|unignore|purge|accept|revert|restore|rebuild), table_name?, column?, name?, confirm?, confirm_loss?, note?',
+    'resolve a drift item: item, action (recreate|forget|adopt|ignore|unignore|purge|accept|revert|restore|rebuild), table_name?, column?, name?, confirm?, confirm_loss?, note?; a rebuild of a table past JOB_THRESHOLD_ROWS (or async=1) runs as a job (202)',
     async (ctx, req, res) => {
       const b = body(req);
+      if (b.action === 'rebuild') {
+        // A rebuild copies every row: on a big table, long work for a job.
+        const { item } = await checkAction(reconcileDeps(ctx), { item: b.item, action: b.action });
+        const tableId = item.table!.id!;
+        const rows = await estimatedRows(ctx.pool, tableId);
+        if (flag(b.async ?? req.query.async, 'async') ?? rows > ctx.config.jobThresholdRows) {
+          await answerQueued(ctx, req, res, await enqueueJob(ctx.pool, { kind: REBUILD_TABLE, tableId, payload: { tableId }, actor: actorOf(req).name, total: rows }));
+          return;
+        }
+      }
       const out = await applyAction(reconcileDeps(ctx), actorOf(req), {
         item: b.item, action: b.action, table_name: b.table_name, column: b.column, name: b.name, confirm: b.confirm, confirm_loss: b.confirm_loss, note: b.note,
       });

@@ -5,11 +5,11 @@ import { badRequest } from '../../errors.js';
 import { allFieldTypes, fieldType } from '../../fields/registry.js';
 import { CHANGE_FIELD } from '../../jobs/handlers.js';
 import { enqueueJob } from '../../jobs/queue.js';
-import { jobJson } from './jobs.js';
+import { answerQueued } from './jobs.js';
 import { COLORS } from '../../fields/single_select.js';
 import { addField, changesTypeOrOptions, previewFieldChange, reorderFields, restoreField, trashField, updateField, type FieldSpec } from '../../schema/fields.js';
 import { asArray, flag, formOptionsFor, idParam } from '../../schema/input.js';
-import { fieldJson, getField, getTable, listFields, listTables, tableJson } from '../../schema/metadata.js';
+import { estimatedRows, fieldJson, getField, getTable, listFields, listTables, tableJson } from '../../schema/metadata.js';
 import { createTable, describeTable, renameTable, restoreTable, trashTable } from '../../schema/tables.js';
 import { answerKind, reply } from '../negotiate.js';
 import { route } from '../route.js';
@@ -65,15 +65,6 @@ function optionsOf(req: Request, b: Record<string, unknown>, type: unknown): unk
   }
   if (!req.is('application/x-www-form-urlencoded')) return b.options;
   return formOptionsFor(String(type ?? ''), b.options);
-}
-
-/** PostgreSQL's estimate of a table's rows (pg_class.reltuples; -1 before any ANALYZE). */
-async function estimatedRows(ctx: AppContext, tableId: number): Promise<number> {
-  const { rows } = await ctx.pool.query<{ n: number }>(
-    `SELECT greatest(c.reltuples, 0)::int8 AS n FROM tablewright.tables t JOIN pg_class c ON c.oid = t.table_oid WHERE t.id = $1`,
-    [tableId],
-  );
-  return rows[0]?.n ?? 0;
 }
 
 function fieldSpec(req: Request, b: Record<string, unknown>): FieldSpec {
@@ -195,15 +186,11 @@ export const tableRoutes = [
       for (const key of ['name', 'column', 'type'] as const) if (update[key] === '') update[key] = undefined;
       // Converting a big table's column is long work: a job, with its progress at /jobs/:id.
       if (changesTypeOrOptions(await getField(ctx.pool, id, fid), update)) {
-        const rows = await estimatedRows(ctx, id);
-        if (flag(b.async ?? req.query.async, 'async') || rows > ctx.config.jobThresholdRows) {
+        const rows = await estimatedRows(ctx.pool, id);
+        if (flag(b.async ?? req.query.async, 'async') ?? rows > ctx.config.jobThresholdRows) {
           if (update.type !== undefined) fieldType(String(update.type));
-          const job = jobJson(
-            await enqueueJob(ctx.pool, { kind: CHANGE_FIELD, tableId: id, payload: { tableId: id, fieldId: fid, update }, actor: actorOf(req).name, total: rows }),
-          );
-          ctx.jobs?.wake();
-          res.location(`/jobs/${job.id}`);
-          await reply(req, res, { status: 202, json: job, fragment: 'job_progress', redirect: `/jobs/${job.id}`, locals: { job } });
+          const job = await enqueueJob(ctx.pool, { kind: CHANGE_FIELD, tableId: id, payload: { tableId: id, fieldId: fid, update }, actor: actorOf(req).name, total: rows });
+          await answerQueued(ctx, req, res, job);
           return;
         }
       }

@@ -8,7 +8,7 @@ import { restoreTable } from '../../schema/tables.js';
 import { runCleanup } from '../../trash/cleanup.js';
 import { TRASH_CLEANUP } from '../../jobs/handlers.js';
 import { enqueueJob } from '../../jobs/queue.js';
-import { jobJson } from './jobs.js';
+import { answerQueued } from './jobs.js';
 import { listTrash, purgeField, purgeTable } from '../../trash/trash.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
@@ -32,10 +32,7 @@ export const trashRoutes = [
     const dryRun = flag(b.dry_run ?? req.query.dry_run, 'dry_run') ?? false;
     if (!dryRun && (flag(b.async ?? req.query.async, 'async') ?? false)) {
       // A big purge as a job: progress (objects done of total) at /jobs/:id.
-      const job = jobJson(await enqueueJob(ctx.pool, { kind: TRASH_CLEANUP, payload: {}, actor: actorOf(req).name }));
-      ctx.jobs?.wake();
-      res.location(`/jobs/${job.id}`);
-      await reply(req, res, { status: 202, json: job, fragment: 'job_progress', redirect: `/jobs/${job.id}`, locals: { job } });
+      await answerQueued(ctx, req, res, await enqueueJob(ctx.pool, { kind: TRASH_CLEANUP, payload: {}, actor: actorOf(req).name }));
       return;
     }
     const result = await runCleanup(trashDeps(ctx), { dryRun, actor: actorOf(req) });
