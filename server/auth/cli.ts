@@ -11,6 +11,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { openDatabase, runMigrations } from '../main.js';
 import { createSetupToken } from './setup.js';
+import { confirmAuthChange, listenForAuthAcks } from '../bus/auth_confirm.js';
 import { createToken, listTokens, revokeToken } from './tokens.js';
 import { createUser, listUsers } from './users.js';
 import { parseId } from './validate.js';
@@ -102,6 +103,22 @@ async function guarded(usage: string, fn: () => Promise<number | void>): Promise
   }
 }
 
+/**
+ * Revokes a token and returns once every running instance has dropped it from its token
+ * cache, as DELETE /tokens/:id does: the confirmations come on a connection of our own, for
+ * at most a ping interval and a ping timeout (an instance that has not confirmed by then
+ * has found its listener dead by its ping, and flushed).
+ */
+async function revokeEverywhere(pool: pg.Pool, config: Config, log: Logger, id: number) {
+  const acks = await listenForAuthAcks(pool);
+  try {
+    const timeoutMs = config.busPingIntervalMs + config.busPingTimeoutMs;
+    return await confirmAuthChange({ pool, onAck: acks.onAck, timeoutMs, log }, (nonce) => revokeToken(pool, id, 'cli', { nonce }));
+  } finally {
+    await acks.close();
+  }
+}
+
 export async function tokenCommand(config: Config, log: Logger, args: string[]): Promise<number> {
   return guarded(TOKEN_USAGE, async () => {
     const { positionals, values } = options(args, ['name', 'role', 'id']);
@@ -125,8 +142,8 @@ export async function tokenCommand(config: Config, log: Logger, args: string[]):
     if (sub === 'revoke') {
       if (values.id === undefined) throw new UsageError('--id is required');
       const id = parseId(values.id, 'token');
-      const token = await withDatabase(config, log, (pool) => revokeToken(pool, id, 'cli'));
-      log.info({ tokenId: token.id }, 'API token revoked');
+      const { result: token, unconfirmed } = await withDatabase(config, log, (pool) => revokeEverywhere(pool, config, log, id));
+      log.info({ tokenId: token.id, unconfirmed: unconfirmed.length > 0 ? unconfirmed : undefined }, 'API token revoked');
       return 0;
     }
     throw new UsageError(sub ? `unknown token command "${sub}"` : 'which token command?');

@@ -43,20 +43,11 @@ import {
 
 export type { AuthChange, RowsChange, SchemaChange } from './payload.js';
 
-export const SCHEMA_CHANNEL = 'tablewright_schema';
-export const DDL_CHANNEL = 'tablewright_ddl';
-export const PING_CHANNEL = 'tablewright_ping';
-/** Row writes, announced after they commit: consoles showing the table refresh their grid. */
-export const ROWS_CHANNEL = 'tablewright_rows';
-/**
- * A token was revoked (or something else changed what a token stands for), sent inside the
- * statement that changed it: every instance drops its token cache (server/auth/token_cache.ts).
- */
-export const AUTH_CHANNEL = 'tablewright_auth';
-/** Each instance's "done" for an auth change that carries a nonce (see confirmAuthChange). */
-export const AUTH_ACK_CHANNEL = 'tablewright_auth_ack';
-/** application_name of every listener connection is this, then ':' and the instance id. */
-export const LISTENER_APPLICATION_NAME = 'tablewright-listener';
+import { AUTH_ACK_CHANNEL, AUTH_CHANNEL, DDL_CHANNEL, LISTENER_APPLICATION_NAME, PING_CHANNEL, ROWS_CHANNEL, SCHEMA_CHANNEL } from './channels.js';
+import { confirmAuthChange as confirmEverywhere, type AuthConfirmation } from './auth_confirm.js';
+
+export * from './channels.js';
+export type { AuthConfirmation } from './auth_confirm.js';
 
 export type FlushReason =
   /** the LISTEN connection died (error, termination, or a ping that did not come back) */
@@ -145,14 +136,6 @@ export interface Bus {
   /** True while a LISTEN connection is established (and not yet found dead). */
   isConnected(): boolean;
   stats(): BusStats;
-}
-
-export interface AuthConfirmation<T> {
-  result: T;
-  /** instance ids that were listening before the change and did not confirm it in time */
-  unconfirmed: string[];
-  /** from the change's start to the last confirmation (or the timeout) */
-  ms: number;
 }
 
 interface Generation {
@@ -299,52 +282,12 @@ export function createBus(opts: BusOptions): Bus {
       .catch((err: unknown) => log.warn({ err, nonce }, 'could not confirm an auth change'));
   }
 
-  /** The instance ids of every listener connected to this database now (this one included). */
-  async function listeningInstances(): Promise<string[]> {
-    const prefix = `${LISTENER_APPLICATION_NAME}:`;
-    const { rows } = await opts.pool.query<{ instance: string }>(
-      /* sql */ `SELECT DISTINCT substr(application_name, length($1) + 1) AS instance
-                   FROM pg_stat_activity
-                  WHERE datname = current_database() AND starts_with(application_name, $1)`,
-      [prefix],
-    );
-    return rows.map((r) => r.instance);
-  }
-
-  async function confirmAuthChange<T>(change: (nonce: string) => Promise<T>, timeoutMs = opts.pingIntervalMs + opts.pingTimeoutMs): Promise<AuthConfirmation<T>> {
-    const nonce = randomBytes(8).toString('hex');
-    const startedAt = performance.now();
-    const heard = new Set<string>();
-    let expected: string[] = [];
-    let wake: (() => void) | undefined;
-    const allHeard = () => expected.every((i) => heard.has(i));
-    // Registered before the change: a quick confirmation must not arrive unheard.
-    authAckWaiters.set(nonce, (instance) => {
-      heard.add(instance);
-      if (allHeard()) wake?.();
-    });
-    try {
-      // Read before the change commits: these listeners hear it (or are found dead by their
-      // ping). One that connects afterwards belongs to an instance that has just started or
-      // has just flushed on reconnect: it holds no token from before the change.
-      expected = await listeningInstances();
-      const result = await change(nonce);
-      if (!allHeard()) {
-        const timer = sleep(timeoutMs);
-        await Promise.race([new Promise<void>((resolve) => (wake = resolve)), timer.done]);
-        timer.cancel();
-      }
-      const unconfirmed = expected.filter((i) => !heard.has(i));
-      const ms = Math.round((performance.now() - startedAt) * 10) / 10;
-      if (unconfirmed.length > 0) {
-        log.warn({ unconfirmed, timeoutMs, listening: expected.length }, 'auth change not confirmed by every instance in time (a dead listener is found by its ping, and its instance then flushes)');
-      } else {
-        log.debug({ instances: expected.length, ms }, 'auth change confirmed by every instance');
-      }
-      return { result, unconfirmed, ms };
-    } finally {
-      authAckWaiters.delete(nonce);
-    }
+  function confirmAuthChange<T>(change: (nonce: string) => Promise<T>, timeoutMs = opts.pingIntervalMs + opts.pingTimeoutMs): Promise<AuthConfirmation<T>> {
+    const onAck = (nonce: string, fn: (instance: string) => void) => {
+      authAckWaiters.set(nonce, fn);
+      return () => authAckWaiters.delete(nonce);
+    };
+    return confirmEverywhere({ pool: opts.pool, onAck, timeoutMs, log, wait: sleep }, change);
   }
 
   /** Closes a connection for good. Not graceful unless asked: the socket may be half-open. */
