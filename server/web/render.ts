@@ -1,5 +1,6 @@
 import path from 'node:path';
 import ejs from 'ejs';
+import { fmt } from '../console/format.js';
 import { viewsDir } from '../paths.js';
 
 let cache = false;
@@ -10,11 +11,13 @@ export function setViewCache(on: boolean): void {
 
 /**
  * Renders views/<name>.ejs. With layout, the result becomes `body` in views/layout.ejs.
- * EJS escapes every <%= %> output; <%- %> is only for HTML we rendered ourselves.
+ * EJS escapes every <%= %> output; <%- %> is only for HTML we rendered ourselves. Every
+ * view has `fmt` (server/console/format.ts) for dates, counts and actors.
  */
 export async function renderView(name: string, locals: Record<string, unknown>, opts: { layout?: boolean } = {}): Promise<string> {
   const options = { cache, async: false, root: viewsDir, views: [viewsDir] };
-  const body = await ejs.renderFile(path.join(viewsDir, `${name}.ejs`), locals, options);
+  const all = { fmt, ...locals };
+  const body = await ejs.renderFile(path.join(viewsDir, `${name}.ejs`), all, options);
   if (!opts.layout) return body;
-  return ejs.renderFile(path.join(viewsDir, 'layout.ejs'), { ...locals, body }, options);
+  return ejs.renderFile(path.join(viewsDir, 'layout.ejs'), { ...all, body }, options);
 }

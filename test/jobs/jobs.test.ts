@@ -128,11 +128,12 @@ describe('jobs', function () {
   });
 
   it('the console gets a progress fragment that polls itself while the job runs; the page refreshes itself without JS', async () => {
-    const job = await enqueueJob(sql.raw, { kind: 'no_such_kind_yet', payload: {}, actor: 'script', total: 10 });
+    const job = await enqueueJob(sql.raw, { kind: 'no_such_kind_yet', payload: {}, actor: 'token:nightly (#7)', total: 10 });
     await sql.exec(`UPDATE tablewright.jobs SET status = 'running', claimed_by = 'elsewhere', heartbeat_at = now() + interval '1 hour', done = 4 WHERE id = $1`, [job.id]);
     const frag = await a.request('GET', `/jobs/${job.id}`, { headers: { 'HX-Request': 'true', Accept: 'text/html' } });
     expect(frag.text).to.include('hx-trigger="every 1s"');
     expect(frag.text).to.include('<progress max="10" value="4"');
+    expect(frag.text, 'who started it, as History names actors').to.include('Started by token nightly (#7)');
     const page = await a.request('GET', `/jobs/${job.id}`, { headers: { Accept: 'text/html' } });
     expect(page.headers.get('refresh')).to.equal('2');
     const json = await a.request('GET', `/jobs/${job.id}`);
