@@ -10,8 +10,6 @@ export const UPLOAD_CHUNK_BYTES = 1024 * 1024;
 export interface StoredUpload {
   bytes: number;
   chunks: number;
-  /** line breaks, plus one for a last line without one: a CSV file's records, about */
-  lines: number;
 }
 
 /**
@@ -23,8 +21,7 @@ export interface StoredUpload {
 export async function storeUpload(tx: Queryable, jobId: number, source: AsyncIterable<Buffer | string>, first?: (chunk: Buffer, whole: boolean) => void): Promise<StoredUpload> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
-  const out: StoredUpload = { bytes: 0, chunks: 0, lines: 0 };
-  let last = 0x0a;
+  const out: StoredUpload = { bytes: 0, chunks: 0 };
 
   const write = async (whole: boolean) => {
     if (!pendingBytes) return;
@@ -40,14 +37,11 @@ export async function storeUpload(tx: Queryable, jobId: number, source: AsyncIte
     const buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
     if (!buf.length) continue;
     out.bytes += buf.length;
-    for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) out.lines++;
-    last = buf[buf.length - 1]!;
     pending.push(buf);
     pendingBytes += buf.length;
     if (pendingBytes >= UPLOAD_CHUNK_BYTES) await write(false);
   }
   await write(out.chunks === 0);
-  if (last !== 0x0a) out.lines++;
   return out;
 }
 

@@ -152,6 +152,76 @@ export function checkCsvHeader(model: Model, firstBytes: Buffer, whole: boolean,
   if (header) mapHeader(model, header, ignoreUnknown);
 }
 
+const QUOTE = 0x22;
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Counts a CSV file's records as it streams past, without parsing it (an import job's
+ * total, known when it is queued): line breaks outside quoted cells, skipping empty lines
+ * as the import does. Exact for RFC 4180 files, where "" inside quotes is a quote and a
+ * quote opens a cell; a file with a stray quote in a bare cell is counted off, but its
+ * import fails on that line anyway.
+ */
+export class CsvRecordCounter {
+  records = 0;
+  private quoted = false;
+  /** bytes of the record under way (a quoted line break counts: the record goes on) */
+  private length = 0;
+  /** the last byte seen, in this chunk or the one before */
+  private last = LF;
+
+  feed(chunk: Buffer): void {
+    let i = 0;
+    while (i < chunk.length) {
+      const q = chunk.indexOf(QUOTE, i);
+      if (this.quoted) {
+        // everything up to the closing quote belongs to the record, line breaks included
+        const end = q < 0 ? chunk.length : q + 1;
+        this.take(chunk, i, end);
+        if (q >= 0) this.quoted = false;
+        i = end;
+        continue;
+      }
+      const end = q < 0 ? chunk.length : q;
+      const bare = chunk.subarray(i, end);
+      let from = 0;
+      for (let nl = bare.indexOf(LF); nl >= 0; nl = bare.indexOf(LF, from)) {
+        this.take(bare, from, nl);
+        this.endRecord();
+        this.last = LF;
+        from = nl + 1;
+      }
+      this.take(bare, from, bare.length);
+      if (q < 0) return;
+      this.take(chunk, q, q + 1);
+      this.quoted = true;
+      i = q + 1;
+    }
+  }
+
+  /** The records, the last one counted too when the file does not end with a line break. */
+  total(): number {
+    return this.records + (this.hasContent() ? 1 : 0);
+  }
+
+  private take(buf: Buffer, from: number, to: number): void {
+    if (to <= from) return;
+    this.length += to - from;
+    this.last = buf[to - 1]!;
+  }
+
+  /** An empty line ("" or a lone \r before the \n) is no record. */
+  private hasContent(): boolean {
+    return this.length > (this.last === CR ? 1 : 0);
+  }
+
+  private endRecord(): void {
+    if (this.hasContent()) this.records++;
+    this.length = 0;
+  }
+}
+
 /** The line a record starts on (csv-parse counts the line it ends on). */
 function startLine(endLine: number, record: string[]): number {
   let breaks = 0;

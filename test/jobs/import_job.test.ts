@@ -64,6 +64,18 @@ describe('csv import as a job', function () {
     expect(await uploads(), 'the upload is dropped with the finished job').to.equal(0);
   });
 
+  it('the job\'s total counts records, not lines: cells with line breaks, empty lines and CRLF do not inflate it', async () => {
+    const rows = Array.from({ length: 400 }, (_, i) => (i % 3 === 0 ? `"item ${i}\r\nsecond line, with ""quotes""",${i}` : `item ${i},${i}`));
+    const csv = `name,qty\r\n${rows.join('\r\n\r\n')}`; // empty lines between, no line break after the last row
+    const res = await post(csv, { query: '?async=1' });
+    expect(res.status, res.text).to.equal(202);
+    expect(res.body.total, 'known when queued').to.equal(400);
+    const job = await waitForJob(a, res.body.id);
+    expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    expect(job).to.include({ done: 400, total: 400 });
+    expect(await count()).to.equal(400);
+  });
+
   it('a small upload still imports within its request (200), unless async=1 asks for a job', async () => {
     const now = await post(csvFile(5));
     expect(now.status, now.text).to.equal(200);

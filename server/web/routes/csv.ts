@@ -13,7 +13,7 @@ import { IMPORT_CSV } from '../../jobs/handlers.js';
 import { enqueueJob, setJobTotal } from '../../jobs/queue.js';
 import { storeUpload } from '../../jobs/uploads.js';
 import type { Model } from '../../model/compile.js';
-import { checkCsvHeader, exportCsv, importCsv, invalidCsv } from '../../model/csv.js';
+import { checkCsvHeader, CsvRecordCounter, exportCsv, importCsv, invalidCsv } from '../../model/csv.js';
 import { flag, idParam } from '../../schema/input.js';
 import { checkMultipartCsrf } from '../csrf.js';
 import { reply } from '../negotiate.js';
@@ -97,10 +97,18 @@ async function csvSource(req: Request, max: number): Promise<{ stream: Readable;
 async function queueImport(ctx: AppContext, req: Request, model: Model, stream: Readable, ignoreUnknown: boolean) {
   return withTransaction(ctx.pool, async (tx) => {
     const job = await enqueueJob(tx, { kind: IMPORT_CSV, tableId: model.tableId, payload: { tableId: model.tableId, ignoreUnknown }, actor: actorOf(req).name });
-    const upload = await storeUpload(tx, job.id, stream, (first, whole) => checkCsvHeader(model, first, whole, ignoreUnknown));
+    const records = new CsvRecordCounter();
+    const counted = (async function* () {
+      for await (const piece of stream as AsyncIterable<Buffer | string>) {
+        const buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
+        records.feed(buf);
+        yield buf;
+      }
+    })();
+    const upload = await storeUpload(tx, job.id, counted, (first, whole) => checkCsvHeader(model, first, whole, ignoreUnknown));
     if (upload.bytes === 0) throw invalidCsv(undefined, undefined, 'the file is empty: the first line must name the columns');
-    // Lines after the header: the rows, about (a quoted cell may hold line breaks).
-    const total = Math.max(0, upload.lines - 1);
+    // The records after the header: the rows the job will import, if the file is valid.
+    const total = Math.max(0, records.total() - 1);
     await setJobTotal(tx, job.id, total);
     req.log.info({ tableId: model.tableId, jobId: job.id, bytes: upload.bytes, chunks: upload.chunks, rows: total }, 'csv import queued');
     return { ...job, total };
