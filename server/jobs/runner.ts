@@ -3,6 +3,7 @@
 import type pg from 'pg';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { toAppError } from '../web/errors.js';
 import { claimJob, finishJob, recoverStaleJobs, reportProgress, type Job } from './queue.js';
 
 export interface Progress {
@@ -90,8 +91,10 @@ export class JobRunner {
       await finishJob(this.opts.pool, job.id, this.opts.instanceId, { result });
       log.info({ ms: Date.now() - started }, 'job done');
     } catch (err) {
-      const e = err instanceof AppError ? err.toJSON().error : { code: 'internal', message: 'the job failed on our side; it has been logged' };
-      if (!(err instanceof AppError) || err.status >= 500) log.error({ err }, 'job failed');
+      // The same 4xx a request would have answered (a DBA's view, trigger or revoked privilege).
+      const known = toAppError(err);
+      const e = known.status < 500 || err instanceof AppError ? known.toJSON().error : { code: 'internal', message: 'the job failed on our side; it has been logged' };
+      if (known.status >= 500) log.error({ err }, 'job failed');
       else log.info({ code: e.code }, 'job refused');
       await finishJob(this.opts.pool, job.id, this.opts.instanceId, { error: e });
     } finally {

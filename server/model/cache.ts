@@ -8,6 +8,7 @@
 // A full cache degrades to compiling on every request, never to an error.
 import NodeCache from 'node-cache';
 import type pg from 'pg';
+import { schemaDrift } from '../db/pg_errors.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { compileModel, type Model } from './compile.js';
@@ -137,7 +138,8 @@ export function isStaleModelError(err: unknown): boolean {
 /**
  * Runs a row operation with the table's model; when PostgreSQL says the model no longer
  * matches the table (a change this instance has not heard of yet), evicts it, compiles
- * afresh and retries once.
+ * afresh and retries once. When the fresh model fails the same way, the table itself
+ * differs from its metadata (a column dropped in psql): 409 schema_drift, never a 500.
  */
 export async function withModel<T>(cache: ModelCache, tableId: number, fn: (model: Model) => Promise<T>): Promise<T> {
   const model = await cache.get(tableId);
@@ -153,6 +155,22 @@ export async function withModel<T>(cache: ModelCache, tableId: number, fn: (mode
     } else {
       throw err;
     }
-    return fn(await cache.get(tableId));
+    try {
+      return await fn(await cache.get(tableId));
+    } catch (again) {
+      if (isStaleModelError(again)) throw schemaDrift((again as Error).message);
+      throw again;
+    }
   }
+}
+
+/**
+ * The table's model, checked against the table's version first (one query): for work
+ * that cannot be retried once it has started, such as an import reading its upload.
+ */
+export async function freshModel(cache: ModelCache, tableId: number): Promise<Model> {
+  const model = await cache.get(tableId);
+  if (!(await cache.isStale(model))) return model;
+  cache.evict(tableId, 'version moved on before a one-shot operation');
+  return cache.get(tableId);
 }

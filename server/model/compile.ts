@@ -4,7 +4,7 @@
 //
 // A model is immutable and carries the versions it was compiled from: its own table's,
 // and those of the tables its links point at (their label column is part of the SQL).
-import { ident, qualified } from '../db/ident.js';
+import { ident, identFromCatalog, qualified } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
 import { fieldType } from '../fields/registry.js';
 import type { FieldTypeDef } from '../fields/types.js';
@@ -45,10 +45,43 @@ export interface Model {
   dependsOn: ReadonlyMap<number, number>;
   /** searchable fields, for the free-text search */
   searchable: ModelField[];
+  /** the table has a column `id` (every table we make has; a table adopted as is may not) */
+  hasId: boolean;
+  /** `id` names one row: the table's primary key is its `id` column alone */
+  rowId: boolean;
+  /**
+   * What makes the order of a listing total (the last sort keys, and the cursor's): `id`,
+   * or for a table adopted read-only its own primary key, or its ctid when it has none.
+   */
+  key: ReadonlyArray<{ column: string; expr: string }>;
   compiledAt: number;
 }
 
 export const ROW_ALIAS = 't';
+
+const ID_KEY = [{ column: 'id', expr: `${ROW_ALIAS}.id` }];
+
+/**
+ * How rows of a table adopted read-only are told apart, from the catalog (it is the
+ * source of truth, and a DBA may change it): whether it has an `id` column, and its
+ * primary key's columns (none: its ctid, stable while nothing rewrites the table, enough
+ * to page through it). Tables we make always have `id` as their key.
+ */
+async function rowKeyOf(db: Queryable, relation: string): Promise<Pick<Model, 'hasId' | 'rowId' | 'key'>> {
+  const { rows } = await db.query<{ has_id: boolean; pk: string[] | null }>(
+    /* sql */ `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = r.oid AND attname = 'id' AND attnum > 0 AND NOT attisdropped) AS has_id,
+        (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_constraint c
+           CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
+           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+          WHERE c.conrelid = r.oid AND c.contype = 'p') AS pk
+       FROM (SELECT to_regclass($1) AS oid) r`,
+    [relation],
+  );
+  const hasId = rows[0]?.has_id ?? false;
+  const pk = rows[0]?.pk ?? null;
+  const key = pk?.length ? pk.map((column) => ({ column, expr: `${ROW_ALIAS}.${identFromCatalog(column)}` })) : [{ column: 'ctid', expr: `${ROW_ALIAS}.ctid` }];
+  return { hasId, rowId: hasId && pk?.length === 1 && pk[0] === 'id', key };
+}
 
 /** Compiles the model of a live table from its metadata (a few small queries). */
 export async function compileModel(db: Queryable, dataSchema: string, tableId: number): Promise<Model> {
@@ -58,7 +91,8 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
   const dependsOn = new Map<number, number>();
   const fields: ModelField[] = [];
   const joins: string[] = [];
-  const select: string[] = [`${ROW_ALIAS}.id`];
+  const rowKey = table.read_only ? await rowKeyOf(db, relation) : { hasId: true, rowId: true, key: ID_KEY };
+  const select: string[] = [rowKey.hasId ? `${ROW_ALIAS}.id` : 'NULL::int8 AS id'];
 
   for (const meta of metas) {
     const type = fieldType(meta.type);
@@ -98,13 +132,14 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
     joins: joins.join(' '),
     dependsOn,
     searchable: fields.filter((f) => f.type.searchable),
+    ...rowKey,
     compiledAt: Date.now(),
   };
 }
 
 /** A row as pg returns it (select list above) -> the JSON scripts get. */
 export function rowToJson(model: Model, row: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { id: row.id };
+  const out: Record<string, unknown> = model.hasId ? { id: row.id } : {};
   for (const f of model.fields) {
     const value = row[f.column];
     if (f.meta.type === 'link') {

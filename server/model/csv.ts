@@ -15,7 +15,7 @@ import type { Queryable } from '../db/pool.js';
 import { AppError, unprocessable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Model, ModelField } from './compile.js';
-import { createRow, createRows, listRows, parseRowInput, type ListRequest, type Row } from './rows.js';
+import { createRow, createRows, listRows, parseRowInput, writeTarget, type ListRequest, type Row } from './rows.js';
 
 export const EXPORT_PAGE_ROWS = 1000;
 export const IMPORT_BATCH_ROWS = 500;
@@ -58,13 +58,13 @@ export interface ExportOptions {
   excel?: boolean;
 }
 
-/** The header: id, then the fields' column names in display order. */
+/** The header: id (when the table has one), then the fields' column names in display order. */
 export function csvHeader(model: Model): string[] {
-  return ['id', ...model.fields.map((f) => f.column)];
+  return [...(model.hasId ? ['id'] : []), ...model.fields.map((f) => f.column)];
 }
 
 export function csvRecord(model: Model, row: Row, opts: ExportOptions = {}): string[] {
-  const cells = [String(row.id), ...model.fields.map((f) => csvText(f, row[f.column]))];
+  const cells = [...(model.hasId ? [String(row.id)] : []), ...model.fields.map((f) => csvText(f, row[f.column]))];
   return opts.excel ? cells.map(defuseFormula) : cells;
 }
 
@@ -235,6 +235,8 @@ function startLine(endLine: number, record: string[]): number {
  * {line, field, message}; the count of rows imported otherwise.
  */
 export async function importCsv(tx: Queryable, model: Model, source: Readable, opts: ImportOptions = {}): Promise<{ imported: number }> {
+  // Refused before a byte is read: a table adopted read-only takes no rows.
+  writeTarget(model);
   const parser = parse({ bom: true, info: true, skip_empty_lines: true, max_record_size: 10_000_000 });
   // An error in the source (too large, connection lost) ends the parser with it, and
   // surfaces from the loop below; stopping early (a bad row) destroys the source.

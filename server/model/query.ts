@@ -38,7 +38,7 @@ const TEXTUAL = new Set(['text', 'long_text', 'email', 'url']);
 const ID_FILTER_OPS: readonly FilterOp[] = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in'];
 
 function fieldFor(model: Model, column: string, param: string): ModelField | 'id' {
-  if (column === 'id') return 'id';
+  if (column === 'id' && model.hasId) return 'id';
   const f = model.byColumn.get(column);
   if (!f) throw new AppError(400, 'unknown_field', `"${column.slice(0, 60)}" is not a field of table "${model.table.name}"`, param);
   return f;
@@ -140,7 +140,7 @@ function sortExpr(field: ModelField | 'id'): string {
   return field.ref;
 }
 
-/** sort=col,-col (id breaks ties, so every order is stable). */
+/** sort=col,-col (the table's key breaks ties, id for ours, so every order is stable and total). */
 export function parseSort(model: Model, raw: unknown): SortKey[] {
   const keys: SortKey[] = [];
   if (raw !== undefined && raw !== '') {
@@ -155,7 +155,7 @@ export function parseSort(model: Model, raw: unknown): SortKey[] {
       if (keys.length > 10) throw badRequest('sort by at most 10 fields', 'sort');
     }
   }
-  if (!keys.some((k) => k.column === 'id')) keys.push({ column: 'id', desc: false, expr: `${ROW_ALIAS}.id` });
+  for (const k of model.key) if (!keys.some((s) => s.expr === k.expr)) keys.push({ column: k.column, desc: false, expr: k.expr });
   return keys;
 }
 

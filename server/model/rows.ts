@@ -3,7 +3,7 @@
 // nothing is written. Writes return the row as reads do (with link labels) in the same
 // round trip.
 import type { Queryable } from '../db/pool.js';
-import { AppError, badRequest, notFound, unprocessable } from '../errors.js';
+import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import { FieldValueError } from '../fields/types.js';
 import { rowToJson, ROW_ALIAS, type Model } from './compile.js';
 import {
@@ -27,6 +27,27 @@ export const EXACT_COUNT_LIMIT = 100_000;
 export const COUNT_TIMEOUT_MS = 300;
 
 export type Row = Record<string, unknown>;
+
+/**
+ * The one way a row write names its table: every INSERT, UPDATE and DELETE of rows (the
+ * API one at a time and in bulk, the grid, CSV imports in a request or a job) takes its
+ * target from here, so a table adopted read-only refuses them all, and a table whose
+ * `id` does not name one row (a composite key) is never written by id.
+ */
+export function writeTarget(model: Model): string {
+  if (model.table.read_only) {
+    throw conflict('read_only', `table "${model.table.name}" was adopted read-only (${model.rowId ? 'its id is not filled by PostgreSQL' : 'its rows have no single id'}); rows cannot be added, changed or deleted here`);
+  }
+  if (!model.rowId) throw conflict('read_only', `rows of table "${model.table.name}" have no single id; they cannot be changed here`);
+  return model.relation;
+}
+
+/** Single-row reads by id need an id that names one row. */
+function byIdTarget(model: Model): void {
+  if (!model.rowId) {
+    throw conflict('no_row_id', `rows of table "${model.table.name}" have no single id (${model.hasId ? 'its key has several columns' : 'it has no id column'}); find them with the listing's filters`);
+  }
+}
 
 export interface ListRequest {
   filter?: unknown;
@@ -72,7 +93,7 @@ export async function listRows(pool: import('pg').Pool, model: Model, req: ListR
     // A cursor decodes to strings; one that does not fit the sort's types (a text for the
     // id, a number past bigint) is PostgreSQL's data exception: the client's cursor is bad.
     if (keyset && typeof err?.code === 'string' && err.code.startsWith('22')) throw badRequest('after is not a cursor from this listing (sort and cursor must match)', 'after');
-    throw err;
+    throw rowError(model, err, 'select');
   });
   const more = rows.length > size;
   const pageRows = more ? rows.slice(0, size) : rows;
@@ -120,7 +141,10 @@ export async function countRows(pool: import('pg').Pool, model: Model, where: st
 }
 
 export async function getRow(db: Queryable, model: Model, id: number): Promise<Row> {
-  const { rows } = await db.query<Row>(`SELECT ${model.selectList} FROM ${model.from} WHERE ${ROW_ALIAS}.id = $1`, [id]);
+  byIdTarget(model);
+  const { rows } = await db.query<Row>(`SELECT ${model.selectList} FROM ${model.from} WHERE ${ROW_ALIAS}.id = $1`, [id]).catch((err: unknown) => {
+    throw rowError(model, err, 'select');
+  });
   if (!rows[0]) throw notFound(`row ${id} of table "${model.table.name}"`);
   return rowToJson(model, rows[0]);
 }
@@ -181,16 +205,36 @@ function invalid(problems: FieldProblem[]): AppError {
   return unprocessable('invalid_value', problems.length === 1 ? first.message : `${first.message} (and ${problems.length - 1} more)`, first.field, { errors: problems });
 }
 
-/** Database refusals that are about a value, told in the terms of the field. */
-export function rowError(model: Model, err: unknown): unknown {
+type RowOp = 'select' | 'insert' | 'update' | 'delete';
+/** What each row operation needs of the table (a write returns the row, so SELECT too). */
+const PRIVILEGES: Record<RowOp, string> = { select: 'SELECT', insert: 'INSERT, SELECT', update: 'UPDATE, SELECT', delete: 'DELETE, SELECT' };
+
+/**
+ * Database refusals that are about a value or the table, told in the terms of the field
+ * or of the operation. Anything else is left to the central mapping (server/db/pg_errors.ts).
+ */
+export function rowError(model: Model, err: unknown, op: RowOp): unknown {
   const e = err as { code?: string; constraint?: string; column?: string; message?: string };
   const byConstraint = (prefix: string) => {
     const m = e.constraint ? new RegExp(`^${prefix}(\\d+)$`).exec(e.constraint) : null;
     return m ? model.fields.find((f) => f.meta.id === Number(m[1])) : undefined;
   };
+  if (e?.code === '42501') {
+    return new AppError(
+      409,
+      'insufficient_privilege',
+      `the database role Tablewright connects as lacks ${PRIVILEGES[op]} on ${model.relation} (PostgreSQL: ${e.message}); a DBA can run GRANT ${PRIVILEGES[op]} ON ${model.relation} TO that role`,
+      undefined,
+      { privileges: PRIVILEGES[op].split(', '), table: model.relation },
+    );
+  }
+  if (op === 'select') return err;
   if (e?.code === '23505') {
     const f = byConstraint('uq_f');
     return new AppError(409, 'duplicate_value', f ? `${f.meta.name} must be unique, and another row has this value` : 'a unique value is repeated', f?.column);
+  }
+  if (e?.code === '23503' && op === 'delete') {
+    return new AppError(409, 'linked', `other rows refer to this row (${e.constraint ? `foreign key ${e.constraint}` : 'a foreign key'} made outside the console, without ON DELETE); change or delete them first`);
   }
   if (e?.code === '23503') {
     const f = byConstraint('fk_f');
@@ -200,45 +244,53 @@ export function rowError(model: Model, err: unknown): unknown {
     const f = e.column ? model.byColumn.get(e.column) : undefined;
     return unprocessable('invalid_value', `${f?.meta.name ?? e.column} is required`, e.column);
   }
+  if (e?.code === '23514') {
+    return unprocessable('check_violation', `a value breaks the check "${e.constraint ?? '?'}" on table "${model.table.name}" (made outside the console)`, e.column, { constraint: e.constraint });
+  }
   if (typeof e?.code === 'string' && e.code.startsWith('22')) return unprocessable('invalid_value', 'a value does not fit its field', undefined);
   return err;
 }
 
 export async function createRow(db: Queryable, model: Model, body: unknown): Promise<Row> {
+  const target = writeTarget(model);
   const { values, problems } = parseRowInput(model, body, 'create');
   if (problems.length) throw invalid(problems);
   const params = new Params();
   const columns = [...values.keys()];
   const insert = columns.length
-    ? `INSERT INTO ${model.relation} (${columns.map((c) => model.byColumn.get(c)!.quoted).join(', ')}) VALUES (${columns.map((c) => params.add(values.get(c))).join(', ')})`
-    : `INSERT INTO ${model.relation} DEFAULT VALUES`;
+    ? `INSERT INTO ${target} (${columns.map((c) => model.byColumn.get(c)!.quoted).join(', ')}) VALUES (${columns.map((c) => params.add(values.get(c))).join(', ')})`
+    : `INSERT INTO ${target} DEFAULT VALUES`;
   try {
     const { rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *) SELECT ${model.selectList} FROM ${ROW_ALIAS} ${model.joins}`, params.values);
     return rowToJson(model, rows[0]!);
   } catch (err) {
-    throw rowError(model, err);
+    throw rowError(model, err, 'insert');
   }
 }
 
 export async function updateRow(db: Queryable, model: Model, id: number, body: unknown): Promise<Row> {
+  const target = writeTarget(model);
   const { values, problems } = parseRowInput(model, body, 'update');
   if (problems.length) throw invalid(problems);
   if (values.size === 0) return getRow(db, model, id);
   const params = new Params();
   const sets = [...values].map(([c, v]) => `${model.byColumn.get(c)!.quoted} = ${params.add(v)}`);
-  const update = `UPDATE ${model.relation} SET ${sets.join(', ')} WHERE id = ${params.add(id)}`;
+  const update = `UPDATE ${target} SET ${sets.join(', ')} WHERE id = ${params.add(id)}`;
   let rows: Row[];
   try {
     ({ rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${update} RETURNING *) SELECT ${model.selectList} FROM ${ROW_ALIAS} ${model.joins}`, params.values));
   } catch (err) {
-    throw rowError(model, err);
+    throw rowError(model, err, 'update');
   }
   if (!rows[0]) throw notFound(`row ${id} of table "${model.table.name}"`);
   return rowToJson(model, rows[0]);
 }
 
 export async function deleteRow(db: Queryable, model: Model, id: number): Promise<void> {
-  const { rowCount } = await db.query(`DELETE FROM ${model.relation} WHERE id = $1`, [id]);
+  const target = writeTarget(model);
+  const { rowCount } = await db.query(`DELETE FROM ${target} WHERE id = $1`, [id]).catch((err: unknown) => {
+    throw rowError(model, err, 'delete');
+  });
   if (!rowCount) throw notFound(`row ${id} of table "${model.table.name}"`);
 }
 
@@ -268,6 +320,7 @@ function bulkInvalid(problems: RowProblem[]): AppError {
 
 /** All or nothing, in the caller's transaction: every row is validated before any is written. */
 export async function createRows(tx: Queryable, model: Model, body: unknown): Promise<Row[]> {
+  const target = writeTarget(model);
   const list = bulkList(body, 'a bulk create');
   const parsed = list.map((r) => parseRowInput(model, r, 'create'));
   const problems = parsed.flatMap((p, index) => p.problems.map((x) => ({ index, ...x })));
@@ -282,16 +335,17 @@ export async function createRows(tx: Queryable, model: Model, body: unknown): Pr
   const params = new Params();
   const tuples = parsed.map((p) => `(${columns.map((c) => (p.values.has(c) ? params.add(p.values.get(c)) : 'DEFAULT')).join(', ')})`);
   const colList = columns.map((c) => model.byColumn.get(c)!.quoted).join(', ');
-  const insert = `INSERT INTO ${model.relation} (${colList}) VALUES ${tuples.join(', ')}`;
+  const insert = `INSERT INTO ${target} (${colList}) VALUES ${tuples.join(', ')}`;
   try {
     const { rows } = await tx.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *) SELECT ${model.selectList} FROM ${ROW_ALIAS} ${model.joins} ORDER BY ${ROW_ALIAS}.id`, params.values);
     return rows.map((r) => rowToJson(model, r));
   } catch (err) {
-    throw rowError(model, err);
+    throw rowError(model, err, 'insert');
   }
 }
 
 export async function updateRows(tx: Queryable, model: Model, body: unknown): Promise<Row[]> {
+  writeTarget(model);
   const list = bulkList(body, 'a bulk update');
   const problems: RowProblem[] = [];
   const ids: number[] = [];
@@ -315,12 +369,15 @@ export async function updateRows(tx: Queryable, model: Model, body: unknown): Pr
 }
 
 export async function deleteRows(tx: Queryable, model: Model, body: unknown): Promise<number[]> {
+  const target = writeTarget(model);
   const raw = Array.isArray(body) ? body : (body as { ids?: unknown })?.ids;
   if (!Array.isArray(raw) || raw.length === 0) throw badRequest('a bulk delete takes {"ids": [...]}', 'ids');
   if (raw.length > MAX_BULK_ROWS) throw badRequest(`a bulk delete takes at most ${MAX_BULK_ROWS} ids`, 'ids');
   const ids = raw.map((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v));
   if (!ids.every((v) => typeof v === 'number' && Number.isSafeInteger(v) && v > 0)) throw badRequest('ids are positive whole numbers', 'ids');
-  const { rows } = await tx.query<{ id: number }>(`DELETE FROM ${model.relation} WHERE id = ANY($1::int8[]) RETURNING id`, [ids]);
+  const { rows } = await tx.query<{ id: number }>(`DELETE FROM ${target} WHERE id = ANY($1::int8[]) RETURNING id`, [ids]).catch((err: unknown) => {
+    throw rowError(model, err, 'delete');
+  });
   const deleted = new Set(rows.map((r) => r.id));
   const missing = (ids as number[]).filter((id) => !deleted.has(id));
   if (missing.length) throw new AppError(404, 'not_found', `no rows with ids ${missing.slice(0, 10).join(', ')}; nothing was deleted`, 'ids', { missing });

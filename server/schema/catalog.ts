@@ -1,6 +1,7 @@
 // The few catalog look-ups the schema editor needs while it changes things (the full
 // snapshot for reconcile lives in server/introspect).
 import type { Queryable } from '../db/pool.js';
+import { conflict, type AppError } from '../errors.js';
 
 /** Every relation name in a schema (tables, views, sequences, indexes share one namespace). */
 export async function relationNames(db: Queryable, schema: string): Promise<Set<string>> {
@@ -41,3 +42,44 @@ export async function columnSlots(db: Queryable, oid: number): Promise<number> {
 }
 
 export const PG_MAX_COLUMNS = 1600;
+
+/**
+ * Objects outside the table that depend on it (attnum null) or on one of its columns: views
+ * and materialized views, policies, triggers, rules, other tables' foreign keys, functions
+ * with a SQL body. A DBA makes them; PostgreSQL refuses to drop or retype what they use.
+ * Described as psql would name them ("view data.v", "policy p on table data.t").
+ */
+export async function dependentObjects(db: Queryable, oid: number, attnum: number | null = null): Promise<string[]> {
+  const { rows } = await db.query<{ what: string }>(
+    /* sql */ `SELECT DISTINCT CASE WHEN d.classid = 'pg_rewrite'::regclass AND r.ev_class <> $1
+                 THEN CASE v.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || v.oid::regclass::text
+                 ELSE pg_describe_object(d.classid, d.objid, 0) END AS what
+       FROM pg_depend d
+       LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+       LEFT JOIN pg_class v ON v.oid = r.ev_class
+      WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1 AND d.deptype = 'n'
+        AND ($2::int IS NULL OR d.refobjsubid = $2)
+        -- the table's own constraints and defaults follow its columns: not dependents
+        AND NOT (d.classid = 'pg_constraint'::regclass AND EXISTS (SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid AND k.conrelid = $1))
+        AND d.classid <> 'pg_attrdef'::regclass
+        AND NOT (d.classid = 'pg_class'::regclass AND d.objid = $1)
+      ORDER BY 1 LIMIT 20`,
+    [oid, attnum],
+  );
+  return rows.map((r) => r.what);
+}
+
+/** 409 dependent_objects naming what stands in the way of `doing` (drop, retype). */
+export async function assertNoDependents(db: Queryable, oid: number, attnum: number | null, doing: string): Promise<void> {
+  const objects = await dependentObjects(db, oid, attnum);
+  if (objects.length) throw dependentObjectsError(doing, objects);
+}
+
+export function dependentObjectsError(doing: string, objects: string[]): AppError {
+  return conflict(
+    'dependent_objects',
+    `${doing} is not possible: ${objects.join(', ')} ${objects.length === 1 ? 'depends' : 'depend'} on it (made outside the console). Drop or change ${objects.length === 1 ? 'it' : 'them'} in SQL first, then try again`,
+    undefined,
+    { objects },
+  );
+}

@@ -1,5 +1,6 @@
 // Turns anything thrown into the one AppError shape, so that scripts always get
 // {error:{code,message,field}} with a meaningful status and never a stack trace.
+import { pgErrorToApp } from '../db/pg_errors.js';
 import { AppError } from '../errors.js';
 
 /** PostgreSQL SQLSTATEs that are the client's or the moment's fault, not ours. */
@@ -20,6 +21,8 @@ export function toAppError(raw: unknown): AppError {
   const err = raw as { status?: number; statusCode?: number; type?: string; code?: string; message?: string };
   const pg = typeof err?.code === 'string' ? PG_ERRORS[err.code] : undefined;
   if (pg) return new AppError(pg.status, pg.code, pg.message);
+  const caused = pgErrorToApp(raw);
+  if (caused) return caused;
   if ((typeof err?.code === 'string' && NETWORK_CODES.has(err.code)) || /timeout exceeded when trying to connect|Connection terminated/i.test(err?.message ?? '')) {
     return new AppError(503, 'database_unavailable', 'the database is unreachable right now; try again shortly');
   }

@@ -14,13 +14,15 @@ import { enqueueJob, setJobTotal } from '../../jobs/queue.js';
 import { storeUpload } from '../../jobs/uploads.js';
 import type { Model } from '../../model/compile.js';
 import { checkCsvHeader, CsvRecordCounter, exportCsv, importCsv, invalidCsv } from '../../model/csv.js';
+import { writeTarget } from '../../model/rows.js';
 import { flag, idParam } from '../../schema/input.js';
 import { checkMultipartCsrf } from '../csrf.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
 import { gridLocals, gridState, listRequestOf } from './grid.js';
 import { answerQueued } from './jobs.js';
-import { rowsChanged, useModel } from './rows.js';
+import { modelsOf, rowsChanged, useModel } from './rows.js';
+import { freshModel } from '../../model/cache.js';
 import { actorOf } from './schema_deps.js';
 
 const tooLarge = (max: number) => new AppError(413, 'too_large', `the file is larger than IMPORT_MAX_BYTES (${max} bytes); nothing was imported`);
@@ -95,6 +97,7 @@ async function csvSource(req: Request, max: number): Promise<{ stream: Readable;
  * transaction that queues it (any instance may run it), its header checked on the way.
  */
 async function queueImport(ctx: AppContext, req: Request, model: Model, stream: Readable, ignoreUnknown: boolean) {
+  writeTarget(model); // a read-only table is refused now, not when the job runs
   return withTransaction(ctx.pool, async (tx) => {
     const job = await enqueueJob(tx, { kind: IMPORT_CSV, tableId: model.tableId, payload: { tableId: model.tableId, ignoreUnknown }, actor: actorOf(req).name });
     const records = new CsvRecordCounter();
@@ -174,8 +177,9 @@ export const csvRoutes = [
         const declared = Number(req.get('Content-Length') ?? 0);
         const asJob = flag(fields.async ?? req.query.async, 'async') ?? declared > ctx.config.importJobBytes;
         const started = Date.now();
-        // No retry on a stale model here: the stream can be read only once.
-        const model = await useModel(ctx, req, async (m) => m);
+        // No retry once the stream is read (it can be read only once): the model is checked
+        // against the table's version before (a rename or trash on another instance).
+        const model = await freshModel(modelsOf(ctx), tableId);
         if (asJob) {
           outcome = { job: await queueImport(ctx, req, model, stream, ignoreUnknown) };
         } else {

@@ -11,7 +11,7 @@ import { withModel } from '../../model/cache.js';
 import { listChoices } from '../../model/choices.js';
 import type { Model, ModelField } from '../../model/compile.js';
 import { DEFAULT_PAGE_SIZE, parsePage, parseSize } from '../../model/query.js';
-import { createRow, deleteRow, getRow, listRows, updateRow, type ListRequest, type ListResult, type Row } from '../../model/rows.js';
+import { createRow, deleteRow, getRow, listRows, updateRow, writeTarget, type ListRequest, type ListResult, type Row } from '../../model/rows.js';
 import { idParam } from '../../schema/input.js';
 import { cellView, choiceOption, editorView, type LinkPicker } from '../grid_view.js';
 import { answerKind, reply } from '../negotiate.js';
@@ -231,8 +231,11 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
     tableId,
     tableName: model.table.name,
     fields,
-    rows: result.rows.map((row) => ({
-      id: row.id as number,
+    hasId: model.hasId,
+    // The DOM key of a row: its id, or its place on the page when the id names no one row.
+    rows: result.rows.map((row, i) => ({
+      id: row.id as number | undefined,
+      key: model.rowId ? String(row.id) : `p${i + 1}`,
       cells: model.fields.map((f) => ({ column: f.column, name: f.meta.name, view: cellView(f, row[f.column]), editable: editable && !f.meta.read_only })),
     })),
     addInputs: addFields.map((f, i) => ({ ...fieldInfo(f), editor: editorView(f, null, pickers[i]), required: f.meta.not_null && f.meta.default_value == null })),
@@ -356,6 +359,7 @@ export const gridRoutes = [
 
   route('get', '/tables/:id/rows/:rid/cells/:column/edit', 'editor', "one cell's editor (an input for its type)", async (ctx, req, res) => {
     const locals = await useModel(ctx, req, async (model) => {
+      writeTarget(model); // no editor for a table that takes no writes
       const f = cellField(model, req.params.column);
       return editorLocals(ctx, model, f, await getRow(ctx.pool, model, rowId(req)));
     });
@@ -374,7 +378,7 @@ export const gridRoutes = [
         const row = await updateRow(ctx.pool, model, id, { [f.column]: value });
         return { ok: true as const, row, locals: cellLocals(req, model, f, row) };
       } catch (err) {
-        if (!(err instanceof AppError) || err.status === 404 || err.status >= 500 || err.code === 'unknown_field') throw err;
+        if (!(err instanceof AppError) || err.status === 404 || err.status >= 500 || err.code === 'unknown_field' || err.code === 'read_only') throw err;
         const row = await getRow(ctx.pool, model, id);
         const sent = { value: typeof value === 'string' ? value : JSON.stringify(value), checked: value === 'true', error: err.message };
         return { ok: false as const, err, locals: await editorLocals(ctx, model, f, row, sent) };
