@@ -14,6 +14,7 @@ import { flag } from '../schema/input.js';
 import { schemaChange, SCHEMA_LOCK_NAMESPACE, TABLE_SET_LOCK, type Actor, type Change } from '../schema/change.js';
 import { getTable, type TableMeta } from '../schema/metadata.js';
 import { validateDisplayName, validatePhysicalName } from '../schema/names.js';
+import { assertNoDependents } from '../schema/catalog.js';
 import { columnComment } from '../schema/fields.js';
 import { tableComment } from '../schema/tables.js';
 import {
@@ -475,6 +476,7 @@ async function restoreType(deps: ReconcileDeps, actor: Actor, tableId: number, f
       }
       if (lost > 0 && f.not_null) throw unprocessable('lossy_conversion', `${lost} values of "${f.name}" would not convert, and the field is required`, 'confirm_loss');
     }
+    await assertNoDependents(c.tx, relation, col.name, `converting "${f.name}" back to ${target}`);
     c.reached('validate');
     if (col.default_expr !== null) await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${q} DROP DEFAULT`);
     await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${q} TYPE ${target} USING ${converted}`);

@@ -2,9 +2,11 @@
 // types before any SQL runs: a bad value is a 422 naming the field and the reason, and
 // nothing is written. Writes return the row as reads do (with link labels) in the same
 // round trip.
+import { pgErrorToApp } from '../db/pg_errors.js';
 import type { Queryable } from '../db/pool.js';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import { FieldValueError } from '../fields/types.js';
+import { isStaleModelError } from './cache.js';
 import { rowToJson, ROW_ALIAS, type Model } from './compile.js';
 import {
   decodeCursor,
@@ -214,6 +216,8 @@ const PRIVILEGES: Record<RowOp, string> = { select: 'SELECT', insert: 'INSERT, S
  * or of the operation. Anything else is left to the central mapping (server/db/pg_errors.ts).
  */
 export function rowError(model: Model, err: unknown, op: RowOp): unknown {
+  // A model older than the table: withModel() evicts it and retries, so it stays as it is.
+  if (isStaleModelError(err)) return err;
   const e = err as { code?: string; constraint?: string; column?: string; message?: string };
   const byConstraint = (prefix: string) => {
     const m = e.constraint ? new RegExp(`^${prefix}(\\d+)$`).exec(e.constraint) : null;
@@ -228,7 +232,7 @@ export function rowError(model: Model, err: unknown, op: RowOp): unknown {
       { privileges: PRIVILEGES[op].split(', '), table: model.relation },
     );
   }
-  if (op === 'select') return err;
+  if (op === 'select') return pgErrorToApp(err) ?? err;
   if (e?.code === '23505') {
     const f = byConstraint('uq_f');
     return new AppError(409, 'duplicate_value', f ? `${f.meta.name} must be unique, and another row has this value` : 'a unique value is repeated', f?.column);
@@ -248,7 +252,9 @@ export function rowError(model: Model, err: unknown, op: RowOp): unknown {
     return unprocessable('check_violation', `a value breaks the check "${e.constraint ?? '?'}" on table "${model.table.name}" (made outside the console)`, e.column, { constraint: e.constraint });
   }
   if (typeof e?.code === 'string' && e.code.startsWith('22')) return unprocessable('invalid_value', 'a value does not fit its field', undefined);
-  return err;
+  // A DBA's trigger that raises, and the like: an AppError here, so that the grid's cell
+  // editor and the CSV import (which catch AppErrors) show the database's message.
+  return pgErrorToApp(err) ?? err;
 }
 
 export async function createRow(db: Queryable, model: Model, body: unknown): Promise<Row> {

@@ -44,34 +44,38 @@ export async function columnSlots(db: Queryable, oid: number): Promise<number> {
 export const PG_MAX_COLUMNS = 1600;
 
 /**
- * Objects outside the table that depend on it (attnum null) or on one of its columns: views
+ * Objects outside the table that depend on it (column null) or on one of its columns: views
  * and materialized views, policies, triggers, rules, other tables' foreign keys, functions
  * with a SQL body. A DBA makes them; PostgreSQL refuses to drop or retype what they use.
  * Described as psql would name them ("view data.v", "policy p on table data.t").
+ * `relation` is a quoted, qualified name (qualified()).
  */
-export async function dependentObjects(db: Queryable, oid: number, attnum: number | null = null): Promise<string[]> {
+export async function dependentObjects(db: Queryable, relation: string, column: string | null = null): Promise<string[]> {
   const { rows } = await db.query<{ what: string }>(
-    /* sql */ `SELECT DISTINCT CASE WHEN d.classid = 'pg_rewrite'::regclass AND r.ev_class <> $1
+    /* sql */ `WITH target AS (
+         SELECT c.oid, (SELECT a.attnum FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped) AS attnum
+           FROM pg_class c WHERE c.oid = to_regclass($1))
+     SELECT DISTINCT CASE WHEN d.classid = 'pg_rewrite'::regclass AND r.ev_class <> t.oid
                  THEN CASE v.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || v.oid::regclass::text
                  ELSE pg_describe_object(d.classid, d.objid, 0) END AS what
-       FROM pg_depend d
+       FROM target t
+       JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = t.oid AND d.deptype = 'n'
        LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
        LEFT JOIN pg_class v ON v.oid = r.ev_class
-      WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1 AND d.deptype = 'n'
-        AND ($2::int IS NULL OR d.refobjsubid = $2)
+      WHERE ($2::text IS NULL OR d.refobjsubid = t.attnum)
         -- the table's own constraints and defaults follow its columns: not dependents
-        AND NOT (d.classid = 'pg_constraint'::regclass AND EXISTS (SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid AND k.conrelid = $1))
+        AND NOT (d.classid = 'pg_constraint'::regclass AND EXISTS (SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid AND k.conrelid = t.oid))
         AND d.classid <> 'pg_attrdef'::regclass
-        AND NOT (d.classid = 'pg_class'::regclass AND d.objid = $1)
+        AND NOT (d.classid = 'pg_class'::regclass AND d.objid = t.oid)
       ORDER BY 1 LIMIT 20`,
-    [oid, attnum],
+    [relation, column],
   );
   return rows.map((r) => r.what);
 }
 
 /** 409 dependent_objects naming what stands in the way of `doing` (drop, retype). */
-export async function assertNoDependents(db: Queryable, oid: number, attnum: number | null, doing: string): Promise<void> {
-  const objects = await dependentObjects(db, oid, attnum);
+export async function assertNoDependents(db: Queryable, relation: string, column: string | null, doing: string): Promise<void> {
+  const objects = await dependentObjects(db, relation, column);
   if (objects.length) throw dependentObjectsError(doing, objects);
 }
 

@@ -10,7 +10,7 @@ import { conversionSql, displaySql, lossPredicate, type FieldShape } from '../fi
 import { fieldType, parseOptions } from '../fields/registry.js';
 import { assignChoiceIds, type Choice } from '../fields/single_select.js';
 import { FieldValueError, type FieldTypeDef, type SqlEnv } from '../fields/types.js';
-import { attnumOf, columnNames, columnSlots, PG_MAX_COLUMNS } from './catalog.js';
+import { assertNoDependents, attnumOf, columnNames, columnSlots, PG_MAX_COLUMNS } from './catalog.js';
 import { schemaChange, type Actor, type Change, type EditorDeps } from './change.js';
 import { getField, getLiveTable, listFields, liveTableForChange, type FieldMeta, type TableMeta } from './metadata.js';
 import { coerceOptions, flag, stableJson } from './input.js';
@@ -317,6 +317,9 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
   }
   const newType = fieldType(to.type);
   const newDefault = convertDefault(field, newType, to.options);
+  if (newType.sqlType(to.options) !== fieldType(field.type).sqlType(field.options)) {
+    await assertNoDependents(c.tx, String(relation), field.column_name, `changing the type of "${field.name}"`);
+  }
   c.reached('validate');
 
   if (report.lost > 0) {

@@ -8,6 +8,7 @@ import type { Queryable } from '../db/pool.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import { assertNoLinksTo, queueTableRemoval } from '../introspect/actions.js';
 import { reconcile, type ReconcileDeps } from '../introspect/reconcile.js';
+import { assertNoDependents } from '../schema/catalog.js';
 import { schemaChange, type Actor, type Change } from '../schema/change.js';
 import { getTable, type TableMeta } from '../schema/metadata.js';
 import { formatDuration, humanAge, humanBytes } from './duration.js';
@@ -306,7 +307,10 @@ export async function purgeField(deps: TrashDeps, actor: Actor, fieldId: number,
     c.reached('validate');
     // DROP COLUMN only marks the column dropped (no rewrite): quick, under a brief
     // ACCESS EXCLUSIVE lock that lock_timeout bounds. Its constraints and index go with it.
-    if (exists) await c.ddl(`ALTER TABLE ${qualified(rel!.schema, rel!.name)} DROP COLUMN ${identFromCatalog(column)}`);
+    if (exists) {
+      await assertNoDependents(c.tx, String(qualified(rel!.schema, rel!.name)), column, `purging field "${f.name}"`);
+      await c.ddl(`ALTER TABLE ${qualified(rel!.schema, rel!.name)} DROP COLUMN ${identFromCatalog(column)}`);
+    }
     c.reached('ddl');
     await c.tx.query(`DELETE FROM tablewright.fields WHERE id = $1`, [fieldId]);
     c.reached('metadata');
@@ -326,6 +330,7 @@ export async function purgeTable(deps: TrashDeps, actor: Actor, tableId: number,
     if (rel && rel.schema !== c.deps.config.trashSchema) throw conflict('drift_changed', `table "${table.name}" is not in the trash schema; reconcile first`);
     await assertNoLinksTo(c, tableId, table.name);
     c.reached('validate');
+    if (rel) await assertNoDependents(c.tx, String(qualified(rel.schema, rel.name)), null, `purging table "${table.name}"`);
     if (rel) {
       try {
         await c.ddl(`DROP TABLE ${qualified(rel.schema, rel.name)}`);
