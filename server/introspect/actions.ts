@@ -15,13 +15,14 @@ import { schemaChange, SCHEMA_LOCK_NAMESPACE, TABLE_SET_LOCK, type Actor, type C
 import { getTable, type TableMeta } from '../schema/metadata.js';
 import { validateDisplayName, validatePhysicalName } from '../schema/names.js';
 import { assertNoDependents } from '../schema/catalog.js';
-import { columnComment } from '../schema/fields.js';
+import { columnComment, hasOwnIndex } from '../schema/fields.js';
 import { tableComment } from '../schema/tables.js';
 import {
   acceptedDefault,
   defaultMatches,
   foreignKeyOn,
   idColumn,
+  indexedNow,
   indexOn,
   uniqueOn,
   usableName,
@@ -272,7 +273,7 @@ async function addColumnFor(c: Change, table: TableMeta, rel: string, f: FieldRo
   if (notNull) def += ' NOT NULL';
   await c.ddl(`ALTER TABLE ${rel} ADD COLUMN ${def}`);
   if (f.is_unique) await c.ddl(`ALTER TABLE ${rel} ADD CONSTRAINT ${ident(`uq_f${f.id}`)} UNIQUE (${col})`);
-  if (f.indexed) await c.ddl(`CREATE INDEX ${ident(`ix_f${f.id}`)} ON ${rel} (${col})`);
+  if (hasOwnIndex(f)) await c.ddl(`CREATE INDEX ${ident(`ix_f${f.id}`)} ON ${rel} (${col})`);
   const target = await linkTargetRelation(c, f);
   if (target) await c.ddl(`ALTER TABLE ${rel} ADD CONSTRAINT ${ident(`fk_f${f.id}`)} FOREIGN KEY (${col}) REFERENCES ${target} (id) ON DELETE SET NULL`);
   await c.ddl(`COMMENT ON COLUMN ${rel}.${col} IS ${literal(columnComment(f, table))}`);
@@ -499,7 +500,7 @@ async function acceptConstraints(deps: ReconcileDeps, actor: Actor, tableId: num
     const uq = uniqueOn(rel, col.attnum);
     const ix = indexOn(rel, col.attnum);
     const fk = foreignKeyOn(rel, col.attnum);
-    if (f.type === 'link' && (!ix || !fk)) {
+    if (f.type === 'link' && ((!ix && !uq) || !fk)) {
       throw conflict('link_needs_index', `a link field needs its index and its foreign key; restore them instead (or change the field's type first)`);
     }
     const dflt = acceptedDefault(f, col.default_expr);
@@ -513,10 +514,10 @@ async function acceptConstraints(deps: ReconcileDeps, actor: Actor, tableId: num
     c.reached('ddl');
     await c.tx.query(
       /* sql */ `UPDATE tablewright.fields SET not_null = $2, is_unique = $3, indexed = $4, default_value = $5, pg_default = $6, updated_at = now() WHERE id = $1`,
-      [fieldId, col.not_null, uq !== undefined, ix !== undefined, dflt.default_value === null ? null : JSON.stringify(dflt.default_value), dflt.pg_default],
+      [fieldId, col.not_null, uq !== undefined, indexedNow(f, ix, uq), dflt.default_value === null ? null : JSON.stringify(dflt.default_value), dflt.pg_default],
     );
     c.reached('metadata');
-    const now = { not_null: col.not_null, unique: uq !== undefined, indexed: ix !== undefined, default: dflt.default_value ?? dflt.pg_default };
+    const now = { not_null: col.not_null, unique: uq !== undefined, indexed: indexedNow(f, ix, uq), default: dflt.default_value ?? dflt.pg_default };
     return { result: now, tableId, fieldId, details: { accepted: now } };
   });
 }
@@ -547,10 +548,13 @@ async function restoreConstraints(deps: ReconcileDeps, actor: Actor, tableId: nu
       else await c.ddl(`DROP INDEX ${qualified(rel.schema, uq!)}`);
       done.push('unique');
     }
+    // UNIQUE is as the metadata says now: its index serves an indexed field (hasOwnIndex)
     const ix = indexOn(rel, col.attnum);
-    if (f.indexed !== (ix !== undefined)) {
-      if (f.indexed) await c.ddl(`CREATE INDEX ${ident(`ix_f${fieldId}`)} ON ${relation} (${q})`);
-      else await c.ddl(`DROP INDEX ${qualified(rel.schema, ix!)}`);
+    if (hasOwnIndex(f) && !ix) {
+      await c.ddl(`CREATE INDEX ${ident(`ix_f${fieldId}`)} ON ${relation} (${q})`);
+      done.push('indexed');
+    } else if (!f.indexed && ix) {
+      await c.ddl(`DROP INDEX ${qualified(rel.schema, ix)}`);
       done.push('indexed');
     }
     if (f.type === 'link') {
@@ -663,7 +667,7 @@ async function adoptField(c: Change, table: { id: number; name: string }, relati
     if (a.fk) await c.ddl(`ALTER TABLE ${relation} RENAME CONSTRAINT ${identFromCatalog(a.fk)} TO ${ident(`fk_f${id}`)}`);
     // A link is always indexed (lookups of the rows linking to a row); an index build
     // reads the table but rewrites nothing.
-    if (a.mapping.type === 'link' && !a.index) await c.ddl(`CREATE INDEX ${ident(`ix_f${id}`)} ON ${relation} (${col})`);
+    if (a.mapping.type === 'link' && !a.index && !a.unique) await c.ddl(`CREATE INDEX ${ident(`ix_f${id}`)} ON ${relation} (${col})`);
   }
   if (a.comment === null) await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ id, name: a.name }, table))}`);
   return id;

@@ -99,6 +99,11 @@ export function indexOn(rel: CatalogTable, attnum: number): string | undefined {
   return rel.indexes.find((i) => !i.is_unique && !i.partial && i.columns[0] === attnum)?.name;
 }
 
+/** Whether a column is indexed as a field sees it: its own index, or (for a unique field) its UNIQUE one. */
+export function indexedNow(f: { indexed: boolean }, ix: string | undefined, uq: string | undefined): boolean {
+  return ix !== undefined || (f.indexed && uq !== undefined);
+}
+
 export function foreignKeyOn(rel: CatalogTable, attnum: number): { name: string; ref_oid: number | null } | undefined {
   const c = rel.constraints.find((x) => x.kind === 'f' && x.columns.length === 1 && x.columns[0] === attnum);
   return c ? { name: c.name, ref_oid: c.ref_oid } : undefined;
@@ -322,8 +327,8 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
       if (f.not_null !== c.not_null) diffs.not_null = { expected: f.not_null, actual: c.not_null };
       const uq = uniqueOn(rel, c.attnum);
       if (f.is_unique !== (uq !== undefined)) diffs.unique = { expected: f.is_unique, actual: uq !== undefined };
-      const ix = indexOn(rel, c.attnum);
-      if (f.indexed !== (ix !== undefined)) diffs.indexed = { expected: f.indexed, actual: ix !== undefined };
+      const ix = indexedNow(f, indexOn(rel, c.attnum), uq);
+      if (f.indexed !== ix) diffs.indexed = { expected: f.indexed, actual: ix };
       if (f.type === 'link') {
         const target = snap.meta.tables.find((x) => x.id === Number(f.options?.table_id));
         const targetRel = target ? matched.get(target.id)?.rel : undefined;

@@ -181,7 +181,7 @@ export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, p
   // ADD COLUMN with no default or a constant one rewrites no rows (PostgreSQL 11+).
   await c.ddl(`ALTER TABLE ${relation} ADD COLUMN ${definition}`);
   if (unique) await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(uniqueName(id))} UNIQUE (${col})`);
-  if (indexed) await c.ddl(`CREATE INDEX ${ident(indexName(id))} ON ${relation} (${col})`);
+  if (hasOwnIndex({ indexed, is_unique: unique })) await c.ddl(`CREATE INDEX ${ident(indexName(id))} ON ${relation} (${col})`);
   await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ id, name }, table))}`);
   const attnum = await attnumOf(c.tx, table.table_oid!, column);
   await c.tx.query(`UPDATE tablewright.fields SET attnum = $2 WHERE id = $1`, [id, attnum]);
@@ -365,7 +365,7 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
     }
     if (to.type === 'link') {
       await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(fkName(field.id))} FOREIGN KEY (${col}) REFERENCES ${env.linkTarget(to.options.table_id)} (id) ON DELETE SET NULL`);
-      if (!field.indexed) await c.ddl(`CREATE INDEX ${ident(indexName(field.id))} ON ${relation} (${col})`);
+      if (!field.indexed && !field.is_unique) await c.ddl(`CREATE INDEX ${ident(indexName(field.id))} ON ${relation} (${col})`);
     }
     if (newDefault) await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} SET DEFAULT ${newDefault.sql}`);
   }
@@ -435,11 +435,20 @@ async function setUnique(c: Change, table: TableMeta, field: FieldMeta, on: bool
   }
 }
 
-async function setIndexed(c: Change, table: TableMeta, field: FieldMeta, on: boolean): Promise<void> {
-  if (!on && field.type === 'link') throw badRequest('a link field is always indexed', 'indexed');
-  const schema = c.deps.config.dataSchema;
-  if (on) await c.ddl(`CREATE INDEX ${ident(indexName(field.id))} ON ${rel(c, table)} (${ident(field.column_name)})`);
-  else await c.ddl(`DROP INDEX IF EXISTS ${qualified(schema, indexName(field.id))}`);
+/**
+ * A UNIQUE constraint's btree serves lookups as well as a plain one: a field has its own
+ * index (ix_f<id>) only when it is indexed and not unique, so a field that is both has one
+ * index, not two identical ones. Brings the column from `field`'s shape to `next`'s.
+ */
+export const hasOwnIndex = (f: { indexed: boolean; is_unique: boolean }) => f.indexed && !f.is_unique;
+
+async function syncOwnIndex(c: Change, table: TableMeta, field: FieldMeta, next: { indexed: boolean; is_unique: boolean }): Promise<void> {
+  const had = hasOwnIndex(field);
+  const want = hasOwnIndex(next);
+  if (want && !had) await c.ddl(`CREATE INDEX ${ident(indexName(field.id))} ON ${rel(c, table)} (${ident(field.column_name)})`);
+  // field.indexed without its own index: unique, but a table made before one index served
+  // both may still have a second one
+  else if (!want && field.indexed) await c.ddl(`DROP INDEX IF EXISTS ${qualified(c.deps.config.dataSchema, indexName(field.id))}`);
 }
 
 async function setDefault(c: Change, table: TableMeta, field: FieldMeta, raw: unknown): Promise<unknown> {
@@ -503,17 +512,17 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
       await c.tx.query(`UPDATE tablewright.fields SET not_null = $2 WHERE id = $1`, [fieldId, notNull]);
       ops.push(notNull ? 'set_not_null' : 'drop_not_null');
     }
-    const unique = flag(update.unique, 'unique');
-    if (unique !== undefined && unique !== field.is_unique) {
-      await setUnique(c, table, field, unique);
-      await c.tx.query(`UPDATE tablewright.fields SET is_unique = $2 WHERE id = $1`, [fieldId, unique]);
-      ops.push(unique ? 'set_unique' : 'drop_unique');
-    }
-    const indexed = flag(update.indexed, 'indexed');
-    if (indexed !== undefined && indexed !== field.indexed) {
-      await setIndexed(c, table, field, indexed);
-      await c.tx.query(`UPDATE tablewright.fields SET indexed = $2 WHERE id = $1`, [fieldId, indexed]);
-      ops.push(indexed ? 'create_index' : 'drop_index');
+    const unique = flag(update.unique, 'unique') ?? field.is_unique;
+    const indexed = flag(update.indexed, 'indexed') ?? field.indexed;
+    if (!indexed && field.type === 'link') throw badRequest('a link field is always indexed', 'indexed');
+    if (unique !== field.is_unique || indexed !== field.indexed) {
+      if (unique !== field.is_unique) {
+        await setUnique(c, table, field, unique);
+        ops.push(unique ? 'set_unique' : 'drop_unique');
+      }
+      if (indexed !== field.indexed) ops.push(indexed ? 'create_index' : 'drop_index');
+      await syncOwnIndex(c, table, field, { is_unique: unique, indexed });
+      await c.tx.query(`UPDATE tablewright.fields SET is_unique = $2, indexed = $3 WHERE id = $1`, [fieldId, unique, indexed]);
     }
     if (present(update.default) && stableJson(parseDefault(fieldType(field.type), field.options, update.default)?.json ?? null) !== stableJson(field.default_value ?? null)) {
       const json = await setDefault(c, table, field, update.default);
@@ -606,6 +615,8 @@ export async function restoreField(deps: EditorDeps, actor: Actor, tableId: numb
       if (rows.length) {
         unique = false;
         warnings.push('restored without UNIQUE: some values repeat');
+        // its UNIQUE constraint was its index too (hasOwnIndex): an indexed field gets its own
+        if (field.indexed) await c.ddl(`CREATE INDEX IF NOT EXISTS ${ident(indexName(field.id))} ON ${relation} (${col})`);
       } else await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(uniqueName(field.id))} UNIQUE (${col})`);
     }
     c.reached('ddl');

@@ -47,7 +47,8 @@ WITH rel AS (
            AND a.attnotnull = f.not_null
            AND f.default_value IS NULL AND f.pg_default IS NULL AND NOT a.atthasdef
            AND f.is_unique = (u.oid IS NOT NULL)
-           AND f.indexed = (x.oid IS NOT NULL)
+           -- a unique field's UNIQUE index is its index too
+           AND f.indexed = (x.oid IS NOT NULL OR (f.indexed AND u.oid IS NOT NULL))
          ))) AS ok
     FROM tablewright.fields f
     JOIN matched m ON m.id = f.table_id AND NOT m.trashed AND m.in_place
