@@ -16,6 +16,7 @@ import { getTable, type TableMeta } from '../schema/metadata.js';
 import { validateDisplayName, validatePhysicalName } from '../schema/names.js';
 import { assertNoDependents } from '../schema/catalog.js';
 import { columnComment, hasOwnIndex } from '../schema/fields.js';
+import { keepLostValues, type KeptValues } from '../schema/lost_values.js';
 import { tableComment } from '../schema/tables.js';
 import {
   acceptedDefault,
@@ -452,6 +453,12 @@ async function acceptType(deps: ReconcileDeps, actor: Actor, tableId: number, fi
   });
 }
 
+/**
+ * Converts a column retyped outside the console back to the type metadata describes.
+ * Values that do not convert are counted first (422 without confirm_loss) and, with it,
+ * kept in a trashed copy of the column as it is now, exactly as a field's own type change
+ * keeps them (schema/lost_values.ts): nothing is emptied without a copy.
+ */
 async function restoreType(deps: ReconcileDeps, actor: Actor, tableId: number, fieldId: number, confirmLoss: boolean) {
   return schemaChange(deps, actor, 'restore_type', tableId, async (c) => {
     const { table, f, rel, col } = await liveFieldColumn(c, tableId, fieldId);
@@ -459,26 +466,51 @@ async function restoreType(deps: ReconcileDeps, actor: Actor, tableId: number, f
     if (expectedColumnType(f) === col.type) throw changedMeanwhile(`field "${f.name}"`);
     const relation = relName(rel).toString();
     const q = identFromCatalog(col.name).toString();
-    // Through text: every field type can read its own text form back, and never raises
-    // (values that do not fit become NULL, counted first).
+    // Through text: every field type reads its own text form back and never raises (values
+    // that do not fit become NULL); an adopted type is asked whether the text fits it.
     let converted: string;
-    if (f.pg_type) converted = `(${q})::text::${target}`;
-    else {
+    let loss: string;
+    if (f.pg_type) {
+      const fits = `tablewright.input_is_valid((${q})::text, ${literal(target)})`;
+      converted = `CASE WHEN ${fits} THEN (${q})::text::${target} END`;
+      loss = `${q} IS NOT NULL AND NOT ${fits}`;
+    } else {
       const linkRel = await linkTargetRelation(c, f);
       converted = fieldType(f.type).fromText(`(${q})::text`, f.options, { linkTarget: () => linkRel ?? 'NULL' });
+      loss = `${q} IS NOT NULL AND (${converted}) IS NULL`;
     }
-    if (!f.pg_type) {
-      const { rows } = await c.tx.query<{ lost: number; ids: number[] | null }>(
-        `SELECT count(*)::int AS lost, (array_agg(id ORDER BY id))[1:10] AS ids FROM ${relation} WHERE ${q} IS NOT NULL AND (${converted}) IS NULL`,
+    const { rows } = await c.tx.query<{ lost: number; ids: number[] | null }>(
+      `SELECT count(*)::int AS lost, (array_agg(id ORDER BY id))[1:10] AS ids FROM ${relation} WHERE ${loss}`,
+    );
+    const { lost, ids } = rows[0]!;
+    if (lost > 0 && !confirmLoss) {
+      throw unprocessable(
+        'lossy_conversion',
+        `${lost} values of "${f.name}" would not convert back to ${target}; send confirm_loss=1 to convert anyway (the old values are kept in the trash)`,
+        'confirm_loss',
+        { lost, row_ids: ids ?? [] },
       );
-      const { lost, ids } = rows[0]!;
-      if (lost > 0 && !confirmLoss) {
-        throw unprocessable('lossy_conversion', `${lost} values of "${f.name}" would not convert back to ${target} and would become empty; send confirm_loss=1 to convert anyway`, 'confirm_loss', { lost, row_ids: ids ?? [] });
-      }
-      if (lost > 0 && f.not_null) throw unprocessable('lossy_conversion', `${lost} values of "${f.name}" would not convert, and the field is required`, 'confirm_loss');
     }
+    if (lost > 0 && f.not_null) throw unprocessable('lossy_conversion', `${lost} values of "${f.name}" would not convert, and the field is required`, 'confirm_loss');
     await assertNoDependents(c.tx, relation, col.name, `converting "${f.name}" back to ${target}`);
     c.reached('validate');
+    let kept: KeptValues | undefined;
+    if (lost > 0) {
+      const now = mapColumn(col, rel, await linkTargets(c));
+      kept = await keepLostValues(
+        c,
+        { tableId, tableOid: rel.oid, relation },
+        { ...f, column_name: col.name },
+        {
+          sqlType: col.type,
+          shape: { type: now.type, options: parseFieldOptions(now.type, now.options), pg_type: now.pg_type, read_only: now.read_only },
+          why: `as ${col.type} before restore to ${target}`,
+          version: table.version + 1,
+          lost,
+        },
+        loss,
+      );
+    }
     if (col.default_expr !== null) await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${q} DROP DEFAULT`);
     await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${q} TYPE ${target} USING ${converted}`);
     const dflt = f.pg_default === null ? defaultSql(f) : null;
@@ -488,7 +520,12 @@ async function restoreType(deps: ReconcileDeps, actor: Actor, tableId: number, f
       await c.tx.query(`UPDATE tablewright.fields SET pg_default = NULL WHERE id = $1`, [fieldId]);
     }
     c.reached('metadata');
-    return { result: { type: target, table: table.name }, tableId, fieldId, details: { from: col.type, to: target } };
+    return {
+      result: { type: target, table: table.name, lost, ...(kept ? { kept_in_trash: kept } : {}) },
+      tableId,
+      fieldId,
+      details: { from: col.type, to: target, lost, ...(kept ? { kept_in_trash: kept } : {}) },
+    };
   });
 }
 

@@ -7,13 +7,16 @@
 // anywhere leaves everything as it was.
 //
 // The DDL reuses PostgreSQL's own deparsed text (format_type, pg_get_expr,
-// pg_get_constraintdef, pg_get_indexdef), as pg_dump does. Triggers, row-level security
-// policies and grants are not carried over: a table with triggers or policies is refused.
+// pg_get_constraintdef, pg_get_indexdef), as pg_dump does. Everything else the table is
+// (owner, grants, storage parameters, collations, row-level security and policies,
+// triggers, rules...) is carried over by rebuild_carry.ts, or the rebuild is refused with
+// a 409 naming what it cannot carry (a view on the table, a publication...).
 import { ident, identFromCatalog, literal, qualified } from '../db/ident.js';
 import { conflict } from '../errors.js';
 import { schemaChange, type Actor, type Change } from '../schema/change.js';
 import { liveTableForChange } from '../schema/metadata.js';
 import type { ReconcileDeps } from './reconcile.js';
+import { applyColumnSettings, applyTableProps, collateClause, createTableParts, identityOptions, notNullClause, readTableProps, rebuildBlockers } from './rebuild_carry.js';
 import { readCatalog, type CatalogTable } from './snapshot.js';
 
 /** Rows copied per statement when the table has an id primary key (progress between them). */
@@ -33,14 +36,11 @@ export async function rebuildTable(deps: ReconcileDeps, actor: Actor, tableId: n
     );
     const missing = fields.filter((f) => !rel.columns.some((col) => col.name === f.physical));
     if (missing.length) throw conflict('drift_changed', `resolve the other drift of table "${table.name}" first (field "${missing[0]!.name}" has no column)`);
-    const { rows: blockers } = await c.tx.query<{ what: string }>(
-      /* sql */ `SELECT 'trigger ' || tgname AS what FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal
-        UNION ALL SELECT 'policy ' || polname FROM pg_policy WHERE polrelid = $1
-        UNION ALL SELECT DISTINCT 'view ' || v.relname FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
-             WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = $1 AND v.oid <> $1`,
-      [rel.oid],
-    );
-    if (blockers.length) throw conflict('rebuild_blocked', `table "${table.name}" has ${blockers.map((b) => b.what).join(', ')}; a rebuild would not carry it over`);
+    const blockers = await rebuildBlockers(c.tx, rel.oid);
+    if (blockers.length) {
+      throw conflict('rebuild_blocked', `table "${table.name}" has ${blockers.join(', ')}; a rebuild cannot carry ${blockers.length === 1 ? 'it' : 'them'} over`, undefined, { cannot_carry: blockers });
+    }
+    const props = await readTableProps(c.tx, rel.oid);
     const { rows: cons } = await c.tx.query<{ name: string; def: string }>(
       `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1 AND contype IN ('p', 'u', 'f', 'c', 'x') ORDER BY contype = 'f', conname`,
       [rel.oid],
@@ -57,24 +57,38 @@ export async function rebuildTable(deps: ReconcileDeps, actor: Actor, tableId: n
       [rel.oid],
     );
     for (const i of incoming) if (i.table_id) await c.lockTable(i.table_id);
-    const { rows: seq } = await c.tx.query<{ schema: string; name: string }>(
-      /* sql */ `SELECT n.nspname AS schema, s.relname AS name FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace
-        WHERE s.oid = pg_get_serial_sequence($1, 'id')::regclass`,
-      [old.toString()],
+    const idCol = rel.columns.find((col) => col.name === 'id');
+    // The id's identity sequence goes with the old table and is made anew; a sequence a
+    // column merely owns (serial) is kept, let go of for the moment the old table is dropped.
+    const { rows: seq } = idCol?.identity
+      ? await c.tx.query<{ schema: string; name: string }>(
+          /* sql */ `SELECT n.nspname AS schema, s.relname AS name FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace
+            WHERE s.oid = pg_get_serial_sequence($1, 'id')::regclass`,
+          [old.toString()],
+        )
+      : { rows: [] as Array<{ schema: string; name: string }> };
+    const { rows: owned } = await c.tx.query<{ seq: string; column: string }>(
+      /* sql */ `SELECT s.oid::regclass::text AS seq, a.attname AS column FROM pg_depend d
+         JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+         JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+        WHERE d.classid = 'pg_class'::regclass AND d.refobjid = $1 AND d.deptype = 'a'`,
+      [rel.oid],
     );
     c.reached('validate');
 
     const tmp = `_tw_rebuild_t${tableId}`;
     const tmpSeq = `_tw_rebuild_seq_t${tableId}`;
     const defs = rel.columns.map((col) => {
-      let d = `${identFromCatalog(col.name)} ${col.type}`;
-      if (col.identity) d += ` GENERATED ${col.identity === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY${col.name === 'id' ? ` (SEQUENCE NAME ${qualified(schema, tmpSeq)})` : ''}`;
+      let d = `${identFromCatalog(col.name)} ${col.type}${collateClause(props, col.name)}`;
+      if (col.identity) d += ` GENERATED ${col.identity === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY${col.name === 'id' ? ` (SEQUENCE NAME ${qualified(schema, tmpSeq)}${identityOptions(props)})` : ''}`;
       else if (col.generated) d += ` GENERATED ALWAYS AS (${col.default_expr}) STORED`;
       else if (col.default_expr !== null) d += ` DEFAULT ${col.default_expr}`;
-      if (col.not_null && !col.identity) d += ' NOT NULL';
+      if (col.not_null) d += notNullClause(props, col.name);
       return d;
     });
-    await c.ddl(`CREATE TABLE ${qualified(schema, tmp)} (${defs.join(', ')})`);
+    const parts = createTableParts(props);
+    await c.ddl(`CREATE ${parts.unlogged}TABLE ${qualified(schema, tmp)} (${defs.join(', ')})${parts.tail}`);
+    await applyColumnSettings(c, qualified(schema, tmp), props);
     const copied = rel.columns.filter((col) => !col.generated).map((col) => identFromCatalog(col.name).toString()).join(', ');
     const copy = `INSERT INTO ${qualified(schema, tmp)} (${copied}) OVERRIDING SYSTEM VALUE SELECT ${copied} FROM ${old}`;
     const rows = await copyRows(c, copy, rel, opts.batchRows ?? REBUILD_BATCH_ROWS);
@@ -83,6 +97,7 @@ export async function rebuildTable(deps: ReconcileDeps, actor: Actor, tableId: n
       await c.tx.query(`SELECT setval($1, $2::bigint, $3)`, [qualified(schema, tmpSeq).toString(), last[0]!.last_value, last[0]!.is_called]);
     }
     for (const i of incoming) await c.ddl(`ALTER TABLE ${qualified(i.schema, i.table)} DROP CONSTRAINT ${identFromCatalog(i.name)}`);
+    for (const o of owned) await c.ddl(`ALTER SEQUENCE ${o.seq} OWNED BY NONE`);
     await c.ddl(`DROP TABLE ${old}`);
     await c.ddl(`ALTER TABLE ${qualified(schema, tmp)} RENAME TO ${ident(table.table_name)}`);
     if (seq[0]) await c.ddl(`ALTER SEQUENCE ${qualified(schema, tmpSeq)} RENAME TO ${identFromCatalog(seq[0].name)}`);
@@ -91,9 +106,11 @@ export async function rebuildTable(deps: ReconcileDeps, actor: Actor, tableId: n
     for (const i of incoming) await c.ddl(`ALTER TABLE ${qualified(i.schema, i.table)} ADD CONSTRAINT ${identFromCatalog(i.name)} ${i.def}`);
     if (rel.comment !== null) await c.ddl(`COMMENT ON TABLE ${old} IS ${literal(rel.comment)}`);
     for (const col of rel.columns) if (col.comment !== null) await c.ddl(`COMMENT ON COLUMN ${old}.${identFromCatalog(col.name)} IS ${literal(col.comment)}`);
-    c.reached('ddl');
     const { rows: oidRows } = await c.tx.query<{ oid: number }>(`SELECT $1::regclass::oid::int8 AS oid`, [old.toString()]);
     const oid = oidRows[0]!.oid;
+    await applyTableProps(c, schema, table.table_name, oid, props);
+    for (const o of owned) await c.ddl(`ALTER SEQUENCE ${o.seq} OWNED BY ${old}.${identFromCatalog(o.column)}`);
+    c.reached('ddl');
     await c.tx.query(`UPDATE tablewright.tables SET table_oid = $2 WHERE id = $1`, [tableId, oid]);
     await c.tx.query(
       /* sql */ `UPDATE tablewright.fields f SET attnum = a.attnum FROM pg_attribute a

@@ -14,6 +14,7 @@ import { assertNoDependents, attnumOf, columnNames, columnSlots, PG_MAX_COLUMNS 
 import { schemaChange, type Actor, type Change, type EditorDeps } from './change.js';
 import { getField, getLiveTable, listFields, liveTableForChange, type FieldMeta, type TableMeta } from './metadata.js';
 import { coerceOptions, flag, stableJson } from './input.js';
+import { keepLostValues } from './lost_values.js';
 import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
 
 export interface FieldSpec {
@@ -323,30 +324,20 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
   c.reached('validate');
 
   if (report.lost > 0) {
-    // Keep the values that will not survive, in a trashed copy of the old column, until
-    // the retention policy purges it. Only the lossy rows are copied.
-    const loss = lossPredicate({ type: field.type, options: field.options }, to, col, env);
-    const parkedColumn = trashName('was_f', field.id, `v${version}`);
-    const oldType = fieldType(field.type);
-    await c.ddl(`ALTER TABLE ${relation} ADD COLUMN ${ident(parkedColumn)} ${oldType.sqlType(field.options)}`);
-    await c.ddl(`UPDATE ${relation} SET ${ident(parkedColumn)} = ${col} WHERE ${loss}`);
-    const { rows } = await c.tx.query<{ id: number }>(
-      /* sql */ `INSERT INTO tablewright.fields (table_id, name, column_name, type, options, position, trashed_at, trashed_by, trash_name, trash_reason)
-        VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, 'type_change') RETURNING id`,
-      [
-        table.id,
-        `${field.name} (before change to ${newType.label}, v${version})`,
-        `${field.column_name}_before_v${version}`.slice(0, 63),
-        field.type,
-        field.options,
-        field.position,
-        c.actor.name,
-        parkedColumn,
-      ],
+    // Keep the values that will not survive until the retention policy purges them.
+    out.kept_in_trash = await keepLostValues(
+      c,
+      { tableId: table.id, tableOid: table.table_oid!, relation: String(relation) },
+      field,
+      {
+        sqlType: fieldType(field.type).sqlType(field.options),
+        shape: { type: field.type, options: field.options, pg_type: null, read_only: false },
+        why: `before change to ${newType.label}`,
+        version,
+        lost: report.lost,
+      },
+      lossPredicate({ type: field.type, options: field.options }, to, col, env),
     );
-    await c.ddl(`COMMENT ON COLUMN ${relation}.${ident(parkedColumn)} IS ${literal(`values of field ${field.id} that did not convert to ${to.type} (tablewright field ${rows[0]!.id})`)}`);
-    await c.tx.query(`UPDATE tablewright.fields SET attnum = $2 WHERE id = $1`, [rows[0]!.id, await attnumOf(c.tx, table.table_oid!, parkedColumn)]);
-    out.kept_in_trash = { field_id: rows[0]!.id, rows: report.lost };
   }
 
   if (!plan.identity) {
