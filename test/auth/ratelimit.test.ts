@@ -57,6 +57,34 @@ describe('login rate limiting', () => {
     expect((await attempt(a, 'one@example.com', PASSWORD)).status).to.equal(200);
   });
 
+  it('100 concurrent attempts for one account, on two instances: at most LOGIN_RATE_LIMIT passwords are checked, then even the right one is refused', async () => {
+    const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => attempt(i % 2 ? a : b, 'one@example.com', `wrong password ${i}`)));
+    const statuses = answers.map((r) => r.status);
+    // a 401 is a password that was checked; a 429 one that never was
+    expect(statuses.filter((s) => s === 401), 'passwords checked').to.have.length(3);
+    expect(statuses.filter((s) => s === 429)).to.have.length(97);
+    expect((await a.ctx.pool.query(`SELECT failures FROM tablewright.login_failures WHERE key = 'account:one@example.com'`)).rows[0].failures).to.equal(3);
+    expect((await attempt(a, 'one@example.com', PASSWORD)).status).to.equal(429);
+    expect((await attempt(b, 'one@example.com', PASSWORD)).status).to.equal(429);
+  });
+
+  it('100 concurrent attempts on 100 accounts from one address: at most LOGIN_RATE_LIMIT_ADDRESS are checked', async () => {
+    const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => attempt(i % 2 ? a : b, `nobody${i}@example.com`, 'wrong password')));
+    expect(answers.filter((r) => r.status === 401), 'passwords checked').to.have.length(6);
+    expect(answers.filter((r) => r.status === 429)).to.have.length(94);
+    // the refused attempts took nothing from the accounts they named
+    expect((await a.ctx.pool.query(`SELECT count(*)::int AS n FROM tablewright.login_failures WHERE key LIKE 'account:%'`)).rows[0].n).to.equal(6);
+  });
+
+  it('a right password among a burst of wrong ones signs in only if it was among the attempts checked', async () => {
+    const passwords = Array.from({ length: 40 }, (_, i) => (i === 20 ? PASSWORD : `wrong ${i}`));
+    const answers = await Promise.all(passwords.map((p, i) => attempt(i % 2 ? a : b, 'two@example.com', p)));
+    const checked = answers.filter((r) => r.status === 401 || r.status === 200).length;
+    // a success gives the account its attempts back, so a second round of 3 may follow it
+    expect(checked).to.be.at.most(answers[20]!.status === 200 ? 6 : 3);
+    expect(answers.filter((r) => r.status === 200).length).to.be.at.most(1);
+  });
+
   it('a browser sees the sign-in form again with the message', async () => {
     for (let i = 0; i < 3; i++) await attempt(a, 'one@example.com', 'wrong-password');
     const res = await a.request('POST', '/login', {
