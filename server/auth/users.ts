@@ -1,7 +1,9 @@
 // Console accounts. Emails are unique without regard to case; passwords are stored as
 // scrypt hashes only.
+import type pg from 'pg';
 import { AppError, conflict, notFound } from '../errors.js';
 import type { Queryable } from '../db/pool.js';
+import { withTransaction } from '../db/tx.js';
 import type { Role } from './roles.js';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './secret.js';
 import { parseEmail, parsePassword, parseRole } from './validate.js';
@@ -62,37 +64,56 @@ export interface UserChange {
 }
 
 /**
+ * Key of the advisory lock held by every change that can take away an admin (a demotion, a
+ * removal): checking "another admin remains" and making the change are one step, so two
+ * such changes at once, on any instances, can never leave no admin.
+ */
+const ADMIN_SET_LOCK_KEY = 0x7477616d696e7321n;
+
+/** Runs `fn` with the admin set locked and the user's row read afresh (locked) inside. */
+async function withAdminsLocked<T>(pool: pg.Pool, id: number, fn: (tx: pg.PoolClient, user: User) => Promise<T>): Promise<T> {
+  return withTransaction(pool, async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ADMIN_SET_LOCK_KEY.toString()]);
+    const { rows } = await tx.query<User>(/* sql */ `SELECT ${COLUMNS} FROM tablewright.users WHERE id = $1 FOR UPDATE`, [id]);
+    if (!rows[0]) throw notFound('user');
+    return fn(tx, rows[0]);
+  });
+}
+
+/**
  * Changes a user's role and/or password. A new password ends the user's sessions; the
  * last admin cannot be demoted (nobody could manage accounts any more).
  */
-export async function updateUser(db: Queryable, id: number, change: UserChange): Promise<User> {
+export async function updateUser(pool: pg.Pool, id: number, change: UserChange): Promise<User> {
   const role = change.role === undefined || change.role === '' ? undefined : parseRole(change.role);
   const password = change.password === undefined || change.password === '' ? undefined : parsePassword(change.password);
-  const user = await getUser(db, id);
-  if (role && role !== 'admin' && user.role === 'admin') await assertNotLastAdmin(db, id);
+  await getUser(pool, id);
+  // scrypt before the lock: the lock is held for the check and the write only
   const hash = password ? await hashPassword(password) : null;
-  const { rows } = await db.query<User>(
-    /* sql */ `UPDATE tablewright.users
-                  SET role = coalesce($2, role), password_hash = coalesce($3, password_hash), updated_at = now()
-                WHERE id = $1 RETURNING ${COLUMNS}`,
-    [id, role ?? null, hash],
-  );
-  if (!rows[0]) throw notFound('user');
-  if (hash) await db.query(/* sql */ `DELETE FROM tablewright.sessions WHERE user_id = $1`, [id]);
-  return rows[0];
+  return withAdminsLocked(pool, id, async (tx, user) => {
+    if (role && role !== 'admin' && user.role === 'admin') await assertNotLastAdmin(tx, id);
+    const { rows } = await tx.query<User>(
+      /* sql */ `UPDATE tablewright.users
+                    SET role = coalesce($2, role), password_hash = coalesce($3, password_hash), updated_at = now()
+                  WHERE id = $1 RETURNING ${COLUMNS}`,
+      [id, role ?? null, hash],
+    );
+    if (hash) await tx.query(/* sql */ `DELETE FROM tablewright.sessions WHERE user_id = $1`, [id]);
+    return rows[0]!;
+  });
 }
 
 /** Deletes a user and (by cascade) their sessions. The last admin cannot be removed. */
-export async function removeUser(db: Queryable, id: number): Promise<User> {
-  const user = await getUser(db, id);
-  if (user.role === 'admin') await assertNotLastAdmin(db, id);
-  await db.query(/* sql */ `DELETE FROM tablewright.users WHERE id = $1`, [id]);
-  return user;
+export async function removeUser(pool: pg.Pool, id: number): Promise<User> {
+  return withAdminsLocked(pool, id, async (tx, user) => {
+    if (user.role === 'admin') await assertNotLastAdmin(tx, id);
+    await tx.query(/* sql */ `DELETE FROM tablewright.users WHERE id = $1`, [id]);
+    return user;
+  });
 }
 
+/** Inside withAdminsLocked(): the count cannot change before the caller's write commits. */
 async function assertNotLastAdmin(db: Queryable, id: number): Promise<void> {
-  // Not race-proof across two concurrent demotions of the only two admins; an admin can
-  // always be re-created from the shell with `tablewright user add`.
   const { rows } = await db.query<{ n: number }>(
     /* sql */ `SELECT count(*)::int AS n FROM tablewright.users WHERE role = 'admin' AND id <> $1`,
     [id],

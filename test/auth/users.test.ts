@@ -1,8 +1,8 @@
 // Account management by admins: add, change role or password, remove; never lose the
 // last admin; names are escaped on the pages.
 import { expect } from 'chai';
-import { useApp, type TestApp } from '../helpers/app.js';
-import type { TestDatabase } from '../helpers/db.js';
+import { startApp, useApp, type TestApp } from '../helpers/app.js';
+import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { addUser, login } from './lib.js';
 
 describe('user management', () => {
@@ -74,5 +74,36 @@ describe('user management', () => {
     });
     expect(res.status).to.equal(422);
     expect(res.text).to.include('at least 8 characters').and.include('value="e@example.com"');
+  });
+});
+
+describe('the last-admin guard across two instances', () => {
+  let db: TestDatabase;
+  let a: TestApp;
+  let b: TestApp;
+  before(async () => {
+    db = await freshDatabase();
+    [a, b] = await Promise.all([startApp(db.url, {}, 'a'), startApp(db.url, {}, 'b')]);
+  });
+  after(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await db?.drop();
+  });
+
+  const admins = async () => (await a.ctx.pool.query(`SELECT count(*)::int AS n FROM tablewright.users WHERE role = 'admin'`)).rows[0].n as number;
+
+  it('two admins demoted or removed at the same moment on two instances: one change goes through, the other answers 409 last_admin, every time', async () => {
+    const rounds: Array<[string, string]> = [['PATCH', 'PATCH'], ['DELETE', 'DELETE'], ['PATCH', 'DELETE'], ['DELETE', 'PATCH']];
+    for (let round = 0; round < 12; round++) {
+      await a.ctx.pool.query(`DELETE FROM tablewright.users`);
+      const one = await addUser(a, `one${round}@example.com`, 'admin');
+      const two = await addUser(a, `two${round}@example.com`, 'admin');
+      const [m1, m2] = rounds[round % rounds.length]!;
+      const send = (app: TestApp, method: string, id: number) => app.request(method, `/users/${id}`, method === 'PATCH' ? { json: { role: 'editor' } } : {});
+      const answers = await Promise.all([send(a, m1, one), send(b, m2, two)]);
+      expect(answers.map((r) => r.status).sort(), `round ${round} (${m1}, ${m2}): ${answers.map((r) => r.text).join(' | ')}`).to.deep.equal([200, 409]);
+      expect(answers.find((r) => r.status === 409)!.body.error.code).to.equal('last_admin');
+      expect(await admins(), `round ${round}: an admin is left`).to.equal(1);
+    }
   });
 });
