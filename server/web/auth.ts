@@ -4,6 +4,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { actorName, type Caller } from '../auth/caller.js';
 import { allows } from '../auth/roles.js';
+import { randomSecret } from '../auth/secret.js';
 import { resolveSession } from '../auth/sessions.js';
 import { resolveToken } from '../auth/tokens.js';
 import { anyUser } from '../auth/users.js';
@@ -25,6 +26,8 @@ declare global {
 }
 
 export const SESSION_COOKIE = 'tw_session';
+/** Before a session exists: the secret the sign-in and setup forms echo back (login CSRF). */
+export const PRESESSION_COOKIE = 'tw_presession';
 const ACCESS = new Set<Access>(['public', 'viewer', 'editor', 'admin']);
 
 /** Cookies by hand: one header, name=value pairs; values may be URI-encoded. */
@@ -56,6 +59,26 @@ export function setSessionCookie(ctx: AppContext, req: Request, res: Response, i
     path: '/',
     maxAge: ctx.config.sessionTtlSeconds * 1000,
   });
+}
+
+/**
+ * The token of the sign-in and setup forms for a caller without a session: a random value
+ * in an HttpOnly, SameSite=Lax cookie that the form repeats as `_csrf` (double submit). A
+ * page on another site can neither read it nor make the browser send it with a POST, so
+ * it cannot sign a victim in as someone else, in browsers without Sec-Fetch-Site too.
+ */
+export function preSessionToken(ctx: AppContext, req: Request, res: Response): string {
+  const existing = readCookie(req, PRESESSION_COOKIE);
+  if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+  const token = randomSecret();
+  res.cookie(PRESESSION_COOKIE, token, { httpOnly: true, sameSite: 'lax', secure: cookieSecure(ctx, req), path: '/' });
+  // the request goes on to be answered with it: a second call for this request finds it
+  req.headers.cookie = `${req.headers.cookie ? `${req.headers.cookie}; ` : ''}${PRESESSION_COOKIE}=${token}`;
+  return token;
+}
+
+export function clearPreSessionCookie(ctx: AppContext, req: Request, res: Response): void {
+  if (readCookie(req, PRESESSION_COOKIE) !== undefined) res.clearCookie(PRESESSION_COOKIE, { httpOnly: true, sameSite: 'lax', secure: cookieSecure(ctx, req), path: '/' });
 }
 
 export function clearSessionCookie(ctx: AppContext, req: Request, res: Response): void {

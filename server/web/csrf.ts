@@ -1,12 +1,17 @@
 // CSRF protection for browsers. Requests authenticated by a bearer token need none (a
 // browser never adds that header by itself). A cookie-authenticated request that changes
 // something must carry the session's synchronizer token, from the `_csrf` form field or
-// the X-CSRF-Token header (htmx sends it, see public/js/app.js). Independently, a
-// browser that says the request comes from another site (Sec-Fetch-Site: cross-site) may
-// not change anything without a bearer token: that also covers the login form.
+// the X-CSRF-Token header (htmx sends it, see public/js/app.js). Before there is a
+// session, a form POST to /login or /setup must carry the pre-session token its page was
+// given (web/auth.ts preSessionToken): no page elsewhere can sign a victim in as the
+// attacker (login CSRF). A JSON body needs none: no other site can make a browser send
+// one without a CORS preflight, which this server never allows. Independently, a browser
+// that says the request comes from another site (Sec-Fetch-Site: cross-site) may not
+// change anything without a bearer token.
 import type { NextFunction, Request, Response } from 'express';
 import { sameSecret } from '../auth/secret.js';
 import { AppError } from '../errors.js';
+import { PRESESSION_COOKIE, readCookie } from './auth.js';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -17,6 +22,11 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
  * needs the X-CSRF-Token header.
  */
 const MULTIPART_ROUTES = [/^\/tables\/\d+\/rows\/import$/];
+
+/** Anonymous forms that sign someone in: /login, and /setup (which signs the new admin in). */
+const SIGN_IN_FORMS = new Set(['/login', '/setup']);
+/** What a form on another site can send without a preflight. */
+const FORM_BODIES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -48,6 +58,13 @@ export function csrfProtection(req: Request, _res: Response, next: NextFunction)
     throw new AppError(403, 'csrf', 'cross-site request refused: changes need a page of this console or an API token');
   }
   const expected = req.caller?.session?.csrfToken;
+  if (!expected && SIGN_IN_FORMS.has(req.path) && req.is(FORM_BODIES)) {
+    const cookie = readCookie(req, PRESESSION_COOKIE);
+    if (!(cookie && typeof sent === 'string' && sameSecret(sent, cookie))) {
+      throw new AppError(403, 'csrf', 'the form is missing its token, or it is stale (cookies must be allowed for this site); reload the page and try again');
+    }
+    return next();
+  }
   if (expected && sent === undefined && req.is('multipart/form-data') && MULTIPART_ROUTES.some((re) => re.test(req.path))) {
     req.csrfPending = expected;
     return next();

@@ -36,3 +36,14 @@ export async function login(app: TestApp, email: string, password = PASSWORD): P
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${res.text}`);
   return { cookie: sessionCookie(res)!, csrf: res.body.csrf_token };
 }
+
+/**
+ * What a browser holds before it has a session, from the sign-in (or setup) page: the
+ * pre-session cookie ('tw_presession=...') and the token its form repeats as _csrf.
+ */
+export async function formToken(app: TestApp, path = '/login'): Promise<{ cookie: string; csrf: string }> {
+  const res = await app.request('GET', path, { auth: false });
+  const line = res.headers.getSetCookie().find((c) => c.startsWith('tw_presession='));
+  if (!line || typeof res.body?.csrf_token !== 'string') throw new Error(`no form token from ${path}: ${res.status} ${res.text}`);
+  return { cookie: line.split(';')[0]!, csrf: res.body.csrf_token };
+}

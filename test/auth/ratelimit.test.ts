@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { addUser, PASSWORD } from './lib.js';
+import { addUser, formToken, PASSWORD } from './lib.js';
 
 describe('login rate limiting', () => {
   let db: TestDatabase;
@@ -87,9 +87,10 @@ describe('login rate limiting', () => {
 
   it('a browser sees the sign-in form again with the message', async () => {
     for (let i = 0; i < 3; i++) await attempt(a, 'one@example.com', 'wrong-password');
+    const pre = await formToken(a);
     const res = await a.request('POST', '/login', {
-      auth: false,
-      form: { email: 'one@example.com', password: PASSWORD },
+      auth: { cookie: pre.cookie },
+      form: { email: 'one@example.com', password: PASSWORD, _csrf: pre.csrf },
       headers: { Accept: 'text/html' },
     });
     expect(res.status).to.equal(429);

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { addUser, login, PASSWORD, sessionCookie } from './lib.js';
+import { addUser, formToken, login, PASSWORD, sessionCookie } from './lib.js';
 
 describe('sessions', () => {
   let db: TestDatabase;
@@ -77,16 +77,18 @@ describe('sessions', () => {
   });
 
   it('a form login redirects (303) to a local `next` only, and a failed one shows the form again with the message', async () => {
-    const form = { email: 'ada@example.com', password: PASSWORD, next: '/tables?page=2' };
-    const ok = await a.request('POST', '/login', { auth: false, form, headers: { Accept: 'text/html' } });
+    const pre = await formToken(a);
+    const form = { email: 'ada@example.com', password: PASSWORD, next: '/tables?page=2', _csrf: pre.csrf };
+    const asBrowser = { auth: { cookie: pre.cookie }, headers: { Accept: 'text/html' } };
+    const ok = await a.request('POST', '/login', { ...asBrowser, form });
     expect(ok.status).to.equal(303);
     expect(ok.headers.get('location')).to.equal('/tables?page=2');
     expect(sessionCookie(ok)).to.match(/^tw_session=/);
 
-    const evil = await a.request('POST', '/login', { auth: false, form: { ...form, next: '//evil.example/x' }, headers: { Accept: 'text/html' } });
+    const evil = await a.request('POST', '/login', { ...asBrowser, form: { ...form, next: '//evil.example/x' } });
     expect(evil.headers.get('location')).to.equal('/');
 
-    const bad = await a.request('POST', '/login', { auth: false, form: { ...form, password: 'wrong-wrong' }, headers: { Accept: 'text/html' } });
+    const bad = await a.request('POST', '/login', { ...asBrowser, form: { ...form, password: 'wrong-wrong' } });
     expect(bad.status).to.equal(401);
     expect(bad.text).to.include('the email or password is not right').and.include('name="email" value="ada@example.com"');
   });

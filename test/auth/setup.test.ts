@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { runCli, type Cli } from '../helpers/process.js';
-import { sessionCookie } from './lib.js';
+import { formToken, sessionCookie } from './lib.js';
 
 describe('first-run setup', function () {
   this.timeout(60_000);
@@ -55,15 +55,16 @@ describe('first-run setup', function () {
     expect(form.status).to.equal(200);
     expect(await form.text()).to.include('name="password"');
 
-    const short = await app.request('POST', '/setup', { auth: false, form: { token, email: 'root@example.com', password: 'short' }, headers: { Accept: 'text/html' } });
+    // the form's token comes with the page: without it, a form POST is refused (login CSRF)
+    const pre = await formToken(app, `/setup?token=${token}`);
+    const naked = await app.request('POST', '/setup', { auth: false, form: { token, email: 'root@example.com', password: 'first admin password' }, headers: { Accept: 'text/html' } });
+    expect(naked.status).to.equal(403);
+    const asBrowser = { auth: { cookie: pre.cookie }, headers: { Accept: 'text/html' } };
+    const short = await app.request('POST', '/setup', { ...asBrowser, form: { token, email: 'root@example.com', password: 'short', _csrf: pre.csrf } });
     expect(short.status).to.equal(422);
     expect(short.text).to.include('at least 8 characters');
 
-    const done = await app.request('POST', '/setup', {
-      auth: false,
-      form: { token, email: 'root@example.com', password: 'first admin password' },
-      headers: { Accept: 'text/html' },
-    });
+    const done = await app.request('POST', '/setup', { ...asBrowser, form: { token, email: 'root@example.com', password: 'first admin password', _csrf: pre.csrf } });
     expect(done.status).to.equal(303);
     expect(done.headers.get('location')).to.equal('/');
     const cookie = sessionCookie(done)!;

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { addUser, login, type Session } from '../auth/lib.js';
+import { addUser, formToken, login, PASSWORD, type Session } from '../auth/lib.js';
 
 describe('CSRF protection', () => {
   let db: TestDatabase;
@@ -76,6 +76,39 @@ describe('CSRF protection', () => {
     });
     expect(res.status).to.equal(403);
     expect(res.body.error.code).to.equal('csrf');
+  });
+
+  it('login CSRF without Sec-Fetch-Site (older browsers): a sign-in form POST needs the token its page set in a pre-session cookie', async () => {
+    const attempts = async () => (await app.ctx.pool.query('SELECT count(*)::int AS n FROM tablewright.login_failures')).rows[0].n as number;
+    const sessions = async () => (await app.ctx.pool.query('SELECT count(*)::int AS n FROM tablewright.sessions')).rows[0].n as number;
+    const before = { attempts: await attempts(), sessions: await sessions() };
+    const page = await app.request('GET', '/login', { auth: false, headers: { Accept: 'text/html' } });
+    const setCookie = page.headers.getSetCookie().find((c) => c.startsWith('tw_presession='))!;
+    expect(setCookie).to.match(/HttpOnly/i).and.match(/SameSite=Lax/i);
+    const cookie = setCookie.split(';')[0]!;
+    const token = cookie.slice('tw_presession='.length);
+    expect(page.text).to.include(`name="_csrf" value="${token}"`);
+    const form = { email: 'root@example.com', password: PASSWORD };
+    const other = await formToken(app); // another browser's cookie and token
+    // what a hostile page's form sends: no cookie (SameSite) or no matching token
+    for (const [label, opts] of [
+      ['no cookie, no token', { auth: false as const, form }],
+      ['no cookie, a guessed token', { auth: false as const, form: { ...form, _csrf: token } }],
+      ['the cookie, no token', { auth: { cookie }, form }],
+      ['the cookie, another browser\'s token', { auth: { cookie }, form: { ...form, _csrf: other.csrf } }],
+    ] as const) {
+      const res = await app.request('POST', '/login', { ...opts, headers: { Accept: 'text/html' } });
+      expect(res.status, label).to.equal(403);
+      expect(res.text, label).to.include('reload the page');
+    }
+    expect(await attempts(), 'no password was checked').to.equal(before.attempts);
+    expect(await sessions(), 'nobody was signed in').to.equal(before.sessions);
+    // the page's own form goes through, and the pre-session cookie is dropped
+    const ok = await app.request('POST', '/login', { auth: { cookie }, form: { ...form, _csrf: token }, headers: { Accept: 'text/html' } });
+    expect(ok.status).to.equal(303);
+    expect(ok.headers.getSetCookie().some((c) => /^tw_presession=;/.test(c))).to.equal(true);
+    // scripts sign in with JSON, which no other site can make a browser send: no token needed
+    expect((await app.request('POST', '/login', { auth: false, json: form })).status).to.equal(200);
   });
 
   it('refuses a logout without the token (a forced sign-out is a CSRF too)', async () => {

@@ -23,7 +23,7 @@ import { allRoutes } from '../../server/web/routes/index.js';
 import { startApp, type RequestOptions, type TestApp, type TestResponse } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
-import { addUser } from '../auth/lib.js';
+import { addUser, formToken } from '../auth/lib.js';
 
 /** The hostile strings, by what they try. */
 const HOSTILE: Record<string, string> = {
@@ -740,6 +740,7 @@ describe('hostile input on every name and value (generated: hostile strings x in
   it('tokens, users, login and setup: hostile names, roles, emails and passwords are refused, nothing changes', async () => {
     const cases: Case[] = [];
     const validPassword = (s: string) => s.length >= 8 && s.length <= 1024 && !s.includes('\0');
+    const pre = await formToken(app);
     for (const [label, s] of ALL) {
       if (!validTokenName(s)) cases.push(json('POST', '/tokens', 'POST /tokens', `name: ${label}`, { name: s, role: 'viewer' }, 'name', { status: [422] }));
       cases.push(json('POST', '/tokens', 'POST /tokens', `role: ${label}`, { name: 'never', role: s }, 'role', { status: [422] }));
@@ -752,7 +753,7 @@ describe('hostile input on every name and value (generated: hostile strings x in
       // Passwords never reach SQL (only their scrypt hash does, ~50 ms each): the ones that test a limit.
       if (s.length === 0 || isBlank(s) || s.includes('\0') || s.length > 1024 || s.includes("'")) {
         cases.push({ route: 'POST /login', label: `password: ${label}`, method: 'POST', path: '/login', opts: { auth: false, json: { email: 'user@example.com', password: s } }, status: [400, 401] });
-        cases.push({ route: 'POST /login', label: `form next: ${label}`, method: 'POST', path: '/login', opts: { auth: false, form: { email: 'user@example.com', password: 'wrong password', next: s } }, status: [400, 401] });
+        cases.push({ route: 'POST /login', label: `form next: ${label}`, method: 'POST', path: '/login', opts: { auth: { cookie: pre.cookie }, form: { email: 'user@example.com', password: 'wrong password', next: s, _csrf: pre.csrf } }, status: [400, 401] });
       }
       cases.push({ route: 'POST /setup', label: `token: ${label}`, method: 'POST', path: '/setup', opts: { auth: false, json: { token: s, email: 'never@example.com', password: 'long enough' } }, status: [403, 409] });
     }

@@ -17,7 +17,7 @@ import { allRoutes } from '../../server/web/routes/index.js';
 import { startApp, type RequestOptions, type TestApp, type TestResponse } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
-import { addUser, sessionFor } from '../auth/lib.js';
+import { addUser, formToken, sessionFor } from '../auth/lib.js';
 
 const SCRIPT = '<script>alert(1)</script>';
 const IMG = '"><img src=x onerror=alert(1)>';
@@ -279,6 +279,7 @@ describe('stored XSS: payloads in every name and value, every page and fragment 
     const t = ids.table;
     const r = ids.rows[0]!;
     const withCsrf = { 'X-CSRF-Token': csrf };
+    const pre = await formToken(app);
     for (const p of PAYLOADS) {
       // A cell that refuses the value: the editor again, with the value and the message.
       await check('fragment', 'PATCH', `/tables/${t}/rows/${r}/cells/mail`, { ...asFragment(withCsrf), form: { value: p } }, problems);
@@ -291,7 +292,7 @@ describe('stored XSS: payloads in every name and value, every page and fragment 
       await check('fragment', 'POST', `/tables/${t}/fields`, { ...asFragment(withCsrf), form: { name: IMG, type: 'text' } }, problems);
       await check('page', 'POST', '/tokens', { ...asPage(withCsrf), form: { name: `${p} once`, role: 'viewer' } }, problems);
       await check('page', 'POST', '/users', { ...asPage(withCsrf), form: { email: p, role: 'viewer', password: 'long enough' } }, problems);
-      await check('page', 'POST', '/login', { auth: false, headers: { Accept: 'text/html' }, form: { email: p, password: 'wrong password', next: p } }, problems);
+      await check('page', 'POST', '/login', { auth: { cookie: pre.cookie }, headers: { Accept: 'text/html' }, form: { email: p, password: 'wrong password', next: p, _csrf: pre.csrf } }, problems);
     }
     // The conversion report: values that would be lost, shown as examples.
     await check('fragment', 'PATCH', `/tables/${t}/fields/${ids.fields[0]}`, { ...asFragment(withCsrf), form: { type: 'number', dry_run: '1' } }, problems);

@@ -6,7 +6,7 @@ import { completeSetup, setupTokenValid } from '../../auth/setup.js';
 import { anyUser, type User } from '../../auth/users.js';
 import type { AppContext } from '../../context.js';
 import { AppError } from '../../errors.js';
-import { clearSessionCookie, safeNext, setSessionCookie } from '../auth.js';
+import { clearPreSessionCookie, clearSessionCookie, preSessionToken, safeNext, setSessionCookie } from '../auth.js';
 import { answerKind, reply } from '../negotiate.js';
 import { renderView } from '../render.js';
 import { route } from '../route.js';
@@ -15,8 +15,9 @@ const bodyOf = (req: Request) => (req.body && typeof req.body === 'object' ? req
 const publicUser = (u: User) => ({ id: u.id, email: u.email, role: u.role });
 
 /** A form page shown again with the error beside the field (browsers only; scripts get the error JSON). */
-async function formAgain(req: Request, res: Response, err: unknown, page: string, locals: Record<string, unknown>): Promise<boolean> {
+async function formAgain(ctx: AppContext, req: Request, res: Response, err: unknown, page: string, locals: Record<string, unknown>): Promise<boolean> {
   if (!(err instanceof AppError) || err.status >= 500 || answerKind(req) !== 'page') return false;
+  res.locals.csrfToken ??= preSessionToken(ctx, req, res);
   const html = await renderView(`pages/${page}`, { ...res.locals, ...locals, error: err }, { layout: true });
   res.status(err.status).type('html').send(html);
   return true;
@@ -34,6 +35,7 @@ async function startSession(ctx: AppContext, req: Request, res: Response, userId
     userAgent: req.get('User-Agent'),
   });
   setSessionCookie(ctx, req, res, session.id);
+  clearPreSessionCookie(ctx, req, res);
   return session;
 }
 
@@ -49,7 +51,9 @@ export const authRoutes = [
       res.redirect(303, next);
       return;
     }
-    await reply(req, res, { json: { setup_required: false }, page: 'login', locals: { title: 'Sign in', next, email: '' } });
+    // The form's token (a script posting the form itself keeps the cookie and sends csrf_token as _csrf).
+    res.locals.csrfToken ??= preSessionToken(ctx, req, res);
+    await reply(req, res, { json: { setup_required: false, csrf_token: res.locals.csrfToken }, page: 'login', locals: { title: 'Sign in', next, email: '' } });
   }),
 
   route('post', '/login', 'public', 'sign in with email and password (sets the session cookie)', async (ctx, req, res) => {
@@ -63,6 +67,7 @@ export const authRoutes = [
       );
       if (req.caller?.session) await deleteSession(ctx.pool, req.caller.session.idHash);
       setSessionCookie(ctx, req, res, session.id);
+      clearPreSessionCookie(ctx, req, res);
       req.log.info({ userId: user.id }, 'signed in');
       await reply(req, res, { json: { user: publicUser(user), csrf_token: session.csrfToken }, redirect: next });
     } catch (err) {
@@ -71,7 +76,7 @@ export const authRoutes = [
         req.log.warn({ address: clientAddress(req) }, 'login throttled');
       }
       const email = typeof body.email === 'string' ? body.email.slice(0, 254) : '';
-      if (!(await formAgain(req, res, err, 'login', { title: 'Sign in', next, email }))) throw err;
+      if (!(await formAgain(ctx, req, res, err, 'login', { title: 'Sign in', next, email }))) throw err;
     }
   }),
 
@@ -89,8 +94,9 @@ export const authRoutes = [
     }
     const token = typeof req.query.token === 'string' ? req.query.token : undefined;
     const valid = token !== undefined && (await setupTokenValid(ctx.pool, token));
+    res.locals.csrfToken ??= preSessionToken(ctx, req, res);
     await reply(req, res, {
-      json: { setup_required: true, token_valid: valid },
+      json: { setup_required: true, token_valid: valid, csrf_token: res.locals.csrfToken },
       page: 'setup',
       locals: { title: 'Set up Tablewright', token: valid ? token : undefined, invalid: token !== undefined && !valid, email: '' },
     });
@@ -107,7 +113,7 @@ export const authRoutes = [
       const token = typeof body.token === 'string' ? body.token : undefined;
       const email = typeof body.email === 'string' ? body.email.slice(0, 254) : '';
       const locals = { title: 'Set up Tablewright', token, invalid: false, email };
-      if (!(await formAgain(req, res, err, 'setup', locals))) throw err;
+      if (!(await formAgain(ctx, req, res, err, 'setup', locals))) throw err;
     }
   }),
 
