@@ -60,7 +60,17 @@ async function sqlEnv(db: Queryable, deps: EditorDeps, shapes: FieldShape[]): Pr
     const target = await getLiveTable(db, s.options.table_id).catch(() => {
       throw badRequest(`options.table_id: table ${s.options.table_id} does not exist (or is in the trash)`, 'options.table_id');
     });
-    targets.set(target.id, String(qualified(deps.config.dataSchema, target.table_name)));
+    const relation = String(qualified(deps.config.dataSchema, target.table_name));
+    if (target.read_only) {
+      // A table adopted read-only may have no id a foreign key can point at (a key (id, k), no id column).
+      const { rows } = await db.query<{ ok: boolean }>(
+        /* sql */ `SELECT EXISTS (SELECT 1 FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+            WHERE k.conrelid = to_regclass($1) AND k.contype IN ('p', 'u') AND cardinality(k.conkey) = 1 AND a.attname = 'id') AS ok`,
+        [relation],
+      );
+      if (!rows[0]?.ok) throw unprocessable('invalid_link_target', `options.table_id: rows of table "${target.name}" have no single id to link to`, 'options.table_id');
+    }
+    targets.set(target.id, relation);
   }
   return {
     linkTarget: (id) => {

@@ -58,7 +58,8 @@ export function csrfProtection(req: Request, _res: Response, next: NextFunction)
     throw new AppError(403, 'csrf', 'cross-site request refused: changes need a page of this console or an API token');
   }
   const expected = req.caller?.session?.csrfToken;
-  if (!expected && SIGN_IN_FORMS.has(req.path) && req.is(FORM_BODIES)) {
+  // Routing ignores case and a trailing slash (/LOGIN/ reaches /login): so does this check.
+  if (!expected && SIGN_IN_FORMS.has(req.path.toLowerCase().replace(/\/+$/, '')) && req.is(FORM_BODIES)) {
     const cookie = readCookie(req, PRESESSION_COOKIE);
     if (!(cookie && typeof sent === 'string' && sameSecret(sent, cookie))) {
       throw new AppError(403, 'csrf', 'the form is missing its token, or it is stale (cookies must be allowed for this site); reload the page and try again');

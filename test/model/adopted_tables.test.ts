@@ -78,6 +78,15 @@ describe('tables adopted read-only: no writes get in, every read works', () => {
     expect((await sql.one(`SELECT count(*)::int AS n FROM data.pairs WHERE id = 1`)).n).to.equal(2);
   });
 
+  it('a link field cannot point at a table whose rows have no single id (422, nothing changes)', async () => {
+    const t = (await app.request('POST', '/tables', { json: { name: 'Refs' } })).body.id;
+    for (const table of ['pairs', 'settings', 'readings']) {
+      const res = await app.request('POST', `/tables/${t}/fields`, { json: { name: `To ${table}`, type: 'link', options: { table_id: ids[table] } } });
+      expect(res.status, res.text).to.equal(422);
+      expect(res.body.error).to.include({ code: 'invalid_link_target', field: 'options.table_id' });
+    }
+  });
+
   it('an import job queued for a table before it became read-only fails with read_only and imports nothing', async () => {
     const t = ids.settings!;
     await sql.exec('BEGIN');

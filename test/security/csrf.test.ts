@@ -101,6 +101,8 @@ describe('CSRF protection', () => {
       expect(res.status, label).to.equal(403);
       expect(res.text, label).to.include('reload the page');
     }
+    // routing ignores case and a trailing slash: so does the check
+    expect((await app.request('POST', '/LOGIN/', { auth: false, form, headers: { Accept: 'text/html' } })).status).to.equal(403);
     expect(await attempts(), 'no password was checked').to.equal(before.attempts);
     expect(await sessions(), 'nobody was signed in').to.equal(before.sessions);
     // the page's own form goes through, and the pre-session cookie is dropped

@@ -201,7 +201,7 @@ describe('a DBA revoked a privilege from the role Tablewright connects as: 409 i
     const url = new URL(db.url);
     url.username = role;
     url.password = 'limited-pw';
-    app = await startApp(url.toString(), QUIET);
+    app = await startApp(url.toString(), { ...QUIET, COLUMN_SLOT_WARNING: '30' });
   });
   after(async () => {
     await app?.stop();
@@ -268,6 +268,21 @@ describe('a DBA revoked a privilege from the role Tablewright connects as: 409 i
     );
     expect(change!.body.error.message).to.include('must be owner of table accounts');
     expect((await sql.one(`SELECT count(*)::int AS n FROM data.accounts`)).n).to.equal(2);
+  });
+
+  it('a rebuild by an owner that is not a superuser copies every row, whatever a forced row-level security policy hides from it', async () => {
+    const t = await createTable(app, 'Secrets', [{ name: 'Label', type: 'text' }]);
+    expect((await app.request('POST', `/tables/${t.id}/rows`, { json: [{ label: 'a' }, { label: 'b' }, { label: 'c' }] })).status).to.equal(201);
+    await sql.exec(`ALTER TABLE data.secrets ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`);
+    await sql.exec(`CREATE POLICY only_a ON data.secrets USING (label = 'a')`);
+    await sql.exec(`DO $$ BEGIN FOR i IN 1..35 LOOP EXECUTE format('ALTER TABLE data.secrets ADD COLUMN tmp%s int', i); EXECUTE format('ALTER TABLE data.secrets DROP COLUMN tmp%s', i); END LOOP; END $$`);
+    expect((await app.request('GET', `/tables/${t.id}/rows`)).body.rows.map((r: any) => r.label), 'the policy applies to the daemon').to.deep.equal(['a']);
+    const item = (await (await app.request('GET', '/reconcile')).body.items).find((i: any) => i.kind === 'column_limit');
+    const out = await app.request('POST', '/reconcile/actions', { json: { item: item.id, action: 'rebuild' } });
+    expect(out.status, out.text).to.equal(200);
+    expect(out.body.result.rows).to.equal(3);
+    expect((await sql.rows(`SELECT label FROM data.secrets ORDER BY id`)).map((r) => r.label), 'every row is in the new table').to.deep.equal(['a', 'b', 'c']);
+    expect(await sql.one(`SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'data.secrets'::regclass`)).to.deep.equal({ relrowsecurity: true, relforcerowsecurity: true });
   });
 });
 
