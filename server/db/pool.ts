@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { RawJson } from '../fields/exact_json.js';
 import type { Logger } from '../log.js';
 
 export type Pool = pg.Pool;
@@ -6,10 +7,14 @@ export type Client = pg.PoolClient | pg.Client;
 /** Anything that runs a query: the pool itself or a checked-out client inside a transaction. */
 export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 
-// bigint (int8) and numeric come back as strings by default; ids are bigint identity
-// columns well inside 2^53, so read int8 as a JS number. numeric stays a string so that
-// decimals are never rounded through a float.
-pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+// bigint (int8) and numeric come back as strings by default. int8 reads as a JS number
+// (ids, counts) while it is one exactly, below 2^53; past that (an adopted table's ids,
+// a link to one) as its exact digits, a RawJson that responses write as a number. numeric
+// stays a string so that decimals are never rounded through a float.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => {
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : new RawJson(v);
+});
 // A date has no time zone: keep '2024-03-01' as text rather than a JS Date at local midnight.
 pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
 

@@ -1,5 +1,6 @@
 // Small helpers shared by the field type modules.
 import { literal } from '../db/ident.js';
+import { RawJson } from './exact_json.js';
 import { FieldValueError } from './types.js';
 
 /** Form inputs send '' for "no value"; JSON sends null. Both mean empty. */
@@ -7,11 +8,18 @@ export function isEmpty(input: unknown): boolean {
   return input === undefined || input === null || (typeof input === 'string' && input.trim() === '');
 }
 
+/**
+ * A value as text: a string, or a JSON number or boolean as written (a RawJson number
+ * keeps its digits). NUL bytes and lone UTF-16 surrogates are refused: PostgreSQL cannot
+ * store the one, and the other would silently become U+FFFD on the way.
+ */
 export function asText(input: unknown, max = 1_000_000): string {
+  if (input instanceof RawJson) return input.text;
   if (typeof input === 'number' || typeof input === 'boolean') return String(input);
   if (typeof input !== 'string') throw new FieldValueError('must be text');
-  if (input.includes('\0')) throw new FieldValueError('may not contain NUL bytes');
   if (input.length > max) throw new FieldValueError(`is longer than ${max} characters`);
+  if (input.includes('\0')) throw new FieldValueError('may not contain NUL bytes');
+  if (!(input as string & { isWellFormed(): boolean }).isWellFormed()) throw new FieldValueError('is not valid Unicode (half of a UTF-16 surrogate pair)');
   return input;
 }
 

@@ -2,6 +2,8 @@
 // id (ON DELETE SET NULL) with an index; the schema editor adds both.
 import { z } from 'zod';
 import { asText, isEmpty } from './common.js';
+import { RawJson } from './exact_json.js';
+import { numberToJson } from './number.js';
 import { FieldValueError, type FieldTypeDef } from './types.js';
 
 const options = z.object({ table_id: z.number().int().min(1) }).strict();
@@ -16,11 +18,12 @@ export const linkType: FieldTypeDef<Opts> = {
     if (isEmpty(input)) return null;
     const raw = typeof input === 'object' && input !== null && 'id' in input ? (input as { id: unknown }).id : input;
     const text = typeof raw === 'number' ? String(raw) : asText(raw).trim();
-    if (!/^[1-9]\d{0,17}$/.test(text)) throw new FieldValueError('must be the id of a row in the linked table');
-    return Number(text);
+    if (text.length > 18 || !/^[1-9]\d{0,17}$/.test(text)) throw new FieldValueError('must be the id of a row in the linked table');
+    // As text: PostgreSQL reads it as the bigint it is (a JS number stops being exact at 2^53).
+    return text;
   },
   // The model replaces the id with {id, label} from the linked table.
-  toJson: (v) => (v == null ? null : typeof v === 'object' ? v : { id: Number(v), label: null }),
+  toJson: (v) => (v == null ? null : typeof v === 'object' && !(v instanceof RawJson) ? v : { id: numberToJson(v), label: null }),
   display: (v) => {
     if (v == null) return '';
     if (typeof v === 'object') {

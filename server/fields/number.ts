@@ -1,75 +1,60 @@
 // number: `decimals` places; 0 is an integer (bigint), otherwise numeric(30, decimals).
-// Values are read as text (selectCast) and never pass through a float on the way in.
+// Values are read as text (selectSql) and never pass through a float, either way.
 import { z } from 'zod';
 import { isEmpty } from './common.js';
+import { decimalText, isJsonNumber, MAX_NUMBER_TEXT, parseDecimal, survivesDouble } from './decimal.js';
+import { RawJson } from './exact_json.js';
 import { FieldValueError, type FieldTypeDef } from './types.js';
 
 const options = z.object({ decimals: z.number().int().min(0).max(10).default(0) }).strict();
 type Opts = z.infer<typeof options>;
 
 export const NUMERIC_PRECISION = 30;
-const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?$/;
-const SQL_NUMBER_RE = `'^[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]{1,3})?$'`;
-const BIGINT_MAX = 9223372036854775807n;
-
-/** Digits before the point that fit: bigint's range, or the numeric's precision. */
-function limitSql(opts: Opts): string {
-  return opts.decimals === 0 ? '9223372036854775807' : `1e${NUMERIC_PRECISION - opts.decimals}`;
-}
 
 function parse(input: unknown, opts: Opts): string | null {
   if (isEmpty(input)) return null;
   let text: string;
-  if (typeof input === 'number') {
+  if (input instanceof RawJson) {
+    text = input.text;
+  } else if (typeof input === 'number') {
     if (!Number.isFinite(input)) throw new FieldValueError('must be a finite number');
     text = String(input);
   } else if (typeof input === 'string') {
-    text = input.trim();
+    text = input;
   } else {
     throw new FieldValueError('must be a number');
   }
-  if (!NUMBER_RE.test(text)) throw new FieldValueError(`"${text.slice(0, 40)}" is not a number`);
-  const normalised = expandExponent(text);
-  const [intPart = '0', frac = ''] = normalised.replace(/^[+-]/, '').split('.');
-  const fracDigits = frac.replace(/0+$/, '');
-  if (fracDigits.length > opts.decimals) {
+  const d = parseDecimal(text);
+  if (!d) {
+    if (text.length > MAX_NUMBER_TEXT) throw new FieldValueError(`is not a number (longer than ${MAX_NUMBER_TEXT} characters)`);
+    throw new FieldValueError(`"${text.trim().slice(0, 40)}" is not a number`);
+  }
+  // Never rounded: more decimals than the field keeps is a refusal, however they arrive.
+  if (d.fraction.length > opts.decimals) {
     throw new FieldValueError(opts.decimals === 0 ? 'must be a whole number' : `has more than ${opts.decimals} decimal places`);
   }
-  const intDigits = intPart.replace(/^0+/, '');
   if (opts.decimals === 0) {
-    const big = BigInt(normalised.split('.')[0]!.replace(/^\+/, '') || '0');
-    if (big > BIGINT_MAX || big < -BIGINT_MAX - 1n) throw new FieldValueError('is too large');
+    const big = BigInt(decimalText(d));
+    if (big > BIGINT_MAX || big < BIGINT_MIN) throw new FieldValueError('is too large');
     return big.toString();
   }
-  if (intDigits.length > NUMERIC_PRECISION - opts.decimals) throw new FieldValueError('is too large');
-  return normalised;
+  if (d.whole.length > NUMERIC_PRECISION - opts.decimals) throw new FieldValueError('is too large');
+  return decimalText(d);
 }
 
-/** '1.5e3' -> '1500' without floating point. */
-function expandExponent(text: string): string {
-  const m = /^([+-]?)(\d*)\.?(\d*)[eE]([+-]?\d+)$/.exec(text);
-  if (!m) return text;
-  const [, sign, i = '', f = '', e] = m;
-  const exp = Number(e);
-  let digits = i + f;
-  let point = i.length + exp;
-  if (point < 0) {
-    digits = '0'.repeat(-point) + digits;
-    point = 0;
-  }
-  if (point > digits.length) digits += '0'.repeat(point - digits.length);
-  const whole = digits.slice(0, point).replace(/^0+(?=\d)/, '') || '0';
-  const frac = digits.slice(point);
-  return `${sign}${whole}${frac ? `.${frac}` : ''}`;
-}
+const BIGINT_MAX = 9223372036854775807n;
+const BIGINT_MIN = -9223372036854775808n;
 
-/** A JSON number when it survives the trip through a double exactly; the exact text otherwise. */
-export function numberToJson(v: unknown): number | string | null {
+/**
+ * A number as PostgreSQL writes it (numeric or bigint text) -> its JSON: a JS number when
+ * the text reads back the same, else the same digits as a RawJson number token. NaN and
+ * Infinity (an adopted float or numeric) are no JSON numbers: their text, as a string.
+ */
+export function numberToJson(v: unknown): number | RawJson | string | null {
   if (v == null) return null;
   const text = String(v);
-  const canonical = text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
-  const n = Number(text);
-  return String(n) === canonical ? n : text;
+  if (survivesDouble(text)) return Number(text);
+  return isJsonNumber(text) ? new RawJson(text) : text;
 }
 
 export const numberType: FieldTypeDef<Opts> = {
@@ -82,9 +67,8 @@ export const numberType: FieldTypeDef<Opts> = {
   display: (v) => (v == null ? '' : String(v)),
   filterOps: ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'empty', 'not_empty', 'in'],
   searchable: false,
-  selectCast: 'text',
+  selectSql: (e) => `(${e})::text`,
   toText: (e) => `(${e})::text`,
-  fromText: (t, o) =>
-    `CASE WHEN btrim(${t}) ~ ${SQL_NUMBER_RE} THEN CASE WHEN abs(tablewright.try_numeric(${t})) <= ${limitSql(o)} ` +
-    `THEN round(tablewright.try_numeric(${t}), ${o.decimals}) END END`,
+  // NULL (lost, and reported) for a number that would be rounded or does not fit.
+  fromText: (t, o) => `tablewright.try_number(${t}, ${o.decimals})`,
 };

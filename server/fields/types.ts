@@ -58,6 +58,10 @@ export interface FieldTypeDef<O = any> {
    * the text does not convert. Must never raise.
    */
   fromText(text: string, opts: O, env: SqlEnv): string;
-  /** expression for the select list when pg's own parsing would lose precision */
-  selectCast?: string;
+  /**
+   * The select list's expression for a column of this type (`expr`), when node-postgres's
+   * own parsing would lose something (digits, microseconds) or depend on the session:
+   * text, exact, that toJson reads.
+   */
+  selectSql?(expr: string, opts: O): string;
 }

@@ -135,7 +135,7 @@ export function defaultJson(f: { type: SnapshotField['type']; options: unknown }
     const input = f.type === 'single_select' && /^\d+$/.test(text) ? Number(text) : text;
     const v = t.parse(input, f.options);
     if (v === null || v === undefined) return undefined;
-    return t.toJson(f.type === 'json' ? JSON.parse(String(v)) : v, f.options);
+    return t.toJson(v, f.options);
   } catch {
     return undefined;
   }

@@ -6,6 +6,7 @@
 // and those of the tables its links point at (their label column is part of the SQL).
 import { ident, identFromCatalog, qualified } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
+import { numberToJson } from '../fields/number.js';
 import { fieldType } from '../fields/registry.js';
 import type { FieldTypeDef } from '../fields/types.js';
 import { getLiveTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
@@ -115,7 +116,7 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
         select.push(`${ref} AS ${quoted}`, `NULL::text AS ${ident(`__label_${meta.id}`)}`);
       }
     } else {
-      select.push(type.selectCast ? `${ref}::${type.selectCast} AS ${quoted}` : `${ref} AS ${quoted}`);
+      select.push(`${readSql(field)} AS ${quoted}`);
     }
     fields.push(field);
   }
@@ -137,13 +138,26 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
   };
 }
 
+/**
+ * What the select list reads for a field: the type's own exact text where it has one. A
+ * column adopted with a type we do not model (pg_type: point, text[], integer, a
+ * timestamp without time zone...) reads as PostgreSQL's own text of it, so that the API
+ * and CSV export write exactly what PostgreSQL holds and an export imports back the same
+ * (node-postgres would make a point an object and an array a JS list).
+ */
+export function readSql(field: Pick<ModelField, 'meta' | 'type' | 'options' | 'ref'>): string {
+  const pgType = field.meta.pg_type;
+  if (pgType) return /^timestamp(\(\d\))? without time zone$/.test(pgType) ? `tablewright.timestamp_text(${field.ref})` : `(${field.ref})::text`;
+  return field.type.selectSql ? field.type.selectSql(field.ref, field.options) : field.ref;
+}
+
 /** A row as pg returns it (select list above) -> the JSON scripts get. */
 export function rowToJson(model: Model, row: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = model.hasId ? { id: row.id } : {};
   for (const f of model.fields) {
     const value = row[f.column];
     if (f.meta.type === 'link') {
-      out[f.column] = value == null ? null : { id: Number(value), label: (row[`__label_${f.meta.id}`] as string | null) ?? null };
+      out[f.column] = value == null ? null : { id: numberToJson(value), label: (row[`__label_${f.meta.id}`] as string | null) ?? null };
     } else {
       out[f.column] = f.type.toJson(value, f.options);
     }

@@ -14,6 +14,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { Queryable } from '../db/pool.js';
 import { AppError, unprocessable } from '../errors.js';
 import type { Logger } from '../log.js';
+import { jsonText } from '../fields/json.js';
 import type { Model, ModelField } from './compile.js';
 import { createRow, createRows, listRows, parseRowInput, writeTarget, type ListRequest, type Row } from './rows.js';
 
@@ -25,7 +26,11 @@ const MAX_PARAMS = 60_000;
 
 // ---------------------------------------------------------------- values
 
-/** One value as CSV text: links as their id, options as their label, JSON compact, datetimes ISO. */
+/**
+ * One value as CSV text: links as their id, options as their label, JSON and numbers with
+ * every digit as PostgreSQL holds them, dates and datetimes as the API writes them, and
+ * a column of a type we do not model in PostgreSQL's own text (compile.ts readSql).
+ */
 export function csvText(field: ModelField, value: unknown): string {
   if (value === null || value === undefined) return '';
   switch (field.meta.type) {
@@ -34,7 +39,7 @@ export function csvText(field: ModelField, value: unknown): string {
     case 'single_select':
       return (value as { label: string | null; id: number }).label ?? String((value as { id: number }).id);
     case 'json':
-      return JSON.stringify(value);
+      return jsonText(value);
     case 'boolean':
       return value ? 'true' : 'false';
     default:

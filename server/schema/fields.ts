@@ -3,6 +3,7 @@
 //
 // Constraint and index names are id-based (uq_f<id>, ix_f<id>, fk_f<id>): they survive
 // renames and never collide, whatever users name things.
+import { stringifyExact } from '../fields/exact_json.js';
 import { ident, literal, qualified } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
 import { badRequest, conflict, unprocessable } from '../errors.js';
@@ -100,7 +101,7 @@ function parseDefault(type: FieldTypeDef, options: any, raw: unknown): { json: u
     throw err;
   }
   if (value === null) return null;
-  return { json: type.toJson(type.name === 'json' ? JSON.parse(String(value)) : value, options), sql: `${literal(String(value))}::${type.sqlType(options)}` };
+  return { json: type.toJson(value, options), sql: `${literal(String(value))}::${type.sqlType(options)}` };
 }
 
 async function takenColumns(c: Change, table: TableMeta): Promise<(n: string) => boolean> {
@@ -181,7 +182,7 @@ export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, p
   const { rows } = await c.tx.query<{ id: number }>(
     /* sql */ `INSERT INTO tablewright.fields (table_id, name, column_name, type, options, position, not_null, is_unique, indexed, default_value)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-    [table.id, name, column, type.name, options, next, notNull, unique, indexed, dflt ? JSON.stringify(dflt.json) : null],
+    [table.id, name, column, type.name, options, next, notNull, unique, indexed, dflt ? stringifyExact(dflt.json) : null],
   );
   const id = rows[0]!.id;
   const col = ident(column);
@@ -374,7 +375,7 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
   if (field.default_value !== null && !newDefault) out.default_dropped = field.default_value;
   await c.tx.query(
     /* sql */ `UPDATE tablewright.fields SET type = $2, options = $3, default_value = $4, indexed = indexed OR $5, updated_at = now() WHERE id = $1`,
-    [field.id, to.type, to.options, newDefault ? JSON.stringify(newDefault.json) : null, to.type === 'link'],
+    [field.id, to.type, to.options, newDefault ? stringifyExact(newDefault.json) : null, to.type === 'link'],
   );
   out.type_change = { from: field.type, to: to.type, rows: report.rows, lost: report.lost, ...(report.created_options ? { created_options: report.created_options.length } : {}) };
   return getField(c.tx, table.id, field.id);
@@ -527,7 +528,7 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
     }
     if (present(update.default) && stableJson(parseDefault(fieldType(field.type), field.options, update.default)?.json ?? null) !== stableJson(field.default_value ?? null)) {
       const json = await setDefault(c, table, field, update.default);
-      await c.tx.query(`UPDATE tablewright.fields SET default_value = $2 WHERE id = $1`, [fieldId, json === null ? null : JSON.stringify(json)]);
+      await c.tx.query(`UPDATE tablewright.fields SET default_value = $2 WHERE id = $1`, [fieldId, json === null ? null : stringifyExact(json)]);
       ops.push(json === null ? 'drop_default' : 'set_default');
     }
     if (ops.length === 0) throw badRequest('nothing to change: send name, column, type, options, not_null, unique, indexed or default', 'name');

@@ -1,6 +1,7 @@
 // Input coercion shared by JSON bodies and HTML forms: a form sends every value as a
 // string ('on' for a ticked checkbox, '2' for a number), JSON sends typed values. The
 // domain functions accept both through these helpers, so both paths validate the same way.
+import { RawJson } from '../fields/exact_json.js';
 import { badRequest } from '../errors.js';
 
 const TRUE = new Set(['true', '1', 'on', 'yes']);
@@ -105,6 +106,7 @@ export function formOptionsFor(type: string, raw: unknown): Record<string, unkno
 
 /** JSON with object keys sorted, to compare option objects (jsonb reorders keys). */
 export function stableJson(value: unknown): string {
+  if (value instanceof RawJson) return stableJson(value.toJSON());
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value && typeof value === 'object') {
     return `{${Object.keys(value as object)

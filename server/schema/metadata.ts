@@ -10,6 +10,8 @@ export interface TableMeta {
   version: number;
   table_oid: number | null;
   read_only: boolean;
+  /** an adopted column's real type (format_type), when it is not the field type's own */
+  pg_type: string | null;
   created_at: Date;
   created_by: string | null;
   updated_at: Date;
@@ -32,6 +34,8 @@ export interface FieldMeta {
   default_value: unknown;
   attnum: number | null;
   read_only: boolean;
+  /** an adopted column's real type (format_type), when it is not the field type's own */
+  pg_type: string | null;
   created_at: Date;
   updated_at: Date;
   trashed_at: Date | null;
@@ -86,7 +90,7 @@ export async function liveTableForChange(c: { tx: Queryable }, tableId: number):
 }
 
 const FIELD_COLUMNS = /* sql */ `id, table_id, name, column_name, type, options, position, not_null, is_unique, indexed,
-  default_value, attnum, read_only, created_at, updated_at, trashed_at, trashed_by, trash_name, trash_reason`;
+  default_value, attnum, read_only, pg_type, created_at, updated_at, trashed_at, trashed_by, trash_name, trash_reason`;
 
 /** Live fields of a table in display order (or its trashed ones, newest first). */
 export async function listFields(db: Queryable, tableId: number, opts: { trashed?: boolean } = {}): Promise<FieldMeta[]> {

@@ -9,6 +9,7 @@ import { authorize, resolveCaller, setupState } from './auth.js';
 import { csrfProtection } from './csrf.js';
 import { toAppError } from './errors.js';
 import { createMetrics } from './metrics.js';
+import { exactJsonBody, useExactJsonResponses } from './json_body.js';
 import { answerKind } from './negotiate.js';
 import { renderView, setViewCache } from './render.js';
 import type { RouteDef } from './route.js';
@@ -58,7 +59,9 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
   });
   app.use('/public', express.static(publicDir, { maxAge: ctx.config.production ? '1h' : 0 }));
 
-  app.use(express.json({ limit: BODY_LIMIT, strict: false }));
+  // JSON bodies and answers keep every digit of every number (json_body.ts).
+  useExactJsonResponses(app);
+  app.use(exactJsonBody(BODY_LIMIT));
   app.use(express.urlencoded({ extended: true, limit: BODY_LIMIT, parameterLimit: MAX_FORM_FIELDS }));
   app.use(methodOverride);
   // Who is calling (bearer token or session cookie), then CSRF for cookie sessions;

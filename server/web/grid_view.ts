@@ -1,6 +1,7 @@
 // How the console grid shows and edits values, per field type. Pure functions over a
 // compiled model and row JSON (rowToJson): the templates only place what these answer,
 // always through <%= %>, so nothing here builds HTML.
+import { jsonText } from '../fields/json.js';
 import type { Choice } from '../model/choices.js';
 import type { ModelField } from '../model/compile.js';
 
@@ -86,7 +87,7 @@ export function cellView(field: ModelField, value: unknown): CellView {
       return { kind: 'tag', text: v.label ?? `#${v.id}`, color: v.color ?? 'gray' };
     }
     case 'json': {
-      const full = JSON.stringify(value);
+      const full = jsonText(value);
       return { kind: 'json', text: full.length > JSON_CHARS ? `${full.slice(0, JSON_CHARS - 1)}…` : full, title: full.length > JSON_CHARS ? full : undefined };
     }
     case 'long_text': {
@@ -121,14 +122,17 @@ export function editorView(field: ModelField, value: unknown, picker?: LinkPicke
       return { input: 'number', value: text, hint: field.options.decimals ? `up to ${field.options.decimals} decimals` : 'a whole number' };
     case 'date':
       return { input: 'date', value: text };
-    case 'datetime':
+    case 'datetime': {
       // datetime-local has no zone: the value shown and sent is UTC (the parser reads a
-      // time without an offset as UTC).
-      return { input: 'datetime', value: value == null ? '' : new Date(String(value)).toISOString().slice(0, 19), hint: 'UTC' };
+      // time without an offset as UTC). It takes whole seconds: a value with a fraction
+      // is edited as text, so that saving it unchanged keeps every digit.
+      const fraction = /\.\d*[1-9]/.test(text.slice(19, 27));
+      return fraction ? { input: 'text', value: text, hint: 'ISO 8601, UTC' } : { input: 'datetime', value: text.slice(0, 19), hint: 'UTC' };
+    }
     case 'long_text':
       return { input: 'textarea', value: text };
     case 'json':
-      return { input: 'textarea', value: value == null ? '' : JSON.stringify(value) };
+      return { input: 'textarea', value: value == null ? '' : jsonText(value) };
     case 'single_select':
       return {
         input: 'select',

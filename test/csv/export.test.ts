@@ -56,7 +56,7 @@ describe('csv export', () => {
     await db?.drop();
   });
 
-  it('exports all 2,500 rows, equal to the table: header of column names, links as ids, options as labels, JSON compact, datetimes ISO', async () => {
+  it('exports all 2,500 rows, equal to the table: header of column names, links as ids, options as labels, numbers and JSON exactly as PostgreSQL writes them, datetimes ISO', async () => {
     const res = await csv();
     expect(res.status).to.equal(200);
     expect(res.headers.get('content-type')).to.equal('text/csv; charset=utf-8');
@@ -71,13 +71,12 @@ describe('csv export', () => {
              CASE size WHEN 1 THEN 'S' WHEN 2 THEN 'M' ELSE 'L' END AS size, meta::text AS meta, coalesce(maker::text, '') AS maker
         FROM data.items ORDER BY items.id`);
     expect(data.length).to.equal(expected.length);
+    // Numbers and JSON byte for byte as PostgreSQL writes them (1.50 stays 1.50).
     data.forEach((r, i) => {
       const e = expected[i];
-      const meta = JSON.stringify(JSON.parse(e.meta));
-      // numbers as scripts get them (1.25 not 1.25 padded): compare by value
-      expect([r[0], r[1], r[2], Number(r[3]), r[4], r[5], r[6], r[7], r[8], r[9]]).to.deep.equal([e.id, e.name, e.qty, Number(e.price), e.ok, e.day, e.at, e.size, meta, e.maker]);
+      expect(r).to.deep.equal([e.id, e.name, e.qty, e.price, e.ok, e.day, e.at, e.size, e.meta, e.maker]);
     });
-    expect(data[0]![8]).to.equal('{"g":1,"tags":["a","b"]}');
+    expect(data[0]![8]).to.equal('{"g": 1, "tags": ["a", "b"]}');
   });
 
   it('respects the filters, search and sort of the listing (API filter[...] and the grid form fc/fo/fv alike)', async () => {

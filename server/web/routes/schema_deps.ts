@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import { actorName } from '../../auth/caller.js';
 import type { AppContext } from '../../context.js';
 import { badRequest } from '../../errors.js';
+import { RawJson } from '../../fields/exact_json.js';
 import type { Actor, EditorDeps } from '../../schema/change.js';
 
 export const editorDeps = (ctx: AppContext): EditorDeps => ({
@@ -21,6 +22,6 @@ export const actorOf = (req: Request): Actor => ({ name: actorName(req.caller) }
  */
 export function body(req: Request): Record<string, unknown> {
   if (req.body === undefined) return {};
-  if (req.body && typeof req.body === 'object' && !Array.isArray(req.body)) return req.body as Record<string, unknown>;
+  if (req.body && typeof req.body === 'object' && !Array.isArray(req.body) && !(req.body instanceof RawJson)) return req.body as Record<string, unknown>;
   throw badRequest('the request body must be an object of named values ({"name": value, ...}), not a list or a single value', 'body');
 }
