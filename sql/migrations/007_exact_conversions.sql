@@ -105,11 +105,17 @@ END $$;
 DO $do$
 BEGIN
   IF current_setting('server_version_num')::integer >= 160000 THEN
+    -- PL/pgSQL, not SQL: a SQL function's body may be planned with the argument as a
+    -- constant, and the planner would then fold t::jsonb, and raise, whatever the IF says.
     EXECUTE $f$
       CREATE OR REPLACE FUNCTION tablewright.try_jsonb(t text) RETURNS jsonb
-      LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-        SELECT CASE WHEN pg_input_is_valid(t, 'jsonb') THEN t::jsonb END
-      $$
+      LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+      BEGIN
+        IF pg_input_is_valid(t, 'jsonb') THEN
+          RETURN t::jsonb;
+        END IF;
+        RETURN NULL;
+      END $$
     $f$;
   ELSE
     EXECUTE $f$

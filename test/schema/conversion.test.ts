@@ -172,7 +172,7 @@ describe('type conversion matrix (every type to every other, on real data)', fun
     ['date', {}, 'text', {}, '2024-02-29', '2024-02-29'],
     ['date', {}, 'datetime', {}, '2024-02-29', '2024-02-29T00:00:00.000Z'],
     ['datetime', {}, 'date', {}, '2024-03-01T23:30:00-02:00', '2024-03-02'],
-    ['datetime', {}, 'text', {}, '2024-03-01T10:00:00Z', '2024-03-01T10:00:00Z'],
+    ['datetime', {}, 'text', {}, '2024-03-01T10:00:00Z', '2024-03-01T10:00:00.000Z'],
     ['single_select', { choices: [{ id: 1, label: 'Red' }] }, 'text', {}, '1', 'Red'],
     ['json', {}, 'text', {}, '"just text"', 'just text'],
     ['json', {}, 'text', {}, '{"a":1}', '{"a": 1}'],
