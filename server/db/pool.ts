@@ -18,6 +18,8 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => {
 // A date has no time zone: keep '2024-03-01' as text rather than a JS Date at local midnight.
 pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
 
+const SESSION_SETTINGS = /* sql */ `SELECT set_config('datestyle', 'ISO, MDY', false), set_config('extra_float_digits', '1', false)`;
+
 export interface PoolOptions {
   connectionString: string;
   max: number;
@@ -46,6 +48,10 @@ export function createPool(opts: PoolOptions, log: Logger): pg.Pool {
   // The query in progress fails with the same error, and its request answers 503.
   pool.on('connect', (client) => {
     client.on('error', (err) => log.debug({ err: briefError(err) }, 'database connection lost while in use'));
+    // What node-postgres and our readers assume, whatever a DBA set for the database or
+    // role: ISO dates (node-postgres parses timestamptz as ISO text) and floats written
+    // exactly. Queued first, so it runs before the query the client was taken for.
+    client.query(SESSION_SETTINGS).catch((err: Error) => log.warn({ err: briefError(err) }, 'session settings not applied'));
   });
   return pool;
 }

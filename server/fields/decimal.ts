@@ -84,7 +84,8 @@ export function decimalText(d: Decimal): string {
 
 /** True when `text` (a number as PostgreSQL or a client wrote it) reads back the same as a JS number. */
 export function survivesDouble(text: string): boolean {
-  return String(Number(text)) === text;
+  const n = Number(text);
+  return Number.isFinite(n) && String(n) === text;
 }
 
 /**
