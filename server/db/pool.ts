@@ -37,6 +37,12 @@ export function createPool(opts: PoolOptions, log: Logger): pg.Pool {
     idleTimeoutMillis: 30_000,
     application_name: opts.applicationName ?? 'tablewright',
     ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
+    // What node-postgres and our readers assume, whatever a DBA set for the database or
+    // role: ISO dates (node-postgres parses timestamptz as ISO text) and floats written
+    // exactly. Before the connection is handed out.
+    onConnect: async (client: pg.ClientBase) => {
+      await client.query(SESSION_SETTINGS);
+    },
   });
   // An idle client that loses its connection (server restart, pg_terminate_backend)
   // emits 'error' on the pool; without a listener that would crash the process.
@@ -48,10 +54,6 @@ export function createPool(opts: PoolOptions, log: Logger): pg.Pool {
   // The query in progress fails with the same error, and its request answers 503.
   pool.on('connect', (client) => {
     client.on('error', (err) => log.debug({ err: briefError(err) }, 'database connection lost while in use'));
-    // What node-postgres and our readers assume, whatever a DBA set for the database or
-    // role: ISO dates (node-postgres parses timestamptz as ISO text) and floats written
-    // exactly. Queued first, so it runs before the query the client was taken for.
-    client.query(SESSION_SETTINGS).catch((err: Error) => log.warn({ err: briefError(err) }, 'session settings not applied'));
   });
   return pool;
 }
