@@ -1,12 +1,14 @@
 import { z } from 'zod';
-import { asText, isEmpty } from './common.js';
+import { asText } from './common.js';
 import { FieldValueError, type FieldTypeDef } from './types.js';
 
 const options = z.object({ max_length: z.number().int().min(1).max(1_000_000).optional() }).strict();
 type Opts = z.infer<typeof options>;
 
+// Only '' (a blank form input, an empty CSV cell) and null mean "no value": text of
+// spaces is stored as sent, like any other text.
 function parse(input: unknown, opts: Opts): string | null {
-  if (isEmpty(input)) return null;
+  if (input === undefined || input === null || input === '') return null;
   const text = asText(input);
   if (opts.max_length !== undefined && text.length > opts.max_length) throw new FieldValueError(`is longer than ${opts.max_length} characters`);
   return text;
