@@ -69,11 +69,43 @@ export function scanJson(text: string): { exact: boolean } {
     } else if (c === 45 || (c >= 48 && c <= 57)) {
       let j = i + 1;
       while (j < n && numberChar(text.charCodeAt(j))) j++;
-      if (exact && !survivesDouble(text.slice(i, j))) exact = false;
+      if (exact && !plainDecimal(text, i, j) && !survivesDouble(text.slice(i, j))) exact = false;
       i = j - 1;
     }
   }
   return { exact };
+}
+
+/**
+ * A quick yes for most number tokens, without allocating: at most 15 significant digits,
+ * no exponent, no leading zero, no trailing zero after a point, and not below 1e-6
+ * (which JavaScript writes with an exponent). JavaScript writes such a number back as
+ * it came. Anything else is asked of survivesDouble.
+ */
+function plainDecimal(text: string, from: number, to: number): boolean {
+  let i = text.charCodeAt(from) === 45 ? from + 1 : from;
+  if (i >= to) return false;
+  const zero = text.charCodeAt(i) === 48;
+  if (zero && i + 1 < to && text.charCodeAt(i + 1) !== 46) return false;
+  let digits = 0;
+  let leadingFractionZeros = 0;
+  let point = -1;
+  for (; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (point >= 0) return false;
+      point = i;
+    } else if (c >= 48 && c <= 57) {
+      if (zero && point >= 0 && digits === 1 && c === 48) leadingFractionZeros++;
+      else digits++;
+    } else {
+      return false;
+    }
+  }
+  if (point >= 0 && (point === to - 1 || text.charCodeAt(to - 1) === 48)) return false;
+  if (zero && point >= 0 && leadingFractionZeros >= 6) return false;
+  if (zero && point < 0 && text.charCodeAt(from) === 45) return false; // -0
+  return digits <= (zero ? 16 : 15);
 }
 
 /** The index of the quote that closes the string opened at `open`, or -1. */
@@ -127,7 +159,6 @@ export function jsonbProblem(text: string): string | undefined {
 // text by position, and the placeholders (quoted) are then replaced by the texts. The
 // mark carries a random nonce per process, so no client string can pass for one.
 const MARK = `\u0060tw-raw-${crypto.randomBytes(8).toString('hex')}-`;
-const PLACEHOLDER = new RegExp(`"${MARK}(\\d+)"`, 'g');
 let pending: string[] | null = null;
 
 /** JSON.stringify, with every RawJson written as its exact text. */
@@ -142,5 +173,17 @@ export function stringifyExact(value: unknown): string {
     pending = outer;
   }
   if (text === undefined) return 'null';
-  return raws.length === 0 ? text : text.replace(PLACEHOLDER, (_, i: string) => raws[Number(i)]!);
+  if (raws.length === 0) return text;
+  // Placeholders appear in the order toJSON was called: splice each text in, left to right.
+  const parts: string[] = [];
+  let at = 0;
+  for (let k = 0; k < raws.length; k++) {
+    const placeholder = `"${MARK}${k}"`;
+    const start = text.indexOf(placeholder, at);
+    if (start < 0) throw new Error('stringifyExact: a placeholder went missing');
+    parts.push(text.slice(at, start), raws[k]!);
+    at = start + placeholder.length;
+  }
+  parts.push(text.slice(at));
+  return parts.join('');
 }
