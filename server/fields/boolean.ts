@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { wholeNumberInput } from './common.js';
 import { FieldValueError, type FieldTypeDef } from './types.js';
 
 const TRUE = ['true', 't', 'yes', 'y', '1', 'on', 'checked'];
@@ -10,7 +11,8 @@ export const booleanType: FieldTypeDef<Record<string, never>> = {
   label: 'Checkbox',
   options: z.object({}).strict(),
   sqlType: () => 'boolean',
-  parse(input) {
+  parse(raw) {
+    const input = wholeNumberInput(raw);
     if (input === undefined || input === null || input === '') return null;
     if (typeof input === 'boolean') return input;
     if (typeof input === 'number' && (input === 0 || input === 1)) return input === 1;

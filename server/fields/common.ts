@@ -1,5 +1,6 @@
 // Small helpers shared by the field type modules.
 import { literal } from '../db/ident.js';
+import { parseDecimal } from './decimal.js';
 import { RawJson } from './exact_json.js';
 import { FieldValueError } from './types.js';
 
@@ -21,6 +22,18 @@ export function asText(input: unknown, max = 1_000_000): string {
   if (input.includes('\0')) throw new FieldValueError('may not contain NUL bytes');
   if (!(input as string & { isWellFormed(): boolean }).isWellFormed()) throw new FieldValueError('is not valid Unicode (half of a UTF-16 surrogate pair)');
   return input;
+}
+
+/**
+ * A JSON number kept as text because a double would write it differently (2.0, 1e0)
+ * -> the JS number it equals when that is a safe integer: for fields that take small
+ * whole numbers (a checkbox's 1/0, an option's id). Anything else stays as it came.
+ */
+export function wholeNumberInput(input: unknown): unknown {
+  if (!(input instanceof RawJson)) return input;
+  const d = parseDecimal(input.text);
+  if (!d || d.fraction !== '' || d.whole.length > 15) return input;
+  return Number(`${d.negative ? '-' : ''}${d.whole || '0'}`);
 }
 
 /** A CASE over literal pairs, for option ids <-> labels; built from validated options. */

@@ -1,7 +1,7 @@
 // Converting a column from one field shape (type + options) to another.
 //
 // Every pair goes through text: the old type's toText, then the new type's fromText, both
-// NULL on failure and never raising. A few pairs have a more faithful direct route
+// NULL on failure (a value that would change, rounded or cut, fails too) and never raising. A few pairs have a more faithful direct route
 // (number <-> boolean, date <-> datetime, select option ids kept by id). The same SQL
 // serves the conversion (ALTER COLUMN ... TYPE ... USING) and the dry run that counts and
 // shows what would be lost.
@@ -19,7 +19,9 @@ export function conversionSql(from: FieldShape, to: FieldShape, col: string, env
   const dst = fieldType(to.type);
   if (from.type === 'number' && to.type === 'boolean') return `CASE WHEN ${col} IS NULL THEN NULL ELSE ${col} <> 0 END`;
   if (from.type === 'boolean' && to.type === 'number') return `CASE WHEN ${col} THEN 1 WHEN NOT ${col} THEN 0 END`;
-  if (from.type === 'datetime' && to.type === 'date') return `(${col} AT TIME ZONE 'UTC')::date`;
+  // Only a UTC midnight is a date exactly: a time of day would be dropped, so that value is
+  // lost (reported and kept), as a number with too many decimals is, never truncated.
+  if (from.type === 'datetime' && to.type === 'date') return `CASE WHEN (${col} AT TIME ZONE 'UTC')::time = '00:00' THEN (${col} AT TIME ZONE 'UTC')::date END`;
   if (from.type === 'date' && to.type === 'datetime') return `(${col}::timestamp AT TIME ZONE 'UTC')`;
   if (from.type === 'single_select' && to.type === 'single_select') {
     const kept = (to.options.choices as Array<{ id: number }>).map((c) => c.id);

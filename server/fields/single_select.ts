@@ -1,7 +1,7 @@
 // single_select: the column stores the option's id (integer), so renaming an option or
 // changing its colour rewrites no rows. Labels live in the field's options.
 import { z } from 'zod';
-import { asText, caseMap, isEmpty, lit } from './common.js';
+import { asText, caseMap, isEmpty, lit, wholeNumberInput } from './common.js';
 import { FieldValueError, type FieldTypeDef } from './types.js';
 
 export const COLORS = ['gray', 'blue', 'green', 'yellow', 'orange', 'red', 'purple', 'pink'] as const;
@@ -61,7 +61,7 @@ export const singleSelectType: FieldTypeDef<SelectOpts> = {
   sqlType: () => 'integer',
   parse(input, opts) {
     if (isEmpty(input)) return null;
-    const value = typeof input === 'object' && input !== null && 'id' in input ? (input as { id: unknown }).id : input;
+    const value = wholeNumberInput(typeof input === 'object' && input !== null && 'id' in input ? (input as { id: unknown }).id : input);
     const found = findChoice(value, opts);
     if (!found) {
       const known = opts.choices.map((c) => c.label).slice(0, 10).join(', ');

@@ -94,8 +94,9 @@ const json = fc
   )
   .filter((s) => jsonbProblem(s) === undefined)
   // In a JSON body a JSON field takes a JSON value as it is, or its text as a string (a
-  // string is JSON text): a JSON string value goes the second way.
-  .map((s): Gen => ({ json: s.startsWith('"') ? s : new RawJson(s), text: s, sql: s }));
+  // string is JSON text): a JSON string goes the second way, and so does JSON's null (a
+  // bare null is no value: SQL NULL).
+  .map((s): Gen => ({ json: s.startsWith('"') || s === 'null' ? s : new RawJson(s), text: s, sql: s }));
 const bool = fc.boolean().map((v): Gen => ({ json: v, text: String(v), sql: String(v) }));
 
 /** Empty: null in JSON, '' in a form or CSV; NULL in PostgreSQL. */
