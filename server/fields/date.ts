@@ -91,8 +91,9 @@ export const datetimeType: FieldTypeDef<Record<string, never>> = {
   display: (v) => {
     if (v == null) return '';
     const text = String(v);
+    if (text[10] !== 'T') return text; // infinity, or a year past 9999
     // '2024-03-01T10:00:00.123456Z' -> '2024-03-01 10:00 UTC' (a timestamp without a zone: no UTC)
-    return `${text.slice(0, 10)} ${text.slice(11, 16)}${text.includes('Z') ? ' UTC' : ''}`;
+    return `${text.slice(0, 10)} ${text.slice(11, 16)}${text.includes('Z') ? ' UTC' : ''}${text.endsWith(' BC') ? ' BC' : ''}`;
   },
   filterOps: ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'empty', 'not_empty', 'in'],
   searchable: false,

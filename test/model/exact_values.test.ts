@@ -81,6 +81,13 @@ describe('exact values: JSON bodies and answers keep every digit', () => {
     }
   });
 
+  it('refuses with 422 a JSON number past PostgreSQL\'s numeric range, and a number text past 1000 characters', async () => {
+    for (const body of ['{"meta":1e999999}', '{"meta":[-1e-999999]}', `{"score":"${'1'.repeat(1001)}"}`]) {
+      const res = await app.request('POST', `/tables/${tableId}/rows`, rawJson(body));
+      expect(res.status, `${body.slice(0, 40)}: ${res.text}`).to.equal(422);
+    }
+  });
+
   it('bulk creates keep every digit too', async () => {
     const res = await app.request('POST', `/tables/${tableId}/rows`, rawJson('[{"age":9007199254740995},{"score":0.10,"meta":[1e-400]}]'));
     expect(res.status, res.text).to.equal(201);
