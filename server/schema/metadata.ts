@@ -10,8 +10,6 @@ export interface TableMeta {
   version: number;
   table_oid: number | null;
   read_only: boolean;
-  /** an adopted column's real type (format_type), when it is not the field type's own */
-  pg_type: string | null;
   created_at: Date;
   created_by: string | null;
   updated_at: Date;
