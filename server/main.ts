@@ -18,6 +18,7 @@ import { describeUrl, type Logger } from './log.js';
 import { createApp } from './web/app.js';
 import { installDdlTrigger } from './introspect/ddl_trigger.js';
 import { createDriftMonitor } from './introspect/monitor.js';
+import { recordIdentityIfUnchanged } from './introspect/identity.js';
 import { startCleanupScheduler } from './trash/cleanup.js';
 
 export interface Instance {
@@ -45,11 +46,18 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
 
 export async function runMigrations(pool: pg.Pool, config: Config, log: Logger): Promise<string[]> {
   const client = await pool.connect();
+  let applied: string[];
   try {
-    return await migrate(client, { dataSchema: config.dataSchema, trashSchema: config.trashSchema, log });
+    applied = await migrate(client, { dataSchema: config.dataSchema, trashSchema: config.trashSchema, lockTimeoutMs: config.lockTimeoutMs, log });
   } finally {
     client.release();
   }
+  // A copied or restored database: record its identity when every stored oid still holds,
+  // else leave it to the drift report ("this database was restored") and its one action.
+  const identity = await recordIdentityIfUnchanged(pool);
+  if (identity === 'recorded') log.info('this database is a copy whose catalog identities still hold; its new identity is recorded');
+  if (identity === 'restored') log.warn('this database was restored: its tables must be re-identified; see the drift report (GET /reconcile) and its "reidentify" action');
+  return applied;
 }
 
 export async function start(config: Config, log: Logger): Promise<Instance> {

@@ -1,10 +1,12 @@
 // Root hooks for the whole mocha run (loaded first through .mocharc.json "file").
 import { assertNothingLeaked } from './helpers/app.js';
-import { setUpServer, tearDownServer } from './helpers/db.js';
+import { serverAdminUrl, setUpServer, tearDownServer } from './helpers/db.js';
+import { startSharedPgBouncer, stopSharedPgBouncer } from './helpers/pgbouncer.js';
 
 before(async function () {
   this.timeout(120_000);
   await setUpServer();
+  await startSharedPgBouncer(serverAdminUrl());
 });
 
 after(async function () {
@@ -12,6 +14,7 @@ after(async function () {
   try {
     assertNothingLeaked('the test run');
   } finally {
+    await stopSharedPgBouncer();
     await tearDownServer();
   }
 });

@@ -24,7 +24,7 @@ class UsageError extends Error {}
  * one (the data folder can have only one postmaster). The folder layout (pg/ and
  * pg.password) is the one server/db/embedded.ts creates.
  */
-export async function withDatabase<T>(config: Config, log: Logger, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(config: Config, log: Logger, fn: (pool: pg.Pool, urls: { url: string; listenUrl: string }) => Promise<T>): Promise<T> {
   let url = config.databaseUrl;
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (!url) url = runningEmbeddedUrl(config);
@@ -36,7 +36,8 @@ export async function withDatabase<T>(config: Config, log: Logger, fn: (pool: pg
   const pool = createPool({ connectionString: url, max: 2, connectTimeoutMs: config.connectTimeoutMs, applicationName: 'tablewright-cli' }, log);
   try {
     await runMigrations(pool, config, log);
-    return await fn(pool);
+    // LISTEN_DATABASE_URL defaults to DATABASE_URL; with neither, both are the embedded server's.
+    return await fn(pool, { url, listenUrl: config.databaseUrl ? config.listenDatabaseUrl ?? url : url });
   } finally {
     await pool.end();
     await stopEmbedded?.();
@@ -109,8 +110,8 @@ async function guarded(usage: string, fn: () => Promise<number | void>): Promise
  * at most a ping interval and a ping timeout (an instance that has not confirmed by then
  * has found its listener dead by its ping, and flushed).
  */
-async function revokeEverywhere(pool: pg.Pool, config: Config, log: Logger, id: number) {
-  const acks = await listenForAuthAcks(pool);
+async function revokeEverywhere(pool: pg.Pool, listenUrl: string, config: Config, log: Logger, id: number) {
+  const acks = await listenForAuthAcks(listenUrl, config.connectTimeoutMs);
   try {
     const timeoutMs = config.busPingIntervalMs + config.busPingTimeoutMs;
     return await confirmAuthChange({ pool, onAck: acks.onAck, timeoutMs, log }, (nonce) => revokeToken(pool, id, 'cli', { nonce }));
@@ -142,7 +143,7 @@ export async function tokenCommand(config: Config, log: Logger, args: string[]):
     if (sub === 'revoke') {
       if (values.id === undefined) throw new UsageError('--id is required');
       const id = parseId(values.id, 'token');
-      const { result: token, unconfirmed } = await withDatabase(config, log, (pool) => revokeEverywhere(pool, config, log, id));
+      const { result: token, unconfirmed } = await withDatabase(config, log, (pool, urls) => revokeEverywhere(pool, urls.listenUrl, config, log, id));
       log.info({ tokenId: token.id, unconfirmed: unconfirmed.length > 0 ? unconfirmed : undefined }, 'API token revoked');
       return 0;
     }

@@ -5,7 +5,7 @@
 // listens for the confirmations on a connection of its own (listenForAuthAcks).
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type pg from 'pg';
+import pg from 'pg';
 import { ident } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
 import type { Logger } from '../log.js';
@@ -103,10 +103,11 @@ export async function confirmAuthChange<T>(opts: ConfirmOptions, change: (nonce:
 
 /**
  * Confirmations heard on a connection of the caller's own (for a process without a bus):
- * LISTEN on AUTH_ACK_CHANNEL until `close()`, which gives the connection back.
+ * LISTEN on AUTH_ACK_CHANNEL until `close()`. The connection is opened on `listenUrl`
+ * (LISTEN_DATABASE_URL): LISTEN through a transaction-pooling PgBouncer hears nothing.
  */
-export async function listenForAuthAcks(pool: pg.Pool): Promise<{ onAck: OnAuthAck; close(): Promise<void> }> {
-  const client = await pool.connect();
+export async function listenForAuthAcks(listenUrl: string, connectTimeoutMs = 5000): Promise<{ onAck: OnAuthAck; close(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: listenUrl, connectionTimeoutMillis: connectTimeoutMs, application_name: 'tablewright-cli' });
   const waiters = new Map<string, (instance: string) => void>();
   const onNotification = (n: pg.Notification) => {
     if (n.channel !== AUTH_ACK_CHANNEL) return;
@@ -114,11 +115,12 @@ export async function listenForAuthAcks(pool: pg.Pool): Promise<{ onAck: OnAuthA
     if (ack) waiters.get(ack.nonce)?.(ack.instance);
   };
   client.on('notification', onNotification);
+  client.on('error', () => undefined); // a lost connection shows as missing confirmations
   try {
+    await client.connect();
     await client.query(`LISTEN ${ident(AUTH_ACK_CHANNEL)}`);
   } catch (err) {
-    client.off('notification', onNotification);
-    client.release(err instanceof Error ? err : true);
+    await client.end().catch(() => undefined);
     throw err;
   }
   return {
@@ -128,12 +130,7 @@ export async function listenForAuthAcks(pool: pg.Pool): Promise<{ onAck: OnAuthA
     },
     async close() {
       client.off('notification', onNotification);
-      try {
-        await client.query(`UNLISTEN ${ident(AUTH_ACK_CHANNEL)}`);
-        client.release();
-      } catch (err) {
-        client.release(err instanceof Error ? err : true);
-      }
+      await client.end().catch(() => undefined);
     },
   };
 }

@@ -25,25 +25,71 @@ export interface PoolOptions {
   max: number;
   connectTimeoutMs: number;
   applicationName?: string;
-  /** PostgreSQL's statement_timeout for every connection (0 or unset: none) */
+  /** PostgreSQL's statement_timeout for every statement (0 or unset: none) */
   statementTimeoutMs?: number;
 }
 
+/**
+ * The statement timeout is set per transaction, never as a startup parameter: a
+ * transaction-pooling PgBouncer refuses unknown startup parameters ("unsupported startup
+ * parameter: statement_timeout"), and a session-level SET would follow the server
+ * connection to other clients. So every BEGIN sent on a pooled client carries
+ * `SET LOCAL statement_timeout` in the same round trip, and a statement sent through
+ * pool.query() outside a transaction runs in one of its own (BEGIN; SET LOCAL; the
+ * statement; COMMIT). Work that must not be cut off lifts it for its own transaction
+ * (withoutStatementTimeout).
+ */
+class TimeoutPool extends pg.Pool {
+  constructor(
+    config: pg.PoolConfig,
+    readonly statementTimeoutMs: number,
+  ) {
+    super(config);
+  }
+
+  // pg.Pool.query has callback and config-object overloads; ours are the promise ones.
+  override query(...args: any[]): any {
+    if (this.statementTimeoutMs <= 0 || typeof args[args.length - 1] === 'function') return (super.query as any)(...args);
+    return this.boundedQuery(args);
+  }
+
+  private async boundedQuery(args: any[]): Promise<pg.QueryResult> {
+    const client = await this.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await (client.query as any)(...args);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
+
+const BEGIN_RE = /^\s*(BEGIN|START\s+TRANSACTION)\b[^;]*$/i;
+
 export function createPool(opts: PoolOptions, log: Logger): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString: opts.connectionString,
-    max: opts.max,
-    connectionTimeoutMillis: opts.connectTimeoutMs,
-    idleTimeoutMillis: 30_000,
-    application_name: opts.applicationName ?? 'tablewright',
-    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
-    // What node-postgres and our readers assume, whatever a DBA set for the database or
-    // role: ISO dates (node-postgres parses timestamptz as ISO text) and floats written
-    // exactly. Before the connection is handed out.
-    onConnect: async (client: pg.ClientBase) => {
-      await client.query(SESSION_SETTINGS);
-    },
-  });
+  const timeout = Math.max(0, Math.floor(opts.statementTimeoutMs ?? 0));
+  const pool = new TimeoutPool(
+    {
+      connectionString: opts.connectionString,
+      max: opts.max,
+      connectionTimeoutMillis: opts.connectTimeoutMs,
+      idleTimeoutMillis: 30_000,
+      application_name: opts.applicationName ?? 'tablewright',
+      // What node-postgres and our readers assume, whatever a DBA set for the database or
+      // role: ISO dates (node-postgres parses timestamptz as ISO text) and floats written
+      // exactly. Before the connection is handed out.
+      onConnect: async (client: pg.ClientBase) => {
+        await client.query(SESSION_SETTINGS);
+      },
+    } as pg.PoolConfig,
+    timeout,
+  );
   // An idle client that loses its connection (server restart, pg_terminate_backend)
   // emits 'error' on the pool; without a listener that would crash the process.
   // (Only message and code: pg-pool hangs the whole client on err.client.)
@@ -54,8 +100,29 @@ export function createPool(opts: PoolOptions, log: Logger): pg.Pool {
   // The query in progress fails with the same error, and its request answers 503.
   pool.on('connect', (client) => {
     client.on('error', (err) => log.debug({ err: briefError(err) }, 'database connection lost while in use'));
+    if (timeout > 0) boundTransactions(client, timeout);
   });
   return pool;
+}
+
+/**
+ * Every BEGIN on this client becomes `BEGIN ...; SET LOCAL statement_timeout = N`: one
+ * simple-protocol message (no parameters), so no extra round trip. SET LOCAL takes no
+ * snapshot, so SET TRANSACTION SNAPSHOT may still follow it.
+ */
+function boundTransactions(client: pg.PoolClient, timeoutMs: number): void {
+  const original = client.query.bind(client) as (...args: any[]) => any;
+  (client as { query: unknown }).query = (...args: any[]) => {
+    if (args.length === 1 && typeof args[0] === 'string' && BEGIN_RE.test(args[0])) {
+      return original(`${args[0]}; SET LOCAL statement_timeout = ${timeoutMs}`);
+    }
+    return original(...args);
+  };
+}
+
+/** The statement timeout a pool sets in each transaction (0: none). */
+export function statementTimeoutOf(pool: pg.Pool): number {
+  return pool instanceof TimeoutPool ? pool.statementTimeoutMs : 0;
 }
 
 /**

@@ -18,6 +18,8 @@ import { assertNoDependents } from '../schema/catalog.js';
 import { columnComment, hasOwnIndex } from '../schema/fields.js';
 import { keepLostValues, type KeptValues } from '../schema/lost_values.js';
 import { tableComment } from '../schema/tables.js';
+import { mappingFromComment } from './adopt_comment.js';
+import { parseColumnComment, parseTableComment } from '../schema/comments.js';
 import {
   acceptedDefault,
   defaultMatches,
@@ -34,6 +36,8 @@ import { findItem, reconcile, type ReconcileDeps } from './reconcile.js';
 import { readCatalog, type CatalogColumn, type CatalogTable, type FieldRow } from './snapshot.js';
 import { displayNameOf, expectedColumnType, mapColumn, type TypeMapping } from './types.js';
 import { rebuildTable } from './rebuild.js';
+import { locateTable, matchColumns, readDatabaseIdentity, wasRestored } from './identity.js';
+import { reidentifyDatabase } from './reidentify.js';
 
 export interface ActionRequest {
   item: unknown;
@@ -111,6 +115,8 @@ async function dispatch(deps: ReconcileDeps, actor: Actor, item: DriftItem, acti
       return adoptColumn(deps, actor, tableId!, item.column!.name, req);
     case 'column_limit':
       return rebuildTable(deps, actor, tableId!);
+    case 'database_restored':
+      return reidentifyDatabase(deps, actor);
   }
 }
 
@@ -124,18 +130,16 @@ async function fieldRow(c: Change, tableId: number, fieldId: number): Promise<Fi
 
 const changedMeanwhile = (what: string) => conflict('drift_changed', `${what} changed since the report was made; reload the report`);
 
-/** The catalog table a metadata table is now: by oid in its schema, else by name. */
+/** The catalog table a metadata table is now: by comment, a confirmed oid, or name (server/introspect/identity.ts). */
 async function relationOf(c: Change, table: TableMeta): Promise<CatalogTable | undefined> {
-  const schema = table.trashed_at ? c.deps.config.trashSchema : c.deps.config.dataSchema;
-  const name = table.trashed_at ? table.trash_name ?? table.table_name : table.table_name;
-  if (table.table_oid !== null) {
-    const [rel] = await readCatalog(c.tx, [schema], [Number(table.table_oid)]);
-    if (rel) return rel;
-  }
-  const { rows } = await c.tx.query<{ oid: number | null }>(`SELECT to_regclass(format('%I.%I', $1::text, $2::text))::oid::int8 AS oid`, [schema, name]);
-  if (rows[0]?.oid == null) return undefined;
-  const [rel] = await readCatalog(c.tx, [schema], [rows[0].oid]);
-  return rel;
+  return (await locateTable(c.tx, table, { data: c.deps.config.dataSchema, trash: c.deps.config.trashSchema }))?.rel;
+}
+
+/** The column a field is now, by the same rules as the report (comment, a confirmed attnum, name). */
+async function columnOfField(c: Change, table: TableMeta, rel: CatalogTable, fieldId: number): Promise<CatalogColumn | undefined> {
+  const { rows } = await c.tx.query<FieldRow>(`SELECT id, column_name, attnum, trashed_at, trash_name FROM tablewright.fields WHERE table_id = $1`, [table.id]);
+  const restored = wasRestored(await readDatabaseIdentity(c.tx));
+  return matchColumns(rel, rows, { sameOid: rel.oid === Number(table.table_oid), restored }).get(fieldId);
 }
 
 async function requireRelation(c: Change, table: TableMeta): Promise<CatalogTable> {
@@ -345,7 +349,7 @@ async function forgetField(deps: ReconcileDeps, actor: Actor, tableId: number, f
     if ((why === 'trashed_gone') !== (f.trashed_at !== null)) throw changedMeanwhile(`field "${f.name}"`);
     const rel = await relationOf(c, table);
     const physical = f.trashed_at ? f.trash_name ?? f.column_name : f.column_name;
-    if (rel && rel.columns.some((x) => x.name === physical || (f.attnum !== null && x.attnum === f.attnum && rel.oid === Number(table.table_oid)))) {
+    if (rel && (rel.columns.some((x) => x.name === physical) || (await columnOfField(c, table, rel, fieldId)))) {
       throw changedMeanwhile(`field "${f.name}"`);
     }
     c.reached('validate');
@@ -393,7 +397,7 @@ async function renamedColumn(deps: ReconcileDeps, actor: Actor, tableId: number,
     const table = await getTable(c.tx, tableId, { forUpdate: true });
     const f = await fieldRow(c, tableId, fieldId);
     const rel = await requireRelation(c, table);
-    const col = rel.columns.find((x) => x.attnum === f.attnum);
+    const col = await columnOfField(c, table, rel, fieldId);
     const expected = f.trashed_at ? f.trash_name ?? f.column_name : f.column_name;
     if (!col || col.name === expected) throw changedMeanwhile(`field "${f.name}"`);
     c.reached('validate');
@@ -664,7 +668,7 @@ interface AdoptedField {
 }
 
 function planField(col: CatalogColumn, rel: CatalogTable, targets: (oid: number, cols: number[]) => number | undefined, name: string): AdoptedField {
-  const mapping = mapColumn(col, rel, targets);
+  const mapping = mappingFromComment(col, mapColumn(col, rel, targets));
   const options = parseFieldOptions(mapping.type, mapping.options);
   const dflt = col.identity ? { default_value: null, pg_default: null } : acceptedDefault({ type: mapping.type, options }, col.default_expr);
   return {
@@ -706,7 +710,10 @@ async function adoptField(c: Change, table: { id: number; name: string }, relati
     // reads the table but rewrites nothing.
     if (a.mapping.type === 'link' && !a.index && !a.unique) await c.ddl(`CREATE INDEX ${ident(`ix_f${id}`)} ON ${relation} (${col})`);
   }
-  if (a.comment === null) await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ id, name: a.name }, table))}`);
+  // A DBA's own comment is kept; ours (from a restored dump) gets the new ids.
+  if (a.comment === null || parseColumnComment(a.comment)) {
+    await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ id, name: a.name, type: a.mapping.type, options: a.options }, table))}`);
+  }
   return id;
 }
 
@@ -760,7 +767,8 @@ async function adoptTable(deps: ReconcileDeps, actor: Actor, name: string, req: 
       throw unprocessable('too_many_fields', `${rel.name} has ${columns.length} columns; a table has at most ${c.deps.config.maxFields} fields (MAX_FIELDS)`);
     }
     const { rows: names } = await c.tx.query<{ n: string }>(`SELECT lower(name) AS n FROM tablewright.tables WHERE trashed_at IS NULL`);
-    const display = uniqueDisplayName(requestedName ?? displayNameOf(physical), new Set(names.map((r) => r.n)));
+    // A table we made once (a schema-only restore of the data schema) keeps its display name.
+    const display = uniqueDisplayName(requestedName ?? parseTableComment(rel.comment)?.name ?? displayNameOf(physical), new Set(names.map((r) => r.n)));
     const targets = await linkTargets(c);
     const fieldNames = new Set<string>();
     const skipped: string[] = [];
@@ -772,7 +780,7 @@ async function adoptTable(deps: ReconcileDeps, actor: Actor, name: string, req: 
         skipped.push(col.name);
         continue;
       }
-      plans.push(planField(col, rel, targets, uniqueDisplayName(displayNameOf(col.name), fieldNames)));
+      plans.push(planField(col, rel, targets, uniqueDisplayName(parseColumnComment(col.comment)?.name ?? displayNameOf(col.name), fieldNames)));
     }
     c.reached('validate');
 
@@ -794,7 +802,7 @@ async function adoptTable(deps: ReconcileDeps, actor: Actor, name: string, req: 
         await c.ddl(`ALTER SEQUENCE ${qualified(schema, seq[0].name)} RENAME TO ${ident(`seq_t${id}`)}`);
       }
     }
-    if (rel.comment === null) await c.ddl(`COMMENT ON TABLE ${relation} IS ${literal(tableComment({ id, name: display }))}`);
+    if (rel.comment === null || parseTableComment(rel.comment)) await c.ddl(`COMMENT ON TABLE ${relation} IS ${literal(tableComment({ id, name: display }))}`);
     const fieldIds: number[] = [];
     for (const [i, p] of plans.entries()) fieldIds.push(await adoptField(c, { id, name: display }, relation, schema, p, i + 1, readOnly));
     c.reached('ddl');

@@ -9,7 +9,8 @@ import { fieldType } from '../fields/registry.js';
 import type { TableMeta } from '../schema/metadata.js';
 import { stableJson } from '../schema/input.js';
 import { TRASH_PREFIX } from '../schema/names.js';
-import { nameKey, type CatalogColumn, type CatalogTable, type Snapshot, type SnapshotField } from './snapshot.js';
+import { matchColumns, matchTables, wasRestored } from './identity.js';
+import { type CatalogColumn, type CatalogTable, type Snapshot, type SnapshotField } from './snapshot.js';
 import { expectedColumnType } from './types.js';
 
 export const DRIFT_KINDS = [
@@ -24,10 +25,11 @@ export const DRIFT_KINDS = [
   'trashed_gone',
   'column_limit',
   'identity_changed',
+  'database_restored',
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
-export const ACTION_NAMES = ['recreate', 'forget', 'adopt', 'ignore', 'unignore', 'purge', 'accept', 'revert', 'restore', 'rebuild'] as const;
+export const ACTION_NAMES = ['recreate', 'forget', 'adopt', 'ignore', 'unignore', 'purge', 'accept', 'revert', 'restore', 'rebuild', 'reidentify'] as const;
 export type ActionName = (typeof ACTION_NAMES)[number];
 
 export interface DriftAction {
@@ -78,7 +80,20 @@ const A = {
   accept: (label: string): DriftAction => ({ name: 'accept', label }),
   revert: (label: string): DriftAction => ({ name: 'revert', label }),
   restore: (label: string, destructive = false): DriftAction => ({ name: 'restore', label, ...(destructive ? { destructive, params: ['confirm_loss'] } : {}) }),
+  reidentify: (n: number): DriftAction => ({ name: 'reidentify', label: `Re-identify ${n === 1 ? 'the table' : `all ${n} tables`} by comment and name, and record the new database identity (one transaction; changes no data)` }),
 };
+
+function identityItem(t: TableMeta, tableRef: NonNullable<DriftItem['table']>, rel: CatalogTable, stale: Array<{ field_id: number; attnum: number | null; actual: number }>): DriftItem {
+  return {
+    id: `identity_changed:t${t.id}`,
+    kind: 'identity_changed',
+    message: `Table "${t.name}" was recognised by its comment or name: its catalog identity (oid${stale.length ? ', column numbers' : ''}) changed, as after a dump and restore or a column dropped and added again.`,
+    table: tableRef,
+    expected: { oid: t.table_oid, attnums: Object.fromEntries(stale.map((s) => [s.field_id, s.attnum])) },
+    actual: { oid: rel.oid, attnums: Object.fromEntries(stale.map((s) => [s.field_id, s.actual])) },
+    actions: [A.accept('Record the new identity')],
+  };
+}
 
 /** An id for a catalog object we know only by name. */
 export const untrackedTableId = (schema: string, name: string) => `untracked_table:${schema}:${encodeURIComponent(name)}`;
@@ -175,26 +190,27 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
     if (!list) fieldsOf.set(f.table_id, (list = []));
     list.push(f);
   }
+  // Relations of verified tables are not read (the first pass vouched for them by oid).
+  const verifiedOids = new Set<number>(snap.meta.tables.filter((t) => snap.verified.has(t.id) && t.table_oid !== null).map((t) => Number(t.table_oid)));
   const schemaOf = (t: TableMeta) => (t.trashed_at ? trash : data);
   const physicalOf = (t: TableMeta) => (t.trashed_at ? t.trash_name ?? t.table_name : t.table_name);
 
-  // Tables: by oid first, then by name among the catalog tables nobody claimed by oid.
+  // Tables and fields by identity (server/introspect/identity.ts): comment, then a
+  // confirmed oid (never after a restore), then name.
   const tablesToCompare = snap.meta.tables.filter((t) => !snap.verified.has(t.id));
-  for (const t of tablesToCompare) {
-    const rel = t.table_oid !== null ? snap.byOid.get(Number(t.table_oid)) : undefined;
-    if (rel && rel.schema === schemaOf(t) && !claimed.has(rel.oid)) {
-      claimed.add(rel.oid);
-      matched.set(t.id, { rel, byOid: true });
-    }
+  const restored = wasRestored(snap.identity);
+  const identities = matchTables({
+    schemas: snap.schemas,
+    tables: tablesToCompare,
+    fields: snap.meta.fields,
+    catalog: snap.tables.filter((rel) => !verifiedOids.has(rel.oid)),
+    restored,
+  });
+  for (const [id, m] of identities) {
+    claimed.add(m.rel.oid);
+    matched.set(id, { rel: m.rel, byOid: m.sameOid });
   }
-  for (const t of tablesToCompare) {
-    if (matched.has(t.id)) continue;
-    const rel = snap.byName.get(nameKey(schemaOf(t), physicalOf(t)));
-    if (rel && !claimed.has(rel.oid)) {
-      claimed.add(rel.oid);
-      matched.set(t.id, { rel, byOid: false });
-    }
-  }
+  const reidentify: DriftItem[] = [];
 
   for (const t of tablesToCompare) {
     const m = matched.get(t.id);
@@ -236,31 +252,14 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
       });
     }
     const fields = fieldsOf.get(t.id) ?? [];
-    if (t.trashed_at) continue; // a trashed table's columns are left as they were trashed
+    if (t.trashed_at) {
+      // a trashed table's columns are left as they were trashed; its identity still counts
+      if (!byOid) reidentify.push(identityItem(t, tableRef, rel, []));
+      continue;
+    }
 
-    // Fields: by attnum first (same table oid only), then by name.
-    const colClaimed = new Set<number>();
-    const fieldCol = new Map<number, CatalogColumn>();
-    const fieldByAttnum = new Map<number, CatalogColumn>();
-    for (const c of rel.columns) fieldByAttnum.set(c.attnum, c);
-    if (byOid) {
-      for (const f of fields) {
-        const c = f.attnum !== null ? fieldByAttnum.get(f.attnum) : undefined;
-        if (c && !colClaimed.has(c.attnum)) {
-          colClaimed.add(c.attnum);
-          fieldCol.set(f.id, c);
-        }
-      }
-    }
-    const colByName = new Map(rel.columns.map((c) => [c.name, c]));
-    for (const f of fields) {
-      if (fieldCol.has(f.id)) continue;
-      const c = colByName.get(f.trashed_at ? f.trash_name ?? f.column_name : f.column_name);
-      if (c && !colClaimed.has(c.attnum)) {
-        colClaimed.add(c.attnum);
-        fieldCol.set(f.id, c);
-      }
-    }
+    const fieldCol = matchColumns(rel, fields, { sameOid: byOid, restored });
+    const colClaimed = new Set([...fieldCol.values()].map((c) => c.attnum));
 
     const stale: Array<{ field_id: number; attnum: number | null; actual: number }> = [];
     for (const f of fields) {
@@ -351,17 +350,7 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
       }
     }
 
-    if (!byOid || stale.length) {
-      items.push({
-        id: `identity_changed:t${t.id}`,
-        kind: 'identity_changed',
-        message: `Table "${t.name}" matched by name only: its catalog identity (oid${stale.length ? ', column numbers' : ''}) changed, as after a dump and restore or a column dropped and added again.`,
-        table: tableRef,
-        expected: { oid: t.table_oid, attnums: Object.fromEntries(stale.map((s) => [s.field_id, s.attnum])) },
-        actual: { oid: rel.oid, attnums: Object.fromEntries(stale.map((s) => [s.field_id, s.actual])) },
-        actions: [A.accept('Record the new identity')],
-      });
-    }
+    if (!byOid || stale.length) reidentify.push(identityItem(t, tableRef, rel, stale));
 
     const pk = idColumn(rel);
     for (const c of rel.columns) {
@@ -391,8 +380,22 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
     }
   }
 
+  if (restored) {
+    // One item for the whole restore, and nothing destructive until it is resolved: until
+    // then a stored oid or attnum may name another object.
+    for (const item of items) item.actions = item.actions.filter((a) => !a.destructive && a.name !== 'rebuild');
+    items.unshift({
+      id: 'database_restored',
+      kind: 'database_restored',
+      message: `This database was restored (its identity changed from ${snap.identity!.recorded} to ${snap.identity!.current}): ${reidentify.length} table${reidentify.length === 1 ? '' : 's'} to re-identify.`,
+      expected: { identity: snap.identity!.recorded },
+      actual: { identity: snap.identity!.current, tables: reidentify.map((i) => ({ id: i.table!.id, name: i.table!.name, from: i.expected!.oid, to: i.actual!.oid })) },
+      actions: [A.reidentify(reidentify.length)],
+    });
+  } else items.push(...reidentify);
+
   for (const rel of snap.tables) {
-    if (claimed.has(rel.oid)) continue;
+    if (claimed.has(rel.oid) || verifiedOids.has(rel.oid)) continue;
     const inTrash = rel.schema === trash;
     items.push({
       id: untrackedTableId(rel.schema, rel.name),
@@ -402,7 +405,7 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
         : `Table ${rel.schema}.${rel.name} (${rel.columns.length} columns) is in the database but not in the metadata.`,
       table: { schema: rel.schema, table_name: rel.name, oid: rel.oid },
       actual: { columns: rel.columns.length, est_rows: Math.round(rel.est_rows), primary_key: rel.pk_columns?.length ? rel.columns.filter((c) => rel.pk_columns!.includes(c.attnum)).map((c) => c.name) : null },
-      actions: inTrash ? [A.ignore(), A.purge('table')] : [A.adopt(usableName(rel.name) ? [] : ['table_name']), A.ignore(), A.purge('table')],
+      actions: (inTrash ? [A.ignore(), A.purge('table')] : [A.adopt(usableName(rel.name) ? [] : ['table_name']), A.ignore(), A.purge('table')]).filter((a) => !(restored && a.destructive)),
     });
   }
 

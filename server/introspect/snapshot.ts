@@ -8,6 +8,7 @@ import type { Queryable } from '../db/pool.js';
 import type { FieldMeta, TableMeta } from '../schema/metadata.js';
 import { query } from './queries.js';
 import { expectedTypeMap } from './types.js';
+import type { DatabaseIdentity } from './identity.js';
 
 export interface CatalogColumn {
   table_oid: number;
@@ -98,6 +99,8 @@ export interface Snapshot {
   totals: { tables: number; columns: number };
   /** how long the catalog queries and the metadata read took */
   ms: number;
+  /** the database identity recorded in the metadata and the catalog's (server/introspect/identity.ts) */
+  identity?: DatabaseIdentity;
 }
 
 export const nameKey = (schema: string, name: string) => `${schema}\0${name}`;
@@ -216,8 +219,11 @@ async function takeSnapshotNow(
       idxs: await main.query<CatalogIndex>(query('catalog_indexes'), params),
       metaTables: await main.query<TableMeta>(`SELECT ${TABLE_COLUMNS} FROM tablewright.tables ORDER BY id`),
       ignored: await main.query<IgnoredItem>(`SELECT item_id, kind, ignored_at, ignored_by, note FROM tablewright.drift_ignored ORDER BY item_id`),
+      identity: await main.query<DatabaseIdentity>(
+        /* sql */ `SELECT (SELECT identity FROM tablewright.database_identity) AS recorded, tablewright.current_database_identity() AS current`,
+      ),
     });
-    const [cols, fields, { rels, cons, idxs, metaTables, ignored }] =
+    const [cols, fields, { rels, cons, idxs, metaTables, ignored, identity }] =
       width === 3 ? await Promise.all([readColumns(), readFields(), readRest()]) : [await readColumns(), await readFields(), await readRest()];
     for (const c of clients) await c.query('COMMIT');
     const tables = assemble(rels.rows, cols.rows, cons.rows, idxs.rows);
@@ -237,6 +243,7 @@ async function takeSnapshotNow(
       verified,
       totals: { tables: first[0]!.tables, columns: first[0]!.columns },
       ms: performance.now() - started,
+      identity: identity.rows[0],
     };
   } catch (err) {
     for (const c of clients) await c.query('ROLLBACK').catch(() => undefined);

@@ -17,6 +17,7 @@ import { getField, getLiveTable, listFields, liveTableForChange, type FieldMeta,
 import { coerceOptions, flag, stableJson } from './input.js';
 import { keepLostValues } from './lost_values.js';
 import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
+import { columnComment } from './comments.js';
 
 export interface FieldSpec {
   name: unknown;
@@ -45,7 +46,7 @@ export interface FieldUpdate {
 /** How many example rows a refusal or dry run shows. */
 export const EXAMPLES = 10;
 
-export const columnComment = (f: { id: number; name: string }, t: { id: number }) => `${f.name} (tablewright field ${f.id} of table ${t.id})`;
+export { columnComment } from './comments.js';
 const uniqueName = (fieldId: number) => `uq_f${fieldId}`;
 const indexName = (fieldId: number) => `ix_f${fieldId}`;
 const fkName = (fieldId: number) => `fk_f${fieldId}`;
@@ -129,7 +130,9 @@ async function chooseColumn(c: Change, table: TableMeta, display: string, reques
     if (column !== current && taken(column)) throw conflict('column_taken', `table "${table.name}" already has a column named "${column}"`, 'column');
     return column;
   }
-  return derivePhysicalName(c.tx, display, 'field', (n) => n !== current && taken(n), 'column');
+  // A display rename never renames the column: SQL outside the console uses its name.
+  if (current) return current;
+  return derivePhysicalName(c.tx, display, 'field', taken, 'column');
 }
 
 async function rowCount(db: Queryable, relation: string, where: string): Promise<{ count: number; ids: number[] }> {
@@ -194,7 +197,7 @@ export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, p
   await c.ddl(`ALTER TABLE ${relation} ADD COLUMN ${definition}`);
   if (unique) await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(uniqueName(id))} UNIQUE (${col})`);
   if (hasOwnIndex({ indexed, is_unique: unique })) await c.ddl(`CREATE INDEX ${ident(indexName(id))} ON ${relation} (${col})`);
-  await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ id, name }, table))}`);
+  await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ id, name, type: type.name, options }, table))}`);
   const attnum = await attnumOf(c.tx, table.table_oid!, column);
   await c.tx.query(`UPDATE tablewright.fields SET attnum = $2 WHERE id = $1`, [id, attnum]);
   return getField(c.tx, table.id, id);
@@ -493,7 +496,6 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
         await c.ddl(`ALTER TABLE ${rel(c, table)} RENAME COLUMN ${ident(field.column_name)} TO ${ident(column)}`);
       }
       if (name !== field.name || column !== field.column_name) {
-        await c.ddl(`COMMENT ON COLUMN ${rel(c, table)}.${ident(column)} IS ${literal(columnComment({ id: fieldId, name }, table))}`);
         await c.tx.query(`UPDATE tablewright.fields SET name = $2, column_name = $3, updated_at = now() WHERE id = $1`, [fieldId, name, column]);
         details.renamed = { from: { name: field.name, column: field.column_name }, to: { name, column } };
         ops.push('rename_field');
@@ -533,9 +535,13 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
     }
     if (ops.length === 0) throw badRequest('nothing to change: send name, column, type, options, not_null, unique, indexed or default', 'name');
     c.reached('validate');
+    const result = await getField(c.tx, tableId, fieldId);
+    if (ops.includes('rename_field') || ops.includes('change_field')) {
+      // the comment carries the display name, type and options (select labels and ids)
+      await c.ddl(`COMMENT ON COLUMN ${rel(c, table)}.${ident(result.column_name)} IS ${literal(columnComment(result, table))}`);
+    }
     c.reached('ddl');
     c.reached('metadata');
-    const result = await getField(c.tx, tableId, fieldId);
     return { result: { field: result, changes: details }, tableId, fieldId, details: { ops, ...details } };
   });
 }
@@ -559,6 +565,7 @@ export async function trashField(deps: EditorDeps, actor: Actor, tableId: number
     if (field.not_null) await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP NOT NULL`);
     if (field.is_unique) await c.ddl(`ALTER TABLE ${relation} DROP CONSTRAINT IF EXISTS ${ident(uniqueName(field.id))}`);
     await c.ddl(`ALTER TABLE ${relation} RENAME COLUMN ${col} TO ${ident(parked)}`);
+    await c.ddl(`COMMENT ON COLUMN ${relation}.${ident(parked)} IS ${literal(columnComment(field, table, { trashed: true, column: field.column_name }))}`);
     c.reached('ddl');
     await c.tx.query(
       /* sql */ `UPDATE tablewright.fields SET trashed_at = now(), trashed_by = $2, trash_name = $3, trash_reason = 'deleted' WHERE id = $1`,
@@ -601,7 +608,7 @@ export async function restoreField(deps: EditorDeps, actor: Actor, tableId: numb
     const relation = rel(c, table);
     const col = ident(column);
     await c.ddl(`ALTER TABLE ${relation} RENAME COLUMN ${ident(field.trash_name)} TO ${col}`);
-    await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ id: fieldId, name }, table))}`);
+    await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ ...field, name }, table))}`);
     const warnings: string[] = [];
     let notNull = field.not_null;
     let unique = field.is_unique;

@@ -2,6 +2,8 @@
 import type { Queryable } from '../db/pool.js';
 import { conflict, notFound } from '../errors.js';
 import type { FieldTypeName } from '../fields/types.js';
+import type { Change } from './change.js';
+import { ensureIdentity } from './identity.js';
 
 export interface TableMeta {
   id: number;
@@ -79,12 +81,16 @@ export async function getLiveTable(db: Queryable, id: number, opts: { forUpdate?
   return table;
 }
 
-/** The table a schema change works on: locked, live and editable; 404/409 otherwise. */
-export async function liveTableForChange(c: { tx: Queryable }, tableId: number): Promise<TableMeta> {
+/**
+ * The table a schema change works on: locked, live, editable, and still the relation its
+ * stored oid names (refreshed when its comment proves which it is now: server/schema/identity.ts);
+ * 404/409 otherwise.
+ */
+export async function liveTableForChange(c: Change, tableId: number): Promise<TableMeta> {
   const table = await getTable(c.tx, tableId, { forUpdate: true });
   if (table.trashed_at) throw conflict('trashed', `table "${table.name}" is in the trash; restore it first`);
   if (table.read_only) throw conflict('read_only', `table "${table.name}" was adopted read-only; its schema cannot be changed here`);
-  return table;
+  return ensureIdentity(c, table);
 }
 
 const FIELD_COLUMNS = /* sql */ `id, table_id, name, column_name, type, options, position, not_null, is_unique, indexed,

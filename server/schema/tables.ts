@@ -7,10 +7,13 @@ import { ident, literal, qualified } from '../db/ident.js';
 import { AppError, badRequest, conflict } from '../errors.js';
 import { addFieldIn, type FieldSpec } from './fields.js';
 import { relationNames, tableOid } from './catalog.js';
+import { locateTable } from '../introspect/identity.js';
+import { refreshFieldIdentities } from './identity.js';
 import { schemaChange, TABLE_SET_LOCK, type Actor, type EditorDeps } from './change.js';
 import { getTable, liveTableForChange, listFields, tableJson } from './metadata.js';
 import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
 import type { Change } from './change.js';
+import { tableComment } from './comments.js';
 
 export interface CreateTableSpec {
   name: unknown;
@@ -19,7 +22,7 @@ export interface CreateTableSpec {
   fields?: FieldSpec[];
 }
 
-export const tableComment = (t: { id: number; name: string }) => `${t.name} (tablewright table ${t.id})`;
+export { tableComment } from './comments.js';
 
 async function assertDisplayNameFree(c: Change, name: string, exceptId?: number): Promise<void> {
   const { rows } = await c.tx.query(
@@ -44,11 +47,9 @@ async function choosePhysicalName(c: Change, display: string, requested: unknown
     if (name !== current && taken(name)) throw conflict('table_name_taken', `the schema already has a relation named "${name}"`, 'table_name');
     return name;
   }
-  if (current) {
-    // A rename keeps the physical name when the slug would not change it.
-    const wanted = await derivePhysicalName(c.tx, display, 'untitled_table', (n) => n !== current && taken(n), 'table');
-    return wanted;
-  }
+  // A display rename never renames the PostgreSQL table: views, functions, other
+  // applications and people's SQL use that name. Renaming it is its own choice (table_name).
+  if (current) return current;
   return derivePhysicalName(c.tx, display, 'untitled_table', taken, 'table');
 }
 
@@ -125,6 +126,8 @@ export async function trashTable(deps: EditorDeps, actor: Actor, tableId: number
     // choose the prefix), then move: the trash schema may hold an older namesake.
     await c.ddl(`ALTER TABLE ${qualified(dataSchema, table.table_name)} RENAME TO ${ident(parked)}`);
     await c.ddl(`ALTER TABLE ${qualified(dataSchema, parked)} SET SCHEMA ${ident(trashSchema)}`);
+    // The comment says it is trashed and where it came from: enough to restore it from the catalog alone.
+    await c.ddl(`COMMENT ON TABLE ${qualified(trashSchema, parked)} IS ${literal(tableComment(table, { trashed: true, table_name: table.table_name }))}`);
     c.reached('ddl');
     await c.tx.query(
       /* sql */ `UPDATE tablewright.tables SET trashed_at = now(), trashed_by = $2, trash_name = $3 WHERE id = $1`,
@@ -162,16 +165,22 @@ export async function restoreTable(deps: EditorDeps, actor: Actor, tableId: numb
         suggestion: { table_name: suggestion },
       });
     }
-    c.reached('validate');
     const { dataSchema, trashSchema } = c.deps.config;
+    // A trashed table is found by its comment or name (never its oid alone: a restore of
+    // the database renumbers them), and its identity is refreshed on the way back.
+    const found = await locateTable(c.tx, table, { data: dataSchema, trash: trashSchema });
+    if (!found) throw conflict('trashed_gone', `table "${table.name}" is no longer in ${trashSchema} (dropped outside the console); see GET /reconcile`);
+    if (found.rel.name !== table.trash_name) throw conflict('identity_changed', `table "${table.name}" was renamed in the trash outside the console; resolve it on the drift report (GET /reconcile) first`);
+    c.reached('validate');
     await c.ddl(`ALTER TABLE ${qualified(trashSchema, table.trash_name)} SET SCHEMA ${ident(dataSchema)}`);
     await c.ddl(`ALTER TABLE ${qualified(dataSchema, table.trash_name)} RENAME TO ${ident(physical)}`);
     await c.ddl(`COMMENT ON TABLE ${qualified(dataSchema, physical)} IS ${literal(tableComment({ id: tableId, name }))}`);
     c.reached('ddl');
     await c.tx.query(
-      /* sql */ `UPDATE tablewright.tables SET trashed_at = NULL, trashed_by = NULL, trash_name = NULL, name = $2, table_name = $3 WHERE id = $1`,
-      [tableId, name, physical],
+      /* sql */ `UPDATE tablewright.tables SET trashed_at = NULL, trashed_by = NULL, trash_name = NULL, name = $2, table_name = $3, table_oid = $4 WHERE id = $1`,
+      [tableId, name, physical, found.rel.oid],
     );
+    await refreshFieldIdentities(c, tableId, found.rel);
     c.reached('metadata');
     return { result: { id: tableId }, tableId, details: { name, table_name: physical } };
   });

@@ -5,8 +5,11 @@
 // tries again. Untracked objects are never purged here: only a DBA's explicit action
 // drops them.
 //
-// One instance at a time: a run holds a session-level advisory lock on one connection;
-// another instance's run (or an on-demand one) that cannot take it skips (or answers 409).
+// One instance at a time: a run holds a transaction-scoped advisory lock in a transaction
+// it keeps open on one connection for the run (a session lock would leak through a
+// transaction-pooling PgBouncer: lock and unlock on different server connections). That
+// transaction writes nothing, so it holds back no vacuum. Another instance's run (or an
+// on-demand one) that cannot take the lock skips (or answers 409).
 import type pg from 'pg';
 import type { Logger } from '../log.js';
 import { SCHEMA_LOCK_NAMESPACE, type Actor } from '../schema/change.js';
@@ -73,11 +76,13 @@ export async function runCleanup(
   if (opts.dryRun) return { ...base, purged: await dueForPurge(deps.pool, cutoff), skipped: [], ms: Date.now() - started };
 
   const leader = await deps.pool.connect();
-  let locked = false;
+  let broken: Error | undefined;
   try {
-    const { rows } = await leader.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [SCHEMA_LOCK_NAMESPACE, CLEANUP_LOCK]);
-    locked = rows[0]!.ok;
-    if (!locked) throw conflict('cleanup_running', 'a cleanup is running (on this or another instance); try again when it ends');
+    await leader.query('BEGIN');
+    // the leader transaction only waits while the run works: no statement limit on it
+    await leader.query(`SELECT set_config('statement_timeout', '0', true), set_config('idle_in_transaction_session_timeout', '0', true)`);
+    const { rows } = await leader.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, $2) AS ok', [SCHEMA_LOCK_NAMESPACE, CLEANUP_LOCK]);
+    if (!rows[0]!.ok) throw conflict('cleanup_running', 'a cleanup is running (on this or another instance); try again when it ends');
     const actor = opts.actor ?? SYSTEM_ACTOR;
     const purged: CleanupResult['purged'] = [];
     const skipped: CleanupResult['skipped'] = [];
@@ -100,8 +105,8 @@ export async function runCleanup(
     if (purged.length || skipped.length) deps.log.info({ purged: purged.length, skipped: skipped.length, cutoff, ms: result.ms }, 'trash cleanup done');
     return result;
   } finally {
-    if (locked) await leader.query('SELECT pg_advisory_unlock($1, $2)', [SCHEMA_LOCK_NAMESPACE, CLEANUP_LOCK]).catch(() => undefined);
-    leader.release();
+    await leader.query('COMMIT').catch((err: Error) => (broken = err));
+    leader.release(broken);
   }
 }
 

@@ -1,6 +1,7 @@
 -- name: catalog_columns
 -- The live columns of every table in the managed schemas (dropped ones are counted from
--- pg_class.relnatts instead), with their type as format_type() prints it, nullability,
+-- pg_class.relnatts instead), with their type as format_type() prints it, nullability (a
+-- NOT NULL added NOT VALID, PostgreSQL 18+, is not one yet: rows may hold NULLs),
 -- default expression, identity/generated kind and comment. pg_description is joined
 -- directly: col_description() per column is one index probe per row.
 -- $1: the schema names; $2: the oids of the tables to read, or NULL for all.
@@ -9,7 +10,8 @@ SELECT a.attrelid::int8                          AS table_oid,
        a.attname                                 AS name,
        format_type(a.atttypid, a.atttypmod)      AS type,
        t.typname                                 AS type_name,
-       a.attnotnull                              AS not_null,
+       a.attnotnull AND NOT EXISTS (SELECT 1 FROM pg_constraint nn
+         WHERE nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum AND NOT nn.convalidated) AS not_null,
        pg_get_expr(ad.adbin, ad.adrelid)         AS default_expr,
        nullif(a.attidentity::text, '')           AS identity,
        nullif(a.attgenerated::text, '')          AS generated,

@@ -2,7 +2,8 @@
 -- The reconcile's first pass, inside the database: which managed tables are certainly in
 -- step with their metadata, so that only the others (and every table no metadata
 -- describes) are read in full and compared field by field. A table passes when it is
--- where its metadata says (same oid, schema and name), has no dropped columns beyond the
+-- where its metadata says (same oid, schema and name, and a comment naming no other table),
+-- has no dropped columns beyond the
 -- warning, no column the metadata does not know, and every field has its column (same
 -- attnum and name) with the expected type, NOT NULL, UNIQUE and index, and no default on
 -- either side. Anything else (a default, a link, a table a link points to) is compared in
@@ -10,16 +11,19 @@
 -- $1: the schema names {DATA_SCHEMA, TRASH_SCHEMA}; $2: the column type each field type
 -- creates, by 'type:decimals' (from the field type registry); $3: COLUMN_SLOT_WARNING.
 WITH rel AS (
-  SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relnatts, pk.conkey AS pk_key
+  SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relnatts, pk.conkey AS pk_key,
+         substring(d.description FROM '\(tablewright table (\d+)\)(?: \{.*\})?$')::int8 AS tag
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_constraint pk ON pk.conrelid = c.oid AND pk.contype = 'p'
+    LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
    WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 ), matched AS (
   -- joined on the oid alone (an estimate the planner gets right); in_place says whether
   -- the table is also where the metadata says
   SELECT t.id, t.trashed_at IS NOT NULL AS trashed, r.oid, r.relnatts,
          r.schema = CASE WHEN t.trashed_at IS NULL THEN ($1::text[])[1] ELSE ($1::text[])[2] END
-           AND r.name = CASE WHEN t.trashed_at IS NULL THEN t.table_name ELSE coalesce(t.trash_name, t.table_name) END AS in_place
+           AND r.name = CASE WHEN t.trashed_at IS NULL THEN t.table_name ELSE coalesce(t.trash_name, t.table_name) END
+           AND (r.tag IS NULL OR r.tag = t.id) AS in_place
     FROM tablewright.tables t
     JOIN rel r ON r.oid = t.table_oid
 ), linked AS (
@@ -44,7 +48,8 @@ WITH rel AS (
          bool_and(a.attnum IS NOT NULL AND (f.trashed_at IS NOT NULL OR (
                f.type <> 'link'
            AND format_type(a.atttypid, a.atttypmod) = coalesce(f.pg_type, $2::jsonb ->> (f.type || ':' || coalesce(f.options ->> 'decimals', '')))
-           AND a.attnotnull = f.not_null
+           AND (a.attnotnull AND NOT EXISTS (SELECT 1 FROM pg_constraint nn WHERE nn.conrelid = a.attrelid AND nn.contype = 'n'
+                                              AND nn.conkey[1] = a.attnum AND NOT nn.convalidated)) = f.not_null
            AND f.default_value IS NULL AND f.pg_default IS NULL AND NOT a.atthasdef
            AND f.is_unique = (u.oid IS NOT NULL)
            -- a unique field's UNIQUE index is its index too

@@ -6,6 +6,7 @@ import type { Role } from '../../server/auth/roles.js';
 import { loadConfig } from '../../server/config.js';
 import { start, type Instance } from '../../server/main.js';
 import { freshDatabase, testLog, type TestDatabase } from './db.js';
+import { connectionEnv } from './pgbouncer.js';
 
 const running = new Map<Instance, string>();
 
@@ -38,7 +39,7 @@ export interface TestResponse {
 }
 
 export async function startApp(databaseUrl: string, env: Record<string, string> = {}, label = 'app'): Promise<TestApp> {
-  const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: '0', LOG_FORMAT: 'json', LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({ ...connectionEnv(databaseUrl), PORT: '0', LOG_FORMAT: 'json', LOG_LEVEL: 'silent', ...env });
   const instance = await start(config, testLog.child({ instance: label }));
   running.set(instance, label);
   const stop = instance.stop;

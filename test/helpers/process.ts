@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { projectRoot } from '../../server/paths.js';
+import { connectionEnv } from './pgbouncer.js';
 
 export const cliPath = path.join(projectRoot, 'server', 'cli.ts');
 
@@ -29,7 +30,8 @@ export interface Cli {
 export function runCli(args: string[], env: Record<string, string | undefined>, stdin?: string): Cli {
   const child = spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], {
     cwd: projectRoot,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_FORMAT: 'json', ...env },
+    // With TEST_PGBOUNCER=1, DATABASE_URL goes through the run's PgBouncer (LISTEN stays direct).
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_FORMAT: 'json', ...env, ...(env.DATABASE_URL ? { ...connectionEnv(env.DATABASE_URL), ...(env.LISTEN_DATABASE_URL ? { LISTEN_DATABASE_URL: env.LISTEN_DATABASE_URL } : {}) } : {}) },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';

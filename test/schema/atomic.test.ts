@@ -63,7 +63,7 @@ describe('schema changes are atomic', () => {
   it('without a failpoint the same change commits, with version, audit and global version bumped once', async () => {
     const before = await sql.one(`SELECT version FROM tablewright.tables WHERE id = $1`, [tableId]);
     const state = await sql.one(`SELECT version FROM tablewright.schema_state`);
-    const res = await app.request('PATCH', `/tables/${tableId}/fields/${fieldId}`, { json: { name: 'Quantity' } });
+    const res = await app.request('PATCH', `/tables/${tableId}/fields/${fieldId}`, { json: { name: 'Quantity', column: 'quantity' } });
     expect(res.status, res.text).to.equal(200);
     expect(res.body.version).to.equal(before.version + 1);
     expect((await sql.one(`SELECT version FROM tablewright.schema_state`)).version).to.equal(Number(state.version) + 1);

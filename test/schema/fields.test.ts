@@ -133,13 +133,21 @@ describe('fields', () => {
     expect(names).to.include(`uq_f${f.id}`);
   });
 
-  it('renames a field (display and column) and keeps its values', async () => {
+  it('a display rename keeps the column (outside SQL keeps working); the column is renamed only when `column` is given', async () => {
     const f = (await add({ name: 'Phone', type: 'text' })).body;
     await sql.exec(`UPDATE data.people SET phone = '123'`);
     const res = await patch(f.id, { name: 'Mobile phone' });
     expect(res.status, res.text).to.equal(200);
-    expect(res.body).to.include({ name: 'Mobile phone', column: 'mobile_phone' });
-    expect(await sql.rows(`SELECT DISTINCT mobile_phone FROM data.people`)).to.deep.equal([{ mobile_phone: '123' }]);
+    expect(res.body).to.include({ name: 'Mobile phone', column: 'phone' });
+    // a script's INSERT by column name still works, and \d+ shows the new display name
+    await sql.exec(`INSERT INTO data.people (phone) VALUES ('456')`);
+    const comment = await sql.one(`SELECT col_description(attrelid, attnum) AS c FROM pg_attribute WHERE attrelid = 'data.people'::regclass AND attname = 'phone'`);
+    expect(comment.c).to.match(/^Mobile phone \(tablewright field \d+ of table \d+\) \{"type":"text"/);
+    const physical = await patch(f.id, { column: 'mobile_phone' });
+    expect(physical.status, physical.text).to.equal(200);
+    expect(physical.body).to.include({ name: 'Mobile phone', column: 'mobile_phone' });
+    expect(await sql.rows(`SELECT DISTINCT mobile_phone FROM data.people WHERE mobile_phone IS NOT NULL ORDER BY 1`)).to.deep.equal([{ mobile_phone: '123' }, { mobile_phone: '456' }]);
+    await sql.exec(`DELETE FROM data.people WHERE mobile_phone = '456'`);
   });
 
   it('trash keeps the column (parked), frees the name, and inserts keep working; restore puts back NOT NULL', async () => {
@@ -219,7 +227,7 @@ describe('fields', () => {
       headers: { Accept: 'text/html' },
     });
     expect(renamed.status, renamed.text).to.equal(303);
-    expect((await app.request('GET', `/tables/${t.body.id}`)).body.fields[0]).to.include({ name: 'Unit price', column: 'unit_price', unique: true });
+    expect((await app.request('GET', `/tables/${t.body.id}`)).body.fields[0]).to.include({ name: 'Unit price', column: 'price', unique: true });
     // the console's htmx request gets the fields panel back as a fragment
     const hx = await app.request('POST', `/tables/${t.body.id}/fields`, { form: { name: 'Qty', type: 'number' }, headers: { Accept: 'text/html', 'HX-Request': 'true' } });
     expect(hx.status).to.equal(201);

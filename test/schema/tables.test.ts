@@ -93,15 +93,25 @@ describe('tables', () => {
     expect(res.body.table_name).to.match(/^untitled_table(_\d+)?$/);
   });
 
-  it('PATCH renames the table, physically too, keeping its data and oid', async () => {
+  it('PATCH with a name renames only the display name (and the comment): the PostgreSQL table keeps its name', async () => {
     const t = await app.request('POST', '/tables', { json: { name: 'Old name' } });
     await sql.exec(`INSERT INTO data.old_name (name) VALUES ('kept')`);
-    const oid = (await sql.one(`SELECT 'data.old_name'::regclass::oid::int8 AS oid`)).oid;
     const res = await app.request('PATCH', `/tables/${t.body.id}`, { json: { name: 'New name' } });
     expect(res.status, res.text).to.equal(200);
-    expect(res.body).to.include({ name: 'New name', table_name: 'new_name', version: 2 });
-    expect(await sql.rows(`SELECT name FROM data.new_name`)).to.deep.equal([{ name: 'kept' }]);
-    expect((await sql.one(`SELECT 'data.new_name'::regclass::oid::int8 AS oid`)).oid).to.equal(oid);
+    expect(res.body).to.include({ name: 'New name', table_name: 'old_name', version: 2 });
+    expect(await sql.rows(`SELECT name FROM data.old_name`)).to.deep.equal([{ name: 'kept' }]);
+    expect((await sql.one(`SELECT obj_description('data.old_name'::regclass, 'pg_class') AS c`)).c).to.equal(`New name (tablewright table ${t.body.id})`);
+  });
+
+  it('PATCH with table_name renames the PostgreSQL table too, keeping its data and oid', async () => {
+    const t = await app.request('POST', '/tables', { json: { name: 'Before' } });
+    await sql.exec(`INSERT INTO data.before (name) VALUES ('kept')`);
+    const oid = (await sql.one(`SELECT 'data.before'::regclass::oid::int8 AS oid`)).oid;
+    const res = await app.request('PATCH', `/tables/${t.body.id}`, { json: { name: 'After', table_name: 'after' } });
+    expect(res.status, res.text).to.equal(200);
+    expect(res.body).to.include({ name: 'After', table_name: 'after', version: 2 });
+    expect(await sql.rows(`SELECT name FROM data.after`)).to.deep.equal([{ name: 'kept' }]);
+    expect((await sql.one(`SELECT 'data.after'::regclass::oid::int8 AS oid`)).oid).to.equal(oid);
   });
 
   it('DELETE trashes a table into the trash schema with its data; restore brings it back', async () => {

@@ -1,0 +1,57 @@
+// Before the schema editor changes a table, it makes sure the stored oid still names that
+// table: after a restore (or a DROP and CREATE by hand) it may name nothing, or another
+// table. When the table is certainly found again (its comment names it), its oid and its
+// fields' attnums are refreshed inside the change; when it is found only by name, or not
+// at all, the change answers 409 pointing at the drift report instead of failing halfway
+// (a 500 "column X not found in relation <old oid>").
+import { conflict } from '../errors.js';
+import { locateTable, matchColumns } from '../introspect/identity.js';
+import { parseTableComment } from './comments.js';
+import type { CatalogTable } from '../introspect/snapshot.js';
+import type { Change } from './change.js';
+import type { TableMeta } from './metadata.js';
+
+export async function ensureIdentity(c: Change, table: TableMeta): Promise<TableMeta> {
+  const schemas = { data: c.deps.config.dataSchema, trash: c.deps.config.trashSchema };
+  const { rows } = await c.tx.query<{ same_db: boolean | null; schema: string | null; name: string | null; comment: string | null }>(
+    /* sql */ `SELECT (SELECT identity FROM tablewright.database_identity) = tablewright.current_database_identity() AS same_db,
+        n.nspname AS schema, c.relname AS name, obj_description(c.oid, 'pg_class') AS comment
+       FROM (SELECT $1::oid AS oid) x LEFT JOIN pg_class c ON c.oid = x.oid LEFT JOIN pg_namespace n ON n.oid = c.relnamespace`,
+    [table.table_oid ?? 0],
+  );
+  const r = rows[0]!;
+  const tag = parseTableComment(r.comment)?.tableId;
+  if (r.same_db !== false && r.schema === schemas.data && r.name === table.table_name && (tag === undefined || tag === table.id)) return table;
+
+  const found = await locateTable(c.tx, table, schemas);
+  const report = 'see the drift report (GET /reconcile, or the Drift page) and resolve it there first';
+  if (!found) throw conflict('identity_changed', `table "${table.name}" (${schemas.data}.${table.table_name}) is not in the database as the metadata describes it; ${report}`);
+  if (found.rel.name !== table.table_name) {
+    throw conflict('identity_changed', `table "${table.name}" was renamed outside the console to ${found.rel.name}; ${report}`);
+  }
+  if (found.by !== 'comment') {
+    throw conflict('identity_changed', `table "${table.name}" is not the relation it was (its catalog identity changed, as after a restore), and its comment does not confirm which one it is now; ${report}`);
+  }
+  await c.tx.query(`UPDATE tablewright.tables SET table_oid = $2 WHERE id = $1`, [table.id, found.rel.oid]);
+  const fields = await refreshFieldIdentities(c, table.id, found.rel);
+  c.deps.log.info({ tableId: table.id, from: table.table_oid, to: found.rel.oid, fields }, 'table re-identified by its comment before a schema change');
+  return { ...table, table_oid: found.rel.oid };
+}
+
+/** Records the attnums of a table's fields as the relation has them now (matched by comment, then name). */
+export async function refreshFieldIdentities(c: Change, tableId: number, rel: CatalogTable): Promise<number> {
+  const { rows } = await c.tx.query<{ id: number; column_name: string; attnum: number | null; trashed_at: Date | null; trash_name: string | null }>(
+    `SELECT id, column_name, attnum, trashed_at, trash_name FROM tablewright.fields WHERE table_id = $1`,
+    [tableId],
+  );
+  // attnums are what is being refreshed: match by comment and name only
+  const cols = matchColumns(rel, rows, { sameOid: false, restored: true });
+  const stale = rows.filter((f) => cols.has(f.id) && cols.get(f.id)!.attnum !== f.attnum);
+  if (stale.length) {
+    await c.tx.query(
+      /* sql */ `UPDATE tablewright.fields f SET attnum = s.attnum FROM unnest($1::int8[], $2::int2[]) AS s(id, attnum) WHERE f.id = s.id`,
+      [stale.map((f) => f.id), stale.map((f) => cols.get(f.id)!.attnum)],
+    );
+  }
+  return stale.length;
+}
