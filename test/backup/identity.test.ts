@@ -1,0 +1,77 @@
+// A restore simulated in place, so that it runs on every server: the metadata keeps the
+// oids and attnums of another database, and they name other tables now (after a restore
+// into a fresh cluster, table A's old oid may be table B's). Reconcile must not trust
+// them: one "this database was restored" item, one safe action, no bogus drift; a
+// schema change on a table it can recognise by its comment goes ahead, one it cannot
+// answers 409 (never 500).
+import { expect } from 'chai';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { Sql } from '../helpers/sql.js';
+import { QUIET, report } from '../introspect/lib.js';
+import { expectRestoredReport, expectWorking, makeDataSet, type DataSet } from './lib.js';
+
+describe('after a restore: identities are confirmed, never taken from an oid alone', function () {
+  this.timeout(60_000);
+  let db: TestDatabase;
+  let app: TestApp;
+  let sql: Sql;
+  let set: DataSet;
+
+  before(async () => {
+    db = await freshDatabase();
+    app = await startApp(db.url, QUIET);
+    sql = await Sql.connect(db.url);
+    set = await makeDataSet(app, sql);
+    // What a restore into a fresh cluster does to the numbers: the two live tables hold
+    // each other's oids, the trashed one a live table's, every attnum is off by one, and
+    // the database is another one.
+    const oid = async (rel: string) => (await sql.one(`SELECT $1::regclass::oid::int8 AS o`, [rel])).o;
+    const zebra = await oid('data.zebra');
+    const apple = await oid('data.apple');
+    await sql.exec(`UPDATE tablewright.tables SET table_oid = CASE id WHEN $1 THEN $3::oid WHEN $2 THEN $4::oid ELSE $3::oid END WHERE id IN ($1, $2, $5)`, [
+      set.zebra.id, set.apple.id, apple, zebra, set.old.id,
+    ]);
+    await sql.exec(`UPDATE tablewright.fields SET attnum = attnum + 1`);
+    await sql.exec(`UPDATE tablewright.database_identity SET identity = '1/1'`);
+  });
+  after(async () => {
+    await sql?.end();
+    await app?.stop();
+    await db?.drop();
+  });
+
+  it('the report says "this database was restored: 3 tables to re-identify" with only the reidentify action, and nothing else', async () => {
+    await expectRestoredReport(app, 3);
+  });
+
+  it('a schema change on a table whose comment names it refreshes its identity and goes ahead; without that comment it answers 409 pointing at the drift report', async () => {
+    const added = await app.request('POST', `/tables/${set.zebra.id}/fields`, { json: { name: 'Early', type: 'text' } });
+    expect(added.status, added.text).to.equal(201);
+    expect((await sql.one(`SELECT table_oid::int8 AS o FROM tablewright.tables WHERE id = $1`, [set.zebra.id])).o).to.equal(
+      (await sql.one(`SELECT 'data.zebra'::regclass::oid::int8 AS o`)).o,
+    );
+    const comment = (await sql.one(`SELECT obj_description('data.apple'::regclass, 'pg_class') AS c`)).c;
+    await sql.exec(`COMMENT ON TABLE data.apple IS NULL`);
+    try {
+      const refused = await app.request('POST', `/tables/${set.apple.id}/fields`, { json: { name: 'Early', type: 'text' } });
+      expect(refused.status, refused.text).to.equal(409);
+      expect(refused.body.error.code).to.equal('identity_changed');
+      expect(refused.body.error.message).to.match(/drift report/);
+      const renamed = await app.request('PATCH', `/tables/${set.apple.id}/fields/${set.apple.status}`, { json: { name: 'State' } });
+      expect(renamed.status, renamed.text).to.equal(409);
+    } finally {
+      await sql.exec(`SELECT set_config('tw.c', $1, false)`, [comment]);
+      await sql.exec(`DO $$ BEGIN EXECUTE format('COMMENT ON TABLE data.apple IS %L', current_setting('tw.c')); END $$`);
+    }
+    await expectRestoredReport(app, 2);
+  });
+
+  it('"reidentify" records every identity in one transaction: the report is clean, rows intact, and every table (the trashed one too) can be changed again', async () => {
+    await expectWorking(app, set);
+    const r = await report(app);
+    expect(r.clean).to.equal(true);
+    const audit = await sql.one(`SELECT operation, details FROM tablewright.audit WHERE operation = 'reidentify_database'`);
+    expect(audit.details.tables.map((t: { id: number }) => t.id).sort()).to.deep.equal([set.apple.id, set.old.id].sort());
+  });
+});
