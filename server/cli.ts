@@ -5,6 +5,8 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { openDatabase, runMigrations, start } from './main.js';
 import { createPool } from './db/pool.js';
+import { EmbeddedStartError } from './db/embedded.js';
+import { StartupError } from './db/privileges.js';
 import { announceSetupLink, tokenCommand, userCommand } from './auth/cli.js';
 import { reconcileCommand } from './introspect/cli.js';
 import { cleanupCommand } from './trash/cli.js';
@@ -96,6 +98,13 @@ async function main(argv: string[]): Promise<void> {
     const code = await command.run(config, log, args);
     if (typeof code === 'number') process.exitCode = code;
   } catch (err) {
+    if (err instanceof EmbeddedStartError || err instanceof StartupError) {
+      // One line that says what to do: no stack trace for a problem of the machine's set-up.
+      log.fatal(err.message);
+      await new Promise((r) => setTimeout(r, 100));
+      process.stderr.write(`tablewright: ${err.message}\n`);
+      process.exit(1);
+    }
     log.fatal({ err }, `${name} failed`);
     // Give the (possibly threaded) pretty transport a moment to flush.
     await new Promise((r) => setTimeout(r, 100));

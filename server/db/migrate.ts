@@ -19,7 +19,7 @@ import type { Logger } from '../log.js';
 import { sqlDir } from '../paths.js';
 import { ident } from './ident.js';
 import { withoutStatementTimeout } from './pool.js';
-import { missingPrivilege } from './privileges.js';
+import { missingPrivilege, StartupError } from './privileges.js';
 
 /** Key of the advisory lock that serialises migrations (any fixed bigint; "tblwrght"). */
 export const MIGRATION_LOCK_KEY = 0x74626c7772676874n;
@@ -89,6 +89,9 @@ export async function migrate(client: pg.ClientBase, opts: MigrateOptions): Prom
       log.info({ migration: m.name, ms: Date.now() - started }, 'migration applied');
       return true;
     }).catch((err: Error) => {
+      if ((err as { code?: string }).code === '42501') {
+        throw new StartupError(`migration ${m.name} needs a privilege the role lacks (${err.message}); see README "Privileges", or run \`tablewright doctor\``);
+      }
       throw new Error(`migration ${m.name} failed: ${err.message}`, { cause: err });
     });
     if (applied) done.push(m.name);
@@ -134,10 +137,10 @@ async function ensureSchema(client: pg.ClientBase, schema: string, setting?: str
   const { rows } = await client.query<{ exists: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS exists`, [schema]);
   if (rows[0]!.exists) {
     const missing = await missingPrivilege(client, { schema, need: ['USAGE', 'CREATE'] });
-    if (missing) throw new Error(missing);
+    if (missing) throw new StartupError(missing);
     return;
   }
   const missing = await missingPrivilege(client, { createSchema: schema });
-  if (missing) throw new Error(missing);
+  if (missing) throw new StartupError(missing);
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema, setting ?? 'schema')}`);
 }

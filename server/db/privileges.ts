@@ -5,6 +5,9 @@
 import type { Queryable } from './pool.js';
 import { ident } from './ident.js';
 
+/** A start-up problem of privileges or set-up: one sentence naming the fix (the CLI prints it without a stack). */
+export class StartupError extends Error {}
+
 const quote = (name: string) => (/^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`);
 
 /** undefined when the role has what is asked; else the sentence to show. */
