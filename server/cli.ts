@@ -10,6 +10,8 @@ import { StartupError } from './db/privileges.js';
 import { announceSetupLink, tokenCommand, userCommand } from './auth/cli.js';
 import { reconcileCommand } from './introspect/cli.js';
 import { cleanupCommand } from './trash/cli.js';
+import { backupCommand, restoreCommand } from './backup/cli.js';
+import { doctorCommand } from './doctor.js';
 
 type Command = { summary: string; logTo?: 1 | 2; run(config: Config, log: Logger, args: string[]): Promise<number | void> };
 
@@ -20,6 +22,9 @@ const commands: Record<string, Command> = {
   user: { summary: 'user add --email E --role R (password from the terminal or stdin) | user list', run: userCommand },
   reconcile: { summary: 'reconcile [--json]: the drift report; exit 3 when the database and the metadata disagree', run: reconcileCommand },
   cleanup: { summary: 'cleanup [--dry-run] [--json]: purge the trash older than TRASH_RETENTION (dry run: list it only)', run: cleanupCommand },
+  backup: { summary: 'backup [--out FILE]: pg_dump of DATABASE_URL, or a copy of the embedded PostgreSQL (prints the file)', run: backupCommand },
+  restore: { summary: 'restore FILE: into an empty DATABASE_URL (pg_restore), or in place of the embedded cluster (kept aside)', run: restoreCommand },
+  doctor: { summary: 'doctor [--json]: what the connected role can and cannot do (privileges), and how to fix it', run: doctorCommand },
 };
 
 async function serve(config: Config, log: Logger): Promise<void> {

@@ -44,7 +44,7 @@ export async function withDatabase<T>(config: Config, log: Logger, fn: (pool: pg
   }
 }
 
-function runningEmbeddedUrl(config: Config): string | undefined {
+export function runningEmbeddedUrl(config: Config): string | undefined {
   const clusterDir = path.join(config.dataDir, 'pg');
   try {
     const lines = fs.readFileSync(path.join(clusterDir, 'postmaster.pid'), 'utf8').split('\n');

@@ -149,6 +149,12 @@ async function clusterFolder(dataDir: string, user: OsUser | undefined, log: Log
   return real;
 }
 
+/** Where the embedded cluster of DATA_DIR lives (DATA_DIR/pg, or where it links to as root): for backup and restore. */
+export async function embeddedClusterDir(dataDir: string, log: Logger): Promise<string> {
+  const user = process.getuid?.() === 0 ? postgresUser(log) : undefined;
+  return clusterFolder(path.resolve(dataDir), user, log);
+}
+
 /** The password is made once per data folder and kept beside it, readable by us only. */
 async function passwordFor(dataDir: string): Promise<string> {
   const file = path.join(dataDir, 'pg.password');
