@@ -36,6 +36,7 @@ import { findItem, reconcile, type ReconcileDeps } from './reconcile.js';
 import { readCatalog, type CatalogColumn, type CatalogTable, type FieldRow } from './snapshot.js';
 import { displayNameOf, expectedColumnType, mapColumn, type TypeMapping } from './types.js';
 import { rebuildTable } from './rebuild.js';
+import { notOwnerMessage, relationOwnership } from '../db/privileges.js';
 import { locateTable, matchColumns, readDatabaseIdentity, wasRestored } from './identity.js';
 import { reidentifyDatabase } from './reidentify.js';
 
@@ -145,7 +146,14 @@ async function columnOfField(c: Change, table: TableMeta, rel: CatalogTable, fie
 async function requireRelation(c: Change, table: TableMeta): Promise<CatalogTable> {
   const rel = await relationOf(c, table);
   if (!rel) throw changedMeanwhile(`table "${table.name}"`);
+  await requireOwnership(c, rel);
   return rel;
+}
+
+/** Altering a table needs its ownership: say which GRANT is missing (409) rather than fail halfway (500). */
+async function requireOwnership(c: Change, rel: Pick<CatalogTable, 'oid' | 'schema' | 'name'>): Promise<void> {
+  const own = await relationOwnership(c.tx, rel.oid);
+  if (own && !own.mayAlter) throw conflict('not_owner', notOwnerMessage(String(qualified(rel.schema, rel.name)), own.owner, own.role));
 }
 
 const relName = (rel: CatalogTable) => qualified(rel.schema, rel.name);
@@ -742,6 +750,7 @@ async function adoptTable(deps: ReconcileDeps, actor: Actor, name: string, req: 
     if (tracked.length) throw changedMeanwhile(`table ${schema}.${name}`);
     const [rel] = await readCatalog(c.tx, [schema], [oid]);
     if (!rel) throw changedMeanwhile(`table ${schema}.${name}`);
+    await requireOwnership(c, rel);
     let physical = rel.name;
     if (req.table_name !== undefined && req.table_name !== '' && req.table_name !== rel.name) {
       physical = await validatePhysicalName(c.tx, req.table_name, 'table_name', 'table');
@@ -888,6 +897,8 @@ async function purgeUntrackedTable(deps: ReconcileDeps, actor: Actor, schema: st
       [oid, name, schema === deps.config.dataSchema, schema === deps.config.trashSchema],
     );
     if (tracked.length) throw conflict('tracked', `${schema}.${name} is described in the metadata now; it is not an orphan`);
+    const own = await relationOwnership(tx, oid);
+    if (own && !own.mayAlter) throw conflict('not_owner', notOwnerMessage(String(qualified(schema, name)), own.owner, own.role));
     const sql = `DROP TABLE ${qualified(schema, name)}`;
     statements.push(sql);
     await tx.query(sql);

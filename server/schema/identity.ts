@@ -4,6 +4,8 @@
 // fields' attnums are refreshed inside the change; when it is found only by name, or not
 // at all, the change answers 409 pointing at the drift report instead of failing halfway
 // (a 500 "column X not found in relation <old oid>").
+import { qualified } from '../db/ident.js';
+import { notOwnerMessage } from '../db/privileges.js';
 import { conflict } from '../errors.js';
 import { locateTable, matchColumns } from '../introspect/identity.js';
 import { parseTableComment } from './comments.js';
@@ -13,15 +15,20 @@ import type { TableMeta } from './metadata.js';
 
 export async function ensureIdentity(c: Change, table: TableMeta): Promise<TableMeta> {
   const schemas = { data: c.deps.config.dataSchema, trash: c.deps.config.trashSchema };
-  const { rows } = await c.tx.query<{ same_db: boolean | null; schema: string | null; name: string | null; comment: string | null }>(
+  const { rows } = await c.tx.query<{ same_db: boolean | null; schema: string | null; name: string | null; comment: string | null; owner: string | null; role: string; may_alter: boolean | null }>(
     /* sql */ `SELECT (SELECT identity FROM tablewright.database_identity) = tablewright.current_database_identity() AS same_db,
-        n.nspname AS schema, c.relname AS name, obj_description(c.oid, 'pg_class') AS comment
+        n.nspname AS schema, c.relname AS name, obj_description(c.oid, 'pg_class') AS comment,
+        pg_get_userbyid(c.relowner) AS owner, current_user AS role, pg_has_role(current_user, c.relowner, 'USAGE') AS may_alter
        FROM (SELECT $1::oid AS oid) x LEFT JOIN pg_class c ON c.oid = x.oid LEFT JOIN pg_namespace n ON n.oid = c.relnamespace`,
     [table.table_oid ?? 0],
   );
   const r = rows[0]!;
   const tag = parseTableComment(r.comment)?.tableId;
-  if (r.same_db !== false && r.schema === schemas.data && r.name === table.table_name && (tag === undefined || tag === table.id)) return table;
+  if (r.same_db !== false && r.schema === schemas.data && r.name === table.table_name && (tag === undefined || tag === table.id)) {
+    // the role must be allowed to alter it (a restore run as another role leaves that role the owner)
+    if (r.may_alter === false) throw conflict('not_owner', notOwnerMessage(String(qualified(schemas.data, table.table_name)), r.owner!, r.role));
+    return table;
+  }
 
   const found = await locateTable(c.tx, table, schemas);
   const report = 'see the drift report (GET /reconcile, or the Drift page) and resolve it there first';

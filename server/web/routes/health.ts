@@ -1,3 +1,4 @@
+import { describeCapabilities } from '../../db/privileges.js';
 import { route } from '../route.js';
 
 export const healthRoutes = [
@@ -5,7 +6,7 @@ export const healthRoutes = [
     res.json({ ok: true });
   }),
 
-  route('get', '/readyz', 'public', 'the database answers (and the LISTEN connection is up, once there is one)', async (ctx, _req, res) => {
+  route('get', '/readyz', 'public', 'the database answers (and the LISTEN connection is up, once there is one); ?details=1 (admin) lists what the role can and cannot do', async (ctx, req, res) => {
     const checks: Record<string, boolean> = {};
     try {
       await ctx.pool.query('SELECT 1');
@@ -16,6 +17,12 @@ export const healthRoutes = [
     }
     if (ctx.listener) checks.listener = ctx.listener.isConnected();
     const ok = Object.values(checks).every(Boolean);
+    // Privileges name roles and tables: only for an admin, and only on request.
+    if (req.query.details !== undefined && req.caller?.role === 'admin' && checks.database) {
+      const privileges = await describeCapabilities(ctx.pool, { data: ctx.config.dataSchema, trash: ctx.config.trashSchema });
+      res.status(ok ? 200 : 503).json({ ok, checks, privileges });
+      return;
+    }
     res.status(ok ? 200 : 503).json({ ok, checks });
   }),
 
