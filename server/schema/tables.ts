@@ -92,10 +92,14 @@ export async function createTable(deps: EditorDeps, actor: Actor, spec: CreateTa
   });
 }
 
-export async function renameTable(deps: EditorDeps, actor: Actor, tableId: number, spec: { name: unknown; table_name?: unknown }) {
-  const name = validateDisplayName(spec.name);
+/** A display rename (name) changes the display name and the comment; table_name renames the PostgreSQL table. */
+export async function renameTable(deps: EditorDeps, actor: Actor, tableId: number, spec: { name?: unknown; table_name?: unknown }) {
+  const given = spec.name !== undefined && spec.name !== '';
+  if (!given && (spec.table_name === undefined || spec.table_name === '')) throw badRequest('send name (the display name) or table_name (the PostgreSQL name)', 'name');
+  const newName = given ? validateDisplayName(spec.name) : undefined;
   return schemaChange(deps, actor, 'rename_table', tableId, async (c) => {
     const table = await liveTableForChange(c, tableId);
+    const name = newName ?? table.name;
     await assertDisplayNameFree(c, name, tableId);
     const physical = await choosePhysicalName(c, name, spec.table_name, table.table_name);
     c.reached('validate');

@@ -15,6 +15,7 @@ import { answerKind, reply } from '../negotiate.js';
 import { route } from '../route.js';
 import { actorOf, body, editorDeps } from './schema_deps.js';
 import { tableStats } from '../../console/stats.js';
+import { dependentsOf } from '../../schema/dependents.js';
 import { fmt } from '../../console/format.js';
 import { tableTab, tableViewLocals } from './console.js';
 
@@ -111,13 +112,26 @@ export const tableRoutes = [
     await reply(req, res, { json: tableJson(locals.table, locals.fields), page: 'table', fragment: tab ? 'tabs' : 'fields_panel', locals });
   }),
 
-  route('patch', '/tables/:id', 'admin', 'rename a table (display name and physical name): name, table_name?', async (ctx, req, res) => {
+  route('patch', '/tables/:id', 'admin', 'rename a table: name (the display name only), table_name? (the PostgreSQL table too)', async (ctx, req, res) => {
     const id = idParam(req.params.id);
     const b = body(req);
     const { version } = await renameTable(editorDeps(ctx), actorOf(req), id, { name: b.name, table_name: b.table_name });
     const json = { ...(await describeTable(ctx.pool, id)), version };
     if (req.get('HX-Request') === 'true' && req.get('HX-Target') === 'tables-panel') return tablesPanel(ctx, req, res, 200, json, 'Table renamed.');
     await fieldsPanel(ctx, req, res, id, 200, json, 'Table renamed.');
+  }),
+
+  route('get', '/tables/:id/dependents', 'admin', 'what depends on the table\'s PostgreSQL name (views, foreign keys, functions), shown before a physical rename', async (ctx, req, res) => {
+    const table = await getTable(ctx.pool, idParam(req.params.id));
+    const dependents = table.table_oid === null ? { views: [], foreign_keys: [], functions: [] } : await dependentsOf(ctx.pool, Number(table.table_oid));
+    await reply(req, res, { json: { table_name: table.table_name, ...dependents }, fragment: 'dependents', locals: { what: `table ${table.table_name}`, dependents } });
+  }),
+
+  route('get', '/tables/:id/fields/:fid/dependents', 'admin', 'what depends on the field\'s column name (views, foreign keys, functions), shown before a physical rename', async (ctx, req, res) => {
+    const table = await getTable(ctx.pool, idParam(req.params.id));
+    const field = await getField(ctx.pool, table.id, idParam(req.params.fid, 'fid'));
+    const dependents = table.table_oid === null || field.attnum === null ? { views: [], foreign_keys: [], functions: [] } : await dependentsOf(ctx.pool, Number(table.table_oid), field.attnum);
+    await reply(req, res, { json: { column: field.column_name, ...dependents }, fragment: 'dependents', locals: { what: `column ${field.column_name}`, dependents } });
   }),
 
   route('delete', '/tables/:id', 'admin', 'trash a table (soft: it moves to the trash schema)', async (ctx, req, res) => {
