@@ -65,6 +65,7 @@ const schema = z.object({
   COLUMN_SLOT_WARNING: int(1, 1600).default(1400),
   IMPORT_MAX_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(100 * 1024 * 1024),
   IMPORT_JOB_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(5 * 1024 * 1024),
+  PG_BIN_DIR: z.string().min(1).optional(),
 });
 
 export type Config = {
@@ -133,6 +134,8 @@ export type Config = {
   columnSlotWarning: number;
   /** the largest CSV file an import reads (bytes); more answers 413 and nothing is written */
   importMaxBytes: number;
+  /** where `tablewright backup`/`restore` look first for pg_dump and pg_restore */
+  pgBinDir: string | undefined;
 };
 
 export class ConfigError extends Error {}
@@ -198,5 +201,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     importMaxBytes: e.IMPORT_MAX_BYTES,
     importJobBytes: e.IMPORT_JOB_BYTES,
     statementTimeoutMs: e.STATEMENT_TIMEOUT_MS,
+    pgBinDir: e.PG_BIN_DIR,
   };
 }

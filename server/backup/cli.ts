@@ -33,7 +33,7 @@ export async function backupCommand(config: Config, log: Logger, argv: string[])
   const { values } = args(argv, 'usage: tablewright backup [--out FILE]', { out: { type: 'string' } });
   if (config.databaseUrl) {
     const out = path.resolve(values.out ?? `tablewright-${stamp()}.dump`);
-    const { tool } = await dumpDatabase(config.databaseUrl, out);
+    const { tool } = await dumpDatabase(config.databaseUrl, out, config.pgBinDir);
     log.info({ file: out, tool }, 'backup written (pg_dump, custom format)');
     process.stdout.write(`${out}\n`);
     return 0;
@@ -70,7 +70,7 @@ export async function restoreCommand(config: Config, log: Logger, argv: string[]
     url ??= db!.url;
     try {
       await assertEmpty(url, config.dataSchema);
-      const { tool } = await restoreDatabase(url, file);
+      const { tool } = await restoreDatabase(url, file, config.pgBinDir);
       log.info({ file, tool }, 'restored with pg_restore');
     } finally {
       await db?.embedded?.stop();

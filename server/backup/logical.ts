@@ -29,10 +29,10 @@ export async function serverMajor(url: string): Promise<number> {
   }
 }
 
-export async function dumpDatabase(url: string, out: string): Promise<{ tool: string }> {
+export async function dumpDatabase(url: string, out: string, binDir?: string): Promise<{ tool: string }> {
   const major = await serverMajor(url);
-  const tool = pgToolFor('pg_dump', major);
-  if (!tool) throw new StartupError(missingToolMessage('pg_dump', major));
+  const tool = pgToolFor('pg_dump', major, binDir);
+  if (!tool) throw new StartupError(missingToolMessage('pg_dump', major, binDir));
   const target = split(url);
   const partial = `${out}.partial`;
   try {
@@ -76,10 +76,10 @@ export async function assertEmpty(url: string, dataSchema: string): Promise<void
   }
 }
 
-export async function restoreDatabase(url: string, file: string): Promise<{ tool: string }> {
+export async function restoreDatabase(url: string, file: string, binDir?: string): Promise<{ tool: string }> {
   const major = await serverMajor(url);
-  const tool = pgToolFor('pg_restore', major);
-  if (!tool) throw new StartupError(missingToolMessage('pg_restore', major));
+  const tool = pgToolFor('pg_restore', major, binDir);
+  if (!tool) throw new StartupError(missingToolMessage('pg_restore', major, binDir));
   const target = split(url);
   try {
     await run(tool.path, ['--exit-on-error', '--no-owner', `--dbname=${target.url}`, file], { env: target.env, maxBuffer: 16 * 1024 * 1024 });

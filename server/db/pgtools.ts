@@ -1,5 +1,5 @@
 // PostgreSQL's client programs (pg_dump, pg_restore, initdb...) where this machine has
-// them: PG_BIN_DIR, then PATH, then the usual install folders (Debian's
+// them: PG_BIN_DIR (the setting, passed in as binDir), then PATH, then the usual install folders (Debian's
 // /usr/lib/postgresql/<major>/bin, PGDG's /usr/pgsql-<major>/bin, Homebrew's). pg_dump
 // refuses a server newer than itself, so a tool is chosen by its major version: the
 // lowest at least the server's (the same when it is there).
@@ -12,9 +12,9 @@ export interface PgTool {
   major: number;
 }
 
-function candidates(name: string): string[] {
+function candidates(name: string, binDir?: string): string[] {
   const dirs: string[] = [];
-  if (process.env.PG_BIN_DIR) dirs.push(process.env.PG_BIN_DIR);
+  if (binDir) dirs.push(binDir);
   dirs.push(...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean));
   const globbed = (root: string, pattern: RegExp, tail: string[]) => {
     try {
@@ -31,9 +31,9 @@ function candidates(name: string): string[] {
 }
 
 /** Every copy of `name` found, with its major version. */
-export function findPgTools(name: string): PgTool[] {
+export function findPgTools(name: string, binDir?: string): PgTool[] {
   const out: PgTool[] = [];
-  for (const p of candidates(name)) {
+  for (const p of candidates(name, binDir)) {
     try {
       const text = execFileSync(p, ['--version'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
       const m = /(\d+)(?:\.\d+)?/.exec(text.replace(/^[^\d]*/, ''));
@@ -46,8 +46,8 @@ export function findPgTools(name: string): PgTool[] {
 }
 
 /** The copy of `name` fit for a server of this major version (the lowest >= it), if any. */
-export function pgToolFor(name: string, serverMajor: number): PgTool | undefined {
-  return findPgTools(name)
+export function pgToolFor(name: string, serverMajor: number, binDir?: string): PgTool | undefined {
+  return findPgTools(name, binDir)
     .filter((t) => t.major >= serverMajor)
     .sort((a, b) => a.major - b.major)[0];
 }
@@ -56,8 +56,8 @@ export function pgToolFor(name: string, serverMajor: number): PgTool | undefined
 export const majorOf = (serverVersionNum: string | number) => Math.floor(Number(serverVersionNum) / 10000);
 
 /** One sentence: which tool is missing and how to get one. */
-export function missingToolMessage(name: string, serverMajor: number): string {
-  const found = findPgTools(name);
+export function missingToolMessage(name: string, serverMajor: number, binDir?: string): string {
+  const found = findPgTools(name, binDir);
   const have = found.length ? ` (found ${found.map((t) => `${t.path}, version ${t.major}`).join('; ')}: older than the server)` : '';
   return (
     `no ${name} for PostgreSQL ${serverMajor} or newer on this machine${have}: install the client programs of PostgreSQL ${serverMajor} ` +

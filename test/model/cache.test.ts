@@ -73,7 +73,7 @@ describe('model cache across instances', function () {
     expect(rows).to.have.length(1);
     // While B reconnects, A renames a field and trashes another.
     const fields = (await a.request('GET', `/tables/${tableId}`)).body.fields;
-    await a.request('PATCH', `/tables/${tableId}/fields/${fields[1].id}`, { json: { name: 'Renamed while B was deaf' } });
+    await a.request('PATCH', `/tables/${tableId}/fields/${fields[1].id}`, { json: { name: 'Renamed while B was deaf', column: 'renamed_while_b_was_deaf' } });
     await a.request('DELETE', `/tables/${tableId}/fields/${fields[2].id}`);
     const row = (await b.request('GET', `/tables/${tableId}/rows?size=1`)).body.rows[0];
     expect(row).to.have.property('renamed_while_b_was_deaf');

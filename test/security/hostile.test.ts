@@ -18,6 +18,7 @@
 // - no request pollutes Object.prototype in the server process.
 import http from 'node:http';
 import { expect } from 'chai';
+import { parseColumnComment } from '../../server/schema/comments.js';
 import { IDENTIFIER_RE } from '../../server/db/ident.js';
 import { allRoutes } from '../../server/web/routes/index.js';
 import { startApp, type RequestOptions, type TestApp, type TestResponse } from '../helpers/app.js';
@@ -386,7 +387,8 @@ describe('hostile input on every name and value (generated: hostile strings x in
           WHERE n.nspname = 'data' AND c.relname = $1 AND a.attname = $2`,
         [holder.table_name, x.column],
       );
-      expect(c.comment).to.equal(`${x.name} (tablewright field ${x.id} of table ${holder.id})`);
+      expect(c.comment).to.equal(`${x.name} (tablewright field ${x.id} of table ${holder.id}) {"type":"text","options":{}}`);
+      expect(parseColumnComment(c.comment), 'the comment reads back').to.deep.equal({ name: x.name, fieldId: x.id, tableId: holder.id, meta: { type: 'text', options: {} } });
     }
 
     // Option labels, chosen by label in rows.
