@@ -233,8 +233,11 @@ async function recreateTable(deps: ReconcileDeps, actor: Actor, tableId: number)
     const table = await getTable(c.tx, tableId, { forUpdate: true });
     if (table.trashed_at) throw conflict('trashed', `table "${table.name}" is in the trash`);
     if (await relationOf(c, table)) throw changedMeanwhile(`table "${table.name}"`);
-    c.reached('validate');
     const schema = c.deps.config.dataSchema;
+    // a relation with its name that says it is another table (its comment) is not ours to replace
+    const { rows: named } = await c.tx.query(`SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS r`, [schema, table.table_name]);
+    if (named[0]?.r) throw conflict('table_name_taken', `${schema}.${table.table_name} exists but its comment says it is another table; fix its comment, or forget this table`);
+    c.reached('validate');
     const rel = qualified(schema, table.table_name);
     await c.ddl(
       `CREATE TABLE ${rel} (id bigint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME ${qualified(schema, `seq_t${tableId}`)}) CONSTRAINT ${ident(`pk_t${tableId}`)} PRIMARY KEY)`,

@@ -33,12 +33,18 @@ export async function reidentifyDatabase(deps: ReconcileDeps, actor: Actor): Pro
     for (const t of tables) {
       const m = matches.get(t.id);
       if (!m) {
+        // Its numbers name nothing of its own any more: cleared, so that once the database
+        // is trusted again they cannot point at another table; it shows as missing.
         unidentified.push({ id: t.id, name: t.name });
+        await tx.query(`UPDATE tablewright.tables SET table_oid = NULL WHERE id = $1`, [t.id]);
+        await tx.query(`UPDATE tablewright.fields SET attnum = NULL WHERE table_id = $1`, [t.id]);
         continue;
       }
       const own = fields.filter((f) => f.table_id === t.id);
       const cols = matchColumns(m.rel, own, { sameOid: false, restored: true });
       const stale = own.filter((f) => cols.has(f.id) && cols.get(f.id)!.attnum !== f.attnum);
+      const lost = own.filter((f) => !cols.has(f.id) && f.attnum !== null).map((f) => f.id);
+      if (lost.length) await tx.query(`UPDATE tablewright.fields SET attnum = NULL WHERE id = ANY ($1::int8[])`, [lost]);
       if (m.sameOid && !stale.length) continue;
       await tx.query(`UPDATE tablewright.tables SET table_oid = $2 WHERE id = $1`, [t.id, m.rel.oid]);
       if (stale.length) {

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
-import { QUIET, report } from '../introspect/lib.js';
+import { act, createTable, QUIET, report } from '../introspect/lib.js';
 import { expectRestoredReport, expectWorking, makeDataSet, type DataSet } from './lib.js';
 
 describe('after a restore: identities are confirmed, never taken from an oid alone', function () {
@@ -73,5 +73,55 @@ describe('after a restore: identities are confirmed, never taken from an oid alo
     expect(r.clean).to.equal(true);
     const audit = await sql.one(`SELECT operation, details FROM tablewright.audit WHERE operation = 'reidentify_database'`);
     expect(audit.details.tables.map((t: { id: number }) => t.id).sort()).to.deep.equal([set.apple.id, set.old.id].sort());
+  });
+});
+
+describe('identity under a DBA\'s hand: copies and misleading comments', function () {
+  this.timeout(60_000);
+  let db: TestDatabase;
+  let app: TestApp;
+  let sql: Sql;
+
+  before(async () => {
+    db = await freshDatabase();
+    app = await startApp(db.url, QUIET);
+    sql = await Sql.connect(db.url);
+  });
+  after(async () => {
+    await sql?.end();
+    await app?.stop();
+    await db?.drop();
+  });
+
+  it('a copy made WITH its comments (LIKE ... INCLUDING ALL) is an untracked table, never mistaken for the original; adopted, it gets comments of its own', async () => {
+    const t = await createTable(app, 'People', [{ name: 'Name', type: 'text' }, { name: 'Level', type: 'single_select', options: { choices: [{ label: 'Low' }, { label: 'High' }] } }]);
+    await sql.exec(`CREATE TABLE data.people_copy (LIKE data.people INCLUDING ALL)`);
+    // and its table comment too, by hand: now two relations claim to be "People"
+    await sql.exec(`COMMENT ON TABLE data.people_copy IS 'People (tablewright table ${t.id})'`);
+    const r = await report(app);
+    expect(r.items.map((i) => i.id)).to.deep.equal(['untracked_table:data:people_copy']);
+    const adopted = (await act(app, 'untracked_table:data:people_copy', 'adopt')).result;
+    const level = (await app.request('GET', `/tables/${adopted.id}`)).body.fields.find((f: { column: string }) => f.column === 'level');
+    expect(level).to.include({ type: 'single_select', read_only: false });
+    const comments = await sql.rows(`SELECT col_description('data.people_copy'::regclass, attnum) AS c FROM pg_attribute WHERE attrelid = 'data.people_copy'::regclass AND attnum > 1 AND NOT attisdropped ORDER BY attnum`);
+    for (const c of comments) expect(c.c).to.match(new RegExp(`of table ${adopted.id}\\)`));
+    expect((await report(app)).items).to.deep.equal([]);
+  });
+
+  it('a comment that names another table is not believed: the table is missing, and "recreate" answers 409 (not 500) instead of clobbering it', async () => {
+    const a = await createTable(app, 'Alpha', [{ name: 'Name', type: 'text' }]);
+    const b = await createTable(app, 'Beta', [{ name: 'Name', type: 'text' }]);
+    await sql.exec(`COMMENT ON TABLE data.alpha IS 'Beta (tablewright table ${b.id})'`);
+    const r = await report(app);
+    const ids = r.items.map((i) => i.id).sort();
+    expect(ids).to.deep.equal([`missing_table:t${a.id}`, 'untracked_table:data:alpha'].sort());
+    const res = await app.request('POST', '/reconcile/actions', { json: { item: `missing_table:t${a.id}`, action: 'recreate' } });
+    expect(res.status, res.text).to.equal(409);
+    // a schema change on it answers 409 pointing at the drift report
+    const change = await app.request('POST', `/tables/${a.id}/fields`, { json: { name: 'More', type: 'text' } });
+    expect(change.status, change.text).to.equal(409);
+    expect(change.body.error.message).to.match(/drift report/);
+    await sql.exec(`COMMENT ON TABLE data.alpha IS 'Alpha (tablewright table ${a.id})'`);
+    expect((await report(app)).items).to.deep.equal([]);
   });
 });
