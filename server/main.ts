@@ -19,6 +19,7 @@ import { createApp } from './web/app.js';
 import { installDdlTrigger } from './introspect/ddl_trigger.js';
 import { createDriftMonitor } from './introspect/monitor.js';
 import { recordIdentityIfUnchanged } from './introspect/identity.js';
+import { backfillComments } from './schema/comment_backfill.js';
 import { startCleanupScheduler } from './trash/cleanup.js';
 
 export interface Instance {
@@ -137,6 +138,9 @@ export async function start(config: Config, log: Logger): Promise<Instance> {
     ctx.drift = drift;
     closers.push(() => drift.stop());
     await drift.refresh('start');
+    // Older comments get the field type, options and trashed state (in the background).
+    const backfill = backfillComments(pool, { data: config.dataSchema, trash: config.trashSchema }, config.lockTimeoutMs, log).catch((err) => log.warn({ err }, 'comment backfill failed'));
+    closers.push(async () => void (await backfill));
     if (config.cleanupIntervalMs !== null) {
       const cleanup = startCleanupScheduler({ pool, log, config: effective, instanceId: bus.instanceId }, log, config.cleanupIntervalMs);
       ctx.cleanup = cleanup;

@@ -5,6 +5,7 @@
 // schema change on a table it can recognise by its comment goes ahead, one it cannot
 // answers 409 (never 500).
 import { expect } from 'chai';
+import { parseColumnComment } from '../../server/schema/comments.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
@@ -123,5 +124,37 @@ describe('identity under a DBA\'s hand: copies and misleading comments', functio
     expect(change.body.error.message).to.match(/drift report/);
     await sql.exec(`COMMENT ON TABLE data.alpha IS 'Alpha (tablewright table ${a.id})'`);
     expect((await report(app)).items).to.deep.equal([]);
+  });
+});
+
+describe('comments made by an older version are brought to the current format at start', function () {
+  this.timeout(60_000);
+  it('a restart rewrites "Name (tablewright field N of table M)" with the field type and options, leaving a DBA\'s own comment alone', async () => {
+    const db = await freshDatabase();
+    const sql = await Sql.connect(db.url);
+    let app = await startApp(db.url, QUIET, 'before');
+    try {
+      const t = await createTable(app, 'Tasks', [
+        { name: 'State', type: 'single_select', options: { choices: [{ label: 'Todo' }, { label: 'Done' }] } },
+        { name: 'Note', type: 'text' },
+      ]);
+      await app.stop();
+      const [state, note] = t.fields;
+      await sql.exec(`COMMENT ON COLUMN data.tasks.state IS 'State (tablewright field ${state!.id} of table ${t.id})'`);
+      await sql.exec(`COMMENT ON COLUMN data.tasks.note IS 'what the DBA wrote'`);
+      app = await startApp(db.url, QUIET, 'after');
+      const comment = async (col: string) => (await sql.one(`SELECT col_description('data.tasks'::regclass, attnum) AS c FROM pg_attribute WHERE attrelid = 'data.tasks'::regclass AND attname = $1`, [col])).c as string;
+      for (let i = 0; i < 50 && !(await comment('state')).includes('"type"'); i++) await new Promise((r) => setTimeout(r, 100));
+      const full = parseColumnComment(await comment('state'));
+      expect(full).to.deep.include({ name: 'State', fieldId: state!.id, tableId: t.id });
+      expect(full!.meta.type).to.equal('single_select');
+      expect((full!.meta.options as { choices: Array<{ id: number; label: string }> }).choices.map((c) => [c.id, c.label])).to.deep.equal([[1, 'Todo'], [2, 'Done']]);
+      expect(await comment('note')).to.equal('what the DBA wrote');
+      expect(note).to.be.an('object');
+    } finally {
+      await app.stop();
+      await sql.end();
+      await db.drop();
+    }
   });
 });
