@@ -14,7 +14,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import pg from 'pg';
-import { majorOf, pgToolFor, type PgTool } from '../../server/db/pgtools.js';
+import { serverMajor } from '../../server/backup/logical.js';
+import { pgToolFor, type PgTool } from '../../server/db/pgtools.js';
 import { ident } from '../../server/db/ident.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, serverAdminUrl, withDatabaseName, type TestDatabase } from '../helpers/db.js';
@@ -24,16 +25,6 @@ import { act, QUIET, report } from '../introspect/lib.js';
 import { expectRestoredReport, expectWorking, makeDataSet, type DataSet } from './lib.js';
 
 const run = promisify(execFile);
-
-async function serverMajor(url: string): Promise<number> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return majorOf((await c.query('SHOW server_version_num')).rows[0].server_version_num);
-  } finally {
-    await c.end();
-  }
-}
 
 /** pg_dump/pg_restore take the password from the environment, never the command line. */
 function toolEnv(url: string): NodeJS.ProcessEnv {
