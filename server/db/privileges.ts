@@ -46,9 +46,9 @@ export async function relationOwnership(db: Queryable, oid: number): Promise<{ o
 }
 
 /** The sentence for a table the role cannot alter. */
-export function notOwnerMessage(relation: string, owner: string, role: string): string {
+export function notOwnerMessage(relation: string, owner: string, role: string, table: string): string {
   return (
-    `${relation} is owned by the role ${quote(owner)}, and Tablewright connects as ${quote(role)}, which may not alter it: as an administrator, run ` +
+    `must be owner of table ${table}: ${relation} is owned by the role ${quote(owner)}, and Tablewright connects as ${quote(role)}, which may not alter it: as an administrator, run ` +
     `ALTER TABLE ${relation} OWNER TO ${quote(role)}; (or GRANT ${quote(owner)} TO ${quote(role)};)`
   );
 }

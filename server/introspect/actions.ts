@@ -153,7 +153,7 @@ async function requireRelation(c: Change, table: TableMeta): Promise<CatalogTabl
 /** Altering a table needs its ownership: say which GRANT is missing (409) rather than fail halfway (500). */
 async function requireOwnership(c: Change, rel: Pick<CatalogTable, 'oid' | 'schema' | 'name'>): Promise<void> {
   const own = await relationOwnership(c.tx, rel.oid);
-  if (own && !own.mayAlter) throw conflict('not_owner', notOwnerMessage(String(qualified(rel.schema, rel.name)), own.owner, own.role));
+  if (own && !own.mayAlter) throw conflict('insufficient_privilege', notOwnerMessage(String(qualified(rel.schema, rel.name)), own.owner, own.role, rel.name));
 }
 
 const relName = (rel: CatalogTable) => qualified(rel.schema, rel.name);
@@ -901,7 +901,7 @@ async function purgeUntrackedTable(deps: ReconcileDeps, actor: Actor, schema: st
     );
     if (tracked.length) throw conflict('tracked', `${schema}.${name} is described in the metadata now; it is not an orphan`);
     const own = await relationOwnership(tx, oid);
-    if (own && !own.mayAlter) throw conflict('not_owner', notOwnerMessage(String(qualified(schema, name)), own.owner, own.role));
+    if (own && !own.mayAlter) throw conflict('insufficient_privilege', notOwnerMessage(String(qualified(schema, name)), own.owner, own.role, name));
     const sql = `DROP TABLE ${qualified(schema, name)}`;
     statements.push(sql);
     await tx.query(sql);

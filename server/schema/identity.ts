@@ -6,7 +6,7 @@
 // (a 500 "column X not found in relation <old oid>").
 import { qualified } from '../db/ident.js';
 import { notOwnerMessage } from '../db/privileges.js';
-import { conflict } from '../errors.js';
+import { AppError, conflict } from '../errors.js';
 import { locateTable, matchColumns } from '../introspect/identity.js';
 import { parseTableComment } from './comments.js';
 import type { CatalogTable } from '../introspect/snapshot.js';
@@ -26,18 +26,17 @@ export async function ensureIdentity(c: Change, table: TableMeta): Promise<Table
   const tag = parseTableComment(r.comment)?.tableId;
   if (r.same_db !== false && r.schema === schemas.data && r.name === table.table_name && (tag === undefined || tag === table.id)) {
     // the role must be allowed to alter it (a restore run as another role leaves that role the owner)
-    if (r.may_alter === false) throw conflict('not_owner', notOwnerMessage(String(qualified(schemas.data, table.table_name)), r.owner!, r.role));
+    if (r.may_alter === false) throw conflict('insufficient_privilege', notOwnerMessage(String(qualified(schemas.data, table.table_name)), r.owner!, r.role, table.table_name));
     return table;
   }
 
   const found = await locateTable(c.tx, table, schemas);
-  const report = 'see the drift report (GET /reconcile, or the Drift page) and resolve it there first';
-  if (!found) throw conflict('identity_changed', `table "${table.name}" (${schemas.data}.${table.table_name}) is not in the database as the metadata describes it; ${report}`);
-  if (found.rel.name !== table.table_name) {
-    throw conflict('identity_changed', `table "${table.name}" was renamed outside the console to ${found.rel.name}; ${report}`);
-  }
+  // The same answer as any request that meets drift (server/db/pg_errors.ts): 409 schema_drift.
+  const drift = (why: string) => new AppError(409, 'schema_drift', `${why}; see the drift report (GET /reconcile, or the Drift page) and resolve it there first`, undefined, { reconcile: '/reconcile' });
+  if (!found) throw drift(`table "${table.name}" (${schemas.data}.${table.table_name}) is not in the database as the metadata describes it`);
+  if (found.rel.name !== table.table_name) throw drift(`table "${table.name}" was renamed outside the console to ${found.rel.name}`);
   if (found.by !== 'comment') {
-    throw conflict('identity_changed', `table "${table.name}" is not the relation it was (its catalog identity changed, as after a restore), and its comment does not confirm which one it is now; ${report}`);
+    throw drift(`table "${table.name}" is not the relation it was (its catalog identity changed, as after a restore), and its comment does not confirm which one it is now`);
   }
   await c.tx.query(`UPDATE tablewright.tables SET table_oid = $2 WHERE id = $1`, [table.id, found.rel.oid]);
   const fields = await refreshFieldIdentities(c, table.id, found.rel);

@@ -173,8 +173,10 @@ export async function restoreTable(deps: EditorDeps, actor: Actor, tableId: numb
     // A trashed table is found by its comment or name (never its oid alone: a restore of
     // the database renumbers them), and its identity is refreshed on the way back.
     const found = await locateTable(c.tx, table, { data: dataSchema, trash: trashSchema });
-    if (!found) throw conflict('trashed_gone', `table "${table.name}" is no longer in ${trashSchema} (dropped outside the console); see GET /reconcile`);
-    if (found.rel.name !== table.trash_name) throw conflict('identity_changed', `table "${table.name}" was renamed in the trash outside the console; resolve it on the drift report (GET /reconcile) first`);
+    if (!found) throw new AppError(409, 'schema_drift', `table "${table.name}" is no longer in ${trashSchema} (dropped outside the console); see the drift report (GET /reconcile)`, undefined, { reconcile: '/reconcile' });
+    if (found.rel.name !== table.trash_name) {
+      throw new AppError(409, 'schema_drift', `table "${table.name}" was renamed in the trash outside the console; resolve it on the drift report (GET /reconcile) first`, undefined, { reconcile: '/reconcile' });
+    }
     c.reached('validate');
     await c.ddl(`ALTER TABLE ${qualified(trashSchema, table.trash_name)} SET SCHEMA ${ident(dataSchema)}`);
     await c.ddl(`ALTER TABLE ${qualified(dataSchema, table.trash_name)} RENAME TO ${ident(physical)}`);

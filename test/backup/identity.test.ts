@@ -57,7 +57,7 @@ describe('after a restore: identities are confirmed, never taken from an oid alo
     try {
       const refused = await app.request('POST', `/tables/${set.apple.id}/fields`, { json: { name: 'Early', type: 'text' } });
       expect(refused.status, refused.text).to.equal(409);
-      expect(refused.body.error.code).to.equal('identity_changed');
+      expect(refused.body.error.code).to.equal('schema_drift');
       expect(refused.body.error.message).to.match(/drift report/);
       const renamed = await app.request('PATCH', `/tables/${set.apple.id}/fields/${set.apple.status}`, { json: { name: 'State' } });
       expect(renamed.status, renamed.text).to.equal(409);

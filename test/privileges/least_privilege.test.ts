@@ -98,7 +98,7 @@ describe('a least-privilege role', function () {
     it('adopting a table another role owns answers 409 naming the ALTER ... OWNER TO to run (it used to answer 500), and changes nothing', async () => {
       const res = await app.request('POST', '/reconcile/actions', { json: { item: 'untracked_table:data:theirs', action: 'adopt' } });
       expect(res.status, res.text).to.equal(409);
-      expect(res.body.error.code).to.equal('not_owner');
+      expect(res.body.error.code).to.equal('insufficient_privilege');
       expect(res.body.error.message).to.include(`ALTER TABLE "data"."theirs" OWNER TO ${ROLE};`);
       expect((await app.request('GET', '/tables')).body.tables).to.deep.equal([]);
       const purge = await app.request('POST', '/reconcile/actions', { json: { item: 'untracked_table:data:theirs', action: 'purge', confirm: 'data.theirs' } });
