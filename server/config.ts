@@ -58,6 +58,7 @@ const schema = z.object({
   LOGIN_RATE_LIMIT_ADDRESS: int(1, 1_000_000).default(20),
   LOGIN_RATE_WINDOW_S: int(1, 86_400).default(900),
   TRASH_RETENTION: duration(true).prefault('7d'),
+  ROW_HISTORY_RETENTION: duration(true).prefault('30d'),
   CLEANUP_INTERVAL: duration(true).prefault('1h'),
   DRIFT_CHECK_INTERVAL: duration(true).prefault('5m'),
   DDL_EVENT_TRIGGER: bool.default(false),
@@ -122,6 +123,8 @@ export type Config = {
   loginLimits: { perAccount: number; perAddress: number; windowSeconds: number };
   /** trashed objects older than this are purged by the cleanup job; null: never */
   trashRetentionMs: number | null;
+  /** row history entries older than this are pruned by the cleanup job; null: never */
+  rowHistoryRetentionMs: number | null;
   /** how often the cleanup job runs (on one instance at a time); null: only on demand */
   cleanupIntervalMs: number | null;
   /** how often the cached drift summary is refreshed besides schema notifications; null: never */
@@ -193,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cookieSecure: e.COOKIE_SECURE === 'auto' ? 'auto' : ['1', 'true', 'yes'].includes(e.COOKIE_SECURE),
     loginLimits: { perAccount: e.LOGIN_RATE_LIMIT, perAddress: e.LOGIN_RATE_LIMIT_ADDRESS, windowSeconds: e.LOGIN_RATE_WINDOW_S },
     trashRetentionMs: e.TRASH_RETENTION,
+    rowHistoryRetentionMs: e.ROW_HISTORY_RETENTION,
     cleanupIntervalMs: e.CLEANUP_INTERVAL === 0 ? null : e.CLEANUP_INTERVAL,
     driftCheckIntervalMs: e.DRIFT_CHECK_INTERVAL === 0 ? null : e.DRIFT_CHECK_INTERVAL,
     ddlEventTrigger: e.DDL_EVENT_TRIGGER,

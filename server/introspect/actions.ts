@@ -39,6 +39,7 @@ import { rebuildTable } from './rebuild.js';
 import { notOwnerMessage, relationOwnership } from '../db/privileges.js';
 import { locateTable, matchColumns, readDatabaseIdentity, wasRestored } from './identity.js';
 import { reidentifyDatabase } from './reidentify.js';
+import { syncHistoryTriggers } from '../history/triggers.js';
 
 export interface ActionRequest {
   item: unknown;
@@ -118,6 +119,8 @@ async function dispatch(deps: ReconcileDeps, actor: Actor, item: DriftItem, acti
       return rebuildTable(deps, actor, tableId!);
     case 'database_restored':
       return reidentifyDatabase(deps, actor);
+    case 'history_off':
+      return restoreHistory(deps, actor, tableId!, item.id);
   }
 }
 
@@ -658,6 +661,27 @@ async function refreshIdentity(deps: ReconcileDeps, actor: Actor, tableId: numbe
     );
     c.reached('metadata');
     return { result: { table_oid: rel.oid, fields_updated: rowCount ?? 0 }, tableId, details: { from: table.table_oid, to: rel.oid, fields: rowCount ?? 0 } };
+  });
+}
+
+// ------------------------------------------------------------------ row history
+
+/**
+ * Puts a table's row history triggers back (dropped or disabled by hand), even when the
+ * item was ignored: the action says so. Rows changed meanwhile have no history.
+ */
+async function restoreHistory(deps: ReconcileDeps, actor: Actor, tableId: number, itemId: string) {
+  return schemaChange(deps, actor, 'restore_history_triggers', tableId, async (c) => {
+    const table = await getTable(c.tx, tableId, { forUpdate: true });
+    if (table.trashed_at) throw changedMeanwhile(`table "${table.name}"`);
+    c.reached('validate');
+    await c.tx.query(`DELETE FROM tablewright.drift_ignored WHERE item_id = $1`, [itemId]);
+    const ddl = await syncHistoryTriggers(c.tx, c.deps.config.dataSchema, tableId, { evenIfIgnored: true });
+    if (ddl === null) throw changedMeanwhile(`the history triggers of "${table.name}"`);
+    c.record(ddl);
+    c.reached('ddl');
+    c.reached('metadata');
+    return { result: { restored: true }, tableId, details: { table: table.name } };
   });
 }
 

@@ -12,6 +12,7 @@ import { TRASH_PREFIX } from '../schema/names.js';
 import { matchColumns, matchTables, wasRestored } from './identity.js';
 import { type CatalogColumn, type CatalogTable, type Snapshot, type SnapshotField } from './snapshot.js';
 import { expectedColumnType } from './types.js';
+import { historyItemId } from '../history/triggers.js';
 
 export const DRIFT_KINDS = [
   'missing_table',
@@ -26,6 +27,7 @@ export const DRIFT_KINDS = [
   'column_limit',
   'identity_changed',
   'database_restored',
+  'history_off',
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
@@ -378,6 +380,21 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
         actions: t.read_only ? [A.ignore()] : [{ name: 'rebuild', label: 'Rebuild the table (copies every row; locks it meanwhile)' }, A.ignore()],
       });
     }
+  }
+
+  // Row history: every live managed table records its rows' changes through two triggers.
+  for (const h of snap.historyOff) {
+    const t = snap.meta.tables.find((x) => x.id === h.table_id);
+    if (!t) continue;
+    const broken = [h.row_trigger !== 'ok' ? `tablewright_history is ${h.row_trigger}` : '', h.truncate_trigger !== 'ok' ? `tablewright_history_truncate is ${h.truncate_trigger}` : ''].filter(Boolean);
+    items.push({
+      id: historyItemId(t.id),
+      kind: 'history_off',
+      message: `Table "${t.name}" does not record its row history: ${broken.join(' and ')} (changed outside the console). Row changes are not in its history or row trash until it is back.`,
+      table: { id: t.id, name: t.name, schema: data, table_name: t.table_name, oid: t.table_oid },
+      actual: { row_trigger: h.row_trigger, truncate_trigger: h.truncate_trigger },
+      actions: [A.restore('Put the history triggers back'), A.ignore()],
+    });
   }
 
   if (restored) {

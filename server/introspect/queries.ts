@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sqlDir } from '../paths.js';
 
-const NAMES = ['catalog_relations', 'catalog_columns', 'catalog_constraints', 'catalog_indexes', 'drift_candidates', 'information_schema_catalog'] as const;
+const NAMES = ['catalog_relations', 'catalog_columns', 'catalog_constraints', 'catalog_indexes', 'drift_candidates', 'information_schema_catalog', 'history_triggers'] as const;
 export type QueryName = (typeof NAMES)[number];
 
 function load(name: QueryName): string {

@@ -97,6 +97,8 @@ export interface Snapshot {
   verified: Set<number>;
   /** the whole catalog's size, verified tables included */
   totals: { tables: number; columns: number };
+  /** live managed tables whose row history triggers are missing or disabled (sql/queries/history_triggers.sql) */
+  historyOff: HistoryOff[];
   /** how long the catalog queries and the metadata read took */
   ms: number;
   /** the database identity recorded in the metadata and the catalog's (server/introspect/identity.ts) */
@@ -104,6 +106,12 @@ export interface Snapshot {
 }
 
 export const nameKey = (schema: string, name: string) => `${schema}\0${name}`;
+
+export interface HistoryOff {
+  table_id: number;
+  row_trigger: 'missing' | 'replaced' | 'disabled' | 'ok';
+  truncate_trigger: 'missing' | 'replaced' | 'disabled' | 'ok';
+}
 
 const TABLE_COLUMNS = /* sql */ `id, name, table_name, version, table_oid::int8 AS table_oid, read_only, created_at, created_by,
   updated_at, trashed_at, trashed_by, trash_name`;
@@ -222,8 +230,9 @@ async function takeSnapshotNow(
       identity: await main.query<DatabaseIdentity>(
         /* sql */ `SELECT (SELECT identity FROM tablewright.database_identity) AS recorded, tablewright.current_database_identity() AS current`,
       ),
+      historyOff: await main.query<HistoryOff>(query('history_triggers'), [schemas.data]),
     });
-    const [cols, fields, { rels, cons, idxs, metaTables, ignored, identity }] =
+    const [cols, fields, { rels, cons, idxs, metaTables, ignored, identity, historyOff }] =
       width === 3 ? await Promise.all([readColumns(), readFields(), readRest()]) : [await readColumns(), await readFields(), await readRest()];
     for (const c of clients) await c.query('COMMIT');
     const tables = assemble(rels.rows, cols.rows, cons.rows, idxs.rows);
@@ -242,6 +251,7 @@ async function takeSnapshotNow(
       meta: { tables: metaTables.rows, fields: fields.rows, ignored: ignored.rows },
       verified,
       totals: { tables: first[0]!.tables, columns: first[0]!.columns },
+      historyOff: historyOff.rows,
       ms: performance.now() - started,
       identity: identity.rows[0],
     };

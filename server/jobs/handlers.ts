@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import { rebuildTable } from '../introspect/rebuild.js';
 import { announceRows } from '../live/announce.js';
 import { withModel, type ModelCache } from '../model/cache.js';
-import { importCsv } from '../model/csv.js';
+import { importWithHistory } from '../history/import.js';
 import type { EditorDeps } from '../schema/change.js';
 import { updateField } from '../schema/fields.js';
 import { fieldJson } from '../schema/metadata.js';
@@ -65,7 +65,7 @@ export function jobHandlers(deps: EditorDeps & { config: Config; models: ModelCa
           // it commits only if the job is still ours (confirmJobHeld, last).
           await holdJob(tx, job.id);
           await withoutStatementTimeout(tx);
-          const imported = await importCsv(tx, model, uploadStream(deps.pool, job.id), {
+          const imported = await importWithHistory(tx, model, uploadStream(deps.pool, job.id), {
             ignoreUnknown,
             log,
             onProgress: async (imported) => {
@@ -73,7 +73,7 @@ export function jobHandlers(deps: EditorDeps & { config: Config; models: ModelCa
               reportedAt = Date.now();
               await progress({ done: imported });
             },
-          });
+          }, { actor: job.created_by, request: `job-${job.id}` });
           await confirmJobHeld(tx, job.id, job.claimed_by!);
           return imported;
         }),

@@ -103,6 +103,8 @@ export interface ImportOptions {
   batchRows?: number;
   /** rows inserted so far, after each batch (a job shows it) */
   onProgress?: (imported: number) => Promise<void>;
+  /** the ids of each batch inserted (the history's one entry per import lists them) */
+  onRows?: (ids: number[]) => void;
 }
 
 export const invalidCsv = (line: number | undefined, field: string | undefined, message: string) =>
@@ -255,7 +257,7 @@ export async function importCsv(tx: Queryable, model: Model, source: Readable, o
     if (!batch.length) return;
     const rows = batch;
     batch = [];
-    await insertBatch(tx, model, rows);
+    opts.onRows?.(await insertBatch(tx, model, rows));
     const before = imported;
     imported += rows.length;
     if (Math.floor(imported / IMPORT_PROGRESS_EVERY) > Math.floor(before / IMPORT_PROGRESS_EVERY)) {
@@ -301,12 +303,12 @@ export async function importCsv(tx: Queryable, model: Model, source: Readable, o
  * One INSERT for the batch. When the database refuses it (a unique value repeated, a link
  * to no row), the batch is retried row by row under savepoints to name the line.
  */
-async function insertBatch(tx: Queryable, model: Model, rows: Array<{ line: number; body: Record<string, unknown> }>): Promise<void> {
+async function insertBatch(tx: Queryable, model: Model, rows: Array<{ line: number; body: Record<string, unknown> }>): Promise<number[]> {
   await tx.query('SAVEPOINT tw_csv_batch');
   try {
-    await createRows(tx, model, rows.map((r) => r.body));
+    const created = await createRows(tx, model, rows.map((r) => r.body));
     await tx.query('RELEASE SAVEPOINT tw_csv_batch');
-    return;
+    return created.map((r) => r.id as number);
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
     await tx.query('ROLLBACK TO SAVEPOINT tw_csv_batch');

@@ -7,6 +7,7 @@ import type { Queryable } from '../db/pool.js';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import { FieldValueError } from '../fields/types.js';
 import { isStaleModelError } from './cache.js';
+import { stampSql, type WriteContext } from '../history/stamp.js';
 import { rowToJson, ROW_ALIAS, type Model } from './compile.js';
 import {
   decodeCursor,
@@ -257,7 +258,14 @@ export function rowError(model: Model, err: unknown, op: RowOp): unknown {
   return pgErrorToApp(err) ?? err;
 }
 
-export async function createRow(db: Queryable, model: Model, body: unknown): Promise<Row> {
+/**
+ * Writes take the WriteContext of who they are for (server/history/stamp.ts): the history
+ * trigger records it. Without one (internal callers already stamped their transaction)
+ * the transaction's own stamp, or the database role, is recorded.
+ */
+const stamp = (params: Params, w?: WriteContext) => (w ? `, ${stampSql(params, w)} AS "__tw"` : '');
+
+export async function createRow(db: Queryable, model: Model, body: unknown, w?: WriteContext): Promise<Row> {
   const target = writeTarget(model);
   const { values, problems } = parseRowInput(model, body, 'create');
   if (problems.length) throw invalid(problems);
@@ -267,14 +275,14 @@ export async function createRow(db: Queryable, model: Model, body: unknown): Pro
     ? `INSERT INTO ${target} (${columns.map((c) => model.byColumn.get(c)!.quoted).join(', ')}) VALUES (${columns.map((c) => params.add(values.get(c))).join(', ')})`
     : `INSERT INTO ${target} DEFAULT VALUES`;
   try {
-    const { rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *) SELECT ${model.selectList} FROM ${ROW_ALIAS} ${model.joins}`, params.values);
+    const { rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *) SELECT ${model.selectList}${stamp(params, w)} FROM ${ROW_ALIAS} ${model.joins}`, params.values);
     return rowToJson(model, rows[0]!);
   } catch (err) {
     throw rowError(model, err, 'insert');
   }
 }
 
-export async function updateRow(db: Queryable, model: Model, id: number, body: unknown): Promise<Row> {
+export async function updateRow(db: Queryable, model: Model, id: number, body: unknown, w?: WriteContext): Promise<Row> {
   const target = writeTarget(model);
   const { values, problems } = parseRowInput(model, body, 'update');
   if (problems.length) throw invalid(problems);
@@ -284,7 +292,7 @@ export async function updateRow(db: Queryable, model: Model, id: number, body: u
   const update = `UPDATE ${target} SET ${sets.join(', ')} WHERE id = ${params.add(id)}`;
   let rows: Row[];
   try {
-    ({ rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${update} RETURNING *) SELECT ${model.selectList} FROM ${ROW_ALIAS} ${model.joins}`, params.values));
+    ({ rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${update} RETURNING *) SELECT ${model.selectList}${stamp(params, w)} FROM ${ROW_ALIAS} ${model.joins}`, params.values));
   } catch (err) {
     throw rowError(model, err, 'update');
   }
@@ -292,9 +300,12 @@ export async function updateRow(db: Queryable, model: Model, id: number, body: u
   return rowToJson(model, rows[0]);
 }
 
-export async function deleteRow(db: Queryable, model: Model, id: number): Promise<void> {
+/** The row goes to the row trash (the history trigger keeps it, with who and when). */
+export async function deleteRow(db: Queryable, model: Model, id: number, w?: WriteContext): Promise<void> {
   const target = writeTarget(model);
-  const { rowCount } = await db.query(`DELETE FROM ${target} WHERE id = $1`, [id]).catch((err: unknown) => {
+  const params = new Params();
+  const sql = `WITH ${ROW_ALIAS} AS (DELETE FROM ${target} WHERE id = ${params.add(id)} RETURNING id) SELECT id${stamp(params, w)} FROM ${ROW_ALIAS}`;
+  const { rowCount } = await db.query(sql, params.values).catch((err: unknown) => {
     throw rowError(model, err, 'delete');
   });
   if (!rowCount) throw notFound(`row ${id} of table "${model.table.name}"`);
@@ -325,7 +336,7 @@ function bulkInvalid(problems: RowProblem[]): AppError {
 }
 
 /** All or nothing, in the caller's transaction: every row is validated before any is written. */
-export async function createRows(tx: Queryable, model: Model, body: unknown): Promise<Row[]> {
+export async function createRows(tx: Queryable, model: Model, body: unknown, w?: WriteContext): Promise<Row[]> {
   const target = writeTarget(model);
   const list = bulkList(body, 'a bulk create');
   const parsed = list.map((r) => parseRowInput(model, r, 'create'));
@@ -335,7 +346,7 @@ export async function createRows(tx: Queryable, model: Model, body: unknown): Pr
   if (!columns.length) {
     // Rows with no values at all: one DEFAULT VALUES insert each.
     const out: Row[] = [];
-    for (let i = 0; i < parsed.length; i++) out.push(await createRow(tx, model, {}));
+    for (let i = 0; i < parsed.length; i++) out.push(await createRow(tx, model, {}, w));
     return out;
   }
   const params = new Params();
@@ -343,14 +354,14 @@ export async function createRows(tx: Queryable, model: Model, body: unknown): Pr
   const colList = columns.map((c) => model.byColumn.get(c)!.quoted).join(', ');
   const insert = `INSERT INTO ${target} (${colList}) VALUES ${tuples.join(', ')}`;
   try {
-    const { rows } = await tx.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *) SELECT ${model.selectList} FROM ${ROW_ALIAS} ${model.joins} ORDER BY ${ROW_ALIAS}.id`, params.values);
+    const { rows } = await tx.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *) SELECT ${model.selectList}${stamp(params, w)} FROM ${ROW_ALIAS} ${model.joins} ORDER BY ${ROW_ALIAS}.id`, params.values);
     return rows.map((r) => rowToJson(model, r));
   } catch (err) {
     throw rowError(model, err, 'insert');
   }
 }
 
-export async function updateRows(tx: Queryable, model: Model, body: unknown): Promise<Row[]> {
+export async function updateRows(tx: Queryable, model: Model, body: unknown, w?: WriteContext): Promise<Row[]> {
   writeTarget(model);
   const list = bulkList(body, 'a bulk update');
   const problems: RowProblem[] = [];
@@ -365,7 +376,7 @@ export async function updateRows(tx: Queryable, model: Model, body: unknown): Pr
   const out: Row[] = [];
   for (const [index, r] of list.entries()) {
     try {
-      out.push(await updateRow(tx, model, ids[index]!, r));
+      out.push(await updateRow(tx, model, ids[index]!, r, w));
     } catch (err) {
       if (err instanceof AppError) throw bulkInvalid([{ index, field: err.field ?? 'id', message: err.message }]);
       throw err;
@@ -374,14 +385,16 @@ export async function updateRows(tx: Queryable, model: Model, body: unknown): Pr
   return out;
 }
 
-export async function deleteRows(tx: Queryable, model: Model, body: unknown): Promise<number[]> {
+export async function deleteRows(tx: Queryable, model: Model, body: unknown, w?: WriteContext): Promise<number[]> {
   const target = writeTarget(model);
   const raw = Array.isArray(body) ? body : (body as { ids?: unknown })?.ids;
   if (!Array.isArray(raw) || raw.length === 0) throw badRequest('a bulk delete takes {"ids": [...]}', 'ids');
   if (raw.length > MAX_BULK_ROWS) throw badRequest(`a bulk delete takes at most ${MAX_BULK_ROWS} ids`, 'ids');
   const ids = raw.map((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v));
   if (!ids.every((v) => typeof v === 'number' && Number.isSafeInteger(v) && v > 0)) throw badRequest('ids are positive whole numbers', 'ids');
-  const { rows } = await tx.query<{ id: number }>(`DELETE FROM ${target} WHERE id = ANY($1::int8[]) RETURNING id`, [ids]).catch((err: unknown) => {
+  const params = new Params();
+  const sql = `WITH ${ROW_ALIAS} AS (DELETE FROM ${target} WHERE id = ANY(${params.add(ids)}::int8[]) RETURNING id) SELECT id${stamp(params, w)} FROM ${ROW_ALIAS}`;
+  const { rows } = await tx.query<{ id: number }>(sql, params.values).catch((err: unknown) => {
     throw rowError(model, err, 'delete');
   });
   const deleted = new Set(rows.map((r) => r.id));

@@ -18,6 +18,7 @@ import type { Config } from '../config.js';
 import { withTransaction } from '../db/tx.js';
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
+import { syncHistoryTriggers } from '../history/triggers.js';
 
 export const SCHEMA_CHANNEL = 'tablewright_schema';
 /** First key of the two-key advisory locks taken by schema changes ("tw"). */
@@ -122,6 +123,9 @@ export async function schemaChange<T>(
     change.reached('lock');
 
     const out = await body(change);
+    // Every managed table keeps its row history triggers, whatever the change did to it.
+    const historyDdl = await syncHistoryTriggers(tx, deps.config.dataSchema, out.tableId);
+    if (historyDdl) statements.push(historyDdl);
 
     const { rows } = await tx.query<{ version: number }>(
       /* sql */ `UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,

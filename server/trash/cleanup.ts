@@ -17,6 +17,7 @@ import { toAppError } from '../web/errors.js';
 import { formatDuration } from './duration.js';
 import { cutoffOf, purgeField, purgeTable, type TrashDeps } from './trash.js';
 import { conflict } from '../errors.js';
+import { pruneDue, pruneRows, type PruneResult } from '../history/retention.js';
 
 /** Second key of the cleanup leader lock (schema changes use table ids, which are positive). */
 export const CLEANUP_LOCK = -1;
@@ -39,6 +40,10 @@ export interface CleanupResult {
   /** dry run: what would be purged; otherwise what was */
   purged: Array<CleanupCandidate & { dropped?: string }>;
   skipped: Array<CleanupCandidate & { code: string; reason: string }>;
+  /** deleted rows dropped from the row trash (TRASH_RETENTION), history entries pruned (ROW_HISTORY_RETENTION), entries of tables gone */
+  rows: PruneResult;
+  /** row history entries written before this are pruned; null: never */
+  history_cutoff: Date | null;
   ms: number;
 }
 
@@ -71,9 +76,11 @@ export async function runCleanup(
   const started = Date.now();
   const retentionMs = deps.config.trashRetentionMs;
   const cutoff = cutoffOf(retentionMs, opts.now);
-  const base = { dry_run: opts.dryRun ?? false, retention: formatDuration(retentionMs), cutoff };
-  if (!cutoff) return { ...base, purged: [], skipped: [], ms: Date.now() - started };
-  if (opts.dryRun) return { ...base, purged: await dueForPurge(deps.pool, cutoff), skipped: [], ms: Date.now() - started };
+  const historyCutoff = cutoffOf(deps.config.rowHistoryRetentionMs ?? null, opts.now);
+  const base = { dry_run: opts.dryRun ?? false, retention: formatDuration(retentionMs), cutoff, history_cutoff: historyCutoff };
+  if (opts.dryRun) {
+    return { ...base, purged: cutoff ? await dueForPurge(deps.pool, cutoff) : [], skipped: [], rows: await pruneDue(deps.pool, { trash: cutoff, history: historyCutoff }), ms: Date.now() - started };
+  }
 
   const leader = await deps.pool.connect();
   let broken: Error | undefined;
@@ -81,19 +88,19 @@ export async function runCleanup(
     await leader.query('BEGIN');
     // the leader transaction only waits while the run works: no statement limit on it
     await leader.query(`SELECT set_config('statement_timeout', '0', true), set_config('idle_in_transaction_session_timeout', '0', true)`);
-    const { rows } = await leader.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, $2) AS ok', [SCHEMA_LOCK_NAMESPACE, CLEANUP_LOCK]);
-    if (!rows[0]!.ok) throw conflict('cleanup_running', 'a cleanup is running (on this or another instance); try again when it ends');
+    const { rows: lock } = await leader.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, $2) AS ok', [SCHEMA_LOCK_NAMESPACE, CLEANUP_LOCK]);
+    if (!lock[0]!.ok) throw conflict('cleanup_running', 'a cleanup is running (on this or another instance); try again when it ends');
     const actor = opts.actor ?? SYSTEM_ACTOR;
     const purged: CleanupResult['purged'] = [];
     const skipped: CleanupResult['skipped'] = [];
-    const due = await dueForPurge(deps.pool, cutoff);
+    const due = cutoff ? await dueForPurge(deps.pool, cutoff) : [];
     await opts.progress?.({ phase: 'purging', total: due.length, done: 0 });
     for (const [i, c] of due.entries()) {
       if (i > 0) await opts.progress?.({ done: i });
       try {
         const out = c.kind === 'field'
-          ? await purgeField(deps, actor, c.id, { cutoff, requireConfirm: false })
-          : await purgeTable(deps, actor, c.id, { cutoff, requireConfirm: false });
+          ? await purgeField(deps, actor, c.id, { cutoff: cutoff!, requireConfirm: false })
+          : await purgeTable(deps, actor, c.id, { cutoff: cutoff!, requireConfirm: false });
         purged.push({ ...c, dropped: out.purged });
       } catch (err) {
         const e = toAppError(err);
@@ -101,8 +108,13 @@ export async function runCleanup(
         skipped.push({ ...c, code: e.code, reason: e.status >= 500 ? (err as Error).message : e.message });
       }
     }
-    const result = { ...base, purged, skipped, ms: Date.now() - started };
-    if (purged.length || skipped.length) deps.log.info({ purged: purged.length, skipped: skipped.length, cutoff, ms: result.ms }, 'trash cleanup done');
+    // Deleted rows and row history, in batches (after the purges: a purged table's entries go too).
+    await opts.progress?.({ phase: 'pruning deleted rows and row history', done: due.length });
+    const rows = await pruneRows(deps.pool, { trash: cutoff, history: historyCutoff });
+    const result = { ...base, purged, skipped, rows, ms: Date.now() - started };
+    if (purged.length || skipped.length || rows.trash_rows || rows.history_entries || rows.orphaned) {
+      deps.log.info({ purged: purged.length, skipped: skipped.length, ...rows, cutoff, historyCutoff, ms: result.ms }, 'trash cleanup done');
+    }
     return result;
   } finally {
     await leader.query('COMMIT').catch((err: Error) => (broken = err));

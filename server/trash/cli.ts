@@ -17,6 +17,12 @@ function describe(result: CleanupResult): string {
   const lines = [head];
   for (const c of result.purged) lines.push(`  ${c.kind.padEnd(5)} "${c.name}"${c.table ? ` of "${c.table}"` : ''}, trashed ${when(c.trashed_at)}${c.trashed_by ? ` by ${c.trashed_by}` : ''}${c.dropped ? `: dropped ${c.dropped}` : ''}`);
   for (const c of result.skipped) lines.push(`  skipped ${c.kind} "${c.name}": ${c.reason}`);
+  const r = result.rows;
+  lines.push(
+    `${result.dry_run ? 'would drop' : 'dropped'} ${r.trash_rows} deleted row${r.trash_rows === 1 ? '' : 's'} from the row trash, ` +
+      `${r.history_entries} row history entr${r.history_entries === 1 ? 'y' : 'ies'}${result.history_cutoff ? ` before ${when(result.history_cutoff)} UTC` : ' (ROW_HISTORY_RETENTION=never)'}` +
+      `${r.orphaned ? `, ${r.orphaned} of tables that are gone` : ''}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 

@@ -12,6 +12,7 @@ import { assertNoDependents } from '../schema/catalog.js';
 import { schemaChange, type Actor, type Change } from '../schema/change.js';
 import { getTable, type TableMeta } from '../schema/metadata.js';
 import { formatDuration, humanAge, humanBytes } from './duration.js';
+import { historyStats, rowTrashStats, type HistoryStats } from '../history/retention.js';
 
 /** Above this many (estimated) rows, counts and column sizes come from statistics instead of a scan. */
 export const EXACT_COUNT_LIMIT = 1_000_000;
@@ -54,10 +55,26 @@ export interface TrashListing {
   fields: TrashEntry[];
   orphans: TrashEntry[];
   totals: { objects: number; bytes: number; due: number };
+  /** deleted rows per table (TRASH_RETENTION applies to them too) */
+  rows: RowTrashEntry[];
+  /** the row history of every table (ROW_HISTORY_RETENTION) */
+  history: HistoryStats & { retention: string; cutoff: Date | null; size: string };
+}
+
+export interface RowTrashEntry {
+  table_id: number;
+  /** the table's display name (null: its table is gone; the next cleanup drops these) */
+  table: string | null;
+  rows: number;
+  bytes: number;
+  size: string;
+  oldest: Date;
+  /** when the oldest deleted row is purged */
+  purge_at: Date | null;
 }
 
 export interface TrashDeps extends ReconcileDeps {
-  config: ReconcileDeps['config'] & { trashRetentionMs: number | null };
+  config: ReconcileDeps['config'] & { trashRetentionMs: number | null; rowHistoryRetentionMs?: number | null };
 }
 
 export function cutoffOf(retentionMs: number | null, now = new Date()): Date | null {
@@ -135,6 +152,8 @@ export async function listTrash(deps: TrashDeps, opts: { orphans?: boolean } = {
   const tables: TrashEntry[] = [];
   const fields: TrashEntry[] = [];
   const orphans: TrashEntry[] = [];
+  let rowTrash: RowTrashEntry[] = [];
+  let history: HistoryStats;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const { rows: metaTables } = await client.query<TableMeta>(
@@ -220,6 +239,16 @@ export async function listTrash(deps: TrashDeps, opts: { orphans?: boolean } = {
         }
       }
     }
+    rowTrash = (await rowTrashStats(client)).map((r) => ({
+      table_id: Number(r.table_id),
+      table: byId.get(Number(r.table_id))?.name ?? null,
+      rows: Number(r.rows),
+      bytes: Number(r.bytes),
+      size: humanBytes(Number(r.bytes)),
+      oldest: r.oldest,
+      purge_at: retentionMs === null ? null : new Date(new Date(r.oldest).getTime() + retentionMs),
+    }));
+    history = await historyStats(client);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -228,6 +257,7 @@ export async function listTrash(deps: TrashDeps, opts: { orphans?: boolean } = {
     client.release();
   }
   const all = [...tables, ...fields, ...orphans];
+  const historyRetention = deps.config.rowHistoryRetentionMs ?? null;
   return {
     retention: formatDuration(retentionMs),
     retention_ms: retentionMs,
@@ -236,6 +266,8 @@ export async function listTrash(deps: TrashDeps, opts: { orphans?: boolean } = {
     fields,
     orphans,
     totals: { objects: all.length, bytes: all.reduce((n, e) => n + (e.bytes ?? 0), 0), due: all.filter((e) => e.due).length },
+    rows: rowTrash,
+    history: { ...history, retention: formatDuration(historyRetention), cutoff: cutoffOf(historyRetention, now), size: humanBytes(history.bytes) },
   };
 }
 

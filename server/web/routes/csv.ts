@@ -13,8 +13,10 @@ import { IMPORT_CSV } from '../../jobs/handlers.js';
 import { enqueueJob, setJobTotal } from '../../jobs/queue.js';
 import { storeUpload } from '../../jobs/uploads.js';
 import type { Model } from '../../model/compile.js';
-import { checkCsvHeader, CsvRecordCounter, exportCsv, importCsv, invalidCsv } from '../../model/csv.js';
+import { checkCsvHeader, CsvRecordCounter, exportCsv, invalidCsv } from '../../model/csv.js';
 import { writeTarget } from '../../model/rows.js';
+import { importWithHistory } from '../../history/import.js';
+import { writeContext } from '../../history/stamp.js';
 import { flag, idParam } from '../../schema/input.js';
 import { checkMultipartCsrf } from '../csrf.js';
 import { reply } from '../negotiate.js';
@@ -183,7 +185,7 @@ export const csvRoutes = [
         if (asJob) {
           outcome = { job: await queueImport(ctx, req, model, stream, ignoreUnknown) };
         } else {
-          outcome = await withTransaction(ctx.pool, (tx) => importCsv(tx, model, stream, { ignoreUnknown, log: req.log }));
+          outcome = await withTransaction(ctx.pool, (tx) => importWithHistory(tx, model, stream, { ignoreUnknown, log: req.log }, writeContext(req)));
           req.log.info({ tableId, rows: outcome.imported, ms: Date.now() - started }, 'csv import done');
           rowsChanged(ctx, req, 'import');
         }

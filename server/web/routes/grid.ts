@@ -19,6 +19,21 @@ import { route } from '../route.js';
 import { modelsOf, useModel, rowsChanged } from './rows.js';
 import { body } from './schema_deps.js';
 import { tableLocals } from './tables.js';
+import { writeContext } from '../../history/stamp.js';
+
+/**
+ * The Undo a notice offers after a row action (views/partials/undo_notice.ejs): the action
+ * is named by its request id, which the history records with every entry it made.
+ */
+export interface UndoOffer {
+  tableId: number;
+  request: string;
+  rows: number[];
+  label: string;
+}
+
+export const undoOffer = (req: Request, rows: number[], label: string): UndoOffer | undefined =>
+  req.id === undefined ? undefined : { tableId: idParam(req.params.id), request: String(req.id), rows, label };
 
 export const PAGE_SIZES = [25, 50, 100, 250, 500, 1000];
 const VALUELESS_OPS = new Set(['empty', 'not_empty']);
@@ -325,9 +340,9 @@ export const gridRoutes = [
   route('post', '/tables/:id/grid/rows', 'editor', 'add a row from the grid form; answers the grid for the query string', async (ctx, req, res) => {
     const values = Object.fromEntries(Object.entries(body(req)).map(([k, v]) => [k, formValue(v)]).filter(([, v]) => v !== '' && v !== undefined));
     try {
-      const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, values));
+      const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, values, writeContext(req)));
       rowsChanged(ctx, req, 'create', [row.id as number]);
-      await answerGrid(ctx, req, res, { status: 201, json: row, extra: { notice: `Row ${row.id} added.` } });
+      await answerGrid(ctx, req, res, { status: 201, json: row, extra: { undo: undoOffer(req, [row.id as number], `Row ${row.id} added.`) } });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500 || err.status === 404) throw err;
       // The form again, with what was typed and the message beside the field.
@@ -343,9 +358,9 @@ export const gridRoutes = [
 
   route('delete', '/tables/:id/grid/rows/:rid', 'editor', 'delete a row from the grid; answers the grid for the query string', async (ctx, req, res) => {
     const id = rowId(req);
-    await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, id));
+    await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, id, writeContext(req)));
     rowsChanged(ctx, req, 'delete', [id]);
-    await answerGrid(ctx, req, res, { json: { deleted: id }, extra: { notice: `Row ${id} deleted.` } });
+    await answerGrid(ctx, req, res, { json: { deleted: id }, extra: { undo: undoOffer(req, [id], `Row ${id} deleted (it is in the row trash).`) } });
   }),
 
   route('get', '/tables/:id/rows/:rid/cells/:column', 'viewer', 'one cell of the grid, as shown', async (ctx, req, res) => {
@@ -375,8 +390,8 @@ export const gridRoutes = [
       // A checkbox sends nothing when cleared: a boolean cell without "value" is false.
       const value = f.meta.type === 'boolean' && raw === undefined ? 'false' : raw ?? '';
       try {
-        const row = await updateRow(ctx.pool, model, id, { [f.column]: value });
-        return { ok: true as const, row, locals: cellLocals(req, model, f, row) };
+        const row = await updateRow(ctx.pool, model, id, { [f.column]: value }, writeContext(req));
+        return { ok: true as const, row, locals: { ...cellLocals(req, model, f, row), undo: undoOffer(req, [id], `${f.meta.name} of row ${id} saved.`) } };
       } catch (err) {
         if (!(err instanceof AppError) || err.status === 404 || err.status >= 500 || err.code === 'unknown_field' || err.code === 'read_only') throw err;
         const row = await getRow(ctx.pool, model, id);
@@ -386,7 +401,8 @@ export const gridRoutes = [
     });
     if (done.ok) {
       rowsChanged(ctx, req, 'update', [id]);
-      await reply(req, res, { json: done.row, fragment: 'grid_cell', redirect: `/tables/${idParam(req.params.id)}`, locals: done.locals });
+      // The cell, and (out of band, into the flash area) the notice with its Undo.
+      await reply(req, res, { json: done.row, fragment: 'grid_cell_saved', redirect: `/tables/${idParam(req.params.id)}`, locals: done.locals });
       return;
     }
     await reply(req, res, {

@@ -8,6 +8,7 @@ import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
 import { historyRoutes } from './history.js';
 import { rowRoutes } from './rows.js';
+import { rowHistoryRoutes } from './row_history.js';
 import { tableRoutes } from './tables.js';
 import { reconcileRoutes } from './reconcile.js';
 import { tokenRoutes } from './tokens.js';
@@ -15,4 +16,4 @@ import { trashRoutes } from './trash.js';
 import { userRoutes } from './users.js';
 
 /** The route table: everything the HTTP server answers, in one list. */
-export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];
+export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowHistoryRoutes, ...rowRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];

@@ -15,6 +15,8 @@ import { route } from '../route.js';
 import { announceRows, type RowsAnnouncement } from '../../live/announce.js';
 import { actorName } from '../../auth/caller.js';
 import { body } from './schema_deps.js';
+import { answerRowPage, wantsPage } from '../row_page.js';
+import { writeContext } from '../../history/stamp.js';
 
 export function modelsOf(ctx: AppContext): ModelCache {
   if (!ctx.models) throw new AppError(503, 'not_ready', 'the model cache is not ready yet');
@@ -46,25 +48,25 @@ export const rowRoutes = [
   route('post', '/tables/:id/rows', 'editor', 'create a row ({column: value}), or rows (a JSON list, at most 1000, all or nothing)', async (ctx, req, res) => {
     const b = req.body as unknown;
     if (Array.isArray(b) || (b && typeof b === 'object' && Array.isArray((b as { rows?: unknown }).rows))) {
-      const rows = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => createRows(tx, model, b)));
+      const rows = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => createRows(tx, model, b, writeContext(req))));
       rowsChanged(ctx, req, 'create', rows.map((r) => r.id as number));
       res.status(201).json({ rows });
       return;
     }
-    const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, body(req)));
+    const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, body(req), writeContext(req)));
     rowsChanged(ctx, req, 'create', [row.id as number]);
     res.location(`/tables/${req.params.id}/rows/${row.id}`);
     await reply(req, res, { status: 201, json: row, redirect: `/tables/${req.params.id}` });
   }),
 
   route('patch', '/tables/:id/rows', 'editor', 'update rows: a JSON list of {id, column: value}, at most 1000, all or nothing', async (ctx, req, res) => {
-    const rows = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => updateRows(tx, model, req.body)));
+    const rows = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => updateRows(tx, model, req.body, writeContext(req))));
     rowsChanged(ctx, req, 'update', rows.map((r) => r.id as number));
     res.json({ rows });
   }),
 
-  route('delete', '/tables/:id/rows', 'editor', 'delete rows: {"ids": [...]}, at most 1000, all or nothing', async (ctx, req, res) => {
-    const ids = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => deleteRows(tx, model, req.body)));
+  route('delete', '/tables/:id/rows', 'editor', 'delete rows: {"ids": [...]}, at most 1000, all or nothing; they go to the row trash', async (ctx, req, res) => {
+    const ids = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => deleteRows(tx, model, req.body, writeContext(req))));
     rowsChanged(ctx, req, 'delete', ids);
     res.json({ deleted: ids.length, ids });
   }),
@@ -77,18 +79,19 @@ export const rowRoutes = [
     await reply(req, res, { json: { choices }, fragment: 'grid_choices', locals: { options: choices.map(choiceOption) } });
   }),
 
-  route('get', '/tables/:id/rows/:rid', 'viewer', 'one row', async (ctx, req, res) => {
+  route('get', '/tables/:id/rows/:rid', 'viewer', 'one row (in a browser: the row page, with its history)', async (ctx, req, res) => {
+    if (wantsPage(req)) return void (await useModel(ctx, req, (model) => answerRowPage(ctx, req, res, model, rowId(req))));
     res.json(await useModel(ctx, req, (model) => getRow(ctx.pool, model, rowId(req))));
   }),
 
   route('patch', '/tables/:id/rows/:rid', 'editor', 'update a row: only the columns sent change', async (ctx, req, res) => {
-    const row = await useModel(ctx, req, (model) => updateRow(ctx.pool, model, rowId(req), body(req)));
+    const row = await useModel(ctx, req, (model) => updateRow(ctx.pool, model, rowId(req), body(req), writeContext(req)));
     rowsChanged(ctx, req, 'update', [row.id as number]);
     await reply(req, res, { json: row, redirect: `/tables/${req.params.id}` });
   }),
 
-  route('delete', '/tables/:id/rows/:rid', 'editor', 'delete a row (204)', async (ctx, req, res) => {
-    await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, rowId(req)));
+  route('delete', '/tables/:id/rows/:rid', 'editor', 'delete a row (204): it goes to the row trash', async (ctx, req, res) => {
+    await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, rowId(req), writeContext(req)));
     rowsChanged(ctx, req, 'delete', [rowId(req)]);
     await reply(req, res, { status: 204, json: null, redirect: `/tables/${req.params.id}` });
   }),

@@ -1,0 +1,161 @@
+// History and trash keep a row's values by column name, as they were when written. This
+// module finds each value's field again (through the layout the entry was written under)
+// and where that field lives now: its current column, or the parked column of a trashed
+// field. Values stay JSON text from PostgreSQL to PostgreSQL, so that a number never
+// passes through a JavaScript float on its way back into a row.
+import { identFromCatalog } from '../db/ident.js';
+import type { Queryable } from '../db/pool.js';
+import { fieldType } from '../fields/registry.js';
+import { numberToJson } from '../fields/number.js';
+import type { FieldMeta } from '../schema/metadata.js';
+
+/** A column's value as JSON text ('12.50', '"abc"', 'null'), exactly as jsonb prints it. */
+export type JsonText = string;
+/** Values by key: `f<field id>` for a field's value, `c:<name>` for a column no field describes. */
+export type RowValues = Map<string, JsonText>;
+
+/**
+ * SQL: a jsonb object as [[key, value as JSON text], ...]. Read through this, values keep
+ * every digit (the pg driver would parse numbers of a jsonb into floats).
+ */
+export const pairsSql = (expr: string) => `(SELECT coalesce(jsonb_agg(jsonb_build_array(p.key, p.value::text)), '[]') FROM jsonb_each(${expr}) p)`;
+
+export interface CatalogColumn {
+  name: string;
+  /** generated or identity: PostgreSQL fills it, a restore never writes it */
+  computed: boolean;
+}
+
+export interface Target {
+  key: string;
+  field?: FieldMeta;
+  /** the column name scripts see: the field's column (also while trashed), or the raw name */
+  column: string;
+  /** where the value would go now; undefined when its field (or column) is gone */
+  physical?: string;
+}
+
+/** Fields, layouts and catalog columns of one table: everything a value's key needs. */
+export class ColumnResolver {
+  private constructor(
+    readonly fields: FieldMeta[],
+    private readonly layouts: Map<number, Record<string, number>>,
+    readonly catalog: Map<string, CatalogColumn>,
+    private readonly byId: Map<number, FieldMeta>,
+    private readonly byPhysical: Map<string, FieldMeta>,
+  ) {}
+
+  /** Loads the table's fields (trashed ones too), the given layouts and, when given, the relation's columns. */
+  static async load(db: Queryable, tableId: number, layoutIds: Array<number | null>, relationOid: number | null): Promise<ColumnResolver> {
+    const ids = [...new Set(layoutIds.filter((x): x is number => x !== null))];
+    // One after another: `db` may be a transaction's client.
+    const fields = await db.query<FieldMeta>(
+      `SELECT id, table_id, name, column_name, type, options, position, not_null, is_unique, indexed, default_value, attnum, read_only,
+              created_at, updated_at, trashed_at, trashed_by, trash_name, trash_reason
+         FROM tablewright.fields WHERE table_id = $1 ORDER BY position, id`,
+      [tableId],
+    );
+    const layouts = ids.length
+      ? await db.query<{ id: number; columns: Record<string, number> }>(`SELECT id, columns FROM tablewright.row_layouts WHERE id = ANY($1::int8[])`, [ids])
+      : { rows: [] as Array<{ id: number; columns: Record<string, number> }> };
+    const catalog =
+      relationOid === null
+        ? { rows: [] as Array<{ name: string; computed: boolean }> }
+        : await db.query<{ name: string; computed: boolean }>(
+            `SELECT attname AS name, (attgenerated <> '' OR attidentity <> '') AS computed FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`,
+            [relationOid],
+          );
+    const byId = new Map(fields.rows.map((f) => [Number(f.id), f]));
+    const byPhysical = new Map(fields.rows.map((f) => [physicalOf(f), f]));
+    return new ColumnResolver(
+      fields.rows,
+      new Map(layouts.rows.map((l) => [Number(l.id), l.columns])),
+      new Map(catalog.rows.map((c) => [c.name, c])),
+      byId,
+      byPhysical,
+    );
+  }
+
+  /** The field a column name written under `layoutId` belongs to, and where it is now. */
+  resolve(layoutId: number | null, name: string): Target {
+    const fid = layoutId !== null ? this.layouts.get(layoutId)?.[name] : undefined;
+    let field = fid !== undefined ? this.byId.get(Number(fid)) : undefined;
+    // Not in the layout (a column added outside the console, or no layout): the field
+    // that has this column now, if any.
+    if (fid === undefined) field = this.byPhysical.get(name);
+    if (field) {
+      const physical = physicalOf(field);
+      return { key: `f${field.id}`, field, column: field.column_name, physical: this.catalog.has(physical) ? physical : undefined };
+    }
+    if (fid !== undefined) return { key: `f${fid}`, column: name }; // its field was purged
+    return { key: `c:${name}`, column: name, physical: this.catalog.has(name) ? name : undefined };
+  }
+
+  /** A key back to its target now (for values collected by key). */
+  target(key: string): Target {
+    if (key.startsWith('f')) {
+      const field = this.byId.get(Number(key.slice(1)));
+      if (!field) return { key, column: key };
+      const physical = physicalOf(field);
+      return { key, field, column: field.column_name, physical: this.catalog.has(physical) ? physical : undefined };
+    }
+    const name = key.slice(2);
+    return { key, column: name, physical: this.catalog.has(name) ? name : undefined };
+  }
+
+  /** [[name, text], ...] written under a layout -> values by key (the id column left out). */
+  values(layoutId: number | null, pairs: Array<[string, JsonText]> | null): RowValues {
+    const out: RowValues = new Map();
+    for (const [name, text] of pairs ?? []) {
+      if (name === 'id') continue;
+      out.set(this.resolve(layoutId, name).key, text);
+    }
+    return out;
+  }
+}
+
+/** Where a field's values are now: its column, or its parked name while in the trash. */
+export const physicalOf = (f: Pick<FieldMeta, 'trashed_at' | 'trash_name' | 'column_name'>) => (f.trashed_at ? f.trash_name ?? f.column_name : f.column_name);
+
+/** {"col": value, ...} as JSON text, the values spliced in as they are (exact). */
+export function jsonObjectText(entries: Array<[string, JsonText]>): string {
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`;
+}
+
+/** A quoted column list for SQL, from names the catalog has (checked by the caller). */
+export const quotedColumns = (names: string[]) => names.map((n) => String(identFromCatalog(n)));
+
+const NUMBER_TEXT = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
+
+/**
+ * A history value as the API shows it: the field type's JSON where it has one (an option
+ * as {id, label, color}, a link as {id, label}), numbers exact (a string when a double
+ * would round them), anything else as stored. Never throws: a value written before a type
+ * change shows as it was.
+ */
+export function apiValue(field: FieldMeta | undefined, text: JsonText): unknown {
+  const raw: unknown = NUMBER_TEXT.test(text) ? numberToJson(text) : JSON.parse(text);
+  if (!field || raw === null) return raw;
+  try {
+    // A value written before the field became a number (text '42'): shown as the number it converted to.
+    if (field.type === 'number' && typeof raw === 'string' && NUMBER_TEXT.test(raw.trim())) return numberToJson(raw.trim());
+    if (field.type === 'single_select' && typeof raw === 'number') return fieldType(field.type).toJson(raw, field.options);
+    if (field.type === 'link' && typeof raw === 'number') return { id: raw, label: null };
+  } catch {
+    // a value that no longer fits its field's type: shown as stored
+  }
+  return raw;
+}
+
+/** The same value as a short text for the console. */
+export function displayValue(field: FieldMeta | undefined, text: JsonText): string {
+  const v = apiValue(field, text);
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && v !== null && 'label' in v) {
+    const o = v as { id: number; label: string | null };
+    return o.label ?? `#${o.id}`;
+  }
+  const s = JSON.stringify(v);
+  return s.length > 120 ? `${s.slice(0, 119)}…` : s;
+}
