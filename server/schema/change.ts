@@ -116,9 +116,13 @@ export async function schemaChange<T>(
     // SQLSTATE 55P03, which the web layer answers as 409 "table busy".
     // Waits are bounded by lock_timeout; the work itself is not cut off by the pool's
     // statement_timeout (the same changes run in jobs, on tables of any size).
-    await tx.query(`SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', '0', true), set_config('timezone', 'UTC', true)`, [
-      `${deps.config.lockTimeoutMs}ms`,
-    ]);
+    // Rows a schema change rewrites (a conversion) are not recorded one by one in the row
+    // history: the audit row records the change (server/history, reason 'schema').
+    await tx.query(
+      `SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', '0', true), set_config('timezone', 'UTC', true),
+              set_config('tablewright.actor', $2, true), set_config('tablewright.reason', 'schema', true)`,
+      [`${deps.config.lockTimeoutMs}ms`, actor.name],
+    );
     await change.lockTable(lockKey);
     change.reached('lock');
 

@@ -8,7 +8,10 @@
 -- write statement itself (no extra round trip):
 --   tablewright.actor    'user:ada@example.com' or 'token:nightly (#7)'
 --   tablewright.request  the request id (X-Request-Id): what the console's Undo names
---   tablewright.reason   'restore', 'revert', 'undo', 'import' (absent for plain writes)
+--   tablewright.reason   'restore', 'revert', 'undo', 'import', 'schema' (absent for plain writes)
+-- Rows written by an import ('import': one entry for the whole import) or rewritten by a
+-- schema change ('schema': a conversion; the audit log has it, and values a conversion
+-- cannot keep are kept in a trashed field) are not recorded one by one.
 -- A write without them (psql, another application) is recorded as 'db:<role>' with its
 -- application_name. Any session can set these settings: they say who the daemon acted
 -- for, they are not a proof (db_role always records the database role that wrote).
@@ -189,7 +192,7 @@ BEGIN
       || CASE WHEN trunc_trg.tgtype IS NOT NULL THEN format('DROP TRIGGER tablewright_history_truncate ON %s; ', p_relation) ELSE '' END
       || format(
     'CREATE TRIGGER tablewright_history AFTER INSERT OR UPDATE OR DELETE ON %1$s FOR EACH ROW '
-    'WHEN (current_setting(''tablewright.reason'', true) IS DISTINCT FROM ''import'') '
+    'WHEN (coalesce(current_setting(''tablewright.reason'', true), '''') NOT IN (''import'', ''schema'')) '
     'EXECUTE FUNCTION tablewright.record_row_change(%2$L, %3$L); '
     'CREATE TRIGGER tablewright_history_truncate BEFORE TRUNCATE ON %1$s FOR EACH STATEMENT '
     'EXECUTE FUNCTION tablewright.record_truncate(%2$L, %3$L)',
