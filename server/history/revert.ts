@@ -13,11 +13,17 @@ import { pairsSql, type JsonText, type RowValues } from './columns.js';
 import { ENTRY_COLUMNS, type EntryRow } from './entries.js';
 import { stampTransaction, type WriteContext } from './stamp.js';
 
-/** Serialises reverts, undos and restores of one row, present or not. */
-async function lockRows(tx: PoolClient, tableId: number, rowIds: number[]): Promise<void> {
-  for (const id of [...rowIds].sort((a, b) => a - b)) {
-    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('tablewright.row:' || $1::text || ':' || $2::text, 0))`, [tableId, id]);
+/**
+ * Serialises reverts and undos of these rows, present or not (an advisory lock per row),
+ * and holds the rows that exist against every other write (FOR UPDATE): taken before the
+ * history is read, so that a change committed by anyone meanwhile is seen, never overwritten.
+ */
+async function lockRows(tx: PoolClient, model: Model, rowIds: number[]): Promise<void> {
+  const sorted = [...rowIds].sort((a, b) => a - b);
+  for (const id of sorted) {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('tablewright.row:' || $1::text || ':' || $2::text, 0))`, [model.tableId, id]);
   }
+  await tx.query(`SELECT id FROM ${model.relation} WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE`, [sorted]);
 }
 
 function readOnly(model: Model): AppError | undefined {
@@ -41,7 +47,7 @@ export async function revertRow(pool: pg.Pool, dataSchema: string, model: Model,
   if (refused) throw refused;
   return withTransaction(pool, async (tx) => {
     await stampTransaction(tx, { ...w, reason: 'revert' });
-    await lockRows(tx, model.tableId, [rowId]);
+    await lockRows(tx, model, [rowId]);
     const { rows: since } = await tx.query<EntryRow>(
       /* sql */ `SELECT ${ENTRY_COLUMNS} FROM tablewright.row_history h
         WHERE h.table_id = $1 AND h.id >= $3
@@ -141,7 +147,7 @@ export async function undoAction(pool: pg.Pool, dataSchema: string, model: Model
   if (refused) throw refused;
   return withTransaction(pool, async (tx) => {
     await stampTransaction(tx, { ...w, reason: 'undo' });
-    await lockRows(tx, model.tableId, req.rows);
+    await lockRows(tx, model, req.rows);
     const { rows: entries } = await tx.query<EntryRow>(
       `SELECT ${ENTRY_COLUMNS} FROM tablewright.row_history h WHERE h.table_id = $1 AND h.row_id = ANY($2::int8[]) AND h.request_id = $3 ORDER BY h.id DESC`,
       [model.tableId, req.rows, req.request],

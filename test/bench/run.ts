@@ -11,6 +11,7 @@ import { benchRoundTrip } from './roundtrip.js';
 import { benchSchema } from './schema.js';
 import { benchModels } from './models.js';
 import { benchJobs } from './jobs.js';
+import { benchHistory } from './history.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -25,6 +26,7 @@ const suites: Record<string, (url: string) => Promise<void>> = {
   models: benchModels,
   reconcile: benchReconcileSuite,
   jobs: benchJobs,
+  history: benchHistory,
 };
 
 async function main(): Promise<void> {

@@ -141,7 +141,7 @@ describe('row history (issue 16)', function () {
 
   it('renamed and retyped fields keep their history readable: older entries show under the field as it is now', async () => {
     const t = await table([{ name: 'Code', type: 'text' }, { name: 'Qty', type: 'text' }]);
-    const [code, qty] = t.fields as [{ id: number }, { id: number }];
+    const [code, qty] = [t.fields[0]!, t.fields[1]!];
     const id = (await app.request('POST', `/tables/${t.id}/rows`, { json: { code: 'old-code', qty: '7' } })).body.id;
     await app.request('PATCH', `/tables/${t.id}/rows/${id}`, { json: { code: 'c2' } });
     expect((await app.request('PATCH', `/tables/${t.id}/fields/${code.id}`, { json: { name: 'Reference', column: 'reference' } })).status).to.equal(200);

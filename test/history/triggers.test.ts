@@ -46,7 +46,7 @@ describe('history triggers on every managed table (issue 16)', function () {
 
   it('after every kind of schema change, SQL changes are recorded under the right field', async () => {
     const t = await createTable(app, 'Kept', [{ name: 'Title', type: 'text' }, { name: 'Size', type: 'text' }]);
-    const [title, size] = t.fields as [{ id: number }, { id: number }];
+    const [title, size] = [t.fields[0]!, t.fields[1]!];
     const id = (await app.request('POST', `/tables/${t.id}/rows`, { json: { title: 'a', size: '1' } })).body.id as number;
     let name = t.table_name;
     const check = async (what: string, column = 'title', value = what) => {

@@ -157,6 +157,10 @@ describe('stored XSS: payloads in every name and value, every page and fragment 
     }));
     const created = ok(await app.request('POST', `/tables/${t.id}/rows`, { json: rows }));
     ids.rows = created.rows.map((r: { id: number }) => r.id);
+    // A deleted row full of payloads: the row trash, its row page and the recent changes show its values.
+    const deleted = ok(await app.request('POST', `/tables/${t.id}/rows`, { json: rows[0] }));
+    expect((await app.request('DELETE', `/tables/${t.id}/rows/${deleted.id}`)).status).to.equal(204);
+    ids.rows.push(deleted.id);
     // A javascript: URL is refused as a URL value: it can never become a link.
     expect((await app.request('POST', `/tables/${t.id}/rows`, { json: { site: JS_URL } })).status).to.equal(422);
     // A trashed field and a trashed table, for the trash lists.
