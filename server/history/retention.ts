@@ -94,6 +94,8 @@ export async function pruneDue(db: Queryable, cutoffs: { trash: Date | null; his
 export interface RowTrashStats {
   table_id: number;
   rows: number;
+  /** true: from a 1% sample (a row trash too big to count within 2 s) */
+  estimated: boolean;
   /** the deleted rows' values (pg_column_size of the jsonb), not counting the index */
   bytes: number;
   oldest: Date;
@@ -108,11 +110,30 @@ export interface HistoryStats {
   oldest: Date | null;
 }
 
-/** The row trash per table (for the Trash page): counts, bytes, oldest deletion. */
+/**
+ * The row trash per table (for the Trash page): counts, bytes, oldest deletion. Exact
+ * when that takes at most 2 s; else estimated from a 1% sample. `db` is a transaction's
+ * client: the exact try runs under a savepoint.
+ */
 export async function rowTrashStats(db: Queryable): Promise<RowTrashStats[]> {
+  const { rows: before } = await db.query<{ timeout: string }>(`SELECT current_setting('statement_timeout') AS timeout`);
+  await db.query('SAVEPOINT tw_row_trash_stats');
+  try {
+    await db.query(`SELECT set_config('statement_timeout', '2s', true)`);
+    const { rows } = await db.query<RowTrashStats>(
+      /* sql */ `SELECT table_id, count(*)::int8 AS rows, false AS estimated, coalesce(sum(pg_column_size(row_values)), 0)::int8 AS bytes, min(deleted_at) AS oldest
+         FROM tablewright.row_trash GROUP BY table_id ORDER BY table_id`,
+    );
+    await db.query('RELEASE SAVEPOINT tw_row_trash_stats');
+    await db.query(`SELECT set_config('statement_timeout', $1, true)`, [before[0]!.timeout]);
+    return rows;
+  } catch (err) {
+    await db.query('ROLLBACK TO SAVEPOINT tw_row_trash_stats');
+    if ((err as { code?: string }).code !== '57014') throw err;
+  }
   const { rows } = await db.query<RowTrashStats>(
-    /* sql */ `SELECT table_id, count(*)::int8 AS rows, coalesce(sum(pg_column_size(row_values)), 0)::int8 AS bytes, min(deleted_at) AS oldest
-       FROM tablewright.row_trash GROUP BY table_id ORDER BY table_id`,
+    /* sql */ `SELECT table_id, (count(*) * 100)::int8 AS rows, true AS estimated, (coalesce(sum(pg_column_size(row_values)), 0) * 100)::int8 AS bytes, min(deleted_at) AS oldest
+       FROM tablewright.row_trash TABLESAMPLE SYSTEM (1) GROUP BY table_id ORDER BY table_id`,
   );
   return rows;
 }

@@ -14,6 +14,8 @@ import { stampTransaction, type WriteContext } from './stamp.js';
 
 export const TRASH_PAGE = 50;
 export const MAX_TRASH_PAGE = 500;
+/** A listing counts deleted rows up to this many ("more than 10,000"): a bulk delete of millions stays cheap to page. */
+export const TRASH_COUNT_LIMIT = 10_000;
 
 export interface TrashedRow {
   id: number;
@@ -36,17 +38,18 @@ function pageOf(q: { page?: unknown; size?: unknown }): { page: number; size: nu
 
 /**
  * A table's row trash, newest first, a page at a time. Rows that are in the table again
- * (put back by hand in SQL) are not listed. `count` is how many there are in all.
+ * (put back by hand in SQL) are not listed. `count` is how many there are in all, exact
+ * up to TRASH_COUNT_LIMIT (`count_exact` false past it).
  */
 export async function listRowTrash(db: Queryable, model: Model, q: { page?: unknown; size?: unknown }) {
   const { page, size } = pageOf(q);
-  const { rows } = await db.query<{ row_id: number; deleted_at: Date; deleted_by: string; layout_id: number | null; pairs: Array<[string, JsonText]>; total: number }>(
-    /* sql */ `SELECT tr.row_id, tr.deleted_at, tr.deleted_by, tr.layout_id, ${pairsSql('tr.row_values')} AS pairs, count(*) OVER ()::int8 AS total
-       FROM tablewright.row_trash tr
-      WHERE tr.table_id = $1 AND NOT EXISTS (SELECT 1 FROM ${model.relation} t WHERE t.id = tr.row_id)
-      ORDER BY tr.id DESC LIMIT $2 OFFSET $3`,
+  const listed = /* sql */ `FROM tablewright.row_trash tr
+      WHERE tr.table_id = $1 AND NOT EXISTS (SELECT 1 FROM ${model.relation} t WHERE t.id = tr.row_id)`;
+  const { rows } = await db.query<{ row_id: number; deleted_at: Date; deleted_by: string; layout_id: number | null; pairs: Array<[string, JsonText]> }>(
+    `SELECT tr.row_id, tr.deleted_at, tr.deleted_by, tr.layout_id, ${pairsSql('tr.row_values')} AS pairs ${listed} ORDER BY tr.id DESC LIMIT $2 OFFSET $3`,
     [model.tableId, size, (page - 1) * size],
   );
+  const { rows: counted } = await db.query<{ n: number }>(`SELECT count(*)::int8 AS n FROM (SELECT 1 ${listed} LIMIT $2) s`, [model.tableId, TRASH_COUNT_LIMIT + 1]);
   const resolver = await ColumnResolver.load(db, model.tableId, rows.map((r) => r.layout_id), null);
   const order = new Map(model.fields.map((f, i) => [f.column, i]));
   const trashed: TrashedRow[] = rows.map((r) => {
@@ -61,8 +64,9 @@ export async function listRowTrash(db: Queryable, model: Model, q: { page?: unkn
     }
     return { id: Number(r.row_id), deleted_at: r.deleted_at, deleted_by: r.deleted_by, values, shown: shown.sort((a, b) => a.at - b.at).map(({ name, value }) => ({ name, value })) };
   });
-  const count = rows[0] ? Number(rows[0].total) : 0;
-  return { rows: trashed, count, page, size, next: page * size < count ? page + 1 : null };
+  const count = Math.min(Number(counted[0]!.n), TRASH_COUNT_LIMIT);
+  const exact = Number(counted[0]!.n) <= TRASH_COUNT_LIMIT;
+  return { rows: trashed, count, count_exact: exact, page, size, next: page * size < count || (!exact && rows.length === size) ? page + 1 : null };
 }
 
 /** The ids a bulk restore names: a list, or one id (a form's single checkbox), or "1,2,3". */

@@ -66,6 +66,8 @@ export interface RowTrashEntry {
   /** the table's display name (null: its table is gone; the next cleanup drops these) */
   table: string | null;
   rows: number;
+  /** counted from a 1% sample (a very large row trash) */
+  rows_estimated: boolean;
   bytes: number;
   size: string;
   oldest: Date;
@@ -243,6 +245,7 @@ export async function listTrash(deps: TrashDeps, opts: { orphans?: boolean } = {
       table_id: Number(r.table_id),
       table: byId.get(Number(r.table_id))?.name ?? null,
       rows: Number(r.rows),
+      rows_estimated: r.estimated,
       bytes: Number(r.bytes),
       size: humanBytes(Number(r.bytes)),
       oldest: r.oldest,

@@ -64,9 +64,9 @@ const json = (e: Entry[]) => e.map(entryJson);
 export const rowHistoryRoutes = [
   route('get', '/tables/:id/rows/trash', 'viewer', 'the row trash: deleted rows, newest first (page, size): {rows:[{id, deleted_at, deleted_by, values}]}', async (ctx, req, res) => {
     const locals = await useModel(ctx, req, (model) => trashLocals(ctx, req, model));
-    const { rows, count, page, size, next } = locals.listing;
+    const { rows, count, count_exact, page, size, next } = locals.listing;
     await reply(req, res, {
-      json: { rows: rows.map(({ shown: _shown, ...r }) => r), count, page, size, next },
+      json: { rows: rows.map(({ shown: _shown, ...r }) => r), count, count_exact, page, size, next },
       page: 'row_trash',
       fragment: 'row_trash',
       locals,
