@@ -7,7 +7,7 @@ import type { PoolClient } from 'pg';
 import { withTransaction } from '../db/tx.js';
 import { AppError, badRequest, conflict, notFound } from '../errors.js';
 import type { Model } from '../model/compile.js';
-import { getRow, MAX_BULK_ROWS, type Row } from '../model/rows.js';
+import { getRow, MAX_BULK_ROWS, writeTarget, type Row } from '../model/rows.js';
 import { currentRow, deleteRow, insertRow, loadRowTable, place, restoreLinks, updateRow, type RowTable } from './apply.js';
 import { pairsSql, type JsonText, type RowValues } from './columns.js';
 import { ENTRY_COLUMNS, type EntryRow } from './entries.js';
@@ -26,10 +26,6 @@ async function lockRows(tx: PoolClient, model: Model, rowIds: number[]): Promise
   await tx.query(`SELECT id FROM ${model.relation} WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE`, [sorted]);
 }
 
-function readOnly(model: Model): AppError | undefined {
-  return model.table.read_only ? conflict('read_only', `table "${model.table.name}" was adopted read-only`) : undefined;
-}
-
 export interface RevertResult {
   /** the row as it is now, or null when it did not exist before that entry (it is in the trash now) */
   row: Row | null;
@@ -43,8 +39,7 @@ export interface RevertResult {
  * exist then is deleted (to the trash); one deleted since comes back with its id.
  */
 export async function revertRow(pool: pg.Pool, dataSchema: string, model: Model, rowId: number, entryId: number, w: WriteContext): Promise<RevertResult> {
-  const refused = readOnly(model);
-  if (refused) throw refused;
+  writeTarget(model); // 409 for a table adopted read-only, or whose rows have no single id
   return withTransaction(pool, async (tx) => {
     await stampTransaction(tx, { ...w, reason: 'revert' });
     await lockRows(tx, model, [rowId]);
@@ -143,8 +138,7 @@ export interface UndoResult {
  * the same values, or the same row, since; refused when the entries are someone else's.
  */
 export async function undoAction(pool: pg.Pool, dataSchema: string, model: Model, req: UndoRequest, w: WriteContext): Promise<UndoResult> {
-  const refused = readOnly(model);
-  if (refused) throw refused;
+  writeTarget(model); // 409 for a table adopted read-only, or whose rows have no single id
   return withTransaction(pool, async (tx) => {
     await stampTransaction(tx, { ...w, reason: 'undo' });
     await lockRows(tx, model, req.rows);

@@ -7,7 +7,7 @@ import type { Queryable } from '../db/pool.js';
 import { withTransaction } from '../db/tx.js';
 import { AppError, badRequest } from '../errors.js';
 import type { Model } from '../model/compile.js';
-import { getRow, MAX_BULK_ROWS, type Row } from '../model/rows.js';
+import { getRow, MAX_BULK_ROWS, writeTarget, type Row } from '../model/rows.js';
 import { insertRow, loadRowTable, place, restoreLinks } from './apply.js';
 import { apiValue, ColumnResolver, pairsSql, type JsonText } from './columns.js';
 import { stampTransaction, type WriteContext } from './stamp.js';
@@ -93,7 +93,7 @@ export interface RestoreResult {
  * taken meanwhile, a link target gone, the id in use) answers 409 saying why, naming the row.
  */
 export async function restoreRows(pool: pg.Pool, dataSchema: string, model: Model, ids: number[], w: WriteContext): Promise<RestoreResult> {
-  if (model.table.read_only) throw new AppError(409, 'read_only', `table "${model.table.name}" was adopted read-only`);
+  writeTarget(model); // 409 for a table adopted read-only, or whose rows have no single id
   return withTransaction(pool, async (tx) => {
     await stampTransaction(tx, { ...w, reason: 'restore' });
     const { rows: entries } = await tx.query<{ id: number; row_id: number; layout_id: number | null; xact: string; pairs: Array<[string, JsonText]> }>(
