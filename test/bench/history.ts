@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { startApp } from '../helpers/app.js';
+import { PRUNE_BATCH, pruneRows } from '../../server/history/retention.js';
 
 /** blocks per mode, and operations per block */
 const BLOCKS = 6;
@@ -15,6 +16,7 @@ const ONE_AT_A_TIME = 200;
 const CONCURRENT = 400;
 const CONCURRENCY = 8;
 const BULK_ROWS = 50_000;
+const MILLION = 1_000_000;
 
 const FIELDS = [
   ...Array.from({ length: 8 }, (_, i) => ({ name: `Text ${i + 1}`, type: 'text' })),
@@ -135,6 +137,32 @@ export async function benchHistory(url: string): Promise<void> {
     const { rows: size } = await sql.query(`SELECT count(*)::int AS n, pg_size_pretty(pg_total_relation_size('tablewright.row_history')) AS size FROM tablewright.row_history WHERE table_id = $1`, [tableId]);
     print('Bulk loads, history triggers on vs off (medians of 2)', bulk);
     process.stdout.write(`history of the table afterwards: ${size[0].n.toLocaleString('en')} entries, ${size[0].size} for the whole history table\n`);
+
+    // At the sizes retention works on: a million deleted rows listed, a million history entries pruned.
+    await sql.query(
+      // Ids below every real one: older entries have smaller ids, as the trigger writes them.
+      `INSERT INTO tablewright.row_trash (id, table_id, row_id, deleted_by, deleted_at, row_values) OVERRIDING SYSTEM VALUE
+       SELECT g - $2 - 1, $1, 10000000 + g, 'bench', now() - interval '40 days' + g * interval '1 ms', jsonb_build_object('id', 10000000 + g, 'text_1', 'gone ' || g) FROM generate_series(1, $2) g`,
+      [tableId, MILLION],
+    );
+    await sql.query(
+      `INSERT INTO tablewright.row_history (id, table_id, row_id, at, op, actor, new_values) OVERRIDING SYSTEM VALUE
+       SELECT g - $2 - 1, $1, 10000000 + g, now() - interval '40 days' + g * interval '1 ms', 'insert', 'bench', jsonb_build_object('id', 10000000 + g, 'text_1', 'row ' || g) FROM generate_series(1, $2) g`,
+      [tableId, MILLION],
+    );
+    await sql.query('VACUUM ANALYZE tablewright.row_trash, tablewright.row_history');
+    const l0 = performance.now();
+    const listed = await fetch(new URL(`/tables/${tableId}/rows/trash?size=50`, app.url), { headers });
+    const listedBody = (await listed.json()) as { rows: unknown[]; count: number; count_exact: boolean };
+    const listMs = performance.now() - l0;
+    const p0 = performance.now();
+    const pruned = await pruneRows(sql, { trash: new Date(Date.now() - 7 * 86_400_000), history: new Date(Date.now() - 30 * 86_400_000) });
+    const pruneS = (performance.now() - p0) / 1000;
+    process.stdout.write(
+      `\nAt retention's sizes: the first page of a row trash of ${MILLION.toLocaleString('en')} rows in ${listMs.toFixed(0)} ms (count ${listedBody.count_exact ? '' : 'more than '}${listedBody.count.toLocaleString('en')});\n` +
+        `pruning ${pruned.trash_rows.toLocaleString('en')} deleted rows and ${pruned.history_entries.toLocaleString('en')} history entries in ${pruneS.toFixed(1)} s ` +
+        `(${Math.round((pruned.trash_rows + pruned.history_entries) / pruneS).toLocaleString('en')} a second, ${PRUNE_BATCH} per statement)\n`,
+    );
   } finally {
     await sql.end();
     await app.stop();

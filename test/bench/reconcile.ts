@@ -56,7 +56,22 @@ async function makeTables(pool: pg.Pool, n: number): Promise<void> {
         FROM tablewright.tables t JOIN pg_attribute a ON a.attrelid = t.table_oid AND a.attnum > 1 AND NOT a.attisdropped
         JOIN (VALUES ${types}) AS m(k, type, options) ON m.k = (a.attnum - 2) % ${TYPES.length}`,
   );
+  await installHistoryTriggers(pool);
   await pool.query('ANALYZE');
+}
+
+/** Every managed table has its row history triggers, as the schema editor puts them (committed every 500 tables). */
+async function installHistoryTriggers(pool: pg.Pool): Promise<void> {
+  await pool.query(`DO $$
+    DECLARE t record; i int := 0;
+    BEGIN
+      FOR t IN SELECT m.id, m.table_oid::regclass AS rel FROM tablewright.tables m
+                WHERE NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = m.table_oid AND g.tgname = 'tablewright_history') ORDER BY m.id LOOP
+        PERFORM tablewright.sync_history_triggers(t.id, t.rel);
+        i := i + 1;
+        IF i % 500 = 0 THEN COMMIT; END IF;
+      END LOOP;
+    END $$`);
 }
 
 /** 1,000 trashed fields (50 tables x 20 parked columns), trashed long ago. */
@@ -82,6 +97,7 @@ async function makeTrash(pool: pg.Pool): Promise<void> {
         FROM tablewright.tables t JOIN pg_attribute a ON a.attrelid = t.table_oid AND a.attname LIKE '\\_tw\\_f%' AND NOT a.attisdropped
        WHERE t.table_name ~ '^p[0-9]+$'`,
   );
+  await installHistoryTriggers(pool);
 }
 
 export async function benchReconcile(pool: pg.Pool): Promise<{ title: string; figures: Figure[] }[]> {

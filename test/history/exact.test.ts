@@ -4,10 +4,11 @@
 // reverted, and every stored value is byte for byte what it was (compared as PostgreSQL
 // prints the row). A seeded generator: a failure names its seed and reproduces.
 import { expect } from 'chai';
-import { useApp, type TestApp } from '../helpers/app.js';
+import type { TestApp } from '../helpers/app.js';
 import type { TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
-import { createTable, QUIET } from '../introspect/lib.js';
+import type { Sql } from '../helpers/sql.js';
+import { useAppAndSql } from './lib.js';
+import { createTable } from '../introspect/lib.js';
 
 /** mulberry32: a small seeded PRNG. */
 function prng(seed: number): () => number {
@@ -32,12 +33,8 @@ describe('restore and revert keep values exactly (issue 16, generated rows)', fu
   let db: TestDatabase;
   let app: TestApp;
   let sql: Sql;
-  after(async () => {
-    await sql?.end();
-  });
-  useApp((s) => ({ db, app } = s), QUIET);
-  before(async () => {
-    sql = await Sql.connect(db.url);
+  useAppAndSql(async (s) => {
+    ({ db, app, sql } = s);
   });
 
   async function setUp(seed: number) {

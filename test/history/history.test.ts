@@ -4,9 +4,10 @@
 // update only the changed columns. GET .../history shows it newest first under the fields
 // as they are now; POST .../revert puts the row back as it was before an entry.
 import { expect } from 'chai';
-import { startApp, useApp, type TestApp } from '../helpers/app.js';
+import { startApp, type TestApp } from '../helpers/app.js';
 import type { TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
+import type { Sql } from '../helpers/sql.js';
+import { useAppAndSql } from './lib.js';
 import { createTable, QUIET } from '../introspect/lib.js';
 
 interface Entry {
@@ -27,12 +28,8 @@ describe('row history (issue 16)', function () {
   let db: TestDatabase;
   let app: TestApp;
   let sql: Sql;
-  after(async () => {
-    await sql?.end();
-  });
-  useApp((s) => ({ db, app } = s), QUIET);
-  before(async () => {
-    sql = await Sql.connect(db.url);
+  useAppAndSql(async (s) => {
+    ({ db, app, sql } = s);
   });
 
   let seq = 0;

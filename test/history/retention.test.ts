@@ -5,23 +5,20 @@
 import { expect } from 'chai';
 import { PRUNE_BATCH, pruneRows } from '../../server/history/retention.js';
 import { loadConfig } from '../../server/config.js';
-import { useApp, type TestApp } from '../helpers/app.js';
+import type { TestApp } from '../helpers/app.js';
 import type { TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
-import { createTable, QUIET } from '../introspect/lib.js';
+import { useAppAndSql } from './lib.js';
+import { createTable } from '../introspect/lib.js';
 
 describe('row trash and history retention (issue 16)', function () {
   this.timeout(120_000);
   let db: TestDatabase;
   let app: TestApp;
   let sql: Sql;
-  after(async () => {
-    await sql?.end();
-  });
-  useApp((s) => ({ db, app } = s), { ...QUIET, TRASH_RETENTION: '7d', ROW_HISTORY_RETENTION: '30d' });
-  before(async () => {
-    sql = await Sql.connect(db.url);
-  });
+  useAppAndSql(async (s) => {
+    ({ db, app, sql } = s);
+  }, { TRASH_RETENTION: '7d', ROW_HISTORY_RETENTION: '30d' });
 
   const count = async (what: 'row_history' | 'row_trash', tableId: number) =>
     (await sql.one(`SELECT count(*)::int AS n FROM tablewright.${what} WHERE table_id = $1`, [tableId])).n as number;

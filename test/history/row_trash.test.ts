@@ -5,22 +5,19 @@
 // use). Links that pointed at a deleted row come back with it, and a row deleted before a
 // schema change lands in the table's columns as they are now, by field.
 import { expect } from 'chai';
-import { createTestToken, request, useApp, type TestApp } from '../helpers/app.js';
+import { createTestToken, request, type TestApp } from '../helpers/app.js';
 import type { TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
-import { createTable, QUIET } from '../introspect/lib.js';
+import type { Sql } from '../helpers/sql.js';
+import { useAppAndSql } from './lib.js';
+import { createTable } from '../introspect/lib.js';
 
 describe('row trash: delete and restore (issue 16)', function () {
   this.timeout(60_000);
   let db: TestDatabase;
   let app: TestApp;
   let sql: Sql;
-  after(async () => {
-    await sql?.end();
-  });
-  useApp((s) => ({ db, app } = s), QUIET);
-  before(async () => {
-    sql = await Sql.connect(db.url);
+  useAppAndSql(async (s) => {
+    ({ db, app, sql } = s);
   });
 
   let seq = 0;

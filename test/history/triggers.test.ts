@@ -6,22 +6,19 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { migrate, readMigrations } from '../../server/db/migrate.js';
 import { rebuildTable } from '../../server/introspect/rebuild.js';
-import { useApp, type TestApp } from '../helpers/app.js';
+import type { TestApp } from '../helpers/app.js';
 import { freshDatabase, testLog, type TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
-import { act, createTable, expectClean, QUIET, report } from '../introspect/lib.js';
+import type { Sql } from '../helpers/sql.js';
+import { useAppAndSql } from './lib.js';
+import { act, createTable, expectClean, report } from '../introspect/lib.js';
 
 describe('history triggers on every managed table (issue 16)', function () {
   this.timeout(90_000);
   let db: TestDatabase;
   let app: TestApp;
   let sql: Sql;
-  after(async () => {
-    await sql?.end();
-  });
-  useApp((s) => ({ db, app } = s), QUIET);
-  before(async () => {
-    sql = await Sql.connect(db.url);
+  useAppAndSql(async (s) => {
+    ({ db, app, sql } = s);
   });
 
   /** Both triggers there, enabled, calling our functions. */

@@ -3,10 +3,11 @@
 // takes back exactly what that request did, through the history and the row trash, and
 // refuses (naming the change) when someone else changed the same values since.
 import { expect } from 'chai';
-import { createTestToken, request, useApp, type TestApp } from '../helpers/app.js';
+import { createTestToken, request, type TestApp } from '../helpers/app.js';
 import type { TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
-import { createTable, QUIET } from '../introspect/lib.js';
+import type { Sql } from '../helpers/sql.js';
+import { useAppAndSql } from './lib.js';
+import { createTable } from '../introspect/lib.js';
 
 describe('undo of row actions (issue 16)', function () {
   this.timeout(60_000);
@@ -14,12 +15,8 @@ describe('undo of row actions (issue 16)', function () {
   let app: TestApp;
   let sql: Sql;
   let other: string;
-  after(async () => {
-    await sql?.end();
-  });
-  useApp((s) => ({ db, app } = s), QUIET);
-  before(async () => {
-    sql = await Sql.connect(db.url);
+  useAppAndSql(async (s) => {
+    ({ db, app, sql } = s);
     other = await createTestToken(app, 'editor', 'someone else');
   });
 

@@ -78,6 +78,7 @@ export const rowHistoryRoutes = [
     const ids = restoreIds(asArray(raw) ?? raw);
     await useModel(ctx, req, async (model) => {
       const out = await restoreRows(ctx.pool, ctx.config.dataSchema, model, ids, writeContext(req));
+      req.log.info({ tableId: model.tableId, rows: ids.slice(0, 100), count: ids.length, links: out.links_restored, actor: writeContext(req).actor }, 'rows restored from the row trash');
       rowsChanged(ctx, req, 'create', ids);
       await answerTrash(ctx, req, res, model, out, `Restored row${ids.length > 1 ? 's' : ''} ${ids.slice(0, 20).join(', ')}${out.links_restored ? ` (and ${out.links_restored} link${out.links_restored > 1 ? 's' : ''} to ${ids.length > 1 ? 'them' : 'it'})` : ''}.`);
     });
@@ -87,6 +88,7 @@ export const rowHistoryRoutes = [
     const ask = undoRequest(body(req));
     await useModel(ctx, req, async (model) => {
       const out = await undoAction(ctx.pool, ctx.config.dataSchema, model, ask, writeContext(req));
+      req.log.info({ tableId: model.tableId, undone: ask.request, rows: out.rows.slice(0, 100), entries: out.undone, actor: writeContext(req).actor }, 'row action undone');
       rowsChanged(ctx, req, 'update', out.rows);
       const grid = answerKind(req) === 'fragment' ? await gridLocals(ctx, req, { notice: out.summary }) : undefined;
       await reply(req, res, { json: out, fragment: 'grid', locals: { grid }, redirect: `/tables/${model.tableId}` });
@@ -109,6 +111,7 @@ export const rowHistoryRoutes = [
     const id = rowId(req);
     await useModel(ctx, req, async (model) => {
       const out = await restoreRows(ctx.pool, ctx.config.dataSchema, model, [id], writeContext(req));
+      req.log.info({ tableId: model.tableId, rows: [id], links: out.links_restored, actor: writeContext(req).actor }, 'rows restored from the row trash');
       rowsChanged(ctx, req, 'create', [id]);
       const notice = `Row ${id} restored${out.links_restored ? `, with ${out.links_restored} link${out.links_restored > 1 ? 's' : ''} to it` : ''}${out.skipped[id] ? `; gone with their fields: ${out.skipped[id]!.join(', ')}` : ''}.`;
       if (req.get('HX-Target') === 'row-detail' || wantsPage(req)) return answerRowPage(ctx, req, res, model, id, { json: out.rows[0], notice });
@@ -121,6 +124,7 @@ export const rowHistoryRoutes = [
     const entry = entryId(body(req));
     await useModel(ctx, req, async (model) => {
       const out = await revertRow(ctx.pool, ctx.config.dataSchema, model, id, entry, writeContext(req));
+      req.log.info({ tableId: model.tableId, row: id, entry, deleted: out.row === null, actor: writeContext(req).actor }, 'row reverted');
       rowsChanged(ctx, req, out.row ? 'update' : 'delete', [id]);
       const notice = out.row ? `Row ${id} is back as it was before change ${entry}.` : `Row ${id} did not exist before change ${entry}: it is in the row trash now.`;
       await answerRowPage(ctx, req, res, model, id, { json: out.row ?? { id, deleted: true }, notice: out.skipped.length ? `${notice} Gone with their fields: ${out.skipped.join(', ')}.` : notice });
