@@ -76,9 +76,11 @@ CREATE INDEX row_trash_table_idx ON tablewright.row_trash (table_id, id);
 
 -- The row trigger: AFTER INSERT OR UPDATE OR DELETE, FOR EACH ROW, with the table's id and
 -- its layout as arguments. SECURITY DEFINER: a role that may write a managed table needs
--- no privilege on the history (and cannot write it directly); search_path is pinned.
+-- no privilege on the history (and cannot write it directly); search_path is pinned. Its
+-- statements are planned once (force_generic_plan): left to choose, PostgreSQL re-plans
+-- the diff query for each row (its input is a parameter), which costs more than the diff.
 CREATE FUNCTION tablewright.record_row_change() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   who     text := nullif(current_setting('tablewright.actor', true), '');
   why     text := nullif(current_setting('tablewright.reason', true), '');
@@ -94,9 +96,9 @@ BEGIN
       RETURN NULL; -- an UPDATE that changed nothing
     END IF;
     rid := CASE WHEN jsonb_typeof(n -> 'id') = 'number' THEN (n ->> 'id')::bigint END;
-    SELECT jsonb_object_agg(k, o -> k), jsonb_object_agg(k, n -> k), bool_and(n -> k = 'null') INTO o, n, cleared
-      FROM jsonb_object_keys(n) AS k
-     WHERE (o -> k) IS DISTINCT FROM (n -> k);
+    SELECT jsonb_object_agg(e.key, o -> e.key), jsonb_object_agg(e.key, e.value), bool_and(e.value = 'null') INTO o, n, cleared
+      FROM jsonb_each(n) AS e
+     WHERE (o -> e.key) IS DISTINCT FROM e.value;
   ELSIF TG_OP = 'INSERT' THEN
     n := to_jsonb(NEW);
     rid := CASE WHEN jsonb_typeof(n -> 'id') = 'number' THEN (n ->> 'id')::bigint END;
