@@ -231,6 +231,16 @@ describe('row trash: delete and restore (issue 16)', function () {
     expect((await trash(t.id)).rows.map((r) => r.id)).to.deep.equal([row.id]);
   });
 
+  it('two restores of one row at once: one brings it back, the other is told it is not in the trash', async () => {
+    const { t, row } = await tableWithRow();
+    expect((await app.request('DELETE', `/tables/${t.id}/rows/${row.id}`)).status).to.equal(204);
+    const answers = await Promise.all([1, 2, 3].map(() => app.request('POST', `/tables/${t.id}/rows/${row.id}/restore`)));
+    expect(answers.map((a) => a.status).sort()).to.deep.equal([200, 404, 404]);
+    expect((await getRow(t.id, row.id as number)).body).to.deep.equal(row);
+    const { n } = await sql.one(`SELECT count(*)::int AS n FROM tablewright.row_history WHERE table_id = $1 AND op = 'restore'`, [t.id]);
+    expect(n, 'restored once').to.equal(1);
+  });
+
   it('viewers read the trash; only editors restore; bad input is a 400 naming it', async () => {
     const { t, row } = await tableWithRow();
     expect((await app.request('DELETE', `/tables/${t.id}/rows/${row.id}`)).status).to.equal(204);
