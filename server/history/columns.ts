@@ -137,6 +137,8 @@ export function apiValue(field: FieldMeta | undefined, text: JsonText): unknown 
   const raw: unknown = NUMBER_TEXT.test(text) ? numberToJson(text) : JSON.parse(text);
   if (!field || raw === null) return raw;
   try {
+    // A datetime as the row API writes it: UTC, 'Z', its fraction of a second kept.
+    if (field.type === 'datetime' && typeof raw === 'string') return utcIso(raw);
     // A value written before the field became a number (text '42'): shown as the number it converted to.
     if (field.type === 'number' && typeof raw === 'string' && NUMBER_TEXT.test(raw.trim())) return numberToJson(raw.trim());
     if (field.type === 'single_select' && typeof raw === 'number') return fieldType(field.type).toJson(raw, field.options);
@@ -145,6 +147,20 @@ export function apiValue(field: FieldMeta | undefined, text: JsonText): unknown 
     // a value that no longer fits its field's type: shown as stored
   }
   return raw;
+}
+
+const OFFSET_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?([+-])(\d{2}):(\d{2})(?::(\d{2}))?$/;
+
+/** '2024-03-01T15:30:00.123456+05:45' (to_jsonb's form, in the writer's time zone) -> '2024-03-01T09:45:00.123456Z'. */
+export function utcIso(text: string): string {
+  const m = OFFSET_TIME.exec(text);
+  if (!m) return text;
+  const [, y, mo, d, h, mi, s, frac, sign, oh, om, os] = m;
+  const offset = (sign === '-' ? -1 : 1) * (Number(oh) * 3600 + Number(om) * 60 + Number(os ?? 0)) * 1000;
+  const when = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) - offset);
+  const year = when.getUTCFullYear();
+  if (year < 1 || year > 9999 || Number(y) < 100) return text; // Date.UTC reads years 0-99 as 19xx: leave those as written
+  return `${when.toISOString().slice(0, 19)}${frac ?? ''}Z`;
 }
 
 /** The same value as a short text for the console. */
