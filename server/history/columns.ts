@@ -7,6 +7,7 @@ import { identFromCatalog } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
 import { fieldType } from '../fields/registry.js';
 import { numberToJson } from '../fields/number.js';
+import { parseExactJson, RawJson } from '../fields/exact_json.js';
 import type { FieldMeta } from '../schema/metadata.js';
 
 /** A column's value as JSON text ('12.50', '"abc"', 'null'), exactly as jsonb prints it. */
@@ -134,7 +135,14 @@ const NUMBER_TEXT = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
  * change shows as it was.
  */
 export function apiValue(field: FieldMeta | undefined, text: JsonText): unknown {
-  const raw: unknown = NUMBER_TEXT.test(text) ? numberToJson(text) : JSON.parse(text);
+  // A JSON field's document goes out as stored, every digit of it.
+  if (field?.type === 'json' && text !== 'null') return new RawJson(text);
+  let raw: unknown;
+  try {
+    raw = NUMBER_TEXT.test(text) ? numberToJson(text) : parseExactJson(text);
+  } catch {
+    return new RawJson(text); // deeper than the body parser reads: as stored
+  }
   if (!field || raw === null) return raw;
   try {
     // A datetime as the row API writes it: UTC, 'Z', its fraction of a second kept.
@@ -168,6 +176,7 @@ export function displayValue(field: FieldMeta | undefined, text: JsonText): stri
   const v = apiValue(field, text);
   if (v === null || v === undefined) return '';
   if (typeof v === 'string') return v;
+  if (v instanceof RawJson) return v.text.length > 120 ? `${v.text.slice(0, 119)}…` : v.text;
   if (typeof v === 'object' && v !== null && 'label' in v) {
     const o = v as { id: number; label: string | null };
     return o.label ?? `#${o.id}`;

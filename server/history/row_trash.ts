@@ -9,7 +9,7 @@ import { AppError, badRequest } from '../errors.js';
 import type { Model } from '../model/compile.js';
 import { getRow, MAX_BULK_ROWS, writeTarget, type Row } from '../model/rows.js';
 import { insertRow, loadRowTable, place, restoreLinks } from './apply.js';
-import { apiValue, ColumnResolver, pairsSql, type JsonText } from './columns.js';
+import { apiValue, ColumnResolver, displayValue, pairsSql, type JsonText } from './columns.js';
 import { stampTransaction, type WriteContext } from './stamp.js';
 
 export const TRASH_PAGE = 50;
@@ -23,8 +23,8 @@ export interface TrashedRow {
   deleted_by: string;
   /** column -> value, by the table's fields as they are now */
   values: Record<string, unknown>;
-  /** for the console: [field name, value] in display order */
-  shown: Array<{ name: string; value: unknown }>;
+  /** for the console: field name and value as a short text, in display order */
+  shown: Array<{ name: string; value: string }>;
 }
 
 function pageOf(q: { page?: unknown; size?: unknown }): { page: number; size: number } {
@@ -54,13 +54,12 @@ export async function listRowTrash(db: Queryable, model: Model, q: { page?: unkn
   const order = new Map(model.fields.map((f, i) => [f.column, i]));
   const trashed: TrashedRow[] = rows.map((r) => {
     const values: Record<string, unknown> = {};
-    const shown: Array<{ name: string; value: unknown; at: number }> = [];
+    const shown: Array<{ name: string; value: string; at: number }> = [];
     for (const [name, text] of r.pairs) {
       if (name === 'id') continue;
       const t = resolver.resolve(r.layout_id, name);
-      const v = apiValue(t.field, text);
-      values[t.column] = v;
-      if (t.field && !t.field.trashed_at) shown.push({ name: t.field.name, value: v, at: order.get(t.column) ?? 10_000 });
+      values[t.column] = apiValue(t.field, text);
+      if (t.field && !t.field.trashed_at) shown.push({ name: t.field.name, value: displayValue(t.field, text), at: order.get(t.column) ?? 10_000 });
     }
     return { id: Number(r.row_id), deleted_at: r.deleted_at, deleted_by: r.deleted_by, values, shown: shown.sort((a, b) => a.at - b.at).map(({ name, value }) => ({ name, value })) };
   });

@@ -677,7 +677,16 @@ async function restoreHistory(deps: ReconcileDeps, actor: Actor, tableId: number
     c.reached('validate');
     await c.tx.query(`DELETE FROM tablewright.drift_ignored WHERE item_id = $1`, [itemId]);
     const ddl = await syncHistoryTriggers(c.tx, c.deps.config.dataSchema, tableId, { evenIfIgnored: true });
-    if (ddl === null) throw changedMeanwhile(`the history triggers of "${table.name}"`);
+    if (ddl === null) {
+      const { rows } = await c.tx.query<{ owner: string; mine: boolean }>(
+        `SELECT pg_get_userbyid(c.relowner) AS owner, pg_has_role(current_user, c.relowner, 'USAGE') AS mine FROM pg_class c WHERE c.oid = $1`,
+        [table.table_oid],
+      );
+      if (rows[0] && !rows[0].mine) {
+        throw conflict('not_owner', `only the owner of "${table.name}" (role ${rows[0].owner}) can put its history triggers back: as that role, run SELECT tablewright.sync_history_triggers(${tableId}, '${table.table_oid}'::oid::regclass)`, undefined, { owner: rows[0].owner });
+      }
+      throw changedMeanwhile(`the history triggers of "${table.name}"`);
+    }
     c.record(ddl);
     c.reached('ddl');
     c.reached('metadata');

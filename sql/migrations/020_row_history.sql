@@ -143,8 +143,9 @@ BEGIN
 END $$;
 
 -- Puts the two triggers on a managed table, or finds them in place; keeps the layout they
--- record under. Returns the DDL it ran (for the audit), NULL when nothing was needed. A
--- table without an integer "id" column (adopted read-only) gets none: rows need an id.
+-- record under. Returns the DDL it ran (for the audit), NULL when nothing was needed (or
+-- possible: a table the connected role does not own). A table without an integer "id"
+-- column (adopted read-only) gets none: rows need an id.
 -- The schema editor calls it at the end of every schema change; so does this migration
 -- for the tables that exist, and the drift action that puts dropped triggers back.
 CREATE FUNCTION tablewright.sync_history_triggers(p_table_id bigint, p_relation regclass) RETURNS text
@@ -199,7 +200,15 @@ BEGIN
     'CREATE TRIGGER tablewright_history_truncate BEFORE TRUNCATE ON %1$s FOR EACH STATEMENT '
     'EXECUTE FUNCTION tablewright.record_truncate(%2$L, %3$L)',
     p_relation, p_table_id, layout);
-  EXECUTE ddl;
+  -- Only a table's owner may put triggers on it: a table owned by another role (adopted
+  -- as it was) stays without history, which reconcile reports, rather than failing the
+  -- schema change or the migration.
+  BEGIN
+    EXECUTE ddl;
+  EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'no row history for %: %', p_relation, SQLERRM;
+    RETURN NULL;
+  END;
   RETURN ddl;
 END $$;
 

@@ -64,6 +64,19 @@ describe('row history (issue 16)', function () {
     expect(new Date(del.at).getTime()).to.be.at.least(new Date(ins.at).getTime());
   });
 
+  it('shows values as the row API writes them: every digit of numbers and JSON documents, datetimes in UTC to the microsecond', async () => {
+    const t = await table([{ name: 'Amount', type: 'number', options: { decimals: 10 } }, { name: 'Doc', type: 'json' }, { name: 'At', type: 'datetime' }]);
+    const id = (await app.request('POST', `/tables/${t.id}/rows`, { body: '{"amount": 12345678901234567890.1234567891, "doc": {"big": 123456789012345678901234567890}}', headers: { 'Content-Type': 'application/json' } })).body.id;
+    // Written by psql in another time zone: shown in UTC all the same.
+    await sql.exec(`SET TimeZone = 'Asia/Kathmandu'`);
+    await sql.exec(`UPDATE data.${t.table_name} SET at = '2024-03-01 15:30:00.123456+05:45' WHERE id = $1`, [id]);
+    await sql.exec('RESET TimeZone');
+    const raw = (await app.request('GET', `/tables/${t.id}/rows/${id}/history`)).text;
+    expect(raw).to.include('"new":12345678901234567890.1234567891');
+    expect(raw).to.include('"new":{"big":123456789012345678901234567890}');
+    expect(raw).to.include('"at":{"old":null,"new":"2024-03-01T09:45:00.123456Z"}');
+  });
+
   it('a psql UPDATE is in the history with the database role and application_name as who; a rolled back one is not', async () => {
     const t = await table();
     const id = (await app.request('POST', `/tables/${t.id}/rows`, { json: { name: 'From the API' } })).body.id;

@@ -140,6 +140,29 @@ describe('history triggers on every managed table (issue 16)', function () {
     await expectClean(app);
   });
 
+  it("a table the connected role does not own stays without history (reported by reconcile), instead of failing the change", async () => {
+    const t = await createTable(app, 'Not mine', [{ name: 'Note', type: 'text' }]);
+    await sql.exec(`DROP TRIGGER tablewright_history ON data.${t.table_name}`);
+    const role = `tw_not_owner_${process.pid}`;
+    await sql.exec(`CREATE ROLE ${role}`);
+    try {
+      await sql.exec(`GRANT USAGE ON SCHEMA tablewright, data TO ${role}`);
+      await sql.exec(`GRANT SELECT ON tablewright.fields TO ${role}`);
+      await sql.exec(`GRANT SELECT, INSERT, UPDATE ON tablewright.row_layouts TO ${role}`);
+      await sql.exec('BEGIN');
+      await sql.exec(`SET LOCAL ROLE ${role}`);
+      const r = await sql.one(`SELECT tablewright.sync_history_triggers($1, $2::regclass) AS ddl`, [t.id, `data.${t.table_name}`]);
+      await sql.exec('ROLLBACK');
+      expect(r.ddl, 'nothing done, no error').to.equal(null);
+    } finally {
+      await sql.exec('ROLLBACK').catch(() => undefined);
+      await sql.exec(`DROP OWNED BY ${role}`);
+      await sql.exec(`DROP ROLE ${role}`);
+    }
+    expect((await report(app)).items.map((i) => i.id)).to.include(`history_off:t${t.id}`);
+    await act(app, `history_off:t${t.id}`, 'restore');
+  });
+
   it('the migration puts the triggers on the managed tables that exist', async () => {
     const scratch = await freshDatabase({ empty: true });
     const client = new pg.Client({ connectionString: scratch.url });
