@@ -73,7 +73,7 @@ describe('row history (issue 16)', function () {
     await sql.exec('RESET TimeZone');
     const raw = (await app.request('GET', `/tables/${t.id}/rows/${id}/history`)).text;
     expect(raw).to.include('"new":12345678901234567890.1234567891');
-    expect(raw).to.include('"new":{"big":123456789012345678901234567890}');
+    expect(raw).to.include('"new":{"big": 123456789012345678901234567890}'); // jsonb's own text
     expect(raw).to.include('"at":{"old":null,"new":"2024-03-01T09:45:00.123456Z"}');
   });
 
