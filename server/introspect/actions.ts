@@ -678,12 +678,10 @@ async function restoreHistory(deps: ReconcileDeps, actor: Actor, tableId: number
     await c.tx.query(`DELETE FROM tablewright.drift_ignored WHERE item_id = $1`, [itemId]);
     const ddl = await syncHistoryTriggers(c.tx, c.deps.config.dataSchema, tableId, { evenIfIgnored: true });
     if (ddl === null) {
-      const { rows } = await c.tx.query<{ owner: string; mine: boolean }>(
-        `SELECT pg_get_userbyid(c.relowner) AS owner, pg_has_role(current_user, c.relowner, 'USAGE') AS mine FROM pg_class c WHERE c.oid = $1`,
-        [table.table_oid],
-      );
-      if (rows[0] && !rows[0].mine) {
-        throw conflict('not_owner', `only the owner of "${table.name}" (role ${rows[0].owner}) can put its history triggers back: as that role, run SELECT tablewright.sync_history_triggers(${tableId}, '${table.table_oid}'::oid::regclass)`, undefined, { owner: rows[0].owner });
+      // Only a table's owner may put triggers on it (sync_history_triggers skips the others).
+      const own = table.table_oid === null ? undefined : await relationOwnership(c.tx, Number(table.table_oid));
+      if (own && !own.mayAlter) {
+        throw conflict('insufficient_privilege', notOwnerMessage(`${c.deps.config.dataSchema}.${table.table_name}`, own.owner, own.role, `"${table.name}"`), undefined, { owner: own.owner });
       }
       throw changedMeanwhile(`the history triggers of "${table.name}"`);
     }
