@@ -17,7 +17,9 @@ export interface FieldShape {
 export function conversionSql(from: FieldShape, to: FieldShape, col: string, env: SqlEnv): string {
   const src = fieldType(from.type);
   const dst = fieldType(to.type);
-  if (from.type === 'number' && to.type === 'boolean') return `CASE WHEN ${col} IS NULL THEN NULL ELSE ${col} <> 0 END`;
+  // Only 0 and 1 are booleans exactly: 5 -> true could not come back as 5, so it is a lost
+  // value (reported, kept in the trashed copy), like a number with too many decimals.
+  if (from.type === 'number' && to.type === 'boolean') return `CASE ${col} WHEN 0 THEN false WHEN 1 THEN true END`;
   if (from.type === 'boolean' && to.type === 'number') return `CASE WHEN ${col} THEN 1 WHEN NOT ${col} THEN 0 END`;
   // Only a UTC midnight is a date exactly: a time of day would be dropped, so that value is
   // lost (reported and kept), as a number with too many decimals is, never truncated.
