@@ -8,6 +8,14 @@
 import { fieldType } from './registry.js';
 import type { FieldTypeName, SqlEnv } from './types.js';
 
+const SYSTEM_BASE: Partial<Record<FieldTypeName, FieldTypeName>> = {
+  autonumber: 'number',
+  created_at: 'datetime',
+  updated_at: 'datetime',
+  created_by: 'text',
+  updated_by: 'text',
+};
+
 export interface FieldShape {
   type: FieldTypeName;
   options: any;
@@ -29,6 +37,8 @@ export function conversionSql(from: FieldShape, to: FieldShape, col: string, env
     const kept = (to.options.choices as Array<{ id: number }>).map((c) => c.id);
     return kept.length ? `CASE WHEN ${col} IN (${kept.join(', ')}) THEN ${col} END` : 'NULL::integer';
   }
+  // a system field to the ordinary type it is stored as keeps every value as it is
+  if (SYSTEM_BASE[from.type] === to.type && (to.type !== 'number' || to.options.decimals === 0)) return col;
   if (from.type === to.type && ['text', 'long_text', 'email', 'url', 'json', 'boolean', 'date', 'datetime'].includes(from.type)) return col;
   if ((from.type === 'text' || from.type === 'long_text') && (to.type === 'text' || to.type === 'long_text')) return col;
   return dst.fromText(src.toText(col, from.options), to.options, env);

@@ -7,6 +7,7 @@ import { jsonType } from './json.js';
 import { linkType } from './link.js';
 import { numberType } from './number.js';
 import { singleSelectType } from './single_select.js';
+import { autonumberType, createdAtType, createdByType, updatedAtType, updatedByType } from './system.js';
 import { longTextType, textType } from './text.js';
 import { FIELD_TYPES, type FieldTypeDef, type FieldTypeName } from './types.js';
 
@@ -22,6 +23,11 @@ const registry: Record<FieldTypeName, FieldTypeDef> = {
   single_select: singleSelectType,
   json: jsonType,
   link: linkType,
+  autonumber: autonumberType,
+  created_at: createdAtType,
+  updated_at: updatedAtType,
+  created_by: createdByType,
+  updated_by: updatedByType,
 };
 
 export function isFieldType(name: unknown): name is FieldTypeName {

@@ -13,6 +13,11 @@ export const FIELD_TYPES = [
   'single_select',
   'json',
   'link',
+  'autonumber',
+  'created_at',
+  'updated_at',
+  'created_by',
+  'updated_by',
 ] as const;
 export type FieldTypeName = (typeof FIELD_TYPES)[number];
 
@@ -64,4 +69,9 @@ export interface FieldTypeDef<O = any> {
    * text, exact, that toJson reads.
    */
   selectSql?(expr: string, opts: O): string;
+  /**
+   * Set by PostgreSQL, never by a write (server/fields/system.ts): 'identity' is a
+   * GENERATED ALWAYS identity column; the others are kept by a default and a trigger.
+   */
+  system?: 'identity' | 'created_at' | 'updated_at' | 'created_by' | 'updated_by';
 }

@@ -63,7 +63,8 @@ export class ColumnResolver {
       relationOid === null
         ? { rows: [] as Array<{ name: string; computed: boolean }> }
         : await db.query<{ name: string; computed: boolean }>(
-            `SELECT attname AS name, (attgenerated <> '' OR attidentity <> '') AS computed FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`,
+            // an identity column is put back (insertRow says OVERRIDING SYSTEM VALUE): a restored row keeps its autonumber
+            `SELECT attname AS name, (attgenerated <> '') AS computed FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`,
             [relationOid],
           );
     const byId = new Map(fields.rows.map((f) => [Number(f.id), f]));

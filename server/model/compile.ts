@@ -99,7 +99,8 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
     const type = fieldType(meta.type);
     const quoted = ident(meta.column_name, 'column');
     const ref = `${ROW_ALIAS}.${quoted}`;
-    const field: ModelField = { meta, type, options: meta.options, column: meta.column_name, quoted: String(quoted), ref };
+    // a system field (autonumber, created_at...) is PostgreSQL's to fill: read-only for every write path
+    const field: ModelField = { meta: type.system ? { ...meta, read_only: true } : meta, type, options: meta.options, column: meta.column_name, quoted: String(quoted), ref };
     if (meta.type === 'link') {
       const alias = `l${meta.id}`;
       const target = await getLiveTable(db, meta.options.table_id).catch(() => undefined);

@@ -8,7 +8,7 @@ import { AppError, badRequest, conflict, notFound, unprocessable } from '../erro
 import { FieldValueError } from '../fields/types.js';
 import { isStaleModelError } from './cache.js';
 import { stampSql, type WriteContext } from '../history/stamp.js';
-import { rowToJson, ROW_ALIAS, type Model } from './compile.js';
+import { rowToJson, ROW_ALIAS, type Model, type ModelField } from './compile.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -194,7 +194,7 @@ export function parseRowInput(model: Model, body: unknown, mode: 'create' | 'upd
   }
   if (mode === 'create') {
     for (const f of model.fields) {
-      if (f.meta.not_null && f.meta.default_value == null && !values.has(f.column) && !problems.some((p) => p.field === f.column)) {
+      if (f.meta.not_null && f.meta.default_value == null && !f.type.system && !values.has(f.column) && !problems.some((p) => p.field === f.column)) {
         problems.push({ field: f.column, message: `${f.meta.name} is required` });
       }
     }
@@ -265,14 +265,36 @@ export function rowError(model: Model, err: unknown, op: RowOp): unknown {
  */
 const stamp = (params: Params, w?: WriteContext) => (w ? `, ${stampSql(params, w)} AS "__tw"` : '');
 
+/**
+ * The stamp above runs after the row is written, too late for the BEFORE trigger that
+ * fills created_by / updated_by (sql/migrations/070_system_fields.sql). A table with
+ * such a field gets the stamp as that column's value in the write itself (evaluated
+ * before the trigger, which then replaces it with the actor).
+ */
+function actorColumn(model: Model, w: WriteContext | undefined, mode: 'create' | 'update'): ModelField | undefined {
+  if (!w) return undefined;
+  const kinds = mode === 'create' ? ['created_by', 'updated_by'] : ['updated_by', 'created_by'];
+  for (const k of kinds) {
+    const f = model.fields.find((x) => x.type.system === k);
+    if (f) return f;
+  }
+  return undefined;
+}
+
 export async function createRow(db: Queryable, model: Model, body: unknown, w?: WriteContext): Promise<Row> {
   const target = writeTarget(model);
   const { values, problems } = parseRowInput(model, body, 'create');
   if (problems.length) throw invalid(problems);
   const params = new Params();
   const columns = [...values.keys()];
+  const exprs = columns.map((c) => params.add(values.get(c)));
+  const actor = actorColumn(model, w, 'create');
+  if (actor) {
+    columns.push(actor.column);
+    exprs.push(stampSql(params, w!));
+  }
   const insert = columns.length
-    ? `INSERT INTO ${target} (${columns.map((c) => model.byColumn.get(c)!.quoted).join(', ')}) VALUES (${columns.map((c) => params.add(values.get(c))).join(', ')})`
+    ? `INSERT INTO ${target} (${columns.map((c) => model.byColumn.get(c)!.quoted).join(', ')}) VALUES (${exprs.join(', ')})`
     : `INSERT INTO ${target} DEFAULT VALUES`;
   try {
     const { rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *) SELECT ${model.selectList}${stamp(params, w)} FROM ${ROW_ALIAS} ${model.joins}`, params.values);
@@ -289,6 +311,8 @@ export async function updateRow(db: Queryable, model: Model, id: number, body: u
   if (values.size === 0) return getRow(db, model, id);
   const params = new Params();
   const sets = [...values].map(([c, v]) => `${model.byColumn.get(c)!.quoted} = ${params.add(v)}`);
+  const actor = actorColumn(model, w, 'update');
+  if (actor) sets.push(`${actor.quoted} = ${stampSql(params, w!)}`);
   const update = `UPDATE ${target} SET ${sets.join(', ')} WHERE id = ${params.add(id)}`;
   let rows: Row[];
   try {
@@ -350,8 +374,10 @@ export async function createRows(tx: Queryable, model: Model, body: unknown, w?:
     return out;
   }
   const params = new Params();
-  const tuples = parsed.map((p) => `(${columns.map((c) => (p.values.has(c) ? params.add(p.values.get(c)) : 'DEFAULT')).join(', ')})`);
-  const colList = columns.map((c) => model.byColumn.get(c)!.quoted).join(', ');
+  const actor = actorColumn(model, w, 'create');
+  const actorSql = actor ? `, ${stampSql(params, w!)}` : ''; // the same parameters serve every row
+  const tuples = parsed.map((p) => `(${columns.map((c) => (p.values.has(c) ? params.add(p.values.get(c)) : 'DEFAULT')).join(', ')}${actorSql})`);
+  const colList = [...columns, ...(actor ? [actor.column] : [])].map((c) => model.byColumn.get(c)!.quoted).join(', ');
   const insert = `INSERT INTO ${target} (${colList}) VALUES ${tuples.join(', ')}`;
   try {
     const { rows } = await tx.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *) SELECT ${model.selectList}${stamp(params, w)} FROM ${ROW_ALIAS} ${model.joins} ORDER BY ${ROW_ALIAS}.id`, params.values);

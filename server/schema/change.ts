@@ -19,6 +19,7 @@ import { withTransaction } from '../db/tx.js';
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
 import { syncHistoryTriggers } from '../history/triggers.js';
+import { syncSystemTriggers } from './system_fields.js';
 
 export const SCHEMA_CHANNEL = 'tablewright_schema';
 /** First key of the two-key advisory locks taken by schema changes ("tw"). */
@@ -130,6 +131,9 @@ export async function schemaChange<T>(
     // Every managed table keeps its row history triggers, whatever the change did to it.
     const historyDdl = await syncHistoryTriggers(tx, deps.config.dataSchema, out.tableId);
     if (historyDdl) statements.push(historyDdl);
+    // and the triggers of its system fields (created_at, updated_by...), under their attnums now
+    const systemDdl = await syncSystemTriggers(tx, deps.config.dataSchema, out.tableId);
+    if (systemDdl) statements.push(systemDdl);
 
     const { rows } = await tx.query<{ version: number }>(
       /* sql */ `UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,

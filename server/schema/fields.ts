@@ -18,6 +18,7 @@ import { coerceOptions, flag, stableJson } from './input.js';
 import { keepLostValues } from './lost_values.js';
 import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
 import { columnComment } from './comments.js';
+import { addSystemColumn, assertConvertible, leaveSystemType } from './system_fields.js';
 
 export interface FieldSpec {
   name: unknown;
@@ -149,7 +150,8 @@ export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, p
   const type = fieldType(spec.type, `${prefix}type`);
   const options = normaliseOptions(type, spec.options);
   const notNull = flag(spec.not_null, `${prefix}not_null`) ?? false;
-  const unique = flag(spec.unique, `${prefix}unique`) ?? false;
+  // an autonumber is unique by definition: its constraint says so to psql and the planner
+  const unique = type.system === 'identity' || (flag(spec.unique, `${prefix}unique`) ?? false);
   const indexed = type.name === 'link' || (flag(spec.indexed, `${prefix}indexed`) ?? false);
   const dflt = parseDefault(type, options, spec.default);
 
@@ -195,6 +197,7 @@ export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, p
   if (type.name === 'link') definition += ` CONSTRAINT ${ident(fkName(id))} REFERENCES ${env.linkTarget(options.table_id)} (id) ON DELETE SET NULL`;
   // ADD COLUMN with no default or a constant one rewrites no rows (PostgreSQL 11+).
   await c.ddl(`ALTER TABLE ${relation} ADD COLUMN ${definition}`);
+  await addSystemColumn(c, String(relation), String(col), type);
   if (unique) await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(uniqueName(id))} UNIQUE (${col})`);
   if (hasOwnIndex({ indexed, is_unique: unique })) await c.ddl(`CREATE INDEX ${ident(indexName(id))} ON ${relation} (${col})`);
   await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ id, name, type: type.name, options }, table))}`);
@@ -244,6 +247,7 @@ async function planTypeChange(db: Queryable, deps: EditorDeps, table: TableMeta,
   const typeName = update.type === undefined || update.type === '' ? field.type : update.type;
   if (typeof typeName !== 'string') throw badRequest('type must be a field type name', 'type');
   const type = fieldType(typeName);
+  assertConvertible(field.type, type.name);
   const sameType = type.name === field.type;
   const relation = String(qualified(deps.config.dataSchema, table.table_name));
   const col = String(ident(field.column_name));
@@ -354,6 +358,7 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
     );
   }
 
+  await leaveSystemType(c, String(relation), field, to.type);
   if (!plan.identity) {
     if (field.type === 'link') await c.ddl(`ALTER TABLE ${relation} DROP CONSTRAINT IF EXISTS ${ident(fkName(field.id))}`);
     if (field.default_value !== null) await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP DEFAULT`);
