@@ -70,7 +70,8 @@ export function mapColumn(col: CatalogColumn, table: CatalogTable, linkTarget: (
       const fk = table.constraints.find((c) => c.kind === 'f' && c.columns.length === 1 && c.columns[0] === col.attnum && c.ref_oid !== null);
       const target = fk ? linkTarget(fk.ref_oid!, fk.ref_columns ?? []) : undefined;
       if (target !== undefined) return { type: 'link', options: { table_id: target }, read_only: false, pg_type: null };
-      if (col.identity) return ro('number', { decimals: 0 }, 'an identity column is filled by PostgreSQL');
+      // PostgreSQL numbers it: an autonumber (a system field, read-only to writes)
+      if (col.identity) return { type: 'autonumber', options: {}, read_only: false, pg_type: null };
       return { type: 'number', options: { decimals: 0 }, read_only: false, pg_type: null };
     }
     case 'int2':

@@ -197,7 +197,7 @@ export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, p
   if (type.name === 'link') definition += ` CONSTRAINT ${ident(fkName(id))} REFERENCES ${env.linkTarget(options.table_id)} (id) ON DELETE SET NULL`;
   // ADD COLUMN with no default or a constant one rewrites no rows (PostgreSQL 11+).
   await c.ddl(`ALTER TABLE ${relation} ADD COLUMN ${definition}`);
-  await addSystemColumn(c, String(relation), String(col), type);
+  await addSystemColumn(c, String(relation), id, String(col), type);
   if (unique) await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(uniqueName(id))} UNIQUE (${col})`);
   if (hasOwnIndex({ indexed, is_unique: unique })) await c.ddl(`CREATE INDEX ${ident(indexName(id))} ON ${relation} (${col})`);
   await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ id, name, type: type.name, options }, table))}`);
@@ -567,7 +567,8 @@ export async function trashField(deps: EditorDeps, actor: Actor, tableId: number
     c.reached('validate');
     const relation = rel(c, table);
     const col = ident(field.column_name);
-    if (field.not_null) await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP NOT NULL`);
+    // an identity column cannot drop NOT NULL; PostgreSQL fills it, so inserts keep working
+    if (field.not_null && !fieldType(field.type).system) await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP NOT NULL`);
     if (field.is_unique) await c.ddl(`ALTER TABLE ${relation} DROP CONSTRAINT IF EXISTS ${ident(uniqueName(field.id))}`);
     await c.ddl(`ALTER TABLE ${relation} RENAME COLUMN ${col} TO ${ident(parked)}`);
     await c.ddl(`COMMENT ON COLUMN ${relation}.${ident(parked)} IS ${literal(columnComment(field, table, { trashed: true, column: field.column_name }))}`);

@@ -16,7 +16,7 @@ import type { FieldMeta } from './metadata.js';
  * syncSystemTriggers at the end of the change). Rows there already keep NULL for these:
  * when they were made, and by whom, is not known.
  */
-export async function addSystemColumn(c: Change, relation: string, col: string, type: FieldTypeDef): Promise<void> {
+export async function addSystemColumn(c: Change, relation: string, fieldId: number, col: string, type: FieldTypeDef): Promise<void> {
   if (!type.system) return;
   if (type.system === 'identity') {
     const { rows } = await c.tx.query<{ n: string }>(`SELECT count(*) AS n FROM ${relation}`);
@@ -28,10 +28,26 @@ export async function addSystemColumn(c: Change, relation: string, col: string, 
     }
     await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} SET NOT NULL`);
     await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} ADD GENERATED ALWAYS AS IDENTITY (START WITH ${(n + 1n).toString()})`);
+    // an identity column is NOT NULL, and stays so in the trash (trashField leaves it)
+    await c.tx.query(`UPDATE tablewright.fields SET not_null = true WHERE id = $1`, [fieldId]);
     return;
   }
   const dflt = type.system.endsWith('_at') ? 'now()' : 'tablewright.current_actor()';
   await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} SET DEFAULT ${dflt}`);
+  await recordDefault(c, fieldId);
+}
+
+/** Metadata's pg_default is the column's default as PostgreSQL prints it: what reconcile expects. */
+async function recordDefault(c: Change, fieldId: number): Promise<void> {
+  await c.tx.query(
+    /* sql */ `UPDATE tablewright.fields f SET pg_default = (
+        SELECT pg_get_expr(d.adbin, d.adrelid) FROM tablewright.tables t
+          JOIN pg_attribute a ON a.attrelid = t.table_oid AND a.attname = f.column_name
+          JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE t.id = f.table_id)
+      WHERE f.id = $1`,
+    [fieldId],
+  );
 }
 
 /**
@@ -54,7 +70,10 @@ export async function leaveSystemType(c: Change, relation: string, field: FieldM
   if (!from.system || from.name === to.name) return;
   const col = ident(field.column_name);
   if (from.system === 'identity') await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP IDENTITY IF EXISTS`);
-  else await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP DEFAULT`);
+  else {
+    await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP DEFAULT`);
+    await c.tx.query(`UPDATE tablewright.fields SET pg_default = NULL WHERE id = $1`, [field.id]);
+  }
 }
 
 /** Runs sync_system_triggers for a live managed table; the DDL that ran, or null. */
