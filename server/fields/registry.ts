@@ -1,6 +1,11 @@
 // The field types, by name. Adding a type: a module implementing FieldTypeDef, listed here.
 import { AppError } from '../errors.js';
 import { booleanType } from './boolean.js';
+import { currencyType } from './currency.js';
+import { durationType } from './duration.js';
+import { percentType } from './percent.js';
+import { phoneType } from './phone.js';
+import { ratingType } from './rating.js';
 import { dateType, datetimeType } from './date.js';
 import { emailType, urlType } from './email_url.js';
 import { jsonType } from './json.js';
@@ -28,6 +33,11 @@ const registry: Record<FieldTypeName, FieldTypeDef> = {
   updated_at: updatedAtType,
   created_by: createdByType,
   updated_by: updatedByType,
+  rating: ratingType,
+  percent: percentType,
+  currency: currencyType,
+  duration: durationType,
+  phone: phoneType,
 };
 
 export function isFieldType(name: unknown): name is FieldTypeName {

@@ -18,6 +18,11 @@ export const FIELD_TYPES = [
   'updated_at',
   'created_by',
   'updated_by',
+  'rating',
+  'percent',
+  'currency',
+  'duration',
+  'phone',
 ] as const;
 export type FieldTypeName = (typeof FIELD_TYPES)[number];
 

@@ -90,6 +90,9 @@ const OPTION_KEYS: Record<string, string[]> = {
   number: ['decimals'],
   single_select: ['choices'],
   link: ['table_id'],
+  rating: ['max'],
+  percent: ['decimals'],
+  currency: ['code', 'decimals'],
 };
 
 /**

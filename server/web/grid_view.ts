@@ -104,9 +104,12 @@ export function cellView(field: ModelField, value: unknown): CellView {
       return { kind: 'email', text: s, href: `mailto:${encodeURIComponent(s).replace(/%40/g, '@')}` };
     }
     default:
-      return { kind: 'text', text: String(value) };
+      // the other types format themselves (★★★☆☆, 12.5 %, USD 9.99, 1:30, a datetime's UTC)
+      return { kind: RIGHT_ALIGNED.has(field.meta.type) ? 'number' : 'text', text: field.type.display(value, field.options) };
   }
 }
+
+const RIGHT_ALIGNED = new Set(['autonumber', 'percent', 'currency', 'duration']);
 
 /**
  * The editor's value: what the field's parser reads back as the same value. A link field
@@ -148,6 +151,14 @@ export function editorView(field: ModelField, value: unknown, picker?: LinkPicke
       return { input: 'email', value: text };
     case 'url':
       return { input: 'url', value: text };
+    case 'rating':
+      return { input: 'select', value: text, choices: [{ value: '', label: '(empty)' }, ...Array.from({ length: field.options.max as number }, (_, i) => ({ value: String(i + 1), label: '★'.repeat(i + 1) }))] };
+    case 'duration':
+      return { input: 'text', value: text, hint: 'h:mm, h:mm:ss, or 90m, 1h 30m' };
+    case 'currency':
+      return { input: 'text', value: text, hint: `${field.options.code}, up to ${field.options.decimals} decimals` };
+    case 'percent':
+      return { input: 'text', value: text, hint: `%, up to ${field.options.decimals} decimals` };
     default:
       return { input: 'text', value: text };
   }

@@ -40,11 +40,19 @@ const SAMPLES: Partial<Record<FieldTypeName, Array<string | null>>> = {
   single_select: ['1', '2', null],
   json: ['{"a":1}', '"just text"', '42', '12345678901234567890', '1.50', 'true', '[1,2]', 'null', null],
   link: ['1', '2', null],
+  rating: ['1', '3', '5', null],
+  percent: ['0', '12.5', '-3', '100', null],
+  currency: ['0', '9.99', '-12.5', '12345678.1234', null],
+  duration: ['1:30', '90 minutes', '00:00:00.5', '36:00:00', '-0:15', '1 day', null],
+  phone: ['+44 20 7946 0958', '(555) 010-9999 x12', '112', null],
 };
 
 const OPTIONS: Partial<Record<FieldTypeName, Record<string, unknown>>> = {
   number: { decimals: 2 },
   single_select: { choices: [{ id: 1, label: 'Red' }, { id: 2, label: 'Green' }] },
+  rating: { max: 5 },
+  percent: { decimals: 1 },
+  currency: { code: 'EUR', decimals: 4 },
 };
 
 describe('type conversion matrix (every type to every other, on real data)', function () {
