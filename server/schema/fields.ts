@@ -18,7 +18,7 @@ import { coerceOptions, flag, stableJson } from './input.js';
 import { keepLostValues } from './lost_values.js';
 import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
 import { columnComment } from './comments.js';
-import { addSystemColumn, assertConvertible, leaveSystemType } from './system_fields.js';
+import { addSystemColumn, assertConvertible, assertSystemConstraints, leaveSystemType } from './system_fields.js';
 
 export interface FieldSpec {
   name: unknown;
@@ -516,6 +516,7 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
       ops.push('change_field');
     }
     const notNull = flag(update.not_null, 'not_null');
+    assertSystemConstraints(field, notNull, flag(update.unique, 'unique'));
     if (notNull !== undefined && notNull !== field.not_null) {
       await setNotNull(c, table, field, notNull);
       await c.tx.query(`UPDATE tablewright.fields SET not_null = $2 WHERE id = $1`, [fieldId, notNull]);

@@ -76,6 +76,13 @@ export async function leaveSystemType(c: Change, relation: string, field: FieldM
   }
 }
 
+/** An autonumber is NOT NULL and UNIQUE by what it is: neither can be dropped (convert it to a number to). */
+export function assertSystemConstraints(field: FieldMeta, notNull: boolean | undefined, unique: boolean | undefined): void {
+  if (fieldType(field.type).system !== 'identity') return;
+  if (notNull === false) throw unprocessable('invalid_constraint', `${field.name} is an autonumber: always filled (convert it to a number to make it optional)`, 'not_null');
+  if (unique === false) throw unprocessable('invalid_constraint', `${field.name} is an autonumber: always unique (convert it to a number to allow repeats)`, 'unique');
+}
+
 /** Runs sync_system_triggers for a live managed table; the DDL that ran, or null. */
 export async function syncSystemTriggers(tx: Queryable, dataSchema: string, tableId: number): Promise<string | null> {
   const { rows } = await tx.query<{ ddl: string | null }>(

@@ -12,6 +12,7 @@ import { benchSchema } from './schema.js';
 import { benchModels } from './models.js';
 import { benchJobs } from './jobs.js';
 import { benchHistory } from './history.js';
+import { benchSystemFields } from './system_fields.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -27,6 +28,7 @@ const suites: Record<string, (url: string) => Promise<void>> = {
   reconcile: benchReconcileSuite,
   jobs: benchJobs,
   history: benchHistory,
+  system_fields: benchSystemFields,
 };
 
 async function main(): Promise<void> {

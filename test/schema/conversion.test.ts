@@ -197,6 +197,23 @@ describe('type conversion matrix (every type to every other, on real data)', fun
     ['json', {}, 'text', {}, '{"a":1}', '{"a": 1}'],
     ['json', {}, 'number', { decimals: 0 }, '42', '42'],
     ['email', {}, 'text', {}, 'a@b.co', 'a@b.co'],
+    ['text', {}, 'rating', { max: 5 }, ' 4 ', 4],
+    ['number', { decimals: 2 }, 'rating', { max: 5 }, '3.00', 3],
+    ['number', { decimals: 0 }, 'rating', { max: 5 }, '7', null],
+    ['rating', { max: 5 }, 'rating', { max: 3 }, '4', null],
+    ['rating', { max: 5 }, 'rating', { max: 3 }, '2', 2],
+    ['text', {}, 'percent', { decimals: 1 }, '12.5 %', '12.5'],
+    ['text', {}, 'percent', { decimals: 0 }, '12.5%', null],
+    ['number', { decimals: 2 }, 'percent', { decimals: 2 }, '99.95', '99.95'],
+    ['text', {}, 'currency', { code: 'EUR', decimals: 2 }, 'EUR 9.99', '9.99'],
+    ['text', {}, 'currency', { code: 'EUR', decimals: 2 }, '9.99 eur', '9.99'],
+    ['text', {}, 'currency', { code: 'EUR', decimals: 2 }, 'USD 9.99', null],
+    ['currency', { code: 'EUR', decimals: 2 }, 'number', { decimals: 2 }, '9.99', '9.99'],
+    ['duration', {}, 'text', {}, '1 day 02:00:00', '26:00:00'],
+    ['duration', {}, 'text', {}, '00:00:00.25', '0:00:00.25'],
+    ['text', {}, 'phone', {}, ' +1 (555) 010-0000 ', '+1 (555) 010-0000'],
+    ['text', {}, 'phone', {}, 'call me', null],
+    ['phone', {}, 'text', {}, '112', '112'],
   ];
   for (const [from, fromOpts, to, toOpts, input, expected] of spot) {
     it(`${from} ${JSON.stringify(input)} -> ${to} is ${JSON.stringify(expected)}`, async () => {

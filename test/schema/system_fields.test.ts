@@ -136,6 +136,16 @@ describe('system fields (set by PostgreSQL, read-only to writes)', function () {
     });
   }
 
+  it('an autonumber keeps NOT NULL and UNIQUE: dropping either is refused naming it', async () => {
+    const t = await table();
+    const ids = await addSystem(t.id);
+    for (const key of ['not_null', 'unique']) {
+      const res = await app.request('PATCH', `/tables/${t.id}/fields/${ids.autonumber}`, { json: { [key]: false } });
+      expect(res.status, res.text).to.equal(422);
+      expect(res.body.error.field).to.equal(key);
+    }
+  });
+
   it('a default on a system field is refused, naming default', async () => {
     const t = await table();
     const res = await app.request('POST', `/tables/${t.id}/fields`, { json: { name: 'C', type: 'created_by', default: 'someone' } });
