@@ -9,8 +9,8 @@ import pg from 'pg';
 import { startApp } from '../helpers/app.js';
 
 const BLOCKS = 4;
-const BULK_ROWS = 50_000;
-const API_ROWS = 100;
+const BULK_ROWS = 10_000;
+const API_ROWS = 50;
 const SYSTEM = ['autonumber', 'created_at', 'updated_at', 'created_by', 'updated_by'];
 
 const median = (xs: number[]) => {
