@@ -13,6 +13,7 @@ import { benchModels } from './models.js';
 import { benchJobs } from './jobs.js';
 import { benchHistory } from './history.js';
 import { benchSystemFields } from './system_fields.js';
+import { benchHttp } from './http.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -29,6 +30,7 @@ const suites: Record<string, (url: string) => Promise<void>> = {
   jobs: benchJobs,
   history: benchHistory,
   system_fields: benchSystemFields,
+  http: benchHttp,
 };
 
 async function main(): Promise<void> {
