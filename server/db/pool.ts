@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { RawJson } from '../fields/exact_json.js';
 import type { Logger } from '../log.js';
+import { queryAfter, timeoutPreamble } from './bounded_query.js';
 
 export type Pool = pg.Pool;
 export type Client = pg.PoolClient | pg.Client;
@@ -35,8 +36,8 @@ export interface PoolOptions {
  * parameter: statement_timeout"), and a session-level SET would follow the server
  * connection to other clients. So every BEGIN sent on a pooled client carries
  * `SET LOCAL statement_timeout` in the same round trip, and a statement sent through
- * pool.query() outside a transaction runs in one of its own (BEGIN; SET LOCAL; the
- * statement; COMMIT). Work that must not be cut off lifts it for its own transaction
+ * pool.query() outside a transaction runs in an implicit transaction of its own after a
+ * transaction-local set_config, also in one round trip (boundedStatement). Work that must not be cut off lifts it for its own transaction
  * (withoutStatementTimeout).
  */
 class TimeoutPool extends pg.Pool {
@@ -57,17 +58,32 @@ class TimeoutPool extends pg.Pool {
     const client = await this.connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
-      const result = await (client.query as any)(...args);
-      await client.query('COMMIT');
-      return result;
+      return await boundedStatement(client, this.statementTimeoutMs, args[0], args[1]);
     } catch (err) {
-      await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      // A connection that broke mid-statement is not handed out again.
+      if (!(err as { code?: unknown }).code) broken = err as Error;
       throw err;
     } finally {
       client.release(broken);
     }
   }
+}
+
+/**
+ * One statement in a transaction of its own under the statement timeout, in one round
+ * trip: with parameters, the extended protocol's implicit transaction after a
+ * transaction-local set_config (bounded_query.ts); without, the same two statements as one
+ * simple-protocol message (its statements are one implicit transaction too), which keeps
+ * multi-statement texts working.
+ */
+async function boundedStatement(client: pg.PoolClient, timeoutMs: number, config: any, values: any): Promise<pg.QueryResult> {
+  const [preamble] = timeoutPreamble(timeoutMs);
+  const text = typeof config === 'string' ? config : config?.text;
+  const simple = typeof text === 'string' && !(values?.length || config?.values?.length || config?.name || config?.queryMode || config?.rows);
+  if (!simple) return queryAfter(client, [preamble!], config, values);
+  const results = (await client.query(typeof config === 'string' ? `${preamble};\n${text}` : { ...config, text: `${preamble};\n${text}` })) as unknown as pg.QueryResult[];
+  const own = results.slice(1);
+  return (own.length === 1 ? own[0] : own) as pg.QueryResult;
 }
 
 const BEGIN_RE = /^\s*(BEGIN|START\s+TRANSACTION)\b[^;]*$/i;

@@ -1,0 +1,80 @@
+// One round trip for a statement that must run under the pool's statement_timeout, also
+// behind a transaction-pooling PgBouncer: the statement is sent with the extended protocol
+// after `SET LOCAL statement_timeout = N`, both before one Sync. Everything before a Sync
+// is one implicit transaction (the backend commits at the Sync, or rolls back on error),
+// so the setting holds for the statement and ends with it: it never follows the server
+// connection to another client, and PgBouncer holds that connection only until the Sync.
+// The backend starts a fresh timeout for each Execute, so the statement is bounded.
+import pg from 'pg';
+
+type Connection = {
+  parse(q: { text: string; name?: string; types?: unknown[] }): void;
+  bind(c: Record<string, unknown>): void;
+  execute(c: { portal?: string; rows?: number }): void;
+};
+
+const PgQuery = (pg as unknown as { Query: new (...args: any[]) => any }).Query;
+
+export class BoundedQuery extends PgQuery {
+  /** command completions of the preamble still to come (they are not the statement's) */
+  private preambleLeft: number;
+
+  constructor(
+    private readonly preamble: readonly string[],
+    config: unknown,
+    values: unknown,
+    callback: (err: Error | null, result: pg.QueryResult) => void,
+  ) {
+    super(config, values, callback);
+    this.preambleLeft = preamble.length;
+  }
+
+  // Always the extended protocol: a simple query with parameters inlined is not an option.
+  requiresPreparation(): boolean {
+    return true;
+  }
+
+  prepare(connection: Connection): void {
+    for (const text of this.preamble) {
+      connection.parse({ text, name: '', types: [] });
+      connection.bind({});
+      connection.execute({});
+    }
+    super.prepare(connection);
+  }
+
+  // set_config() answers a row; without a Describe the preamble sends no row description.
+  handleDataRow(msg: unknown): void {
+    if (this.preambleLeft > 0) return;
+    super.handleDataRow(msg);
+  }
+
+  handleCommandComplete(msg: unknown, connection: unknown): void {
+    if (this.preambleLeft > 0) {
+      this.preambleLeft -= 1;
+      return;
+    }
+    super.handleCommandComplete(msg, connection);
+  }
+}
+
+/**
+ * The preamble that bounds what follows it in the same implicit transaction. set_config(
+ * ..., true) rather than SET LOCAL, which PostgreSQL answers with a WARNING in its log
+ * outside an explicit transaction block (the setting is transaction-local either way).
+ */
+export function timeoutPreamble(timeoutMs: number): string[] {
+  return [`SELECT set_config('statement_timeout', '${Math.floor(timeoutMs)}', true)`];
+}
+
+/**
+ * Runs one statement (pool.query's arguments: text or config, values) on `client` after
+ * the preamble, in one round trip; a promise of the statement's own result.
+ */
+export function queryAfter(client: pg.ClientBase, preamble: readonly string[], config: unknown, values?: unknown): Promise<pg.QueryResult> {
+  return new Promise((resolve, reject) => {
+    const q = new BoundedQuery(preamble, config, values, (err, result) => (err ? reject(err) : resolve(result)));
+    // client.query(submittable) answers the submittable; its callback gets the outcome.
+    (client.query as (q: unknown) => unknown)(q);
+  });
+}
