@@ -4,6 +4,7 @@
 // round trip.
 import { pgErrorToApp } from '../db/pg_errors.js';
 import type { Queryable } from '../db/pool.js';
+import { queryAfter } from '../db/bounded_query.js';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import { FieldValueError } from '../fields/types.js';
 import { isStaleModelError } from './cache.js';
@@ -107,7 +108,10 @@ export async function listRows(pool: import('pg').Pool, model: Model, req: ListR
     size,
     ...(page !== undefined ? { page } : {}),
   };
-  const wantCount = req.count === undefined || req.count === '' ? req.after === undefined || req.after === '' : req.count === '1' || req.count === 'true' || req.count === true;
+  // The count is a second scan of every matching row: taken when asked (count=1), or for
+  // a numbered page (page=N: a pager needs the total); a plain listing or a cursor page
+  // answers without it. count=0 skips it always.
+  const wantCount = req.count === undefined || req.count === '' ? page !== undefined : req.count === '1' || req.count === 'true' || req.count === true;
   if (wantCount) Object.assign(result, await countRows(pool, model, filterWhere, filterValues));
   return result;
 }
@@ -116,24 +120,27 @@ export async function listRows(pool: import('pg').Pool, model: Model, req: ListR
  * A count that stays fast on big tables: unfiltered, PostgreSQL's estimate once it passes
  * EXACT_COUNT_LIMIT; filtered, an exact count with a short statement_timeout, and the
  * planner's estimate when that runs out. `count_exact` says which.
+ *
+ * One round trip: the timeout is set transaction-locally in the same Sync batch
+ * (db/bounded_query.ts), and the estimate is read in the same statement, the exact count
+ * being a CASE branch that PostgreSQL evaluates only when the estimate is small.
  */
 export async function countRows(pool: import('pg').Pool, model: Model, where: string[], values: unknown[]): Promise<{ count: number; count_exact: boolean }> {
-  if (where.length === 0) {
-    const { rows } = await pool.query<{ estimate: number }>(`SELECT reltuples::int8 AS estimate FROM pg_class WHERE oid = $1`, [model.table.table_oid]);
-    const estimate = rows[0]?.estimate ?? -1;
-    if (estimate > EXACT_COUNT_LIMIT) return { count: estimate, count_exact: false };
-  }
   const countSql = `SELECT count(*)::int8 AS n FROM ${model.from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+  const oid = `$${values.length + 1}`;
+  const text =
+    where.length === 0
+      ? `SELECT CASE WHEN e.n > ${EXACT_COUNT_LIMIT} THEN e.n ELSE (${countSql}) END AS n, e.n > ${EXACT_COUNT_LIMIT} AS estimated
+           FROM (SELECT coalesce((SELECT reltuples::int8 FROM pg_class WHERE oid = ${oid}::oid), -1) AS n) e`
+      : `${countSql}`;
   const client = await pool.connect();
   try {
-    await client.query('BEGIN READ ONLY');
-    await client.query(`SELECT set_config('statement_timeout', $1, true)`, [`${COUNT_TIMEOUT_MS}ms`]);
+    const preamble = [`SELECT set_config('statement_timeout', '${COUNT_TIMEOUT_MS}', true), set_config('transaction_read_only', 'on', true)`];
     try {
-      const { rows } = await client.query<{ n: number }>(countSql, values);
-      await client.query('COMMIT');
-      return { count: rows[0]!.n, count_exact: true };
+      const { rows } = await queryAfter(client, preamble, text, where.length === 0 ? [...values, model.table.table_oid] : values);
+      const row = rows[0] as { n: number; estimated?: boolean };
+      return { count: row.n, count_exact: !row.estimated };
     } catch (err) {
-      await client.query('ROLLBACK');
       if ((err as { code?: string }).code !== '57014') throw err;
       const { rows } = await client.query<{ plan: Array<{ Plan: { 'Plan Rows': number } }> }>(`EXPLAIN (FORMAT JSON) ${countSql.replace('count(*)::int8 AS n', '1')}`, values);
       return { count: Math.round(rows[0]!.plan[0]!.Plan['Plan Rows']), count_exact: false };

@@ -143,17 +143,22 @@ describe('rows', () => {
     });
 
     it('filters per type, AND-ed, and searches text', async () => {
-      const r1 = await rows('?filter[age][gte]=5&filter[active][eq]=true&size=1000');
+      const r1 = await rows('?filter[age][gte]=5&filter[active][eq]=true&size=1000&count=1');
       expect(r1.body.rows.every((r: { age: number; active: boolean }) => r.age >= 5 && r.active)).to.equal(true);
       expect(r1.body.count).to.equal(r1.body.rows.length);
       const expected = (await sql.rows(`SELECT id FROM data.people WHERE age >= 5 AND active ORDER BY id`)).map((r) => r.id);
       expect(r1.body.rows.map((r: { id: number }) => r.id)).to.deep.equal(expected);
-      expect((await rows('?filter[age][empty]=1&size=1000')).body.count).to.equal(12);
-      expect((await rows('?filter[size][in]=Small,Large&size=1000')).body.count).to.equal(29);
-      expect((await rows('?filter[employer][eq]=2&size=1000')).body.count).to.equal(19);
-      expect((await rows('?filter[name][contains]=P1')).body.count).to.equal(10);
-      expect((await rows('?search=p0')).body.count).to.equal(10);
-      expect((await rows('?filter[name][contains]=%25')).body.count, 'a % is a literal, not a wildcard').to.equal(0);
+      expect((await rows('?filter[age][empty]=1&size=1000&count=1')).body.count).to.equal(12);
+      expect((await rows('?filter[size][in]=Small,Large&size=1000&count=1')).body.count).to.equal(29);
+      expect((await rows('?filter[employer][eq]=2&size=1000&count=1')).body.count).to.equal(19);
+      expect((await rows('?filter[name][contains]=P1&count=1')).body.count).to.equal(10);
+      expect((await rows('?search=p0&count=1')).body.count).to.equal(10);
+      expect((await rows('?filter[name][contains]=%25&count=1')).body.count, 'a % is a literal, not a wildcard').to.equal(0);
+      const plain = (await rows('?filter[name][contains]=P1')).body;
+      expect(plain.rows, 'a plain listing has its rows').to.have.length(10);
+      expect(plain, 'but no count: counting is a second scan, taken when asked or for a numbered page').to.not.have.property('count');
+      expect((await rows('?filter[name][contains]=P1&page=1')).body.count, 'a numbered page counts').to.equal(10);
+      expect((await rows('?filter[name][contains]=P1&page=1&count=0')).body, 'count=0 skips it').to.not.have.property('count');
     });
 
     it('refuses filters and sorts that name no field, or an operator the type lacks, with 400 naming the parameter', async () => {
