@@ -128,7 +128,9 @@ export async function benchHttp(url: string): Promise<void> {
     const bare = await startProcess(['--import', 'tsx', path.join(projectRoot, 'test/bench/bare_server.ts')], { DATABASE_URL: url, PG_POOL_MAX: '10', BARE_SQL: JSON.stringify(tables.bare) }, /^listening \d+/);
     procs.push(bare.child);
     const bareUrl = `http://127.0.0.1:${/listening (\d+)/.exec(bare.line)![1]}`;
-    const tw = await startProcess(['--import', 'tsx', cliPath, 'serve'], { DATABASE_URL: url, PORT: '0', LOG_LEVEL: 'info', LOG_FORMAT: 'json', PG_POOL_MAX: '10', NODE_ENV: 'production' }, /Tablewright console: http/);
+    // BENCH_CPU_PROF=dir: Tablewright writes a CPU profile there when it stops.
+    const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+    const tw = await startProcess([...prof, '--import', 'tsx', cliPath, 'serve'], { DATABASE_URL: url, PORT: '0', LOG_LEVEL: 'info', LOG_FORMAT: 'json', PG_POOL_MAX: '10', NODE_ENV: 'production' }, /Tablewright console: http/);
     procs.push(tw.child);
     const twUrl = /Tablewright console: (http:\/\/[^"\s]+)/.exec(tw.line)![1]!.replace(/\/$/, '');
     const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json', 'Content-Type': 'application/json' };

@@ -108,6 +108,29 @@ describe('live updates (server-sent events)', function () {
     expect(other.events).to.deep.equal([]);
   });
 
+  it('an update and a delete through A reach B, each from its own write statement; a write that fails announces nothing', async () => {
+    const field = (await a.request('POST', `/tables/${tableId}/fields`, { json: { name: 'Code', type: 'text', unique: true } })).body;
+    expect(field.column).to.be.a('string');
+    const watched = await openStream(b, `/events?table=${tableId}`);
+    streams.push(watched);
+    const row = (await a.request('POST', `/tables/${tableId}/rows`, { json: { [field.column]: 'one' } })).body;
+    await watched.next((x) => x.event === 'rows' && x.data.op === 'create');
+    const updated = await a.request('PATCH', `/tables/${tableId}/rows/${row.id}`, { json: { [field.column]: 'two' } });
+    expect(updated.status, updated.text).to.equal(200);
+    const u = await watched.next((x) => x.event === 'rows' && x.data.op === 'update');
+    expect(u.data).to.include({ table_id: tableId, request_id: updated.headers.get('x-request-id') });
+    expect(u.data.row_ids).to.deep.equal([row.id]);
+    // a unique violation: refused by PostgreSQL, so its statement (and NOTIFY) rolls back
+    const dup = await a.request('POST', `/tables/${tableId}/rows`, { json: { [field.column]: 'two' } });
+    expect(dup.status, dup.text).to.equal(409);
+    const deleted = await a.request('DELETE', `/tables/${tableId}/rows/${row.id}`);
+    expect(deleted.status, deleted.text).to.equal(204);
+    const d = await watched.next((x) => x.event === 'rows' && x.data.op === 'delete');
+    expect(d.data.row_ids).to.deep.equal([row.id]);
+    const seen = watched.events.filter((x) => x.event === 'rows').map((x) => x.data.request_id);
+    expect(seen, 'the refused write was never announced').to.not.include(dup.headers.get('x-request-id'));
+  });
+
   it('costs no database connection per stream: ten streams, the same backends', async () => {
     const count = async () => (await b.ctx.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()`)).rows[0].n;
     const before = await count();

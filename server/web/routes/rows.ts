@@ -12,7 +12,7 @@ import { idParam } from '../../schema/input.js';
 import { choiceOption } from '../grid_view.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
-import { announceRows, type RowsAnnouncement } from '../../live/announce.js';
+import { announceRows, inlineAnnouncement, type InlineAnnouncement, type RowsAnnouncement } from '../../live/announce.js';
 import { actorName } from '../../auth/caller.js';
 import { body } from './schema_deps.js';
 import { answerRowPage, wantsPage } from '../row_page.js';
@@ -39,6 +39,11 @@ export function rowsChanged(ctx: AppContext, req: Request, op: RowsAnnouncement[
   announceRows(ctx.pool, req.log ?? ctx.log, { tableId: idParam(req.params.id), op, rowIds, actor: actorName(req.caller), instance: ctx.instanceId, requestId: req.id === undefined ? undefined : String(req.id) });
 }
 
+/** The announcement a single-row write sends from its own statement (no extra statement). */
+export function rowAnnouncement(ctx: AppContext, req: Request, op: RowsAnnouncement['op']): InlineAnnouncement {
+  return inlineAnnouncement({ tableId: idParam(req.params.id), op, actor: actorName(req.caller), instance: ctx.instanceId, requestId: req.id === undefined ? undefined : String(req.id) });
+}
+
 export const rowRoutes = [
   route('get', '/tables/:id/rows', 'viewer', 'list rows: size, page or after, sort=col,-col, filter[col][op]=v, search, count', async (ctx, req, res) => {
     const result = await useModel(ctx, req, (model) => listRows(ctx.pool, model, listRequest(req)));
@@ -53,8 +58,7 @@ export const rowRoutes = [
       res.status(201).json({ rows });
       return;
     }
-    const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, body(req), writeContext(req)));
-    rowsChanged(ctx, req, 'create', [row.id as number]);
+    const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, body(req), writeContext(req), rowAnnouncement(ctx, req, 'create')));
     res.location(`/tables/${req.params.id}/rows/${row.id}`);
     await reply(req, res, { status: 201, json: row, redirect: `/tables/${req.params.id}` });
   }),
@@ -85,14 +89,12 @@ export const rowRoutes = [
   }),
 
   route('patch', '/tables/:id/rows/:rid', 'editor', 'update a row: only the columns sent change', async (ctx, req, res) => {
-    const row = await useModel(ctx, req, (model) => updateRow(ctx.pool, model, rowId(req), body(req), writeContext(req)));
-    rowsChanged(ctx, req, 'update', [row.id as number]);
+    const row = await useModel(ctx, req, (model) => updateRow(ctx.pool, model, rowId(req), body(req), writeContext(req), rowAnnouncement(ctx, req, 'update')));
     await reply(req, res, { json: row, redirect: `/tables/${req.params.id}` });
   }),
 
   route('delete', '/tables/:id/rows/:rid', 'editor', 'delete a row (204): it goes to the row trash', async (ctx, req, res) => {
-    await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, rowId(req), writeContext(req)));
-    rowsChanged(ctx, req, 'delete', [rowId(req)]);
+    await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, rowId(req), writeContext(req), rowAnnouncement(ctx, req, 'delete')));
     await reply(req, res, { status: 204, json: null, redirect: `/tables/${req.params.id}` });
   }),
 ];
