@@ -178,6 +178,15 @@ export async function takeSnapshot(
   }
 }
 
+/**
+ * For the snapshot's transactions: UTC (defaults are deparsed in the session's time zone),
+ * and no JIT. The first pass and the catalog reads over 10,000 tables cost more than
+ * jit_above_cost, and a server built with LLVM (PostgreSQL 15 from Debian, unlike the
+ * embedded one) then spends seconds compiling and optimizing expressions for queries
+ * that run in a few hundred milliseconds without it.
+ */
+const SNAPSHOT_SETTINGS = /* sql */ `SELECT set_config('timezone', 'UTC', true), set_config('jit', 'off', true)`;
+
 const snapshotsInFlight = new WeakMap<pg.Pool, Promise<Snapshot>>();
 
 async function takeSnapshotNow(
@@ -194,7 +203,7 @@ async function takeSnapshotNow(
     clients.push(main);
     await main.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     // Defaults are deparsed with the session's time zone: make it the one we parse with.
-    await main.query(`SELECT set_config('timezone', 'UTC', true)`);
+    await main.query(SNAPSHOT_SETTINGS);
     if (width > 1) {
       const { rows } = await main.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
       const id = rows[0]!.id;
@@ -204,7 +213,7 @@ async function takeSnapshotNow(
         clients.push(c);
         await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         await c.query(`SET TRANSACTION SNAPSHOT '${id}'`);
-        await c.query(`SELECT set_config('timezone', 'UTC', true)`);
+        await c.query(SNAPSHOT_SETTINGS);
       }
     }
     const schemaList = [schemas.data, schemas.trash];

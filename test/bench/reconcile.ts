@@ -2,12 +2,14 @@
 // (BENCH_TABLES tables of 20 columns, default 10,000, all described in metadata), the
 // same catalog read through information_schema, and the purge of 1,000 trashed fields.
 import { performance } from 'node:perf_hooks';
-import type pg from 'pg';
+import pg from 'pg';
 import { createPool } from '../../server/db/pool.js';
 import { compareSnapshot } from '../../server/introspect/drift.js';
 import { statements } from '../../server/introspect/queries.js';
 import { readCatalog, takeSnapshot } from '../../server/introspect/snapshot.js';
 import { runCleanup } from '../../server/trash/cleanup.js';
+import { recordDatabaseIdentity } from '../../server/introspect/identity.js';
+import { migrate } from '../../server/db/migrate.js';
 import { testLog } from '../helpers/db.js';
 import { printTable, summarise, type Figure } from './lib.js';
 
@@ -57,6 +59,9 @@ async function makeTables(pool: pg.Pool, n: number): Promise<void> {
         JOIN (VALUES ${types}) AS m(k, type, options) ON m.k = (a.attnum - 2) % ${TYPES.length}`,
   );
   await installHistoryTriggers(pool);
+  // A database cloned from the test template has a new identity: record it, as an
+  // instance does at start (else the drift report says "restored").
+  await recordDatabaseIdentity(pool);
   await pool.query('ANALYZE');
 }
 
@@ -161,11 +166,53 @@ export async function benchReconcile(pool: pg.Pool): Promise<{ title: string; fi
   ];
 }
 
-/** The suite for test/bench/run.ts. */
+/**
+ * The suite for test/bench/run.ts: on the bench's server, and also on the other supported
+ * server when one answers (BENCH_SECOND_DATABASE_URL, by default the PostgreSQL at
+ * 127.0.0.1:5432, a maintenance database on it): each prints its version.
+ */
 export async function benchReconcileSuite(url: string): Promise<void> {
+  await reconcileOn(url);
+  const second = process.env.BENCH_SECOND_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  if (second === 'off') return;
+  const admin = new pg.Client({ connectionString: second, connectionTimeoutMillis: 3000 });
+  try {
+    await admin.connect();
+  } catch {
+    process.stdout.write(`\n(no second PostgreSQL answers at ${second.replace(/:[^:@/]*@/, ':***@')}: reconcile measured on one server)\n`);
+    return;
+  }
+  const ours = new pg.Client({ connectionString: url });
+  await ours.connect();
+  const same = (await ours.query(`SELECT current_setting('port') AS p, system_identifier::text AS s FROM pg_control_system()`)).rows[0];
+  await ours.end();
+  const theirs = (await admin.query(`SELECT current_setting('port') AS p, system_identifier::text AS s FROM pg_control_system()`)).rows[0];
+  if (same.s === theirs.s && same.p === theirs.p) return void (await admin.end());
+  const name = `tw_bench_reconcile_${process.pid}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const u = new URL(second);
+  u.pathname = `/${name}`;
+  try {
+    const client = new pg.Client({ connectionString: u.toString() });
+    await client.connect();
+    try {
+      await migrate(client, { dataSchema: SCHEMAS.data, trashSchema: SCHEMAS.trash, log: testLog });
+    } finally {
+      await client.end();
+    }
+    await reconcileOn(u.toString());
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+async function reconcileOn(url: string): Promise<void> {
   const pool = createPool({ connectionString: url, max: 4, connectTimeoutMs: 5000 }, testLog);
   try {
-    for (const t of await benchReconcile(pool)) printTable(t.title, t.figures);
+    const { rows } = await pool.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
+    process.stdout.write(`\n== reconcile on PostgreSQL ${rows[0]!.v}\n`);
+    for (const t of await benchReconcile(pool)) printTable(`${t.title} [PostgreSQL ${rows[0]!.v.split(' ')[0]}]`, t.figures);
   } finally {
     await pool.end();
   }

@@ -54,6 +54,21 @@ export async function benchSchema(url: string): Promise<void> {
     const create = summarise('create a table with 100 fields', 'table', createTimes);
     create.extra = { 'ms/field': (create.medianMs / 100).toFixed(2) };
     figures.push(create);
+    // Issue 15: the 50-field shape of the http bench, created in one request (one
+    // transaction), then 50 fields added one at a time to a fresh table.
+    const shape = [
+      ...Array.from({ length: 20 }, (_, i) => ({ name: `Text ${i}`, type: 'text' })),
+      ...Array.from({ length: 15 }, (_, i) => ({ name: `Number ${i}`, type: 'number', options: { decimals: 2 } })),
+      ...Array.from({ length: 5 }, (_, i) => ({ name: `Flag ${i}`, type: 'boolean' })),
+      ...Array.from({ length: 10 }, (_, i) => ({ name: `Day ${i}`, type: 'date' })),
+    ];
+    const create50: number[] = [];
+    for (let i = 0; i < 5; i++) create50.push((await timed(() => createTable(deps, actor, { name: `Fifty ${i}`, fields: shape })))[1]);
+    figures.push(summarise('create a table with 50 fields (one transaction)', 'table', create50));
+    const { id: growing } = await createTable(deps, actor, { name: 'Growing', fields: [] });
+    const adds: number[] = [];
+    for (const f of shape) adds.push((await timed(() => addField(deps, actor, growing, f)))[1]);
+    figures.push(summarise('add one field (50 in a row, to an empty table)', 'change', adds));
     printTable('Schema editor (each change is one transaction: DDL, metadata, audit, NOTIFY)', figures);
   } finally {
     await pool.end();
