@@ -23,6 +23,8 @@ export interface SortKey {
   desc: boolean;
   /** the SQL it sorts by (labels for select options and links) */
   expr: string;
+  /** it can be NULL: the order says NULLS LAST, and the cursor allows for NULLs */
+  nullable: boolean;
 }
 
 export interface ListQuery {
@@ -151,11 +153,13 @@ export function parseSort(model: Model, raw: unknown): SortKey[] {
       const field = fieldFor(model, column, 'sort');
       if (field !== 'id' && field.meta.type === 'json') throw badRequest(`${field.meta.name} (JSON) cannot be sorted`, 'sort');
       if (keys.some((k) => k.column === column)) throw badRequest(`"${column}" is sorted twice`, 'sort');
-      keys.push({ column, desc, expr: sortExpr(field) });
+      // Every field counts as nullable (metadata's NOT NULL may not hold yet: a NOT VALID
+      // constraint, drift); only an id that is the primary key never is NULL.
+      keys.push({ column, desc, expr: sortExpr(field), nullable: !(field === 'id' && model.rowId) });
       if (keys.length > 10) throw badRequest('sort by at most 10 fields', 'sort');
     }
   }
-  for (const k of model.key) if (!keys.some((s) => s.expr === k.expr)) keys.push({ column: k.column, desc: false, expr: k.expr });
+  for (const k of model.key) if (!keys.some((s) => s.expr === k.expr)) keys.push({ column: k.column, desc: false, expr: k.expr, nullable: false });
   return keys;
 }
 
@@ -189,28 +193,33 @@ export function decodeCursor(raw: unknown, keys: number): Array<string | null> {
 }
 
 /**
- * Rows strictly after the cursor in the sort order. Ascending sorts put NULLs last and
- * descending ones first (PostgreSQL's defaults), and id breaks ties.
+ * Rows strictly after the cursor in the sort order. NULLs sort last in both directions
+ * (orderBy), and the table's key breaks ties.
  */
 export function keysetCondition(sort: SortKey[], after: Array<string | null>, params: Params): string {
   const alternatives: string[] = [];
   for (let i = 0; i < sort.length; i++) {
-    const { expr, desc } = sort[i]!;
+    const { expr, desc, nullable } = sort[i]!;
     const v = after[i];
-    // Nothing sorts after a NULL in an ascending key (NULLs last): no alternative here,
-    // and no placeholders either (an unused $n has no type and fails the query).
-    if (!desc && v === null) continue;
+    // Nothing sorts after a NULL in this key (NULLs last): no alternative here, and no
+    // placeholders either (an unused $n has no type and fails the query).
+    if (v === null) continue;
     const parts: string[] = [];
     for (let j = 0; j < i; j++) {
       parts.push(after[j] === null ? `${sort[j]!.expr} IS NULL` : `${sort[j]!.expr} = ${params.add(after[j])}`);
     }
-    if (!desc) parts.push(`(${expr} > ${params.add(v)} OR ${expr} IS NULL)`);
-    else parts.push(v === null ? `${expr} IS NOT NULL` : `${expr} < ${params.add(v)}`);
+    const beyond = `${expr} ${desc ? '<' : '>'} ${params.add(v)}`;
+    parts.push(nullable ? `(${beyond} OR ${expr} IS NULL)` : beyond);
     alternatives.push(parts.join(' AND '));
   }
   return alternatives.length ? `(${alternatives.map((a) => `(${a})`).join(' OR ')})` : 'false';
 }
 
+/**
+ * NULLs last in both directions (an empty value is never "the biggest"). ASC puts them
+ * last already; DESC says so only where the key can be NULL, so that a descending walk
+ * of a NOT NULL key (id) still reads its index backwards.
+ */
 export function orderBy(sort: SortKey[]): string {
-  return sort.map((k) => `${k.expr} ${k.desc ? 'DESC' : 'ASC'}`).join(', ');
+  return sort.map((k) => `${k.expr} ${k.desc ? (k.nullable ? 'DESC NULLS LAST' : 'DESC') : 'ASC'}`).join(', ');
 }

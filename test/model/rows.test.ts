@@ -193,7 +193,7 @@ describe('rows', () => {
 
     it('sorts by several fields with a stable id tie-break; select options sort by label, links by label', async () => {
       const res = await rows('?sort=-age,name&size=1000');
-      const expected = (await sql.rows(`SELECT id FROM data.people ORDER BY age DESC, name, id`)).map((r) => r.id);
+      const expected = (await sql.rows(`SELECT id FROM data.people ORDER BY age DESC NULLS LAST, name, id`)).map((r) => r.id);
       expect(res.body.rows.map((r: { id: number }) => r.id)).to.deep.equal(expected);
       const bySize = (await rows('?sort=size&size=1000')).body.rows.map((r: { size: { label: string } | null }) => r.size?.label ?? null);
       const labels = bySize.filter(Boolean);
@@ -201,6 +201,24 @@ describe('rows', () => {
       expect(bySize.slice(-14).every((l: string | null) => l === null), 'empty last').to.equal(true);
       const byEmployer = (await rows('?sort=-employer&size=1000')).body.rows.map((r: { employer: { label: string } }) => r.employer.label);
       expect(byEmployer[0]).to.equal('Globex');
+    });
+
+    it('NULLs sort last in both directions (also for select options and links), with the cursor too', async () => {
+      expect((await sql.one(`SELECT count(*)::int AS n FROM data.people WHERE age IS NULL`)).n, 'the data has empty ages').to.be.greaterThan(0);
+      for (const sort of ['age', '-age', 'size', '-size', '-employer', 'employer']) {
+        const listed = (await rows(`?sort=${sort}&size=1000`)).body.rows as Array<Record<string, unknown>>;
+        const col = sort.replace('-', '');
+        const empty = listed.map((r) => r[col] === null);
+        const firstEmpty = empty.indexOf(true);
+        if (firstEmpty < 0) continue;
+        expect(empty.slice(firstEmpty).every(Boolean), `sort=${sort}: once empty, empty to the end`).to.equal(true);
+        expect(empty.slice(0, firstEmpty).some(Boolean), `sort=${sort}`).to.equal(false);
+        // the last page of a cursor walk ends with the empty values too
+        const half = Math.max(1, firstEmpty - 2);
+        const page1 = await rows(`?sort=${sort}&size=${half}`);
+        const page2 = await rows(`?sort=${sort}&size=1000&after=${page1.body.next}`);
+        expect([...page1.body.rows, ...page2.body.rows].map((r: { id: number }) => r.id), `sort=${sort}`).to.deep.equal(listed.map((r) => r.id));
+      }
     });
 
     it('a keyset walk (after=) visits every row once, in order, for mixed directions with NULLs', async () => {
