@@ -61,15 +61,20 @@ export function defuseFormula(text: string): string {
 export interface ExportOptions {
   /** defuse formulas and start with a UTF-8 byte order mark (Excel reads UTF-8 by it) */
   excel?: boolean;
+  /** the columns to write, in this order (a saved view's); every field in display order by default */
+  columns?: string[];
 }
 
+const exported = (model: Model, opts: ExportOptions): ModelField[] =>
+  opts.columns ? opts.columns.map((c) => model.byColumn.get(c)).filter((f): f is ModelField => f !== undefined) : model.fields;
+
 /** The header: id (when the table has one), then the fields' column names in display order. */
-export function csvHeader(model: Model): string[] {
-  return [...(model.hasId ? ['id'] : []), ...model.fields.map((f) => f.column)];
+export function csvHeader(model: Model, opts: ExportOptions = {}): string[] {
+  return [...(model.hasId ? ['id'] : []), ...exported(model, opts).map((f) => f.column)];
 }
 
 export function csvRecord(model: Model, row: Row, opts: ExportOptions = {}): string[] {
-  const cells = [...(model.hasId ? [String(row.id)] : []), ...model.fields.map((f) => csvText(f, row[f.column]))];
+  const cells = [...(model.hasId ? [String(row.id)] : []), ...exported(model, opts).map((f) => csvText(f, row[f.column]))];
   return opts.excel ? cells.map(defuseFormula) : cells;
 }
 
@@ -83,7 +88,7 @@ export function csvLines(records: string[][]): string {
  * in chunks of up to EXPORT_PAGE_ROWS records, the header first.
  */
 export async function* exportCsv(pool: pg.Pool, model: Model, list: ListRequest, opts: ExportOptions = {}): AsyncGenerator<string> {
-  yield (opts.excel ? '\ufeff' : '') + csvLines([csvHeader(model)]);
+  yield (opts.excel ? '\ufeff' : '') + csvLines([csvHeader(model, opts)]);
   let after: string | undefined;
   for (;;) {
     const page = await listRows(pool, model, { ...list, page: undefined, after, size: String(EXPORT_PAGE_ROWS), count: '0' });

@@ -101,6 +101,16 @@ function condition(field: ModelField | 'id', op: FilterOp, raw: unknown, params:
 }
 
 /**
+ * One condition named by column and operator (a saved view's clause, one filter chip):
+ * the same checks as the filter parameter, the same 400s naming `param`.
+ */
+export function filterCondition(model: Model, column: string, op: string, value: unknown, params: Params, param: string): string {
+  const field = fieldFor(model, column, param);
+  if (!(FILTER_OPS as readonly string[]).includes(op)) throw badRequest(`"${op.slice(0, 20)}" is not a filter operator; use one of: ${FILTER_OPS.join(', ')}`, param);
+  return condition(field, op as FilterOp, value, params, param);
+}
+
+/**
  * filter[col][op]=v (or filter[col]=v for eq), AND-ed. `raw` is the parsed query string's
  * `filter` object.
  */

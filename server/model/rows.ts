@@ -63,6 +63,8 @@ export interface ListRequest {
   after?: unknown;
   /** '0' skips the count, '1' asks for it with a cursor */
   count?: unknown;
+  /** a saved view's conditions (server/views/apply.ts), AND-ed with the filters */
+  view?: { where(params: Params): string[] };
 }
 
 export interface ListResult {
@@ -78,7 +80,7 @@ export interface ListResult {
 
 export async function listRows(pool: import('pg').Pool, model: Model, req: ListRequest): Promise<ListResult> {
   const params = new Params();
-  const where = [...parseFilters(model, req.filter, params), ...parseSearch(model, req.search, params)];
+  const where = [...(req.view?.where(params) ?? []), ...parseFilters(model, req.filter, params), ...parseSearch(model, req.search, params)];
   const sort = parseSort(model, req.sort);
   const size = parseSize(req.size);
   const page = parsePage(req.page);

@@ -22,6 +22,7 @@ import { checkMultipartCsrf } from '../csrf.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
 import { gridLocals, gridState, listRequestOf } from './grid.js';
+import { throughView, viewFor, visibleColumns } from './views.js';
 import { answerQueued } from './jobs.js';
 import { modelsOf, rowsChanged, useModel } from './rows.js';
 import { freshModel } from '../../model/cache.js';
@@ -133,7 +134,9 @@ export const csvRoutes = [
       // The first chunk (header and first page) under useModel: a stale model is retried
       // before anything is sent. The rest streams with the same model.
       const { model, chunks, first } = await useModel(ctx, req, async (model) => {
-        const chunks = exportCsv(ctx.pool, model, list, { excel });
+        // ?view=: the saved view's filter, sort, hidden fields and column order.
+        const v = await viewFor(ctx, req, model);
+        const chunks = exportCsv(ctx.pool, model, throughView(list, v?.resolved), { excel, ...(v ? { columns: visibleColumns(model, v.resolved) } : {}) });
         const head = await chunks.next();
         const page = await chunks.next();
         return { model, chunks, first: [head.value, page.done ? undefined : page.value].filter((c): c is string => typeof c === 'string') };

@@ -14,6 +14,7 @@ import { reconcileRoutes } from './reconcile.js';
 import { tokenRoutes } from './tokens.js';
 import { trashRoutes } from './trash.js';
 import { userRoutes } from './users.js';
+import { viewRoutes } from './views.js';
 
 /** The route table: everything the HTTP server answers, in one list. */
-export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowHistoryRoutes, ...rowRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];
+export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowHistoryRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];

@@ -17,6 +17,7 @@ import { actorName } from '../../auth/caller.js';
 import { body } from './schema_deps.js';
 import { answerRowPage, wantsPage } from '../row_page.js';
 import { writeContext } from '../../history/stamp.js';
+import { shapeRow, throughView, viewFor } from './views.js';
 
 export function modelsOf(ctx: AppContext): ModelCache {
   if (!ctx.models) throw new AppError(503, 'not_ready', 'the model cache is not ready yet');
@@ -45,8 +46,13 @@ export function rowAnnouncement(ctx: AppContext, req: Request, op: RowsAnnouncem
 }
 
 export const rowRoutes = [
-  route('get', '/tables/:id/rows', 'viewer', 'list rows: size, page or after, sort=col,-col, filter[col][op]=v, search, count', async (ctx, req, res) => {
-    const result = await useModel(ctx, req, (model) => listRows(ctx.pool, model, listRequest(req)));
+  route('get', '/tables/:id/rows', 'viewer', 'list rows: size, page or after, sort=col,-col, filter[col][op]=v, search, count, view (a saved view; the other parameters narrow it)', async (ctx, req, res) => {
+    const result = await useModel(ctx, req, async (model) => {
+      const v = await viewFor(ctx, req, model);
+      const listed = await listRows(ctx.pool, model, throughView(listRequest(req), v?.resolved));
+      if (!v) return listed;
+      return { ...listed, rows: listed.rows.map((r) => shapeRow(r, model, v.resolved)), view: { id: v.view.id, name: v.view.name, problems: v.resolved.problems } };
+    });
     res.json(result);
   }),
 
