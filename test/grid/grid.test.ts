@@ -143,8 +143,17 @@ describe('grid: the rows on the table page', () => {
   it('a filter the type cannot do shows a message in the grid (the page still renders)', async () => {
     const res = await page('?fc=active&fo=gt&fv=1');
     expect(res.status).to.equal(200);
-    expect(res.text).to.match(/class="error" role="alert">Active \(Checkbox\) cannot be filtered with &#34;gt&#34;/);
+    expect(res.text).to.match(/class="error field-error" role="alert" id="fv-0-err" data-filter-error>Active \(Checkbox\) cannot be filtered with &#34;gt&#34;/);
     expect(bodyRows(res.text)).to.have.length(3);
+  });
+
+  it('one bad filter value keeps the valid filters: the bad one is marked beside its input and left out', async () => {
+    const res = await page('?fc=age&fo=gt&fv=not-a-number&fc=age&fo=lt&fv=30');
+    expect(res.status).to.equal(200);
+    expect(bodyRows(res.text), 'age < 30 still applies').to.deep.equal([2]);
+    expect(res.text).to.include('id="fv-0" type="text" name="fv" value="not-a-number" aria-invalid="true" aria-describedby="fv-0-err"');
+    expect(res.text).to.match(/id="fv-0-err" data-filter-error>Age[^<]*is not a number[^<]*\(this filter is not applied\)/);
+    expect(res.text, 'the good filter is not marked').not.to.include('fv-1-err');
   });
 
   it('numbered pages and a size selector', async () => {

@@ -10,7 +10,7 @@ import type { FilterOp } from '../../fields/types.js';
 import { withModel } from '../../model/cache.js';
 import { listChoices } from '../../model/choices.js';
 import type { Model, ModelField } from '../../model/compile.js';
-import { DEFAULT_PAGE_SIZE, parsePage, parseSize } from '../../model/query.js';
+import { DEFAULT_PAGE_SIZE, filterCondition, Params, parsePage, parseSize } from '../../model/query.js';
 import { createRow, deleteRow, getRow, listRows, updateRow, writeTarget, type ListRequest, type ListResult, type Row } from '../../model/rows.js';
 import { idParam } from '../../schema/input.js';
 import { cellView, choiceOption, editorView, type LinkPicker } from '../grid_view.js';
@@ -120,6 +120,17 @@ export function listRequestOf(state: GridState, extra: Partial<ListRequest> = {}
   return { filter: flat, search: state.search, sort: state.sort, page: String(state.page), size: String(state.size), ...extra };
 }
 
+/** Why the listing would refuse this one filter (undefined: it is fine). */
+function filterError(model: Model, f: FilterSpec): string | undefined {
+  try {
+    filterCondition(model, f.column, f.op, f.value, new Params(), 'filter');
+    return undefined;
+  } catch (err) {
+    if (err instanceof AppError && err.status === 400) return err.message;
+    throw err;
+  }
+}
+
 /** A browser navigating (no htmx, no JSON): it gets whole pages. */
 const browserPage = (req: Request) => answerKind(req) === 'page';
 
@@ -222,7 +233,15 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
     problem = err.message;
     state = { filters: [], search: '', sort: '', page: 1, size: DEFAULT_PAGE_SIZE };
   }
-  const load = (s: GridState) => useModel(ctx, req, async (model) => ({ model, result: await listRows(ctx.pool, model, listRequestOf(s)) }));
+  // A filter the model refuses (a value its type does not take, an operator it lacks) is
+  // marked beside it and left out; the others still apply.
+  let filterErrors: Array<string | undefined> = [];
+  const load = (s: GridState) =>
+    useModel(ctx, req, async (model) => {
+      filterErrors = s.filters.map((f) => filterError(model, f));
+      const valid = { ...s, filters: s.filters.filter((_, i) => !filterErrors[i]) };
+      return { model, result: await listRows(ctx.pool, model, listRequestOf(valid)) };
+    });
   let loaded: { model: Model; result: ListResult };
   try {
     loaded = await load(state);
@@ -256,6 +275,7 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
     addInputs: addFields.map((f, i) => ({ ...fieldInfo(f), editor: editorView(f, null, pickers[i]), required: f.meta.not_null && f.meta.default_value == null })),
     state,
     problem,
+    filterErrors,
     editable,
     count,
     countExact: result.count_exact !== false,
