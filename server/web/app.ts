@@ -15,6 +15,7 @@ import { renderView, setViewCache } from './render.js';
 import type { RouteDef } from './route.js';
 import { allRoutes } from './routes/index.js';
 import { securityHeaders } from './security.js';
+import { flashLocals } from './flash.js';
 
 const require = createRequire(import.meta.url);
 const htmxFile = require.resolve('htmx.org/dist/htmx.min.js');
@@ -75,6 +76,7 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
     res.locals.drift = ctx.drift?.current();
     next();
   });
+  app.use(flashLocals);
 
   const setupNeeded = setupState(ctx);
   for (const r of routes) {

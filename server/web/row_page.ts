@@ -9,8 +9,13 @@ import { AppError, notFound } from '../errors.js';
 import { parsePage, rowHistory } from '../history/entries.js';
 import type { Model } from '../model/compile.js';
 import { getRow, type Row } from '../model/rows.js';
-import { cellView } from './grid_view.js';
+import { cellView, editorView, type EditorView } from './grid_view.js';
 import { answerKind, reply } from './negotiate.js';
+import { linkPicker } from './routes/grid.js';
+import { getRow as readRow, updateRow } from '../model/rows.js';
+import { writeContext } from '../history/stamp.js';
+import { withFlash } from './flash.js';
+import { renderView } from './render.js';
 
 /** A browser asking for a page; scripts (curl sends Accept: * / *) get JSON. */
 export const wantsPage = (req: Request) => answerKind(req) === 'page' && (req.get('Accept') ?? '').includes('text/html');
@@ -40,6 +45,23 @@ async function rowPageLocals(ctx: AppContext, req: Request, model: Model, id: nu
   ]);
   if (!row && !trashed && history.entries.length === 0) throw notFound(`row ${id} of table "${model.table.name}"`);
   const base = `/tables/${model.tableId}/rows/${id}`;
+  const editable = allows(req.caller?.role, 'editor') && !model.table.read_only && model.rowId;
+  // The form: every field with an input for its type (read-only ones as text), holding
+  // what was sent when a save was refused.
+  const sent = extra.formValues as Record<string, unknown> | undefined;
+  const inputs = row && editable
+    ? await Promise.all(
+        model.fields.map(async (f) => {
+          const editor: EditorView = editorView(f, row[f.column], f.link ? await linkPicker(ctx, f) : undefined);
+          if (sent && f.column in sent) {
+            const v = formValue(sent[f.column]);
+            if (editor.input === 'checkbox') editor.checked = v === 'true';
+            else editor.value = typeof v === 'string' ? v : '';
+          }
+          return { column: f.column, name: f.meta.name, label: f.type.label, readOnly: f.meta.read_only, view: cellView(f, row[f.column]), editor };
+        }),
+      )
+    : [];
   return {
     title: `Row ${id} of ${model.table.name}`,
     section: 'tables',
@@ -52,13 +74,71 @@ async function rowPageLocals(ctx: AppContext, req: Request, model: Model, id: nu
     entries: history.entries,
     olderHref: history.next ? `${base}?before=${history.next}` : null,
     newestHref: req.query.before ? base : null,
-    editable: allows(req.caller?.role, 'editor') && !model.table.read_only,
+    editable,
+    inputs,
     ...extra,
   };
 }
 
+/** A form value: the last of repeated inputs (a hidden "false" before a checkbox). */
+export const formValue = (v: unknown): unknown => (Array.isArray(v) ? v[v.length - 1] : v);
+
+/**
+ * What a row form changes: the fields it sent whose value differs from the row's (as the
+ * editor showed it), so that saving a form untouched writes nothing, and a value shown
+ * rounded (a datetime to the second) is not rewritten.
+ */
+export function formChanges(model: Model, row: Row, sent: Record<string, unknown>): Record<string, unknown> {
+  const changes: Record<string, unknown> = {};
+  for (const f of model.fields) {
+    if (f.meta.read_only || !(f.column in sent)) continue;
+    const v = formValue(sent[f.column]);
+    const shown = editorView(f, row[f.column]);
+    if (shown.input === 'checkbox') {
+      const checked = v === 'true';
+      if (checked !== (shown.checked === true)) changes[f.column] = checked ? 'true' : 'false';
+      continue;
+    }
+    let text = typeof v === 'string' ? v : '';
+    // A browser sends a textarea's line breaks as CRLF whatever was typed: compared and
+    // saved as LF, so that saving a long text untouched does not rewrite its line ends.
+    if (shown.input === 'textarea') {
+      text = text.replace(/\r\n/g, '\n');
+      if (text === shown.value.replace(/\r\n/g, '\n')) continue;
+    }
+    if (text !== shown.value) changes[f.column] = text;
+  }
+  return changes;
+}
+
 /** The row page, whole or (htmx) its detail section; JSON answers `json` (the row by default). */
-export async function answerRowPage(ctx: AppContext, req: Request, res: Response, model: Model, id: number, opts: { status?: number; json?: unknown; notice?: string } = {}) {
-  const locals = await rowPageLocals(ctx, req, model, id, { notice: opts.notice });
+export async function answerRowPage(ctx: AppContext, req: Request, res: Response, model: Model, id: number, opts: { status?: number; json?: unknown; notice?: string; formError?: { message: string; field?: string }; formValues?: Record<string, unknown> } = {}) {
+  const locals = await rowPageLocals(ctx, req, model, id, { notice: opts.notice, formError: opts.formError, formValues: opts.formValues });
   await reply(req, res, { status: opts.status, json: opts.json ?? locals.row, page: 'row', fragment: 'row_detail', redirect: `/tables/${model.tableId}/rows/${id}`, locals });
+}
+
+/**
+ * The row form posted without JavaScript (POST with _method=PATCH): saves what changed and
+ * answers 303 to the row page with a notice; a refused value shows the page again (status
+ * 422 or 409) with the message beside its field and what was typed. Answers whether it saved.
+ */
+export async function saveRowForm(ctx: AppContext, req: Request, res: Response, model: Model, id: number, sent: Record<string, unknown>): Promise<boolean> {
+  const row = await readRow(ctx.pool, model, id);
+  const changes = formChanges(model, row, sent);
+  const back = `/tables/${model.tableId}/rows/${id}`;
+  if (Object.keys(changes).length === 0) {
+    res.redirect(303, withFlash(back, 'row_unchanged', id));
+    return false;
+  }
+  try {
+    await updateRow(ctx.pool, model, id, changes, writeContext(req));
+  } catch (err) {
+    if (!(err instanceof AppError) || err.status >= 500 || err.status === 404) throw err;
+    const locals = await rowPageLocals(ctx, req, model, id, { formError: { message: err.message, field: err.field }, formValues: sent });
+    res.vary('Accept').vary('HX-Request');
+    res.status(err.status).type('html').send(await renderView('pages/row', { ...res.locals, ...locals }, { layout: true }));
+    return false;
+  }
+  res.redirect(303, withFlash(back, 'row_saved', id));
+  return true;
 }

@@ -81,7 +81,7 @@ describe('rows are never lost, in a browser (e2e)', function () {
     await page.locator(`#row-${id} th.rowid a`).click();
     await page.waitForURL((u) => u.pathname === `/tables/${t.id}/rows/${id}`);
     expect(await page.locator('h1').innerText()).to.equal(`Row ${id} of Things ${seq}`);
-    expect(await page.locator('dl.row-fields').innerText()).to.include('Lamp (fixed in psql)');
+    expect(await page.inputValue('#row-name'), 'an editor sees the fields as a form').to.equal('Lamp (fixed in psql)');
     const events = page.locator('.row-history .event');
     expect(await events.count()).to.equal(3);
     expect(await events.nth(0).innerText()).to.include('db:postgres').and.to.include('Lamp (fixed in psql)');
@@ -93,7 +93,7 @@ describe('rows are never lost, in a browser (e2e)', function () {
     await htmxIdle(page);
     await page.locator('#row-detail .notice', { hasText: 'is back as it was' }).waitFor();
     expect(await apiRow(t.id, id)).to.deep.include({ name: 'Lamp', qty: 1 });
-    expect(await page.locator('dl.row-fields').innerText()).to.include('Lamp');
+    expect(await page.inputValue('#row-name')).to.equal('Lamp');
     const first = await page.locator('.row-history .event').first().innerText();
     expect(first, 'the revert is itself in the history').to.include('revert').and.to.include('eve@example.com');
   });
@@ -122,7 +122,7 @@ describe('rows are never lost, in a browser (e2e)', function () {
     const [alpha, beta] = t.rows as [number, number];
     await page.goto(url(`/tables/${t.id}`));
 
-    await page.getByRole('button', { name: `Delete row ${beta}` }).click();
+    await page.getByRole('link', { name: `Delete row ${beta}` }).click();
     await htmxIdle(page);
     const notice = page.locator('#grid .undo-notice', { hasText: `Row ${beta} deleted` });
     await notice.waitFor();

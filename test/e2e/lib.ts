@@ -36,7 +36,7 @@ export interface Browser {
 }
 
 /** A headless chromium with a fresh profile, one page at the wide size. */
-export async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(opts: { javaScriptEnabled?: boolean } = {}): Promise<Browser> {
   const profile = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'tablewright-chromium-'));
   let context: BrowserContext;
   try {
@@ -46,6 +46,7 @@ export async function launchBrowser(): Promise<Browser> {
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
       viewport: WIDE,
       timeout: 30_000,
+      javaScriptEnabled: opts.javaScriptEnabled ?? true,
     });
   } catch (err) {
     await fs.promises.rm(profile, { recursive: true, force: true });

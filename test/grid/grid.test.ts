@@ -246,14 +246,17 @@ describe('grid: the rows on the table page', () => {
     expect(noJs.headers.get('location')).to.equal(`/tables/${tableId}?sort=age`);
   });
 
-  it('deletes a row (hx-confirm with htmx; a _method=DELETE form without it)', async () => {
+  it('deletes a row (hx-confirm with htmx; without it a confirm page whose form POSTs _method=DELETE)', async () => {
     const { text } = await page();
-    expect(text).to.match(/hx-delete="\/tables\/\d+\/grid\/rows\/1\?" hx-confirm="Delete row 1\?/);
-    expect(text).to.include('<input type="hidden" name="_method" value="DELETE">');
+    expect(text).to.match(/href="\/tables\/\d+\/rows\/1\/delete\?" hx-delete="\/tables\/\d+\/grid\/rows\/1\?" hx-confirm="Delete row 1\?/);
+    const confirm = await app.request('GET', `/tables/${tableId}/rows/1/delete?sort=id`, { headers: HTML });
+    expect(confirm.status).to.equal(200);
+    expect(confirm.text).to.include(`action="/tables/${tableId}/grid/rows/1?sort=id"`);
+    expect(confirm.text).to.include('<input type="hidden" name="_method" value="DELETE">');
     const id = Number((await sql.one(`INSERT INTO data.people (name) VALUES ('Gone') RETURNING id`)).id);
     const res = await app.request('POST', `/tables/${tableId}/grid/rows/${id}?sort=id`, { headers: HTML, form: { _method: 'DELETE' } });
     expect(res.status).to.equal(303);
-    expect(res.headers.get('location')).to.equal(`/tables/${tableId}?sort=id`);
+    expect(res.headers.get('location')).to.equal(`/tables/${tableId}?sort=id&flash=row_deleted&n=${id}`);
     expect(await sql.rows(`SELECT 1 FROM data.people WHERE id = $1`, [id])).to.have.length(0);
     const id2 = Number((await sql.one(`INSERT INTO data.people (name) VALUES ('Gone2') RETURNING id`)).id);
     const hx = await app.request('DELETE', `/tables/${tableId}/grid/rows/${id2}`, { headers: HX });

@@ -20,6 +20,7 @@ import { modelsOf, useModel, rowsChanged } from './rows.js';
 import { body } from './schema_deps.js';
 import { tableLocals } from './tables.js';
 import { writeContext } from '../../history/stamp.js';
+import { withFlash, type FlashKey } from '../flash.js';
 
 /**
  * The Undo a notice offers after a row action (views/partials/undo_notice.ejs): the action
@@ -300,7 +301,7 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
 }
 
 /** The grid, answered for the current query string. */
-async function answerGrid(ctx: AppContext, req: Request, res: Response, opts: { status?: number; json?: unknown; extra?: Record<string, unknown> } = {}) {
+async function answerGrid(ctx: AppContext, req: Request, res: Response, opts: { status?: number; json?: unknown; extra?: Record<string, unknown>; flash?: [FlashKey, number] } = {}) {
   const tableId = idParam(req.params.id);
   const grid = await gridLocals(ctx, req, opts.extra);
   const state = grid.state as GridState;
@@ -311,7 +312,7 @@ async function answerGrid(ctx: AppContext, req: Request, res: Response, opts: { 
     json: opts.json ?? { rows: [] },
     fragment: 'grid',
     locals: { grid },
-    redirect: `/tables/${tableId}${stateQuery(state) ? `?${stateQuery(state)}` : ''}`,
+    redirect: ((url) => (opts.flash ? withFlash(url, ...opts.flash) : url))(`/tables/${tableId}${stateQuery(state) ? `?${stateQuery(state)}` : ''}`),
   });
 }
 
@@ -380,7 +381,7 @@ export const gridRoutes = [
     const id = rowId(req);
     await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, id, writeContext(req)));
     rowsChanged(ctx, req, 'delete', [id]);
-    await answerGrid(ctx, req, res, { json: { deleted: id }, extra: { undo: undoOffer(req, [id], `Row ${id} deleted (it is in the row trash).`) } });
+    await answerGrid(ctx, req, res, { json: { deleted: id }, extra: { undo: undoOffer(req, [id], `Row ${id} deleted (it is in the row trash).`) }, flash: ['row_deleted', id] });
   }),
 
   route('get', '/tables/:id/rows/:rid/cells/:column', 'viewer', 'one cell of the grid, as shown', async (ctx, req, res) => {

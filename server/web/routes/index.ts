@@ -15,6 +15,7 @@ import { tokenRoutes } from './tokens.js';
 import { trashRoutes } from './trash.js';
 import { userRoutes } from './users.js';
 import { viewRoutes } from './views.js';
+import { rowFormRoutes } from './row_form.js';
 
 /** The route table: everything the HTTP server answers, in one list. */
-export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowHistoryRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];
+export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowHistoryRoutes, ...rowFormRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];

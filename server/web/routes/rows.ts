@@ -10,12 +10,13 @@ import type { Model } from '../../model/compile.js';
 import { createRow, createRows, deleteRow, deleteRows, getRow, listRows, updateRow, updateRows, type ListRequest } from '../../model/rows.js';
 import { idParam } from '../../schema/input.js';
 import { choiceOption } from '../grid_view.js';
-import { reply } from '../negotiate.js';
+import { answerKind, reply } from '../negotiate.js';
 import { route } from '../route.js';
 import { announceRows, inlineAnnouncement, type InlineAnnouncement, type RowsAnnouncement } from '../../live/announce.js';
 import { actorName } from '../../auth/caller.js';
 import { body } from './schema_deps.js';
-import { answerRowPage, wantsPage } from '../row_page.js';
+import { answerRowPage, saveRowForm, wantsPage } from '../row_page.js';
+import { withFlash } from '../flash.js';
 import { writeContext } from '../../history/stamp.js';
 import { shapeRow, throughView, viewFor } from './views.js';
 
@@ -94,13 +95,18 @@ export const rowRoutes = [
     res.json(await useModel(ctx, req, (model) => getRow(ctx.pool, model, rowId(req))));
   }),
 
-  route('patch', '/tables/:id/rows/:rid', 'editor', 'update a row: only the columns sent change', async (ctx, req, res) => {
+  route('patch', '/tables/:id/rows/:rid', 'editor', 'update a row: only the columns sent change (a form from the row page: those that differ)', async (ctx, req, res) => {
+    if (answerKind(req) === 'page' && req.is('application/x-www-form-urlencoded')) {
+      const saved = await useModel(ctx, req, (model) => saveRowForm(ctx, req, res, model, rowId(req), body(req)));
+      if (saved) rowsChanged(ctx, req, 'update', [rowId(req)]);
+      return;
+    }
     const row = await useModel(ctx, req, (model) => updateRow(ctx.pool, model, rowId(req), body(req), writeContext(req), rowAnnouncement(ctx, req, 'update')));
     await reply(req, res, { json: row, redirect: `/tables/${req.params.id}` });
   }),
 
   route('delete', '/tables/:id/rows/:rid', 'editor', 'delete a row (204): it goes to the row trash', async (ctx, req, res) => {
     await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, rowId(req), writeContext(req), rowAnnouncement(ctx, req, 'delete')));
-    await reply(req, res, { status: 204, json: null, redirect: `/tables/${req.params.id}` });
+    await reply(req, res, { status: 204, json: null, redirect: withFlash(`/tables/${req.params.id}`, 'row_deleted', rowId(req)) });
   }),
 ];
