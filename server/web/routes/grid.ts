@@ -21,6 +21,8 @@ import { body } from './schema_deps.js';
 import { tableLocals } from './tables.js';
 import { writeContext } from '../../history/stamp.js';
 import { withFlash, type FlashKey } from '../flash.js';
+import { gridView, viewBar, type GridView } from '../grid_saved_views.js';
+import { throughView } from './views.js';
 
 /**
  * The Undo a notice offers after a row action (views/partials/undo_notice.ejs): the action
@@ -53,6 +55,8 @@ export interface GridState {
   sort: string;
   page: number;
   size: number;
+  /** a saved view's id, 'all' for none, '' for the default */
+  view: string;
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : Array.isArray(v) ? str(v[v.length - 1]) : '');
@@ -88,6 +92,7 @@ export function gridState(query: Record<string, unknown>): GridState {
     sort: str(query.sort),
     page: parsePage(str(query.page) || undefined) ?? 1,
     size: parseSize(str(query.size) || undefined),
+    view: /^(\d{1,15}|all)$/.test(str(query.view)) ? str(query.view) : '',
   };
 }
 
@@ -104,6 +109,7 @@ export function stateQuery(state: GridState, overrides: Partial<GridState> = {})
   if (s.sort) q.set('sort', s.sort);
   if (s.page > 1) q.set('page', String(s.page));
   if (s.size !== DEFAULT_PAGE_SIZE) q.set('size', String(s.size));
+  if (s.view) q.set('view', s.view);
   return q.toString();
 }
 
@@ -232,18 +238,22 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
   } catch (err) {
     if (!(err instanceof AppError) || err.status !== 400) throw err;
     problem = err.message;
-    state = { filters: [], search: '', sort: '', page: 1, size: DEFAULT_PAGE_SIZE };
+    state = { filters: [], search: '', sort: '', page: 1, size: DEFAULT_PAGE_SIZE, view: '' };
   }
   // A filter the model refuses (a value its type does not take, an operator it lacks) is
   // marked beside it and left out; the others still apply.
   let filterErrors: Array<string | undefined> = [];
+  const sizeAsked = (req.query as Record<string, unknown>).size !== undefined;
   const load = (s: GridState) =>
     useModel(ctx, req, async (model) => {
       filterErrors = s.filters.map((f) => filterError(model, f));
-      const valid = { ...s, filters: s.filters.filter((_, i) => !filterErrors[i]) };
-      return { model, result: await listRows(ctx.pool, model, listRequestOf(valid)) };
+      const gv = await gridView(ctx, req, model, s.view);
+      // The view's page size, unless the URL asks for one.
+      const size = !sizeAsked && gv.resolved?.size ? gv.resolved.size : s.size;
+      const valid = { ...s, size, filters: s.filters.filter((_, i) => !filterErrors[i]) };
+      return { model, gv, size, result: await listRows(ctx.pool, model, throughView(listRequestOf(valid), gv.resolved)) };
     });
-  let loaded: { model: Model; result: ListResult };
+  let loaded: { model: Model; result: ListResult; gv: GridView; size: number };
   try {
     loaded = await load(state);
   } catch (err) {
@@ -251,14 +261,22 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
     problem = err.message;
     loaded = await load({ ...state, filters: [], search: '', sort: '', page: 1 });
   }
-  const { model, result } = loaded;
+  const { model, result, gv } = loaded;
+  // The default view, opened without asking, stays in every link the grid makes.
+  state = { ...state, size: loaded.size, view: gv.active ? String(gv.active.id) : state.view };
+  if (gv.missing) problem = 'That view is not there (deleted, or another user\'s personal view): the rows are shown without it.';
   const editable = canEdit(req) && !model.table.read_only;
-  const fields = model.fields.map(fieldInfo);
+  // Through a view: its column order, without its hidden fields.
+  const shown = gv.resolved ? gv.resolved.order.filter((c) => !gv.resolved!.hidden.has(c)).map((c) => model.byColumn.get(c)!).filter(Boolean) : model.fields;
+  const fields = shown.map((f) => ({ ...fieldInfo(f), width: gv.resolved?.widths[f.column] }));
   const count = result.count ?? 0;
   const pages = Math.max(1, Math.ceil(count / state.size));
   const base = `/tables/${tableId}`;
   const q = (o: Partial<GridState> = {}) => stateQuery(state, o);
-  const { sortKeys, sortOf, sortOrder, ariaSort, sortHref, addHref } = sortLinks(state.sort, (sort) => `${base}?${q({ sort, page: 1 })}`);
+  const effectiveSort = state.sort || gv.resolved?.sort || '';
+  const { sortKeys, sortOf, sortOrder, ariaSort, sortHref, addHref } = sortLinks(effectiveSort, (sort) => `${base}?${q({ sort, page: 1 })}`);
+  const validFilters = state.filters.filter((_, i) => !filterErrors[i]);
+  const bar = viewBar(req, model, gv, { base, filters: validFilters, search: state.search, sort: state.sort, href: (view) => `${base}?${stateQuery({ filters: [], search: '', sort: '', page: 1, size: DEFAULT_PAGE_SIZE, view })}` });
   // The add-row form is there for editors only: only they need the link pickers' rows.
   const addFields = editable ? model.fields.filter((f) => !f.meta.read_only) : [];
   const pickers = await Promise.all(addFields.map((f) => linkPicker(ctx, f)));
@@ -271,12 +289,14 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
     rows: result.rows.map((row, i) => ({
       id: row.id as number | undefined,
       key: model.rowId ? String(row.id) : `p${i + 1}`,
-      cells: model.fields.map((f) => ({ column: f.column, name: f.meta.name, view: cellView(f, row[f.column]), editable: editable && !f.meta.read_only })),
+      cells: shown.map((f) => ({ column: f.column, name: f.meta.name, view: cellView(f, row[f.column]), editable: editable && !f.meta.read_only })),
     })),
     addInputs: addFields.map((f, i) => ({ ...fieldInfo(f), editor: editorView(f, null, pickers[i]), required: f.meta.not_null && f.meta.default_value == null })),
     state,
     problem,
     filterErrors,
+    bar,
+    frozen: gv.resolved?.frozen ?? 0,
     editable,
     count,
     countExact: result.count_exact !== false,

@@ -50,7 +50,7 @@ const viewId = (req: Request) => idParam(req.params.vid, 'vid');
 /** The view named by ?view=, resolved against the model; undefined without ?view. */
 export async function viewFor(ctx: AppContext, req: Request, model: Model): Promise<{ view: ViewRow; resolved: ResolvedView } | undefined> {
   const raw = (req.query as Record<string, unknown>).view;
-  if (raw === undefined || raw === '') return undefined;
+  if (raw === undefined || raw === '' || raw === 'all') return undefined;
   if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw)) throw badRequest('view is the id of one of the table\'s views', 'view');
   const view = await getView(ctx.pool, model.tableId, Number(raw), viewCaller(req));
   return { view, resolved: resolveView(model, view.spec) };
