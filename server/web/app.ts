@@ -59,6 +59,8 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
     res.sendFile(htmxFile, { maxAge: ctx.config.production ? '7d' : 0 });
   });
   app.use('/public', express.static(publicDir, { maxAge: ctx.config.production ? '1h' : 0 }));
+  // Browsers ask for /favicon.ico whatever the page links: the icon, not a 404 per page.
+  app.get('/favicon.ico', (_req, res) => res.redirect(301, '/public/favicon.svg'));
 
   // JSON bodies and answers keep every digit of every number (json_body.ts).
   useExactJsonResponses(app);

@@ -1,7 +1,8 @@
 // Tables and their fields (CONTRACT.md). Thin: parse, call one schema operation, answer.
 import type { Request, Response } from 'express';
 import type { AppContext } from '../../context.js';
-import { badRequest } from '../../errors.js';
+import { AppError, badRequest } from '../../errors.js';
+import { renderView } from '../render.js';
 import { allFieldTypes, fieldType } from '../../fields/registry.js';
 import { CHANGE_FIELD } from '../../jobs/handlers.js';
 import { enqueueJob } from '../../jobs/queue.js';
@@ -157,7 +158,22 @@ export const tableRoutes = [
 
   route('post', '/tables/:id/fields', 'admin', 'add a field: name, type, options, column?, not_null?, unique?, indexed?, default?', async (ctx, req, res) => {
     const id = idParam(req.params.id);
-    const { field, version } = await addField(editorDeps(ctx), actorOf(req), id, fieldSpec(req, body(req)));
+    const kind = answerKind(req);
+    const added = await addField(editorDeps(ctx), actorOf(req), id, fieldSpec(req, body(req))).catch(async (err: unknown) => {
+      if (!(err instanceof AppError) || err.status >= 500 || err.status === 404 || kind === 'json') throw err;
+      // The form again, with the message and what was typed (a form has nowhere else to go).
+      const locals = await tableLocals(ctx, id, { addFieldError: { message: err.message, field: err.field }, addFieldValues: body(req) });
+      res.vary('Accept').vary('HX-Request');
+      if (kind === 'fragment') {
+        res.status(err.status).type('html').send(await renderView('partials/fields_panel', { ...res.locals, ...locals }));
+      } else {
+        Object.assign(locals, await tableViewLocals(ctx, req, locals.table, 'fields'));
+        res.status(err.status).type('html').send(await renderView('pages/table', { ...res.locals, ...locals }, { layout: true }));
+      }
+      return undefined;
+    });
+    if (!added) return;
+    const { field, version } = added;
     res.location(`/tables/${id}/fields/${field.id}`);
     await fieldsPanel(ctx, req, res, id, 201, { ...fieldJson(field), version }, `Field "${field.name}" added.`);
   }),
