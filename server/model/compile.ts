@@ -9,7 +9,7 @@ import type { Queryable } from '../db/pool.js';
 import { numberToJson } from '../fields/number.js';
 import { fieldType } from '../fields/registry.js';
 import type { FieldTypeDef } from '../fields/types.js';
-import { getLiveTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
+import { getLiveTable, getTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
 
 /** A link shows the linked row's first field of these types (display order): its label. */
 export const isLabelType = (type: string): boolean => type === 'text' || type === 'long_text' || type === 'email';
@@ -114,6 +114,10 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
         joins.push(`LEFT JOIN ${targetRelation} AS ${alias} ON ${alias}.id = ${ref}`);
         select.push(`${ref} AS ${quoted}`, `${labelRef ?? 'NULL::text'} AS ${ident(`__label_${meta.id}`)}`);
       } else {
+        // The linked table is in the trash: no labels now, but its restore (a newer
+        // version) must evict this model, or the labels stay missing until another change.
+        const trashed = await getTable(db, meta.options.table_id).catch(() => undefined);
+        if (trashed) dependsOn.set(trashed.id, trashed.version);
         select.push(`${ref} AS ${quoted}`, `NULL::text AS ${ident(`__label_${meta.id}`)}`);
       }
     } else {

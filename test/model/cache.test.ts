@@ -36,6 +36,24 @@ describe('model cache across instances', function () {
     await db?.drop();
   });
 
+  it('link labels come back after the linked table is trashed and restored, on both instances (the restore evicts linking models)', async () => {
+    const target = (await a.request('POST', '/tables', { json: { name: 'Makers' } })).body.id;
+    await a.request('POST', `/tables/${target}/rows`, { json: { name: 'Acme' } });
+    const linking = (await a.request('POST', '/tables', { json: { name: 'Products', fields: [{ name: 'Maker', type: 'link', options: { table_id: target } }] } })).body.id;
+    await a.request('POST', `/tables/${linking}/rows`, { json: { maker: 1 } });
+    const label = async (app: TestApp) => (await app.request('GET', `/tables/${linking}/rows`)).body.rows[0].maker;
+    expect(await label(a)).to.deep.equal({ id: 1, label: 'Acme' });
+    expect(await label(b)).to.deep.equal({ id: 1, label: 'Acme' });
+    expect((await a.request('DELETE', `/tables/${target}`)).status).to.equal(200);
+    expect((await label(a)).label, 'no labels while the linked table is in the trash').to.equal(null);
+    for (let i = 0; i < 50 && (await label(b)).label !== null; i++) await sleep(50);
+    expect((await label(b)).label).to.equal(null);
+    expect((await a.request('POST', `/tables/${target}/restore`)).status).to.equal(200);
+    expect(await label(a), 'at once on the instance that restored').to.deep.equal({ id: 1, label: 'Acme' });
+    for (let i = 0; i < 50 && (await label(b)).label === null; i++) await sleep(50);
+    expect(await label(b), 'and on the other, by NOTIFY').to.deep.equal({ id: 1, label: 'Acme' });
+  });
+
   it('a field added through A is usable on B right after A answers (20 times over)', async () => {
     for (let i = 0; i < 20; i++) {
       expect((await b.request('GET', `/tables/${tableId}/rows?size=1`)).status).to.equal(200); // B caches the model
