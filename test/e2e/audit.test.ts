@@ -115,6 +115,19 @@ describe('console audit fixes (e2e)', function () {
     expect(misses).to.deep.equal([]);
   });
 
+  it('Jobs is in the navigation, and the jobs page names tables by their names', async () => {
+    const imported = await app!.request('POST', `/tables/${tableId}/rows/import?async=1`, { headers: { 'Content-Type': 'text/csv' }, body: 'name,price\nwidget,3\n' });
+    expect(imported.status, imported.text).to.equal(202);
+    await as('viewer');
+    await page.goto(url('/tables'));
+    await page.click('nav[aria-label="Main"] a:has-text("Jobs")');
+    await page.waitForURL(url('/jobs'));
+    expect(await page.locator('nav[aria-label="Main"] a[aria-current="page"]').innerText()).to.equal('Jobs');
+    const cell = page.locator('main table.grid tbody tr').first();
+    expect(await cell.innerText()).to.include('Gadgets');
+    expect(await cell.innerText()).to.not.match(/table \d+/);
+  });
+
   it('the trash counts one object as "1 object"', async () => {
     const t = await app!.request('POST', '/tables', { json: { name: 'Old' } });
     await app!.request('DELETE', `/tables/${t.body.id}`);

@@ -46,7 +46,11 @@ export const jobRoutes = [
   route('get', '/jobs', 'viewer', 'recent jobs (table=<id> for one table)', async (ctx, req, res) => {
     const tableId = req.query.table === undefined ? undefined : idParam(req.query.table, 'table');
     const jobs = (await listJobs(ctx.pool, { tableId })).map(jobJson);
-    await reply(req, res, { json: { jobs }, page: 'jobs', locals: { title: 'Jobs', jobs } });
+    // The console names tables by their names (trashed ones too), not by id.
+    const ids = [...new Set(jobs.map((j) => j.table_id).filter((id) => id !== null && id !== undefined).map(Number))];
+    const { rows } = ids.length ? await ctx.pool.query<{ id: number; name: string; trashed: boolean }>(`SELECT id, name, trashed_at IS NOT NULL AS trashed FROM tablewright.tables WHERE id = ANY($1::int8[])`, [ids]) : { rows: [] };
+    const tableNames = Object.fromEntries(rows.map((r) => [r.id, r.trashed ? `${r.name} (in the trash)` : r.name]));
+    await reply(req, res, { json: { jobs }, page: 'jobs', locals: { title: 'Jobs', section: 'jobs', jobs, tableNames } });
   }),
 
   route('get', '/jobs/:id', 'viewer', 'one job: status, phase, rows done / total, result or error', async (ctx, req, res) => {
