@@ -11,7 +11,7 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>, fd:
     level: config.logLevel,
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'password', 'token'], remove: true },
     ...(config.logFormat === 'pretty'
-      ? { transport: { target: 'pino-pretty', options: { destination: fd, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
+      ? { transport: { target: 'pino-pretty', options: { destination: fd, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,req,res,responseTime', singleLine: true } } }
       : {}),
   };
   return config.logFormat === 'pretty' ? pino(options) : pino(options, pino.destination(fd));
