@@ -14,6 +14,7 @@ import { benchJobs } from './jobs.js';
 import { benchHistory } from './history.js';
 import { benchSystemFields } from './system_fields.js';
 import { benchHttp } from './http.js';
+import { benchGrid } from './grid.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -31,6 +32,7 @@ const suites: Record<string, (url: string) => Promise<void>> = {
   history: benchHistory,
   system_fields: benchSystemFields,
   http: benchHttp,
+  grid: benchGrid,
 };
 
 async function main(): Promise<void> {
