@@ -73,22 +73,22 @@ describe('console pages: tables list, navigation, tabs, errors beside fields', (
     expect(tableRow(res.text, id)).to.include('<a href="/reconcile" class="warn-text">missing in PostgreSQL</a>');
   });
 
-  it('navigation marks the active section; admins see every section, viewers only Tables and History and no admin forms', async () => {
+  it('navigation marks the active section; admins see every section, viewers only Tables, History and Jobs and no admin forms', async () => {
     const admin = await app.request('GET', '/tables', { headers: HTML });
     const nav = admin.text.match(/<nav aria-label="Main">([\s\S]*?)<\/nav>/)![1]!;
-    expect([...nav.matchAll(/<a href="([^"]+)"/g)].map((m) => m[1])).to.deep.equal(['/tables', '/history', '/reconcile', '/trash', '/users', '/tokens']);
+    expect([...nav.matchAll(/<a href="([^"]+)"/g)].map((m) => m[1])).to.deep.equal(['/tables', '/history', '/jobs', '/reconcile', '/trash', '/users', '/tokens']);
     expect(nav).to.include('<a href="/tables" aria-current="page">Tables</a>');
     expect(nav.match(/aria-current/g)).to.have.length(1);
     expect(admin.text).to.include('<form class="panel row create-table"');
 
-    for (const [path, label] of [['/users', 'Users'], ['/tokens', 'Tokens'], ['/reconcile', 'Drift'], ['/trash', 'Trash'], ['/history', 'History']]) {
+    for (const [path, label] of [['/users', 'Users'], ['/tokens', 'Tokens'], ['/reconcile', 'Drift'], ['/trash', 'Trash'], ['/history', 'History'], ['/jobs', 'Jobs']]) {
       const page = await app.request('GET', path!, { headers: HTML });
       expect(page.text, path).to.include(`<a href="${path}" aria-current="page">${label}</a>`);
     }
 
     const viewer = await app.request('GET', '/tables', { auth: { token: await createTestToken(app, 'viewer') }, headers: HTML });
     const viewerNav = viewer.text.match(/<nav aria-label="Main">([\s\S]*?)<\/nav>/)![1]!;
-    expect([...viewerNav.matchAll(/<a href="([^"]+)"/g)].map((m) => m[1])).to.deep.equal(['/tables', '/history']);
+    expect([...viewerNav.matchAll(/<a href="([^"]+)"/g)].map((m) => m[1])).to.deep.equal(['/tables', '/history', '/jobs']);
     expect(viewer.text, 'no create form for a viewer').not.to.include('create-table');
     expect(viewer.text, 'no rename or trash for a viewer').not.to.include('Rename or trash');
   });
