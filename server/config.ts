@@ -46,6 +46,7 @@ const schema = z.object({
   DATA_SCHEMA: identifier.default('data'),
   TRASH_SCHEMA: identifier.default('data_trash'),
   LOCK_TIMEOUT_MS: int(1, 600_000).default(3000),
+  LOCK_ATTEMPT_MS: int(1, 600_000).default(200),
   STATEMENT_TIMEOUT_MS: int(0, 86_400_000).default(30_000),
   MAX_FIELDS: int(1, 1500).default(500),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
@@ -110,6 +111,8 @@ export type Config = {
   dataSchema: string;
   trashSchema: string;
   lockTimeoutMs: number;
+  /** one lock attempt of a schema change waits at most this long (then backs off and retries, up to lockTimeoutMs) */
+  lockAttemptMs: number;
   maxFields: number;
   shutdownTimeoutMs: number;
   /** a request (headers and body) not received within this long answers 408 and is closed */
@@ -187,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataSchema: e.DATA_SCHEMA,
     trashSchema: e.TRASH_SCHEMA,
     lockTimeoutMs: e.LOCK_TIMEOUT_MS,
+    lockAttemptMs: Math.min(e.LOCK_ATTEMPT_MS, e.LOCK_TIMEOUT_MS),
     maxFields: e.MAX_FIELDS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     httpRequestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

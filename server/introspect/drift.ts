@@ -66,6 +66,8 @@ export interface DriftReport {
   /** the catalog's size, and how many metadata tables were compared field by field (the others passed the first pass) */
   catalog: { tables: number; columns: number; compared: number };
   ms: { snapshot: number; compare: number };
+  /** online schema changes in flight (reconcile.ts): their objects are not drift */
+  in_flight?: Array<Record<string, unknown>>;
 }
 
 export interface CompareOptions {

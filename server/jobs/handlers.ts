@@ -10,6 +10,7 @@ import { withModel, type ModelCache } from '../model/cache.js';
 import { importWithHistory } from '../history/import.js';
 import type { EditorDeps } from '../schema/change.js';
 import { updateField } from '../schema/fields.js';
+import { ONLINE_CHANGE, runOnlineChange } from '../schema/online/run.js';
 import { fieldJson } from '../schema/metadata.js';
 import { runCleanup } from '../trash/cleanup.js';
 import type { JobHandler } from './runner.js';
@@ -28,6 +29,7 @@ export const JOB_KINDS: Record<string, { title: string; unit: string; summary: (
   [CHANGE_FIELD]: { title: 'changing a field', unit: 'rows', summary: (r) => `Field "${r?.field?.name}" is now ${r?.field?.type}.` },
   [TRASH_CLEANUP]: { title: 'emptying the trash', unit: 'objects', summary: (r) => `Purged ${plural(r?.purged?.length ?? 0, 'object')}.` },
   [IMPORT_CSV]: { title: 'importing CSV', unit: 'rows', summary: (r) => `Imported ${plural(r?.imported ?? 0, 'row')}.` },
+  [ONLINE_CHANGE]: { title: 'changing a field online', unit: 'rows', summary: (r) => `Field "${r?.field?.name}" changed; the table kept serving.` },
   [REBUILD_TABLE]: { title: 'rebuilding a table', unit: 'rows', summary: (r) => `Copied ${plural(r?.rows ?? 0, 'row')}; freed ${plural(r?.freed ?? 0, 'column slot')}.` },
 };
 
@@ -42,6 +44,9 @@ export function jobHandlers(deps: EditorDeps & { config: Config; models: ModelCa
       const out = await updateField({ ...deps, progress }, { name: job.created_by }, tableId, fieldId, update);
       return { field: fieldJson(out.field), version: out.version, changes: out.changes };
     },
+
+    /** An online schema change (server/schema/online/): payload {onlineChangeId}; resumes after a crash. */
+    [ONLINE_CHANGE]: async (job, progress) => runOnlineChange(deps, job, progress),
 
     /** The retention cleanup, one object per transaction: progress counts objects. */
     [TRASH_CLEANUP]: async (job, progress) => runCleanup(deps, { actor: { name: job.created_by }, progress }),

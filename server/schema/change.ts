@@ -20,6 +20,7 @@ import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
 import { syncHistoryTriggers } from '../history/triggers.js';
 import { syncSystemTriggers } from './system_fields.js';
+import { inFlightConflict, runningOnlineChange } from './online/state.js';
 
 export const SCHEMA_CHANNEL = 'tablewright_schema';
 /** First key of the two-key advisory locks taken by schema changes ("tw"). */
@@ -44,7 +45,7 @@ export interface Actor {
 export interface EditorDeps {
   pool: pg.Pool;
   log: Logger;
-  config: Pick<Config, 'dataSchema' | 'trashSchema' | 'lockTimeoutMs' | 'maxFields'>;
+  config: Pick<Config, 'dataSchema' | 'trashSchema' | 'lockTimeoutMs' | 'maxFields'> & Partial<Pick<Config, 'lockAttemptMs'>>;
   /** identifies this instance in notifications (so it can tell its own) */
   instanceId?: string;
   /**
@@ -54,6 +55,8 @@ export interface EditorDeps {
   onCommitted?: (tableId: number, version: number) => void;
   /** long operations say where they are (a job shows it); phases, and rows when known */
   progress?: (p: { phase?: string; done?: number; total?: number }) => Promise<void>;
+  /** set by an online change's own steps: the one change the table's in-flight guard lets through */
+  onlineChangeId?: number;
 }
 
 export interface Change {
@@ -85,6 +88,12 @@ export class FailpointError extends AppError {
   }
 }
 
+/**
+ * Short lock attempts: each attempt waits for its locks at most LOCK_ATTEMPT_MS (so the
+ * traffic that queues behind a waiting ALTER TABLE waits no longer than that), then the
+ * whole transaction rolls back, backs off, and tries again, until LOCK_TIMEOUT_MS have
+ * passed in all; then 409 table_busy. An attempt that got its locks is never cut short.
+ */
 export async function schemaChange<T>(
   deps: EditorDeps,
   actor: Actor,
@@ -93,6 +102,57 @@ export async function schemaChange<T>(
   body: (c: Change) => Promise<ChangeOutcome<T>>,
 ): Promise<T & { version: number }> {
   const started = Date.now();
+  const deadline = started + deps.config.lockTimeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    const attemptMs = Math.max(1, Math.min(deps.config.lockAttemptMs ?? deps.config.lockTimeoutMs, deadline - Date.now()));
+    try {
+      return await schemaChangeOnce(deps, actor, op, lockKey, body, attemptMs, started);
+    } catch (err) {
+      if (!(err instanceof LockAttemptFailed)) throw err;
+      const pause = lockBackoffMs(attempt);
+      if (Date.now() + pause >= deadline) {
+        // The operator's clue to a busy table: which change gave up and after how long (lastDdl
+        // null: it waited for the schema lock itself, or for a read before its first DDL).
+        deps.log.warn(
+          { op, lockKey, actor: actor.name, lockTimeoutMs: deps.config.lockTimeoutMs, attempts: attempt, ms: Date.now() - started, lastDdl: err.lastDdl },
+          'schema change gave up waiting for a lock (LOCK_TIMEOUT_MS): table busy',
+        );
+        throw new AppError(
+          409,
+          'table_busy',
+          `the table is busy (another change or a long query holds it): gave up after ${attempt} short lock attempts over ${Date.now() - started} ms (LOCK_TIMEOUT_MS); try again`,
+          undefined,
+          { attempts: attempt, waited_ms: Date.now() - started },
+        );
+      }
+      deps.log.debug({ op, lockKey, attempt, pauseMs: pause }, 'schema change lock attempt timed out; retrying');
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+}
+
+/** 25 ms doubling to 1 s, with jitter, so that two waiting changes do not retry in step. */
+export function lockBackoffMs(attempt: number): number {
+  const base = Math.min(1000, 25 * 2 ** (attempt - 1));
+  return Math.round(base / 2 + Math.random() * (base / 2));
+}
+
+/** One attempt's lock wait ended (SQLSTATE 55P03): its transaction rolled back, nothing changed. */
+export class LockAttemptFailed extends Error {
+  constructor(readonly lastDdl: string | null) {
+    super('lock attempt timed out');
+  }
+}
+
+async function schemaChangeOnce<T>(
+  deps: EditorDeps,
+  actor: Actor,
+  op: string,
+  lockKey: number,
+  body: (c: Change) => Promise<ChangeOutcome<T>>,
+  attemptMs: number,
+  started: number,
+): Promise<T & { version: number }> {
   const statements: string[] = [];
   const outcome = await withTransaction(deps.pool, async (tx) => {
     const change: Change = {
@@ -113,8 +173,8 @@ export async function schemaChange<T>(
         await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [SCHEMA_LOCK_NAMESPACE, tableId]);
       },
     };
-    // Waits for locks (advisory or on the table itself) end after lock_timeout with
-    // SQLSTATE 55P03, which the web layer answers as 409 "table busy".
+    // Waits for locks (advisory or on the table itself) end after this attempt's
+    // lock_timeout with SQLSTATE 55P03: schemaChange backs off and tries again.
     // Waits are bounded by lock_timeout; the work itself is not cut off by the pool's
     // statement_timeout (the same changes run in jobs, on tables of any size).
     // Rows a schema change rewrites (a conversion) are not recorded one by one in the row
@@ -122,9 +182,15 @@ export async function schemaChange<T>(
     await tx.query(
       `SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', '0', true), set_config('timezone', 'UTC', true),
               set_config('tablewright.actor', $2, true), set_config('tablewright.reason', 'schema', true)`,
-      [`${deps.config.lockTimeoutMs}ms`, actor.name],
+      [`${attemptMs}ms`, actor.name],
     );
     await change.lockTable(lockKey);
+    // While an online change of this table is in flight, only its own steps change it
+    // (its row is begun under this same advisory lock, so the check cannot race it).
+    if (lockKey !== TABLE_SET_LOCK) {
+      const running = await runningOnlineChange(tx, lockKey);
+      if (running && running.id !== deps.onlineChangeId) throw await inFlightConflict(tx, lockKey);
+    }
     change.reached('lock');
 
     const out = await body(change);
@@ -162,14 +228,7 @@ export async function schemaChange<T>(
     change.reached('notify');
     return { ...out, version };
   }).catch((err: unknown) => {
-    // The operator's clue to a busy table: which change gave up and after how long (lastDdl
-    // null: it waited for the schema lock itself, or for a read before its first DDL).
-    if ((err as { code?: string } | undefined)?.code === '55P03') {
-      deps.log.warn(
-        { op, lockKey, actor: actor.name, lockTimeoutMs: deps.config.lockTimeoutMs, ms: Date.now() - started, lastDdl: statements.at(-1)?.slice(0, 200) ?? null },
-        'schema change gave up waiting for a lock (LOCK_TIMEOUT_MS): table busy',
-      );
-    }
+    if ((err as { code?: string } | undefined)?.code === '55P03') throw new LockAttemptFailed(statements.at(-1)?.slice(0, 200) ?? null);
     throw err;
   });
   deps.onCommitted?.(outcome.tableId, outcome.version);

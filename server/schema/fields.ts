@@ -56,7 +56,7 @@ function rel(c: { deps: EditorDeps }, table: TableMeta) {
   return qualified(c.deps.config.dataSchema, table.table_name);
 }
 
-async function sqlEnv(db: Queryable, deps: EditorDeps, shapes: FieldShape[]): Promise<SqlEnv> {
+export async function sqlEnv(db: Queryable, deps: EditorDeps, shapes: FieldShape[]): Promise<SqlEnv> {
   const targets = new Map<number, string>();
   for (const s of shapes) {
     if (s.type !== 'link') continue;
@@ -231,7 +231,7 @@ export interface LossReport {
   created_options?: Choice[];
 }
 
-interface TypePlan {
+export interface TypePlan {
   to: FieldShape;
   report: LossReport;
   env: SqlEnv;
@@ -243,7 +243,7 @@ interface TypePlan {
  * Works out a type/options change and what it would lose, without changing anything.
  * Converting to single_select without options makes one option per distinct value.
  */
-async function planTypeChange(db: Queryable, deps: EditorDeps, table: TableMeta, field: FieldMeta, update: FieldUpdate): Promise<TypePlan> {
+export async function planTypeChange(db: Queryable, deps: EditorDeps, table: TableMeta, field: FieldMeta, update: FieldUpdate): Promise<TypePlan> {
   const typeName = update.type === undefined || update.type === '' ? field.type : update.type;
   if (typeof typeName !== 'string') throw badRequest('type must be a field type name', 'type');
   const type = fieldType(typeName);
@@ -390,7 +390,7 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
 }
 
 /** The default carried over to the new type when it still parses; null otherwise. */
-function convertDefault(field: FieldMeta, type: FieldTypeDef, options: any): { json: unknown; sql: string } | null {
+export function convertDefault(field: FieldMeta, type: FieldTypeDef, options: any): { json: unknown; sql: string } | null {
   if (field.default_value === null || field.default_value === undefined) return null;
   try {
     const raw = typeof field.default_value === 'object' && field.default_value !== null && 'label' in field.default_value
@@ -479,6 +479,25 @@ export function changesTypeOrOptions(field: FieldMeta, update: FieldUpdate): boo
 }
 
 const present = (v: unknown) => v !== undefined;
+
+/**
+ * Whether a type/options change writes rows (a different column type, or a conversion
+ * that is not the identity), worked out without reading the table. A change to
+ * single_select without options (its options made from the values) counts as writing.
+ */
+export function typeChangeRewrites(field: FieldMeta, update: FieldUpdate): boolean {
+  if (!changesTypeOrOptions(field, update)) return false;
+  const typeName = update.type === undefined || update.type === '' ? field.type : String(update.type);
+  const type = fieldType(typeName);
+  const sameType = type.name === field.type;
+  if (type.name === 'single_select' && !sameType && !hasChoices(update.options)) return true;
+  const options = normaliseOptions(type, update.options === undefined ? (sameType ? field.options : undefined) : update.options, sameType ? field.options : undefined);
+  if (type.sqlType(options) !== fieldType(field.type).sqlType(field.options)) return true;
+  if (type.name === 'link' || field.type === 'link') return true;
+  const env: SqlEnv = { linkTarget: () => '"link_target"' };
+  return conversionSql({ type: field.type, options: field.options }, { type: type.name, options }, '"c"', env) !== '"c"';
+}
+
 
 /**
  * One PATCH, one transaction: rename, type/options, then constraints and default, in

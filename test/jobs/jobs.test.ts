@@ -32,9 +32,21 @@ describe('jobs', function () {
     await db?.drop();
   });
 
-  it('a type change on a table past JOB_THRESHOLD_ROWS answers 202 with a job, whose progress ends done with the rows counted', async () => {
-    const t = await bigTable('Big', 5000);
+  it('past JOB_THRESHOLD_ROWS a type change takes the online path by default (a shadow column, test/online)', async () => {
+    const t = await bigTable('Default online', 2000);
     const res = await a.request('PATCH', `/tables/${t.tableId}/fields/${t.fieldId}`, { json: { type: 'number', options: { decimals: 1 }, confirm_loss: true } });
+    expect(res.status, res.text).to.equal(202);
+    expect(res.body).to.include({ kind: 'online_change', table_id: t.tableId });
+    const job = await waitForJob(a, res.body.id);
+    expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    expect(job.done, 'progress counted the rows copied').to.equal(job.total);
+    const types = await sql.one(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'amount'`, [t.rel]);
+    expect(types.t).to.equal('numeric(30,1)');
+  });
+
+  it('a type change on a table past JOB_THRESHOLD_ROWS with online=0 answers 202 with a job (one transaction), whose progress ends done with the rows counted', async () => {
+    const t = await bigTable('Big', 5000);
+    const res = await a.request('PATCH', `/tables/${t.tableId}/fields/${t.fieldId}`, { json: { type: 'number', options: { decimals: 1 }, confirm_loss: true, online: 0 } });
     expect(res.status, res.text).to.equal(202);
     expect(res.headers.get('location')).to.equal(`/jobs/${res.body.id}`);
     expect(res.body).to.include({ kind: 'change_field', status: 'queued', table_id: t.tableId });

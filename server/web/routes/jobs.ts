@@ -5,6 +5,8 @@ import type { AppContext } from '../../context.js';
 import { JOB_KINDS } from '../../jobs/handlers.js';
 import { getJob, listJobs, type Job } from '../../jobs/queue.js';
 import { flag, idParam } from '../../schema/input.js';
+import { requestCancel } from '../../schema/online/state.js';
+import { conflict } from '../../errors.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
 
@@ -51,6 +53,17 @@ export const jobRoutes = [
     const { rows } = ids.length ? await ctx.pool.query<{ id: number; name: string; trashed: boolean }>(`SELECT id, name, trashed_at IS NOT NULL AS trashed FROM tablewright.tables WHERE id = ANY($1::int8[])`, [ids]) : { rows: [] };
     const tableNames = Object.fromEntries(rows.map((r) => [r.id, r.trashed ? `${r.name} (in the trash)` : r.name]));
     await reply(req, res, { json: { jobs }, page: 'jobs', locals: { title: 'Jobs', section: 'jobs', jobs, tableNames } });
+  }),
+
+  route('post', '/jobs/:id/cancel', 'admin', 'cancel a running online schema change: it rolls back to the old field (the job ends as failed, code cancelled)', async (ctx, req, res) => {
+    const id = idParam(req.params.id);
+    const queued = await getJob(ctx.pool, id);
+    if (!(await requestCancel(ctx.pool, id))) {
+      throw conflict('not_cancellable', queued.kind === 'online_change' ? `job ${id} has finished; there is nothing to cancel` : `job ${id} is not an online schema change; only those can be cancelled`);
+    }
+    ctx.jobs?.wake();
+    const job = jobJson(await getJob(ctx.pool, id));
+    await reply(req, res, { status: 202, json: job, fragment: 'job_progress', redirect: `/jobs/${id}`, locals: { job } });
   }),
 
   route('get', '/jobs/:id', 'viewer', 'one job: status, phase, rows done / total, result or error', async (ctx, req, res) => {

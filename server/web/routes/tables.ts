@@ -1,16 +1,19 @@
 // Tables and their fields (CONTRACT.md). Thin: parse, call one schema operation, answer.
 import type { Request, Response } from 'express';
 import type { AppContext } from '../../context.js';
-import { AppError, badRequest } from '../../errors.js';
+import { AppError, badRequest, conflict } from '../../errors.js';
 import { renderView } from '../render.js';
 import { allFieldTypes, fieldType } from '../../fields/registry.js';
 import { CHANGE_FIELD } from '../../jobs/handlers.js';
 import { enqueueJob } from '../../jobs/queue.js';
 import { answerQueued } from './jobs.js';
 import { COLORS } from '../../fields/single_select.js';
+import { planAddField, planFieldUpdate, typeChangeOf } from '../../schema/field_plan.js';
+import { acceptOnlineChange, onlineKindOf, ONLINE_CHANGE } from '../../schema/online/run.js';
+import { chooseOnline } from '../../schema/plan.js';
 import { addField, changesTypeOrOptions, previewFieldChange, reorderFields, restoreField, trashField, updateField, type FieldSpec } from '../../schema/fields.js';
 import { asArray, flag, formOptionsFor, idParam } from '../../schema/input.js';
-import { estimatedRows, fieldJson, getField, getTable, listFields, listTables, tableJson } from '../../schema/metadata.js';
+import { estimatedRows, fieldJson, getField, getLiveTable, getTable, listFields, listTables, tableJson } from '../../schema/metadata.js';
 import { createTable, describeTable, renameTable, restoreTable, trashTable } from '../../schema/tables.js';
 import { answerKind, reply } from '../negotiate.js';
 import { route } from '../route.js';
@@ -67,6 +70,13 @@ function optionsOf(req: Request, b: Record<string, unknown>, type: unknown): unk
   }
   if (!req.is('application/x-www-form-urlencoded')) return b.options;
   return formOptionsFor(String(type ?? ''), b.options);
+}
+
+/** A form leaves untouched inputs empty: '' means "not changing this" (but for default). */
+function blankToUndefined<T extends Record<string, unknown>>(update: T): T {
+  const out = { ...update };
+  for (const key of ['name', 'column', 'type'] as const) if (out[key] === '') (out as Record<string, unknown>)[key] = undefined;
+  return out;
 }
 
 function fieldSpec(req: Request, b: Record<string, unknown>): FieldSpec {
@@ -156,13 +166,19 @@ export const tableRoutes = [
     res.json({ fields: (await listFields(ctx.pool, id, { trashed })).map(fieldJson) });
   }),
 
-  route('post', '/tables/:id/fields', 'admin', 'add a field: name, type, options, column?, not_null?, unique?, indexed?, default?', async (ctx, req, res) => {
+  route('post', '/tables/:id/fields', 'admin', 'add a field: name, type, options, column?, not_null?, unique?, indexed?, default?; dry_run=1 answers the plan', async (ctx, req, res) => {
     const id = idParam(req.params.id);
+    const b = body(req);
+    if (flag(b.dry_run ?? req.query.dry_run, 'dry_run')) {
+      const plan = await planAddField(ctx.pool, editorDeps(ctx), await getLiveTable(ctx.pool, id), fieldSpec(req, b));
+      await reply(req, res, { json: { dry_run: true, plan }, fragment: 'change_plan', locals: { plan } });
+      return;
+    }
     const kind = answerKind(req);
-    const added = await addField(editorDeps(ctx), actorOf(req), id, fieldSpec(req, body(req))).catch(async (err: unknown) => {
+    const added = await addField(editorDeps(ctx), actorOf(req), id, fieldSpec(req, b)).catch(async (err: unknown) => {
       if (!(err instanceof AppError) || err.status >= 500 || err.status === 404 || kind === 'json') throw err;
       // The form again, with the message and what was typed (a form has nowhere else to go).
-      const locals = await tableLocals(ctx, id, { addFieldError: { message: err.message, field: err.field }, addFieldValues: body(req) });
+      const locals = await tableLocals(ctx, id, { addFieldError: { message: err.message, field: err.field }, addFieldValues: b });
       res.vary('Accept').vary('HX-Request');
       if (kind === 'fragment') {
         res.status(err.status).type('html').send(await renderView('partials/fields_panel', { ...res.locals, ...locals }));
@@ -194,26 +210,54 @@ export const tableRoutes = [
     'patch',
     '/tables/:id/fields/:fid',
     'admin',
-    'change a field: name?, column?, type?, options?, not_null?, unique?, indexed?, default?; dry_run=1 reports what a type change would lose; confirm_loss=1 accepts it',
+    'change a field: name?, column?, type?, options?, not_null?, unique?, indexed?, default?; dry_run=1 answers the plan (and what a type change would lose; plan_only=1: the plan alone); confirm_loss=1 accepts a loss; online=1|0 forces the online path or one transaction',
     async (ctx, req, res) => {
       const id = idParam(req.params.id);
       const fid = idParam(req.params.fid, 'fid');
       const b = body(req);
       const type = b.type !== undefined && b.type !== '' ? b.type : (await getField(ctx.pool, id, fid)).type;
       const update = { name: b.name, column: b.column, type: b.type, options: optionsOf(req, b, type), not_null: b.not_null, unique: b.unique, indexed: b.indexed, default: b.default, confirm_loss: b.confirm_loss };
+      const online = flag(b.online ?? req.query.online, 'online');
       if (flag(b.dry_run ?? req.query.dry_run, 'dry_run')) {
-        const report = await previewFieldChange(editorDeps(ctx), id, fid, update);
+        const current = await getField(ctx.pool, id, fid);
+        const typeChanging = changesTypeOrOptions(current, update);
+        // plan_only=1 (the console's plan beside Save): the plan alone, without reading the rows
+        const planOnly = flag(b.plan_only ?? req.query.plan_only, 'plan_only') ?? false;
+        const report = typeChanging && !planOnly ? await previewFieldChange(editorDeps(ctx), id, fid, update) : null;
+        const plan = await planFieldUpdate(ctx.pool, { ...editorDeps(ctx), jobThresholdRows: ctx.config.jobThresholdRows }, await getLiveTable(ctx.pool, id), current, blankToUndefined(update), online, report ?? undefined);
+        if (!report) {
+          await reply(req, res, { json: { dry_run: true, plan }, fragment: 'change_plan', locals: { plan } });
+          return;
+        }
         await reply(req, res, {
-          json: { dry_run: true, ...report },
+          json: { dry_run: true, ...report, plan },
           fragment: 'conversion_report',
           page: 'table',
-          locals: await tableLocals(ctx, id, { report, reportField: await getField(ctx.pool, id, fid), pending: update }),
+          locals: await tableLocals(ctx, id, { report, plan, reportField: await getField(ctx.pool, id, fid), pending: update }),
         });
         return;
       }
       // A form leaves untouched inputs empty: '' means "not changing this", not "clear it",
       // except for default, where '' drops the default.
       for (const key of ['name', 'column', 'type'] as const) if (update[key] === '') update[key] = undefined;
+      // One change that scans or rewrites, on a big table (or online=1): the online path, a
+      // resumable job whose steps each hold a lock briefly (server/schema/online/).
+      const current = await getField(ctx.pool, id, fid);
+      const kind = onlineKindOf(current, update, typeChangeOf(current, update));
+      if (kind) {
+        const rows = await estimatedRows(ctx.pool, id);
+        if (chooseOnline(rows, ctx.config.jobThresholdRows, online).online) {
+          if (update.type !== undefined) fieldType(String(update.type));
+          if (current.trashed_at) throw conflict('trashed', `field "${current.name}" is in the trash; restore it first`);
+          if (current.read_only) throw conflict('read_only', `field "${current.name}" was adopted read-only`);
+          if (kind === 'set_unique' && current.type === 'json') throw badRequest('a JSON field cannot be unique', 'unique');
+          const job = await acceptOnlineChange(editorDeps(ctx), actorOf(req), { tableId: id, field: current, kind, update, total: rows }, (tx, onlineChangeId) =>
+            enqueueJob(tx, { kind: ONLINE_CHANGE, tableId: id, payload: { kind, fieldId: fid, onlineChangeId }, actor: actorOf(req).name, total: rows }),
+          );
+          await answerQueued(ctx, req, res, job);
+          return;
+        }
+      }
       // Converting a big table's column is long work: a job, with its progress at /jobs/:id.
       if (changesTypeOrOptions(await getField(ctx.pool, id, fid), update)) {
         const rows = await estimatedRows(ctx.pool, id);

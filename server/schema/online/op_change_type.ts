@@ -1,0 +1,239 @@
+// Online type (or options) change: a shadow column, pgroll style.
+//
+//   start     checks the values (the loss report; confirm_loss; a required or unique
+//             field refused as the one-transaction path refuses it);
+//             brief: ADD COLUMN the shadow (new type), the sync trigger (every insert and
+//             update writes the converted value into it too);
+//             backfill by id in batches (row locks only; resumable from the last batch);
+//             then what the field's constraints need on the shadow, each online: a link's
+//             FOREIGN KEY NOT VALID + VALIDATE, its own index / UNIQUE built CONCURRENTLY,
+//             NOT NULL as a CHECK NOT VALID + VALIDATE
+//   complete  brief, the swap: drop the trigger; the old column becomes the field's
+//             trashed copy (type_change), the shadow takes the field's column name, its
+//             constraints their names; metadata, version + 1, audit, NOTIFY: one commit
+//   rollback  brief: drop the trigger, its function and the shadow column
+//
+// Values that do not convert are empty in the new column and kept in the old one, which
+// stays (trashed) until the retention policy purges it: restoring it undoes the change.
+import { ident, literal, qualified } from '../../db/ident.js';
+import { withoutStatementTimeout } from '../../db/pool.js';
+import { withTransaction } from '../../db/tx.js';
+import { unprocessable } from '../../errors.js';
+import { conversionSql, lossPredicate, type FieldShape } from '../../fields/convert.js';
+import { fieldType } from '../../fields/registry.js';
+import { attnumOf } from '../catalog.js';
+import { columnComment } from '../comments.js';
+import { convertDefault, hasOwnIndex, planTypeChange, sqlEnv } from '../fields.js';
+import { flag } from '../input.js';
+import { getField } from '../metadata.js';
+import { trashName } from '../names.js';
+import { step } from '../plan.js';
+import { backfill } from './backfill.js';
+import { advance, finishOnlineChange, getOnlineChange } from './state.js';
+import { briefStep, constraintState, indexState, longStep, outsideStep, type OnlineOp, type OnlineRun } from './steps.js';
+import { dropSyncTrigger, syncTriggerDdl } from './trigger.js';
+
+export const shadowName = (fieldId: number) => `_tw_new_f${fieldId}`;
+const names = (id: number) => ({
+  shadow: shadowName(id),
+  fk: `fk_new_f${id}`,
+  uq: `uq_new_f${id}`,
+  ix: `ix_new_f${id}`,
+  nn: `nn_new_f${id}`,
+});
+
+interface Target {
+  to: FieldShape;
+  lost: number;
+  rows: number;
+}
+
+/** The target shape, worked out once and kept on the change's row (a resumed change converts to the same options). */
+async function target(run: OnlineRun): Promise<Target> {
+  const kept = (await getOnlineChange(run.deps.pool, run.change.id)).payload?.target as Target | undefined;
+  if (kept) return kept;
+  const plan = await withTransaction(run.deps.pool, async (tx) => {
+    await withoutStatementTimeout(tx);
+    await tx.query(`SELECT set_config('timezone', 'UTC', true)`);
+    return planTypeChange(tx, run.deps, run.table, run.field, run.change.payload);
+  });
+  const { report } = plan;
+  const f = run.field;
+  if (report.lost > 0 && f.not_null) {
+    throw unprocessable('lossy_conversion', `${report.lost} values of "${f.name}" would not convert, and the field is required; make it optional first`, 'type', report);
+  }
+  if (report.lost > 0 && !(flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false)) {
+    throw unprocessable(
+      'lossy_conversion',
+      `${report.lost} of ${report.non_empty} values of "${f.name}" would not convert to ${fieldType(plan.to.type).label}; send confirm_loss=1 to convert anyway (the old values are kept in the trash)`,
+      'type',
+      report,
+    );
+  }
+  const t: Target = { to: plan.to, lost: report.lost, rows: report.rows };
+  await run.deps.pool.query(`UPDATE tablewright.online_changes SET payload = payload || jsonb_build_object('target', $2::jsonb), total = $3 WHERE id = $1`, [
+    run.change.id,
+    JSON.stringify(t),
+    report.rows,
+  ]);
+  return t;
+}
+
+async function converted(run: OnlineRun, to: FieldShape, col: string): Promise<string> {
+  const from: FieldShape = { type: run.field.type, options: run.field.options };
+  const env = await sqlEnv(run.deps.pool, run.deps, [from, to]);
+  // A value that would not convert (a link to no row too) is empty in the new column.
+  return `CASE WHEN ${lossPredicate(from, to, col, env)} THEN NULL ELSE ${conversionSql(from, to, col, env)} END`;
+}
+
+async function columnExists(run: OnlineRun, name: string): Promise<boolean> {
+  const { rows } = await run.deps.pool.query(`SELECT 1 FROM pg_attribute WHERE attrelid = $1 AND attname = $2 AND NOT attisdropped`, [run.table.table_oid, name]);
+  return rows.length > 0;
+}
+
+export const changeType: OnlineOp = {
+  objects: (field) => {
+    const n = names(field.id);
+    return { column: n.shadow, trigger: `tw_sync_f${field.id}`, function: `tw_sync_f${field.id}`, constraint: n.fk, index: n.uq };
+  },
+
+  plan: (t) => {
+    const n = names(t.field.id);
+    const sh = ident(n.shadow);
+    const steps = [
+      step(`ALTER TABLE ${t.relation} ADD COLUMN ${sh} <new type>`, 'ACCESS EXCLUSIVE', 'brief', t.size),
+      step(`CREATE TRIGGER ${ident(`tw_sync_f${t.field.id}`)} BEFORE INSERT OR UPDATE ON ${t.relation} ... (${sh} := converted ${t.col})`, 'SHARE ROW EXCLUSIVE', 'brief', t.size),
+      step(`UPDATE ${t.relation} SET ${sh} = <converted ${t.col}> WHERE id > $last ORDER BY id LIMIT $batch -- in batches`, 'ROW EXCLUSIVE', 'rewrite', t.size, 'backfill'),
+    ];
+    const to = String(t.update.type || t.field.type);
+    if (to === 'link') {
+      steps.push(step(`ALTER TABLE ${t.relation} ADD CONSTRAINT ${ident(n.fk)} FOREIGN KEY (${sh}) REFERENCES ... NOT VALID`, 'SHARE ROW EXCLUSIVE', 'brief', t.size));
+      steps.push(step(`ALTER TABLE ${t.relation} VALIDATE CONSTRAINT ${ident(n.fk)}`, 'SHARE UPDATE EXCLUSIVE', 'scan', t.size, 'fk'));
+    }
+    if (t.field.is_unique) steps.push(step(`CREATE UNIQUE INDEX CONCURRENTLY ${ident(n.uq)} ON ${t.relation} (${sh})`, 'SHARE UPDATE EXCLUSIVE', 'scan', t.size, 'unique'));
+    if (hasOwnIndex(t.field) || (to === 'link' && !t.field.indexed && !t.field.is_unique)) {
+      steps.push(step(`CREATE INDEX CONCURRENTLY ${ident(n.ix)} ON ${t.relation} (${sh})`, 'SHARE UPDATE EXCLUSIVE', 'scan', t.size, 'index'));
+    }
+    if (t.field.not_null) {
+      steps.push(step(`ALTER TABLE ${t.relation} ADD CONSTRAINT ${ident(n.nn)} CHECK (${sh} IS NOT NULL) NOT VALID`, 'ACCESS EXCLUSIVE', 'brief', t.size));
+      steps.push(step(`ALTER TABLE ${t.relation} VALIDATE CONSTRAINT ${ident(n.nn)}`, 'SHARE UPDATE EXCLUSIVE', 'scan', t.size, 'scan'));
+    }
+    steps.push(step(`ALTER TABLE ${t.relation} RENAME COLUMN ${t.col} TO <trashed copy>; ALTER TABLE ${t.relation} RENAME COLUMN ${sh} TO ${t.col} -- the swap`, 'ACCESS EXCLUSIVE', 'brief', t.size));
+    return steps;
+  },
+
+  async start(run) {
+    await run.progress({ phase: 'checking the values' });
+    const t = await target(run);
+    const n = names(run.field.id);
+    const sh = ident(n.shadow);
+    const newType = fieldType(t.to.type);
+    const schema = run.deps.config.dataSchema;
+    if (!(await columnExists(run, n.shadow))) {
+      const expr = await converted(run, t.to, `NEW.${run.col}`);
+      await briefStep(run, 'add_shadow', async (c) => {
+        await c.ddl(`ALTER TABLE ${run.relation} ADD COLUMN ${sh} ${newType.sqlType(t.to.options)}`);
+        for (const sql of syncTriggerDdl(schema, run.relation, run.field.id, String(sh), expr)) await c.ddl(sql);
+      });
+    }
+    const change = await getOnlineChange(run.deps.pool, run.change.id);
+    if (change.step === 'planned' || change.step === 'add_shadow' || change.step === 'backfill') {
+      await backfill(run, String(sh), await converted(run, t.to, run.col), t.rows);
+      await advance(run.deps.pool, run.change.id, { step: 'backfilled' });
+    }
+    if (t.to.type === 'link') {
+      const env = await sqlEnv(run.deps.pool, run.deps, [t.to]);
+      if ((await constraintState(run, n.fk)) === 'absent') {
+        await briefStep(run, 'add_fk', (c) =>
+          c.ddl(`ALTER TABLE ${run.relation} ADD CONSTRAINT ${ident(n.fk)} FOREIGN KEY (${sh}) REFERENCES ${env.linkTarget(t.to.options.table_id)} (id) ON DELETE SET NULL NOT VALID`),
+        );
+      }
+      if ((await constraintState(run, n.fk)) === 'not_valid') {
+        await run.progress({ phase: 'checking every link points at a row (the table keeps serving)' });
+        await longStep(run, 'validate_fk', `ALTER TABLE ${run.relation} VALIDATE CONSTRAINT ${ident(n.fk)}`);
+      }
+    }
+    const indexes: Array<[string, boolean]> = [];
+    if (run.field.is_unique) indexes.push([n.uq, true]);
+    if (hasOwnIndex(run.field) || (t.to.type === 'link' && !run.field.indexed && !run.field.is_unique)) indexes.push([n.ix, false]);
+    for (const [name, unique] of indexes) {
+      const state = await indexState(run, name);
+      if (state === 'valid') continue;
+      if (state === 'invalid') await outsideStep(run, 'drop_invalid_index', `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(schema, name)}`);
+      await run.progress({ phase: `building the ${unique ? 'unique ' : ''}index on the new column (the table keeps serving)` });
+      try {
+        await outsideStep(run, 'build_index', `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(name)} ON ${run.relation} (${sh})`);
+      } catch (err) {
+        if ((err as { code?: string }).code !== '23505') throw err;
+        throw unprocessable('would_duplicate', `"${run.field.name}" is unique, and converted values would repeat; drop UNIQUE first`, 'type');
+      }
+    }
+    if (run.field.not_null) {
+      if ((await constraintState(run, n.nn)) === 'absent') {
+        await briefStep(run, 'add_check', (c) => c.ddl(`ALTER TABLE ${run.relation} ADD CONSTRAINT ${ident(n.nn)} CHECK (${sh} IS NOT NULL) NOT VALID`));
+      }
+      if ((await constraintState(run, n.nn)) === 'not_valid') await longStep(run, 'validate', `ALTER TABLE ${run.relation} VALIDATE CONSTRAINT ${ident(n.nn)}`);
+    }
+  },
+
+  async complete(run) {
+    const t = await target(run);
+    const n = names(run.field.id);
+    const f = run.field;
+    const schema = run.deps.config.dataSchema;
+    const newType = fieldType(t.to.type);
+    const newDefault = convertDefault(f, newType, t.to.options);
+    return briefStep(run, 'swap', async (c) => {
+      const version = run.table.version + 1;
+      const parked = trashName('was_f', f.id, `v${version}`);
+      const rel = run.relation;
+      for (const sql of dropSyncTrigger(schema, rel, f.id)) await c.ddl(sql);
+      // The old column, as the trashed fields keep theirs: no constraint that could refuse a write.
+      if (f.not_null) await c.ddl(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} DROP NOT NULL`);
+      if (f.is_unique) await c.ddl(`ALTER TABLE ${rel} DROP CONSTRAINT IF EXISTS ${ident(`uq_f${f.id}`)}`);
+      if (f.type === 'link') await c.ddl(`ALTER TABLE ${rel} DROP CONSTRAINT IF EXISTS ${ident(`fk_f${f.id}`)}`);
+      await c.ddl(`DROP INDEX IF EXISTS ${qualified(schema, `ix_f${f.id}`)}`);
+      if (f.default_value !== null) await c.ddl(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} DROP DEFAULT`);
+      await c.ddl(`ALTER TABLE ${rel} RENAME COLUMN ${run.col} TO ${ident(parked)}`);
+      await c.ddl(`ALTER TABLE ${rel} RENAME COLUMN ${ident(n.shadow)} TO ${run.col}`);
+      if (t.to.type === 'link') await c.ddl(`ALTER TABLE ${rel} RENAME CONSTRAINT ${ident(n.fk)} TO ${ident(`fk_f${f.id}`)}`);
+      if (f.is_unique) await c.ddl(`ALTER TABLE ${rel} ADD CONSTRAINT ${ident(`uq_f${f.id}`)} UNIQUE USING INDEX ${ident(n.uq)}`);
+      if ((await indexState(run, n.ix)) === 'valid') await c.ddl(`ALTER INDEX ${qualified(schema, n.ix)} RENAME TO ${ident(`ix_f${f.id}`)}`);
+      if (f.not_null) {
+        await c.ddl(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} SET NOT NULL`);
+        await c.ddl(`ALTER TABLE ${rel} DROP CONSTRAINT IF EXISTS ${ident(n.nn)}`);
+      }
+      if (newDefault) await c.ddl(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} SET DEFAULT ${newDefault.sql}`);
+
+      // The old column is the field's trashed copy: restoring it undoes the change.
+      const { rows } = await c.tx.query<{ id: number }>(
+        /* sql */ `INSERT INTO tablewright.fields (table_id, name, column_name, type, options, position, trashed_at, trashed_by, trash_name, trash_reason, attnum)
+          VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, 'type_change', $9) RETURNING id`,
+        [run.table.id, `${f.name} (before change to ${newType.label}, v${version})`.slice(0, 255), `${f.column_name}_before_v${version}`.slice(0, 63), f.type, f.options, f.position, c.actor.name, parked, await attnumOf(c.tx, run.table.table_oid!, parked)],
+      );
+      await c.ddl(`COMMENT ON COLUMN ${rel}.${ident(parked)} IS ${literal(`field ${f.id} before its change to ${newType.label} (tablewright field ${rows[0]!.id})`)}`);
+      await c.tx.query(
+        /* sql */ `UPDATE tablewright.fields SET type = $2, options = $3, default_value = $4, indexed = indexed OR $5, attnum = $6, updated_at = now() WHERE id = $1`,
+        [f.id, t.to.type, t.to.options, newDefault ? JSON.stringify(newDefault.json) : null, t.to.type === 'link', await attnumOf(c.tx, run.table.table_oid!, f.column_name)],
+      );
+      const now = await getField(c.tx, run.table.id, f.id);
+      await c.ddl(`COMMENT ON COLUMN ${rel}.${run.col} IS ${literal(columnComment(now, run.table))}`);
+      await finishOnlineChange(c.tx, run.change.id, 'done');
+      return { kept_field_id: rows[0]!.id, lost: t.lost };
+    });
+  },
+
+  async rollback(run) {
+    const n = names(run.field.id);
+    const schema = run.deps.config.dataSchema;
+    // An index being built CONCURRENTLY on the shadow goes with the column.
+    if (!(await columnExists(run, n.shadow))) {
+      const { rows } = await run.deps.pool.query(`SELECT 1 FROM pg_trigger WHERE tgrelid = $1 AND tgname = $2`, [run.table.table_oid, `tw_sync_f${run.field.id}`]);
+      if (!rows.length) return;
+    }
+    await briefStep(run, 'rollback', async (c) => {
+      for (const sql of dropSyncTrigger(schema, run.relation, run.field.id)) await c.ddl(sql);
+      await c.ddl(`ALTER TABLE ${run.relation} DROP COLUMN IF EXISTS ${ident(n.shadow)}`);
+    });
+  },
+};

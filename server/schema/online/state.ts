@@ -1,0 +1,99 @@
+// The row of tablewright.online_changes an online change lives by (030_online_changes.sql):
+// begun when the change is accepted, its step advanced as each step commits, closed as
+// done or rolled back. Plain functions over a client, as the jobs queue is.
+import type { Queryable } from '../../db/pool.js';
+import { conflict } from '../../errors.js';
+
+export type OnlineKind = 'create_index' | 'set_unique' | 'set_not_null' | 'change_type';
+
+export interface OnlineObjects {
+  index?: string;
+  constraint?: string;
+  column?: string;
+  trigger?: string;
+  function?: string;
+}
+
+export interface OnlineChange {
+  id: number;
+  job_id: number | null;
+  table_id: number;
+  field_id: number | null;
+  kind: OnlineKind;
+  payload: any;
+  objects: OnlineObjects;
+  step: string;
+  status: 'running' | 'done' | 'rolled_back';
+  cancel_requested: boolean;
+  last_id: number | null;
+  done: number;
+  total: number | null;
+  created_by: string;
+}
+
+/** Begins a change; 409 change_in_flight when the table has one running already. */
+export async function beginOnlineChange(
+  db: Queryable,
+  c: { tableId: number; fieldId: number; kind: OnlineKind; payload: unknown; objects: OnlineObjects; actor: string; total?: number },
+): Promise<OnlineChange> {
+  try {
+    const { rows } = await db.query<OnlineChange>(
+      /* sql */ `INSERT INTO tablewright.online_changes (table_id, field_id, kind, payload, objects, created_by, total)
+        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+      [c.tableId, c.fieldId, c.kind, JSON.stringify(c.payload), JSON.stringify(c.objects), c.actor, c.total ?? null],
+    );
+    return rows[0]!;
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') throw await inFlightConflict(db, c.tableId);
+    throw err;
+  }
+}
+
+export async function runningOnlineChange(db: Queryable, tableId: number): Promise<OnlineChange | undefined> {
+  const { rows } = await db.query<OnlineChange>(`SELECT * FROM tablewright.online_changes WHERE table_id = $1 AND status = 'running'`, [tableId]);
+  return rows[0];
+}
+
+export async function runningOnlineChanges(db: Queryable): Promise<OnlineChange[]> {
+  const { rows } = await db.query<OnlineChange>(`SELECT * FROM tablewright.online_changes WHERE status = 'running' ORDER BY id`);
+  return rows;
+}
+
+export async function getOnlineChange(db: Queryable, id: number): Promise<OnlineChange> {
+  const { rows } = await db.query<OnlineChange>(`SELECT * FROM tablewright.online_changes WHERE id = $1`, [id]);
+  if (!rows[0]) throw new Error(`online change ${id} not found`);
+  return rows[0];
+}
+
+export async function onlineChangeOfJob(db: Queryable, jobId: number): Promise<OnlineChange | undefined> {
+  const { rows } = await db.query<OnlineChange>(`SELECT * FROM tablewright.online_changes WHERE job_id = $1 ORDER BY id DESC LIMIT 1`, [jobId]);
+  return rows[0];
+}
+
+export async function inFlightConflict(db: Queryable, tableId: number, exceptId?: number) {
+  const running = await runningOnlineChange(db, tableId);
+  const what = running && running.id !== exceptId ? `${running.kind.replace('_', ' ')} (job ${running.job_id ?? '?'}, step "${running.step}")` : 'another online change';
+  return conflict('change_in_flight', `an online change of this table is in flight: ${what}; wait for it to finish, or cancel it from its job page`, undefined, running ? { online_change: running.id, job_id: running.job_id } : undefined);
+}
+
+/** Records a completed step (and the backfill's position) on the change's row. */
+export async function advance(db: Queryable, id: number, p: { step?: string; objects?: OnlineObjects; last_id?: number | null; done?: number; total?: number }): Promise<void> {
+  await db.query(
+    /* sql */ `UPDATE tablewright.online_changes SET step = coalesce($2, step), objects = objects || coalesce($3, '{}'::jsonb),
+        last_id = CASE WHEN $4::boolean THEN $5 ELSE last_id END, done = coalesce($6, done), total = coalesce($7, total)
+      WHERE id = $1`,
+    [id, p.step ?? null, p.objects ? JSON.stringify(p.objects) : null, p.last_id !== undefined, p.last_id ?? null, p.done ?? null, p.total ?? null],
+  );
+}
+
+export async function finishOnlineChange(db: Queryable, id: number, status: 'done' | 'rolled_back'): Promise<void> {
+  await db.query(`UPDATE tablewright.online_changes SET status = $2, finished_at = now() WHERE id = $1 AND status = 'running'`, [id, status]);
+}
+
+export async function requestCancel(db: Queryable, jobId: number): Promise<OnlineChange | undefined> {
+  const { rows } = await db.query<OnlineChange>(
+    `UPDATE tablewright.online_changes SET cancel_requested = true WHERE job_id = $1 AND status = 'running' RETURNING *`,
+    [jobId],
+  );
+  return rows[0];
+}

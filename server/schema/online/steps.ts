@@ -1,0 +1,152 @@
+// What every online operation is made of (pgroll's shared parts): a brief step (one
+// schemaChange: short lock attempts, audit, version, NOTIFY), a statement that must run
+// outside a transaction (CREATE/DROP INDEX CONCURRENTLY), a step in its own transaction
+// without a statement timeout (VALIDATE CONSTRAINT), each retried on lock timeouts.
+import type pg from 'pg';
+import { withoutStatementTimeout } from '../../db/pool.js';
+import { withTransaction } from '../../db/tx.js';
+import { AppError } from '../../errors.js';
+import type { FieldMeta, TableMeta } from '../metadata.js';
+import { lockBackoffMs, schemaChange, type Actor, type Change, type EditorDeps } from '../change.js';
+import { advance, getOnlineChange, type OnlineChange } from './state.js';
+import type { PlanStep, TableSize } from '../plan.js';
+
+export interface OnlineRun {
+  deps: EditorDeps;
+  actor: Actor;
+  change: OnlineChange;
+  table: TableMeta;
+  field: FieldMeta;
+  /** the table, schema-qualified and quoted */
+  relation: string;
+  /** the field's column, quoted */
+  col: string;
+  progress: (p: { phase?: string; done?: number; total?: number }) => Promise<void>;
+}
+
+export interface PlanTarget {
+  relation: string;
+  col: string;
+  field: FieldMeta;
+  size: TableSize;
+  /** the update asked for (set_unique: also indexed?) */
+  update: Record<string, unknown>;
+}
+
+/** One online operation (one module each): its plan, its expand steps, its contract step, its undo. */
+export interface OnlineOp {
+  /** the objects of ours that exist while it is in flight (reconcile reads them) */
+  objects(field: FieldMeta): Record<string, string>;
+  plan(t: PlanTarget): PlanStep[];
+  /** the expand steps; idempotent, so that a resumed change runs them again safely */
+  start(run: OnlineRun): Promise<void>;
+  /** the brief step that makes the change visible: metadata, version, audit, NOTIFY in one commit */
+  complete(run: OnlineRun): Promise<unknown>;
+  /** back to the old field; idempotent */
+  rollback(run: OnlineRun): Promise<void>;
+}
+
+/** Thrown between steps when an admin cancelled the change: the runner rolls back. */
+export class CancelledError extends AppError {
+  constructor() {
+    super(409, 'cancelled', 'the change was cancelled; it was rolled back to the old field');
+  }
+}
+
+export async function checkCancel(run: OnlineRun): Promise<void> {
+  const now = await getOnlineChange(run.deps.pool, run.change.id);
+  if (now.cancel_requested) throw new CancelledError();
+}
+
+/**
+ * A brief step: one schemaChange (short lock attempts with backoff, audited with its DDL,
+ * version + 1 and NOTIFY) that also records the step on the change's row, in one commit.
+ */
+export async function briefStep<T = void>(run: OnlineRun, step: string, body: (c: Change) => Promise<T>): Promise<T> {
+  const deps = { ...run.deps, onlineChangeId: run.change.id };
+  const out = await schemaChange(deps, run.actor, `online_${run.change.kind}:${step}`, run.table.id, async (c) => {
+    const result = await body(c);
+    await advance(c.tx, run.change.id, { step });
+    return { result: { value: result }, tableId: run.table.id, fieldId: run.field.id, details: { online_change: run.change.id, step } };
+  });
+  return out.value;
+}
+
+/** Runs fn, retrying while it gives up on a lock (55P03), with backoff, up to LOCK_TIMEOUT_MS. */
+export async function withLockRetries<T>(deps: EditorDeps, fn: (lockMs: number) => Promise<T>): Promise<T> {
+  const deadline = Date.now() + deps.config.lockTimeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    const lockMs = Math.max(1, Math.min(deps.config.lockAttemptMs ?? deps.config.lockTimeoutMs, deadline - Date.now()));
+    try {
+      return await fn(lockMs);
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55P03') throw err;
+      const pause = lockBackoffMs(attempt);
+      if (Date.now() + pause >= deadline) throw err;
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+}
+
+/**
+ * A statement that cannot run in a transaction (CREATE/DROP INDEX CONCURRENTLY), on a
+ * client of its own: no statement timeout, a lock_timeout per attempt. The audit row
+ * records it (no version bump: nothing a model sees changed).
+ */
+export async function outsideStep(run: OnlineRun, step: string, sql: string): Promise<void> {
+  await withLockRetries(run.deps, async (lockMs) => {
+    const client: pg.PoolClient = await run.deps.pool.connect();
+    let broken: Error | undefined;
+    try {
+      // Session settings on a pooled connection are put back before it goes back to the pool.
+      await client.query(`SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', '0', false)`, [`${lockMs}ms`]);
+      await client.query(sql);
+    } catch (err) {
+      if ((err as { code?: string }).code === undefined) broken = err as Error;
+      throw err;
+    } finally {
+      await client.query('RESET lock_timeout; RESET statement_timeout').catch((e: Error) => (broken = e));
+      client.release(broken);
+    }
+  });
+  await audit(run, step, sql);
+}
+
+/** A long step in a transaction of its own (VALIDATE CONSTRAINT): no statement timeout, short lock attempts. */
+export async function longStep(run: OnlineRun, step: string, sql: string): Promise<void> {
+  await withLockRetries(run.deps, (lockMs) =>
+    withTransaction(run.deps.pool, async (tx) => {
+      await withoutStatementTimeout(tx);
+      await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockMs}ms`]);
+      await tx.query(sql);
+      await advance(tx, run.change.id, { step });
+    }),
+  );
+  await audit(run, step, sql);
+}
+
+async function audit(run: OnlineRun, step: string, sql: string): Promise<void> {
+  await run.deps.pool.query(
+    /* sql */ `INSERT INTO tablewright.audit (actor, operation, table_id, field_id, version, ddl, details)
+      SELECT $1, $2, $3, $4, version, $5, $6 FROM tablewright.tables WHERE id = $3`,
+    [run.actor.name, `online_${run.change.kind}:${step}`, run.table.id, run.field.id, `${sql};`, { online_change: run.change.id, step }],
+  );
+}
+
+/** Whether an index of ours exists, and whether it is valid (a crashed CONCURRENTLY build leaves it invalid). */
+export async function indexState(run: OnlineRun, name: string): Promise<'absent' | 'valid' | 'invalid'> {
+  const { rows } = await run.deps.pool.query<{ valid: boolean }>(
+    /* sql */ `SELECT i.indisvalid AND i.indisready AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+    [run.deps.config.dataSchema, name],
+  );
+  return rows[0] ? (rows[0].valid ? 'valid' : 'invalid') : 'absent';
+}
+
+export async function constraintState(run: OnlineRun, name: string): Promise<'absent' | 'valid' | 'not_valid'> {
+  const { rows } = await run.deps.pool.query<{ valid: boolean }>(
+    `SELECT convalidated AS valid FROM pg_constraint WHERE conrelid = $1 AND conname = $2`,
+    [run.table.table_oid, name],
+  );
+  return rows[0] ? (rows[0].valid ? 'valid' : 'not_valid') : 'absent';
+}
