@@ -15,6 +15,7 @@ import { benchHistory } from './history.js';
 import { benchSystemFields } from './system_fields.js';
 import { benchHttp } from './http.js';
 import { benchGrid } from './grid.js';
+import { benchOnline } from './online.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -33,6 +34,7 @@ const suites: Record<string, (url: string) => Promise<void>> = {
   system_fields: benchSystemFields,
   http: benchHttp,
   grid: benchGrid,
+  online: benchOnline,
 };
 
 async function main(): Promise<void> {

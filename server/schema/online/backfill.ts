@@ -7,7 +7,8 @@ import { withTransaction } from '../../db/tx.js';
 import { advance, getOnlineChange } from './state.js';
 import { CancelledError, type OnlineRun } from './steps.js';
 
-export const BACKFILL_BATCH_ROWS = 5000;
+/** Small enough that a write waiting for a row of the batch waits tens of milliseconds. */
+export const BACKFILL_BATCH_ROWS = 2000;
 
 export async function backfill(run: OnlineRun, shadow: string, convertedSql: string, total: number): Promise<void> {
   let change = await getOnlineChange(run.deps.pool, run.change.id);

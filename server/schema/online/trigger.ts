@@ -10,7 +10,11 @@ export const syncTriggerName = (fieldId: number) => `tw_sync_f${fieldId}`;
 export function syncTriggerDdl(schema: string, relation: string, fieldId: number, shadow: string, convertedFromNew: string): string[] {
   const fn = qualified(schema, syncTriggerName(fieldId));
   return [
-    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $tw$ BEGIN NEW.${shadow} := ${convertedFromNew}; RETURN NEW; END $tw$`,
+    // An UPDATE that set the shadow itself is the backfill's (which converted already): the
+    // value is not converted twice. Any other write converts the field's value.
+    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $tw$ BEGIN
+  IF TG_OP = 'UPDATE' AND NEW.${shadow} IS DISTINCT FROM OLD.${shadow} THEN RETURN NEW; END IF;
+  NEW.${shadow} := ${convertedFromNew}; RETURN NEW; END $tw$`,
     `DROP TRIGGER IF EXISTS ${ident(syncTriggerName(fieldId))} ON ${relation}`,
     `CREATE TRIGGER ${ident(syncTriggerName(fieldId))} BEFORE INSERT OR UPDATE ON ${relation} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
   ];

@@ -1,0 +1,150 @@
+// Online schema changes (issue 13) on a big table while a read loop and a write loop run
+// through a pool the whole time: for each change, the API time to done (online path), the
+// plain blocking DDL's time on an identical column of the same table, and the p99 / max
+// latency of the concurrent reads and writes during each, next to their baseline.
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { percentile } from './lib.js';
+
+const ROWS = Number(process.env.BENCH_ONLINE_ROWS ?? 2_000_000);
+
+interface Lat {
+  reads: number[];
+  writes: number[];
+}
+
+/** Reads (a row by id) and writes (an update of another column) back to back until stopped. */
+function traffic(pool: pg.Pool) {
+  const lat: Lat = { reads: [], writes: [] };
+  let stop = false;
+  const loop = async (kind: 'reads' | 'writes') => {
+    while (!stop) {
+      const id = 1 + Math.floor(Math.random() * ROWS);
+      const t0 = performance.now();
+      if (kind === 'reads') await pool.query('SELECT * FROM data.big WHERE id = $1', [id]);
+      else await pool.query('UPDATE data.big SET touched = touched + 1 WHERE id = $1', [id]);
+      lat[kind].push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const running = Promise.all([loop('reads'), loop('writes')]);
+  return {
+    async end(): Promise<Lat> {
+      stop = true;
+      await running;
+      return lat;
+    },
+  };
+}
+
+const stats = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { p99: percentile(s, 99), max: s.at(-1) ?? 0, n: s.length };
+};
+const f = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
+
+async function waitJob(app: TestApp, id: number): Promise<any> {
+  for (;;) {
+    const { body } = await app.request('GET', `/jobs/${id}`);
+    if (body.status === 'done') return body;
+    if (body.status === 'failed') throw new Error(`job ${id} failed: ${JSON.stringify(body.error)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function benchOnline(url: string): Promise<void> {
+  const app = await startApp(url, { JOB_POLL_MS: '50', DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off', STATEMENT_TIMEOUT_MS: '0' }, 'bench');
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  try {
+    const target = (await app.request('POST', '/tables', { json: { name: 'Target', fields: [{ name: 'Label', type: 'text' }] } })).body;
+    await pool.query(`INSERT INTO data.target (label) SELECT 't' || g FROM generate_series(1, 1000) g`);
+    const t = (
+      await app.request('POST', '/tables', {
+        json: {
+          name: 'Big',
+          fields: [
+            { name: 'U', type: 'text', column: 'u' },
+            { name: 'Ix', type: 'text', column: 'ix' },
+            { name: 'Nn', type: 'text', column: 'nn' },
+            { name: 'Num', type: 'number', column: 'num' },
+            { name: 'Txt', type: 'text', column: 'txt' },
+            { name: 'Lnk', type: 'number', column: 'lnk' },
+            { name: 'Touched', type: 'number', column: 'touched' },
+          ],
+        },
+      })
+    ).body;
+    const fid = (col: string) => t.fields.find((x: { column: string }) => x.column === col).id as number;
+    // The blocking DDL runs on an identical plain column (b_*) of the same table.
+    await pool.query(`ALTER TABLE data.big ADD COLUMN b_u text, ADD COLUMN b_ix text, ADD COLUMN b_nn text, ADD COLUMN b_num numeric, ADD COLUMN b_txt text, ADD COLUMN b_lnk numeric`);
+    const t0 = performance.now();
+    // Filled as an import is (reason import): the row history does not record the fill.
+    const filler = await pool.connect();
+    await filler.query(`BEGIN; SELECT set_config('tablewright.reason', 'import', true)`);
+    await filler.query(
+      `INSERT INTO data.big (u, ix, nn, num, txt, lnk, touched, b_u, b_ix, b_nn, b_num, b_txt, b_lnk)
+       SELECT 'u' || g, 'k' || (g % 1000), 'n', g, CASE WHEN g % 1000 = 0 THEN 'x' || g ELSE g::text END, g % 1000 + 1, 0,
+              'u' || g, 'k' || (g % 1000), 'n', g, CASE WHEN g % 1000 = 0 THEN 'x' || g ELSE g::text END, g % 1000 + 1
+         FROM generate_series(1, ${ROWS}) g`,
+    );
+    await filler.query('COMMIT');
+    filler.release();
+    await pool.query('VACUUM ANALYZE data.big');
+    const { rows: size } = await pool.query(`SELECT pg_size_pretty(pg_total_relation_size('data.big')) AS s`);
+    process.stdout.write(`\nOnline schema changes on ${ROWS.toLocaleString('en')} rows (${size[0].s}, filled in ${f(performance.now() - t0)}); a read loop and a write loop through a pool of 4 all along\n`);
+
+    const base = traffic(pool);
+    await new Promise((r) => setTimeout(r, 3000));
+    const b = await base.end();
+    const br = stats(b.reads);
+    const bw = stats(b.writes);
+    process.stdout.write(`baseline (3 s, nothing running): reads p99 ${f(br.p99)} max ${f(br.max)} (${br.n}); writes p99 ${f(bw.p99)} max ${f(bw.max)} (${bw.n})\n\n`);
+
+    const changes = [
+      { what: 'add UNIQUE', col: 'u', body: { unique: true }, ddl: `ALTER TABLE data.big ADD CONSTRAINT b_uq UNIQUE (b_u)` },
+      { what: 'add index', col: 'ix', body: { indexed: true }, ddl: `CREATE INDEX b_ix_idx ON data.big (b_ix)` },
+      { what: 'set NOT NULL', col: 'nn', body: { not_null: true }, ddl: `ALTER TABLE data.big ALTER COLUMN b_nn SET NOT NULL` },
+      { what: 'number -> text', col: 'num', body: { type: 'text' }, ddl: `ALTER TABLE data.big ALTER COLUMN b_num TYPE text USING b_num::text` },
+      { what: 'text -> number (0.1% lossy)', col: 'txt', body: { type: 'number', confirm_loss: 1 }, ddl: `ALTER TABLE data.big ALTER COLUMN b_txt TYPE numeric USING tablewright.try_numeric(b_txt)` },
+      {
+        what: 'number -> link (filled)',
+        col: 'lnk',
+        body: { type: 'link', options: { table_id: target.id } },
+        ddl: `ALTER TABLE data.big ALTER COLUMN b_lnk TYPE bigint USING b_lnk::bigint, ADD CONSTRAINT b_fk FOREIGN KEY (b_lnk) REFERENCES data.target (id) ON DELETE SET NULL`,
+      },
+    ];
+    const header = ['change', 'API to done (online)', 'blocking DDL', 'online: reads p99 / max', 'online: writes p99 / max', 'blocking: reads p99 / max', 'blocking: writes p99 / max'];
+    const lines: string[][] = [];
+    for (const c of changes) {
+      // the plain DDL, as one blocking statement
+      const tb = traffic(pool);
+      const d0 = performance.now();
+      try {
+        await pool.query(c.ddl);
+      } catch (err) {
+        process.stdout.write(`  (${c.what}: the plain DDL failed: ${(err as Error).message})\n`);
+      }
+      const ddlMs = performance.now() - d0;
+      const lb = await tb.end();
+      // the online path through the API
+      const to = traffic(pool);
+      const o0 = performance.now();
+      const res = await app.request('PATCH', `/tables/${t.id}/fields/${fid(c.col)}`, { json: { ...c.body, online: 1 } });
+      if (res.status !== 202) throw new Error(`${c.what}: ${res.status} ${res.text}`);
+      await waitJob(app, res.body.id);
+      const onlineMs = performance.now() - o0;
+      const lo = await to.end();
+      const [or, ow, xr, xw] = [stats(lo.reads), stats(lo.writes), stats(lb.reads), stats(lb.writes)];
+      lines.push([c.what, f(onlineMs), f(ddlMs), `${f(or.p99)} / ${f(or.max)}`, `${f(ow.p99)} / ${f(ow.max)}`, `${f(xr.p99)} / ${f(xr.max)}`, `${f(xw.p99)} / ${f(xw.max)}`]);
+      process.stdout.write(`  ${lines.at(-1)!.join(' | ')}\n`);
+    }
+    const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+    const row = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+    process.stdout.write(`\n${row(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${lines.map(row).join('\n')}\n`);
+    process.stdout.write(`memory: rss ${Math.round(process.memoryUsage().rss / 1024 / 1024)} MB at the end\n`);
+  } finally {
+    await pool.end();
+    await app.stop();
+  }
+}
