@@ -205,6 +205,30 @@ describe('online schema changes', function () {
     await expectClean(app);
   });
 
+  it('reconcile reports what an online change in flight left (a shadow column) as in flight, not as drift', async () => {
+    const t = await createTable(app, 'Flying', [{ name: 'A', type: 'number' }]);
+    const a = t.fields[0]!.id as number;
+    await sql.exec(`INSERT INTO tablewright.online_changes (table_id, field_id, kind, created_by, step, objects) VALUES ($1, $2, 'change_type', 'test', 'backfill', $3)`, [
+      t.id,
+      a,
+      JSON.stringify({ column: `_tw_new_f${a}` }),
+    ]);
+    try {
+      await sql.exec(`ALTER TABLE data.flying ADD COLUMN _tw_new_f${a} text`);
+      const res = await app.request('GET', '/reconcile');
+      expect(res.status, res.text).to.equal(200);
+      expect(res.body.items, JSON.stringify(res.body.items)).to.deep.equal([]);
+      expect(res.body.in_flight).to.have.length(1);
+      expect(res.body.in_flight[0]).to.include({ kind: 'change_type', table_id: t.id, field_id: a, step: 'backfill' });
+      expect(res.body.in_flight[0].set_aside, 'the shadow column would have been drift').to.have.length(1);
+    } finally {
+      await sql.exec(`UPDATE tablewright.online_changes SET status = 'rolled_back' WHERE table_id = $1`, [t.id]);
+      await sql.exec(`ALTER TABLE data.flying DROP COLUMN IF EXISTS _tw_new_f${a}`);
+    }
+    const after = await app.request('GET', '/reconcile');
+    expect(after.body.in_flight).to.deep.equal([]);
+  });
+
   it('while an online change is in flight, any other change of that table is refused with 409 change_in_flight', async () => {
     const t = await createTable(app, 'Guarded', [{ name: 'A', type: 'text' }]);
     const a = t.fields[0]!.id as number;

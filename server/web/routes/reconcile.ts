@@ -19,7 +19,7 @@ import { trashPanel } from './trash.js';
 export const reconcileDeps = (ctx: AppContext) => ({ ...editorDeps(ctx), config: ctx.config });
 
 export function reportJson(r: DriftReport) {
-  return { clean: r.clean, checked_at: r.checked_at, counts: r.counts, items: r.items, ignored: r.ignored, catalog: r.catalog, ms: { snapshot: Math.round(r.ms.snapshot), compare: Math.round(r.ms.compare) } };
+  return { clean: r.clean, checked_at: r.checked_at, counts: r.counts, items: r.items, ignored: r.ignored, catalog: r.catalog, in_flight: r.in_flight ?? [], ms: { snapshot: Math.round(r.ms.snapshot), compare: Math.round(r.ms.compare) } };
 }
 
 async function driftPanel(ctx: AppContext, req: Request, res: Response, status: number, json: unknown, report: DriftReport, notice?: string) {
