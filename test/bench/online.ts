@@ -130,9 +130,14 @@ export async function benchOnline(url: string): Promise<void> {
       // the online path through the API
       const to = traffic(pool);
       const o0 = performance.now();
-      const res = await app.request('PATCH', `/tables/${t.id}/fields/${fid(c.col)}`, { json: { ...c.body, online: 1 } });
-      if (res.status !== 202) throw new Error(`${c.what}: ${res.status} ${res.text}`);
-      await waitJob(app, res.body.id);
+      try {
+        const res = await app.request('PATCH', `/tables/${t.id}/fields/${fid(c.col)}`, { json: { ...c.body, online: 1 } });
+        if (res.status !== 202) throw new Error(`${c.what}: ${res.status} ${res.text}`);
+        await waitJob(app, res.body.id);
+      } catch (err) {
+        await to.end();
+        throw err;
+      }
       const onlineMs = performance.now() - o0;
       const lo = await to.end();
       const [or, ow, xr, xw] = [stats(lo.reads), stats(lo.writes), stats(lb.reads), stats(lb.writes)];
