@@ -16,6 +16,23 @@ const options = z
   .transform((o) => ({ code: o.code ?? 'USD', decimals: o.decimals ?? 2 }));
 type Opts = { code: string; decimals: number };
 
+/**
+ * A code of three letters before and/or after the amount ('USD 12.50', '12.50usd').
+ * Anchored, fixed-length patterns only: linear in the input, whatever it holds (a single
+ * regular expression with optional parts around a lazy middle backtracked for minutes
+ * on a thousand spaces).
+ */
+function splitCode(input: string): { lead?: string; amount: string; trail?: string } {
+  let rest = input.trim();
+  const head = /^[A-Za-z]{3}(?![A-Za-z])/.exec(rest);
+  const lead = head?.[0];
+  if (lead) rest = rest.slice(3).trimStart();
+  const tail = /(?<![A-Za-z])[A-Za-z]{3}$/.exec(rest);
+  const trail = tail?.[0];
+  if (trail) rest = rest.slice(0, -3).trimEnd();
+  return { lead, amount: rest, trail };
+}
+
 export const currencyType: FieldTypeDef<Opts> = {
   name: 'currency',
   label: 'Currency',
@@ -26,12 +43,12 @@ export const currencyType: FieldTypeDef<Opts> = {
     let v = input;
     if (typeof input === 'string') {
       if (input.length > 1100) throw new FieldValueError('is not an amount');
-      const m = /^\s*([A-Za-z]{3})?\s*([^A-Za-z]*?)\s*([A-Za-z]{3})?\s*$/.exec(input);
-      const code = m?.[1] ?? m?.[3];
-      if (m && m[1] && m[3]) throw new FieldValueError(`"${input.slice(0, 40)}" is not an amount`);
+      const { lead, amount, trail } = splitCode(input);
+      const code = lead ?? trail;
+      if (lead && trail) throw new FieldValueError(`"${input.slice(0, 40)}" is not an amount`);
       if (code && code.toUpperCase() !== o.code) throw new FieldValueError(`is in ${code.toUpperCase()}; this field holds ${o.code}`);
-      v = m ? m[2] : input;
-      if (typeof v === 'string' && v.trim() === '') throw new FieldValueError(`"${input.slice(0, 40)}" is not an amount`);
+      v = amount;
+      if (amount === '') throw new FieldValueError(`"${input.slice(0, 40)}" is not an amount`);
     }
     try {
       return numberType.parse(v, { decimals: o.decimals });
