@@ -109,8 +109,11 @@ export async function schemaChange<T>(
       return await schemaChangeOnce(deps, actor, op, lockKey, body, attemptMs, started);
     } catch (err) {
       if (!(err instanceof LockAttemptFailed)) throw err;
-      const pause = lockBackoffMs(attempt);
-      if (Date.now() + pause >= deadline) {
+      // The last pause is cut to what is left, so the change waits LOCK_TIMEOUT_MS in all
+      // (neither up to a second less, nor more).
+      const left = deadline - Date.now();
+      const pause = Math.min(lockBackoffMs(attempt), left - 1);
+      if (left <= 1) {
         // The operator's clue to a busy table: which change gave up and after how long (lastDdl
         // null: it waited for the schema lock itself, or for a read before its first DDL).
         deps.log.warn(

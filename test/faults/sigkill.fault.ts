@@ -117,7 +117,8 @@ describe('SIGKILL in the middle of a schema change on a large table', function (
     {
       what: 'an index in a request (CREATE INDEX over every row)',
       field: () => table.fields[1]!,
-      body: { indexed: true },
+      // online=0: the single-transaction path (test/faults/online.fault.ts kills the online one)
+      body: { indexed: true, online: 0 },
       env: {} as Record<string, string>,
       ddl: /CREATE INDEX/i,
       done: (s: FieldState) => s.metaIndexed === true,
@@ -163,7 +164,7 @@ describe('SIGKILL in the middle of a schema change on a large table', function (
     // Jobs of a dead instance are recovered once their heartbeat is JOB_STALE_MS old.
     const jobEnv = { DATABASE_URL: db.url, JOB_THRESHOLD_ROWS: '100000', JOB_STALE_MS: '1500', JOB_POLL_MS: '200' };
     const daemon = await startDaemon(jobEnv, token);
-    const accepted = await daemon.call('PATCH', `/tables/${table.id}/fields/${field.id}`, { json: { type: 'number' } });
+    const accepted = await daemon.call('PATCH', `/tables/${table.id}/fields/${field.id}`, { json: { type: 'number', online: 0 } });
     expect(accepted.status, accepted.text).to.equal(202);
     const jobId: number = accepted.body.id;
     const { orphanMs } = await killDuring(daemon, /ALTER TABLE .* ALTER COLUMN .* TYPE/i);
