@@ -107,7 +107,8 @@
   // ------------------------------------------------------------ writes
 
   const tableIdOf = (grid) => grid.closest('[data-table-id]').getAttribute('data-table-id');
-  const rowIdOf = (tr) => tr.getAttribute('data-row-id');
+  /** row-12: the row's id (a row without one, keyed p1, p2 by place, has no editable cells) */
+  const rowIdOf = (tr) => (/^row-(\d+)$/.exec(tr.id) || [])[1];
 
   function say(message, isError) {
     const flash = document.getElementById('flash');
@@ -223,17 +224,20 @@
         // A row past the end: a placeholder row shows where its cells' errors are.
         newRow = document.createElement('tr');
         newRow.setAttribute('data-new-row', '');
-        const th = document.createElement('th');
-        th.className = 'rowid muted';
-        th.textContent = 'new';
-        newRow.appendChild(th);
-        columns.forEach((column) => {
-          const td = document.createElement('td');
-          td.className = 'cell';
-          td.setAttribute('data-column', column);
-          newRow.appendChild(td);
-          placeholders[column] = td;
-        });
+        // the same columns as a row of the grid: check box, id, menu, then the cells
+        for (const child of rows[0].children) {
+          const column = child.matches(CELL) ? child.getAttribute('data-column') : null;
+          const el = document.createElement(child.tagName === 'TH' ? 'th' : 'td');
+          if (column) {
+            el.className = 'cell';
+            el.setAttribute('data-column', column);
+            placeholders[column] = el;
+          } else if (child.classList.contains('rowid')) {
+            el.className = 'rowid muted';
+            el.textContent = 'new';
+          }
+          newRow.appendChild(el);
+        }
         grid.tBodies[0].appendChild(newRow);
       }
       const obj = {};

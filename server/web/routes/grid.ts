@@ -322,7 +322,7 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
 }
 
 /** The grid, answered for the current query string. */
-async function answerGrid(ctx: AppContext, req: Request, res: Response, opts: { status?: number; json?: unknown; extra?: Record<string, unknown>; flash?: [FlashKey, number] } = {}) {
+export async function answerGrid(ctx: AppContext, req: Request, res: Response, opts: { status?: number; json?: unknown; extra?: Record<string, unknown>; flash?: [FlashKey, number] } = {}) {
   const tableId = idParam(req.params.id);
   const grid = await gridLocals(ctx, req, opts.extra);
   const state = grid.state as GridState;
