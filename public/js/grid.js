@@ -107,6 +107,15 @@
     const cell = event.target.closest && event.target.closest(CELL);
     if (!cell || !gridOf(cell)) return;
     if (cell.classList.contains('editing')) {
+      const input = event.target === cell && cell.querySelector('textarea, input:not([type=hidden]):not([type=checkbox]), select');
+      if (input && event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
+        // htmx put the focus back on the cell (same id) before the editor's input took it:
+        // the key goes where it was meant to.
+        event.preventDefault();
+        if (input.tagName !== 'SELECT') input.value += event.key;
+        input.focus();
+        return;
+      }
       if (event.key === 'Escape') {
         event.preventDefault();
         pendingMove = null;

@@ -128,6 +128,20 @@ describe('console audit fixes (e2e)', function () {
     expect(await cell.innerText()).to.not.match(/table \d+/);
   });
 
+  it('a new API token has a Copy button that puts the token on the clipboard', async () => {
+    await browser!.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app!.url });
+    await as('admin');
+    await page.goto(url('/tokens'));
+    await page.fill('input[name="name"]', 'ci deploy');
+    await page.click('form button[type="submit"]:has-text("Create")');
+    await page.locator('#new-token').waitFor();
+    const token = (await page.locator('#new-token').innerText()).trim();
+    expect(token.length).to.be.greaterThan(20);
+    await page.click('button[data-copy="new-token"]');
+    await page.locator('button[data-copy="new-token"]', { hasText: 'Copied' }).waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).to.equal(token);
+  });
+
   it('the trash counts one object as "1 object"', async () => {
     const t = await app!.request('POST', '/tables', { json: { name: 'Old' } });
     await app!.request('DELETE', `/tables/${t.body.id}`);

@@ -164,6 +164,29 @@ describe('spreadsheet editing in the grid (e2e)', function () {
     await screenshots(page, 'grid-pasted');
   });
 
+  it('the grid scrolls in its own box: the header stays on top, the check box and row id stay at the left (375 px)', async () => {
+    await page.setViewportSize({ width: 375, height: 500 });
+    await sql!.exec(`INSERT INTO data.parts (name) SELECT 'more ' || i FROM generate_series(1, 40) i`);
+    try {
+      await open();
+      const wrap = page.locator('#grid .grid-wrap');
+      const before = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(before, 'the page itself does not scroll sideways').to.equal(0);
+      await wrap.evaluate((el) => { el.scrollTop = 400; el.scrollLeft = 300; });
+      const box = (await wrap.boundingBox())!;
+      const head = (await page.locator('#grid thead th').nth(3).boundingBox())!;
+      const id = (await page.locator('#grid tbody th.rowid').nth(10).boundingBox())!;
+      const pick = (await page.locator('#grid tbody td.pick').nth(10).boundingBox())!;
+      expect(Math.abs(head.y - box.y), 'header at the top of the box').to.be.lessThan(3);
+      expect(Math.abs(pick.x - box.x), 'check box at the left').to.be.lessThan(3);
+      expect(Math.abs(id.x - (pick.x + pick.width)), 'row id right after it').to.be.lessThan(3);
+      expect(await wrap.evaluate((el) => el.scrollLeft), 'the fields did scroll').to.be.greaterThan(0);
+    } finally {
+      await sql!.exec(`DELETE FROM data.parts WHERE name LIKE 'more %'`);
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
   it('a paste with refused cells changes nothing and marks each refused cell in place', async () => {
     await open();
     const snapshot = await sql!.rows(`SELECT * FROM data.parts ORDER BY id`);
