@@ -204,14 +204,14 @@ describe('the console in a browser (e2e)', function () {
     await row.getByLabel('Type').selectOption('number');
     await row.getByRole('button', { name: 'Preview type change' }).click();
     await htmxIdle(page);
-    const report = page.locator('#conversion-report');
+    const report = page.locator(`#f${t.fields.value}-report`); // beside the form that asked
     await report.getByText('2 values would not convert').waitFor();
     expect(await report.locator('tbody tr').allInnerTexts()).to.have.length(2);
     await screenshots(page, 'type-change-preview');
     const unchanged = await app!.request('GET', `/tables/${t.id}/fields/${t.fields.value}`);
     expect(unchanged.body.type, 'the preview changes nothing').to.equal('text');
 
-    await report.getByRole('button', { name: 'Convert, emptying 2 values' }).click();
+    await report.getByRole('button', { name: 'Convert anyway, emptying 2 values' }).click();
     await htmxIdle(page);
     await page.locator('#fields-panel .notice', { hasText: 'saved' }).waitFor();
     expect(await page.locator(`#field-${t.fields.value}`).innerText()).to.include('Number');
