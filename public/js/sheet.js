@@ -195,8 +195,9 @@
     const error = body.error || {};
     const errors = (error.details && error.details.errors) || [];
     const unplaced = markErrors(grid, errors, freshCells);
-    const n = errors.length || 1;
-    say('Nothing was changed: ' + n + ' cell' + (n === 1 ? '' : 's') + ' refused' + (unplaced.length ? ' (' + unplaced.join('; ') + ')' : errors.length ? ', marked in the grid' : ': ' + (error.message || res.status)) + '.', true);
+    if (!errors.length) return void say('Nothing was changed: ' + (error.message || 'the server answered ' + res.status) + '.', true);
+    const n = errors.length;
+    say('Nothing was changed: ' + n + ' cell' + (n === 1 ? '' : 's') + ' refused' + (unplaced.length ? ' (' + unplaced.join('; ') + ')' : ', marked in the grid') + '.', true);
   }
 
   function editableColumns(grid) {
