@@ -8,6 +8,11 @@
   const CELL = 'td.cell';
   /** the id of the cell to focus once htmx has swapped it back */
   let refocus = null;
+  /** after a save: where to move from the saved cell ([rows, columns]), as Enter and Tab do */
+  let pendingMove = null;
+  /** type to edit: the keys typed on a cell while its editor loads, then put into it */
+  let typed = null;
+  const sheet = () => window.twSheet;
 
   const gridOf = (el) => el && el.closest('table[data-grid]');
   const cellsOf = (row) => Array.from(row.querySelectorAll(':scope > ' + CELL));
@@ -45,12 +50,35 @@
       makeCurrent(target);
       target.focus();
     }
+    return target;
   }
 
-  function edit(cell) {
+  function edit(cell, key) {
     if (!cell.hasAttribute('data-editable') || cell.classList.contains('editing') || !window.htmx) return;
     refocus = cell.id;
+    typed = key === undefined ? null : { id: cell.id, text: key };
     window.htmx.trigger(cell, 'tw-edit');
+  }
+
+  /** The editor has come: the keys typed meanwhile replace its value (text-like inputs). */
+  function fillTyped(cell) {
+    if (!typed || typed.id !== cell.id) return;
+    const input = cell.querySelector('textarea, input:not([type=hidden]):not([type=checkbox]):not([type=date]):not([type=datetime-local])');
+    if (input) {
+      input.value = typed.text;
+      input.focus();
+      if (input.setSelectionRange && input.type !== 'number' && input.type !== 'email') input.setSelectionRange(input.value.length, input.value.length);
+    }
+    typed = null;
+  }
+
+  /** Saves the open editor (its form), then moves by [rows, columns] once it is back. */
+  function saveAndMove(cell, d) {
+    const form = cell.querySelector('form');
+    if (!form) return;
+    refocus = cell.id;
+    pendingMove = d;
+    form.requestSubmit();
   }
 
   function cancel(cell) {
@@ -59,26 +87,81 @@
     if (button) button.click();
   }
 
+  // Keys typed while the editor is swapped in (the old cell gone, focus on the body) are
+  // kept for it too.
+  document.addEventListener('keydown', (event) => {
+    if (!typed || event.target !== document.body || event.key.length !== 1 || event.ctrlKey || event.metaKey || event.altKey) return;
+    event.preventDefault();
+    typed.text += event.key;
+  });
+
+  // The editor is in (same task as the swap: no key can come in between): the keys typed
+  // so far go into it, and it takes the focus.
+  document.addEventListener('htmx:afterSwap', () => {
+    if (!typed) return;
+    const cell = document.getElementById(typed.id);
+    if (cell && cell.classList.contains('editing')) fillTyped(cell);
+  });
+
   document.addEventListener('keydown', (event) => {
     const cell = event.target.closest && event.target.closest(CELL);
     if (!cell || !gridOf(cell)) return;
     if (cell.classList.contains('editing')) {
+      const input = event.target === cell && cell.querySelector('textarea, input:not([type=hidden]):not([type=checkbox]), select');
+      if (input && event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
+        // htmx put the focus back on the cell (same id) before the editor's input took it:
+        // the key goes where it was meant to.
+        event.preventDefault();
+        if (input.tagName !== 'SELECT') input.value += event.key;
+        input.focus();
+        return;
+      }
       if (event.key === 'Escape') {
         event.preventDefault();
+        pendingMove = null;
         cancel(cell);
-      } else if (event.key === 'Enter' && event.target.tagName !== 'TEXTAREA') {
-        refocus = cell.id; // the form submits; focus comes back to the saved cell
+      } else if (event.key === 'Enter' && (event.target.tagName !== 'TEXTAREA' || event.ctrlKey)) {
+        // Enter saves and moves down (Shift+Enter up); Ctrl+Enter does so from a textarea.
+        if (event.target.tagName === 'BUTTON' || event.target.tagName === 'A') return;
+        event.preventDefault();
+        saveAndMove(cell, [event.shiftKey ? -1 : 1, 0]);
+      } else if (event.key === 'Tab') {
+        event.preventDefault();
+        saveAndMove(cell, [0, event.shiftKey ? -1 : 1]);
       }
       return;
     }
     if (event.target !== cell) return; // a link inside the cell keeps its own keys
+    if (typed && typed.id === cell.id && event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      event.preventDefault(); // typed while the editor loads: kept for it
+      typed.text += event.key;
+      return;
+    }
     const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
     if (moves[event.key]) {
       event.preventDefault();
-      move(cell, moves[event.key][0], moves[event.key][1]);
+      if (event.shiftKey && sheet()) {
+        // Shift+arrow grows the range from where it started.
+        const target = move(cell, moves[event.key][0], moves[event.key][1]);
+        if (target) sheet().extendTo(target);
+        return;
+      }
+      const target = move(cell, moves[event.key][0], moves[event.key][1]);
+      if (target && sheet()) sheet().collapse(target);
+    } else if (event.key === 'Tab' && !event.ctrlKey && !event.altKey) {
+      // Tab moves along the row; past its last cell it leaves the grid as usual.
+      const target = move(cell, 0, event.shiftKey ? -1 : 1);
+      if (target) {
+        event.preventDefault();
+        if (sheet()) sheet().collapse(target);
+      }
     } else if (event.key === 'Enter' || event.key === 'F2') {
       event.preventDefault();
       edit(cell);
+    } else if (event.key.length === 1 && event.key !== ' ' && !event.ctrlKey && !event.metaKey && !event.altKey && cell.hasAttribute('data-editable')) {
+      // Type to edit: the editor opens with what was typed in place of the value.
+      event.preventDefault();
+      edit(cell, event.key);
     }
   });
 
@@ -86,6 +169,7 @@
     const cell = event.target.closest && event.target.closest(CELL);
     if (!cell || !gridOf(cell) || cell.classList.contains('editing')) return;
     makeCurrent(cell);
+    if (event.shiftKey) return; // Shift+click extends the selected range (sheet.js)
     if (event.target.closest('a, input, button, select, textarea')) return; // a URL or email link opens
     edit(cell);
   });
@@ -101,13 +185,24 @@
   });
 
   // After a cell is swapped back (saved or cancelled), focus it so the keyboard stays put.
+  // A refused save comes back as the editor with its message: no move then.
   document.addEventListener('htmx:afterSettle', () => {
     if (!refocus) return;
     const cell = document.getElementById(refocus);
-    if (cell && !cell.classList.contains('editing')) {
-      refocus = null;
-      makeCurrent(cell);
-      cell.focus();
+    if (!cell) return;
+    if (cell.classList.contains('editing')) {
+      fillTyped(cell);
+      if (cell.classList.contains('invalid')) pendingMove = null;
+      return;
+    }
+    refocus = null;
+    makeCurrent(cell);
+    cell.focus();
+    const d = pendingMove;
+    pendingMove = null;
+    if (d) {
+      const target = move(cell, d[0], d[1]);
+      if (target && sheet()) sheet().collapse(target);
     }
   });
 

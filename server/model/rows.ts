@@ -354,6 +354,10 @@ export async function deleteRow(db: Queryable, model: Model, id: number, w?: Wri
 export interface RowProblem extends FieldProblem {
   /** position in the request's list */
   index: number;
+  /** a row of `create` in PATCH /tables/:id/rows {rows, create} (index counts in that list) */
+  new?: true;
+  /** the row's id, for a row of `rows` */
+  id?: number;
 }
 
 function bulkList(body: unknown, what: string): unknown[] {
@@ -363,11 +367,11 @@ function bulkList(body: unknown, what: string): unknown[] {
   return list;
 }
 
-function bulkInvalid(problems: RowProblem[]): AppError {
+export function bulkInvalid(problems: RowProblem[]): AppError {
   const first = problems[0]!;
   return unprocessable(
     'invalid_rows',
-    `${problems.length} problem${problems.length > 1 ? 's' : ''} in the rows; nothing was written (first: row ${first.index}, ${first.message})`,
+    `${problems.length} problem${problems.length > 1 ? 's' : ''} in the rows; nothing was written (first: ${first.new ? 'new row' : 'row'} ${first.index}, ${first.message})`,
     first.field,
     { errors: problems },
   );

@@ -7,6 +7,8 @@ const MESSAGES: Record<string, (n: string) => string> = {
   row_saved: (n) => `Row ${n} saved.`,
   row_unchanged: (n) => `Row ${n}: nothing changed.`,
   row_deleted: (n) => `Row ${n} deleted: it is in the row trash (Deleted rows).`,
+  rows_deleted: (n) => `${n} ${n === '1' ? 'row' : 'rows'} deleted: they are in the row trash (Deleted rows).`,
+  rows_set: (n) => `${n} ${n === '1' ? 'row' : 'rows'} changed.`,
   view_saved: () => 'View saved.',
   view_deleted: () => 'View deleted.',
 };

@@ -15,6 +15,8 @@ export interface CellView {
   href?: string;
   checked?: boolean;
   color?: string;
+  /** the value as its editor (and a paste) reads it, where the text shown differs */
+  copy?: string;
 }
 
 /** What an editor cell needs: the input's kind and its current value as text. */
@@ -66,21 +68,21 @@ export function safeHttpUrl(value: string): string | undefined {
 
 export function cellView(field: ModelField, value: unknown): CellView {
   if (value === null || value === undefined || value === '') {
-    return field.meta.type === 'boolean' ? { kind: 'bool', text: 'empty', checked: false } : { kind: 'empty', text: '' };
+    return field.meta.type === 'boolean' ? { kind: 'bool', text: 'empty', checked: false, copy: '' } : { kind: 'empty', text: '' };
   }
   switch (field.meta.type) {
     case 'boolean':
-      return { kind: 'bool', text: value ? 'yes' : 'no', checked: Boolean(value) };
+      return { kind: 'bool', text: value ? 'yes' : 'no', checked: Boolean(value), copy: value ? 'true' : 'false' };
     case 'number':
       // 9.5 in a field of 2 decimals reads 9.50, as the column stores it.
       return { kind: 'number', text: typeof value === 'number' && field.options.decimals ? value.toFixed(field.options.decimals) : String(value) };
     case 'date':
       return { kind: 'text', text: field.type.display(value, field.options) };
     case 'datetime':
-      return { kind: 'text', text: field.type.display(value, field.options), title: String(value) };
+      return { kind: 'text', text: field.type.display(value, field.options), title: String(value), copy: String(value) };
     case 'link': {
       const v = value as { id: number; label: string | null };
-      return { kind: 'link', text: v.label ?? `#${v.id}`, title: `row ${v.id}` };
+      return { kind: 'link', text: v.label ?? `#${v.id}`, title: `row ${v.id}`, copy: String(v.id) };
     }
     case 'single_select': {
       const v = value as { id: number; label: string | null; color: string | null };
@@ -88,11 +90,11 @@ export function cellView(field: ModelField, value: unknown): CellView {
     }
     case 'json': {
       const full = jsonText(value);
-      return { kind: 'json', text: full.length > JSON_CHARS ? `${full.slice(0, JSON_CHARS - 1)}…` : full, title: full.length > JSON_CHARS ? full : undefined };
+      return full.length > JSON_CHARS ? { kind: 'json', text: `${full.slice(0, JSON_CHARS - 1)}…`, title: full, copy: full } : { kind: 'json', text: full };
     }
     case 'long_text': {
       const s = String(value);
-      return s.length > LONG_TEXT_CHARS ? { kind: 'long', text: `${s.slice(0, LONG_TEXT_CHARS - 1)}…`, title: s } : { kind: 'text', text: s };
+      return s.length > LONG_TEXT_CHARS ? { kind: 'long', text: `${s.slice(0, LONG_TEXT_CHARS - 1)}…`, title: s, copy: s } : { kind: 'text', text: s };
     }
     case 'url': {
       const s = String(value);
@@ -103,9 +105,12 @@ export function cellView(field: ModelField, value: unknown): CellView {
       const s = String(value);
       return { kind: 'email', text: s, href: `mailto:${encodeURIComponent(s).replace(/%40/g, '@')}` };
     }
-    default:
+    default: {
       // the other types format themselves (★★★☆☆, 12.5 %, USD 9.99, 1:30, a datetime's UTC)
-      return { kind: RIGHT_ALIGNED.has(field.meta.type) ? 'number' : 'text', text: field.type.display(value, field.options) };
+      const text = field.type.display(value, field.options);
+      const raw = String(value);
+      return { kind: RIGHT_ALIGNED.has(field.meta.type) ? 'number' : 'text', text, ...(raw !== text && typeof value !== 'object' ? { copy: raw } : {}) };
+    }
   }
 }
 

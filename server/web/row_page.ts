@@ -7,9 +7,9 @@ import type { AppContext } from '../context.js';
 import { fmt } from '../console/format.js';
 import { AppError, notFound } from '../errors.js';
 import { parsePage, rowHistory } from '../history/entries.js';
-import type { Model } from '../model/compile.js';
+import type { Model, ModelField } from '../model/compile.js';
 import { getRow, type Row } from '../model/rows.js';
-import { cellView, editorView, type EditorView } from './grid_view.js';
+import { cellView, editorView, type EditorView, type LinkPicker } from './grid_view.js';
 import { answerKind, reply } from './negotiate.js';
 import { linkPicker } from './routes/grid.js';
 import { getRow as readRow, updateRow } from '../model/rows.js';
@@ -52,7 +52,7 @@ async function rowPageLocals(ctx: AppContext, req: Request, model: Model, id: nu
   const inputs = row && editable
     ? await Promise.all(
         model.fields.map(async (f) => {
-          const editor: EditorView = editorView(f, row[f.column], f.link ? await linkPicker(ctx, f) : undefined);
+          const editor: EditorView = rowEditor(f, row[f.column], f.link ? await linkPicker(ctx, f) : undefined);
           if (sent && f.column in sent) {
             const v = formValue(sent[f.column]);
             if (editor.input === 'checkbox') editor.checked = v === 'true';
@@ -80,6 +80,22 @@ async function rowPageLocals(ctx: AppContext, req: Request, model: Model, id: nu
   };
 }
 
+/**
+ * The row form's input for a field. A yes/no field that may be empty is three-state (empty,
+ * yes, no): a checkbox has two states, so saving the form would turn an empty value into
+ * false. A required one keeps its checkbox.
+ */
+export function rowEditor(f: ModelField, value: unknown, picker?: LinkPicker): EditorView {
+  if (f.meta.type === 'boolean' && !f.meta.not_null) {
+    return {
+      input: 'select',
+      value: value === true ? 'true' : value === false ? 'false' : '',
+      choices: [{ value: '', label: '(empty)' }, { value: 'true', label: 'yes' }, { value: 'false', label: 'no' }],
+    };
+  }
+  return editorView(f, value, picker);
+}
+
 /** A form value: the last of repeated inputs (a hidden "false" before a checkbox). */
 export const formValue = (v: unknown): unknown => (Array.isArray(v) ? v[v.length - 1] : v);
 
@@ -93,7 +109,7 @@ export function formChanges(model: Model, row: Row, sent: Record<string, unknown
   for (const f of model.fields) {
     if (f.meta.read_only || !(f.column in sent)) continue;
     const v = formValue(sent[f.column]);
-    const shown = editorView(f, row[f.column]);
+    const shown = rowEditor(f, row[f.column]);
     if (shown.input === 'checkbox') {
       const checked = v === 'true';
       if (checked !== (shown.checked === true)) changes[f.column] = checked ? 'true' : 'false';

@@ -128,11 +128,49 @@ describe('console audit fixes (e2e)', function () {
     expect(await cell.innerText()).to.not.match(/table \d+/);
   });
 
+  it('a new API token has a Copy button that puts the token on the clipboard', async () => {
+    await browser!.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app!.url });
+    await as('admin');
+    await page.goto(url('/tokens'));
+    await page.fill('input[name="name"]', 'ci deploy');
+    await page.click('form button[type="submit"]:has-text("Create")');
+    await page.locator('#new-token').waitFor();
+    const token = (await page.locator('#new-token').innerText()).trim();
+    expect(token.length).to.be.greaterThan(20);
+    await page.click('button[data-copy="new-token"]');
+    await page.locator('button[data-copy="new-token"]', { hasText: 'Copied' }).waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).to.equal(token);
+  });
+
   it('the trash counts one object as "1 object"', async () => {
     const t = await app!.request('POST', '/tables', { json: { name: 'Old' } });
     await app!.request('DELETE', `/tables/${t.body.id}`);
     await as('admin');
     await page.goto(url('/trash'));
     expect(await page.locator('main').innerText()).to.match(/\b1 object,/);
+  });
+  it('a Save that would lose values shows the loss report beside its form with "Convert anyway"; converting clears it', async () => {
+    const t = await app!.request('POST', '/tables', { json: { name: 'Readings', fields: [{ name: 'Value', type: 'text' }] } });
+    const fid = t.body.fields[0].id as number;
+    await app!.request('POST', `/tables/${t.body.id}/rows`, { json: [{ value: '12' }, { value: 'n/a' }, { value: '7' }, { value: 'broken' }] });
+    await as('admin');
+    await page.goto(url(`/tables/${t.body.id}?tab=fields`));
+    const row = page.locator(`#field-${fid}`);
+    await row.getByText('Edit', { exact: true }).click();
+    await row.getByLabel('Type').selectOption('number');
+    await row.getByRole('button', { name: 'Save', exact: true }).click();
+    await htmxIdle(page);
+    const report = page.locator(`#f${fid}-report`);
+    await report.locator('[data-loss-refused]').waitFor();
+    expect(await report.innerText()).to.include('2 values would not convert').and.not.include('confirm_loss');
+    const saveBox = (await row.getByRole('button', { name: 'Save', exact: true }).boundingBox())!;
+    const reportBox = (await report.boundingBox())!;
+    expect(reportBox.y - saveBox.y, 'the report is just below the Save that asked').to.be.within(0, 400);
+    expect((await app!.request('GET', `/tables/${t.body.id}/fields/${fid}`)).body.type, 'nothing changed yet').to.equal('text');
+    await report.getByRole('button', { name: 'Convert anyway, emptying 2 values' }).click();
+    await htmxIdle(page);
+    await page.locator('#fields-panel .notice', { hasText: 'saved' }).waitFor();
+    expect((await app!.request('GET', `/tables/${t.body.id}/fields/${fid}`)).body.type).to.equal('number');
+    expect(await page.locator('[data-loss-refused], #fields-panel .report').count(), 'no stale report or Convert button').to.equal(0);
   });
 });

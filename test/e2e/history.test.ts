@@ -122,6 +122,7 @@ describe('rows are never lost, in a browser (e2e)', function () {
     const [alpha, beta] = t.rows as [number, number];
     await page.goto(url(`/tables/${t.id}`));
 
+    await page.click(`summary[aria-label="Actions for row ${beta}"]`); // the row's menu
     await page.getByRole('link', { name: `Delete row ${beta}` }).click();
     await htmxIdle(page);
     const notice = page.locator('#grid .undo-notice', { hasText: `Row ${beta} deleted` });

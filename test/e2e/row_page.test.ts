@@ -74,7 +74,7 @@ for (const js of [false, true]) {
       expect(await page.inputValue('#row-name')).to.equal('Washer');
       expect(await page.inputValue('#row-qty')).to.equal('3');
       await page.fill('#row-qty', '12');
-      await page.check('#row-done');
+      await page.selectOption('#row-done', 'true');
       await page.fill('#row-notes', 'line one\nline two');
       await page.selectOption('#row-kind', { label: 'nut' });
       await page.click('button:has-text("Save row")');
@@ -98,6 +98,25 @@ for (const js of [false, true]) {
       expect(await page.inputValue('#row-qty'), 'what was typed is kept').to.equal('a dozen');
       expect(await page.inputValue('#row-name')).to.equal('Spring (big)');
       expect((await sql!.one(`SELECT name, qty::text AS qty FROM data.parts WHERE id = $1`, [rowIds[1]]))).to.deep.equal({ name: 'Spring', qty: '7' });
+    });
+
+    it('a yes/no field that may be empty is three-state: left empty it stays empty (not false); no, then empty again, are stored', async () => {
+      const id = rowIds[1]!;
+      await sql!.exec(`UPDATE data.parts SET done = NULL WHERE id = ${Number(id)}`);
+      const done = async () => (await sql!.one(`SELECT done FROM data.parts WHERE id = $1`, [id])).done;
+      await page.goto(url(`/tables/${tableId}/rows/${id}`));
+      expect(await page.inputValue('#row-done'), 'an empty value shows as empty, not as an unchecked box').to.equal('');
+      await page.fill('#row-qty', '8');
+      await page.click('button:has-text("Save row")');
+      await page.waitForURL(/flash=row_saved/);
+      expect(await done(), 'saving another field leaves it empty').to.equal(null);
+      for (const [choice, stored] of [['false', false], ['true', true], ['', null]] as const) {
+        await page.selectOption('#row-done', choice);
+        await page.click('button:has-text("Save row")');
+        await page.waitForURL(/flash=row_saved/);
+        expect(await done(), `chose "${choice}"`).to.equal(stored);
+      }
+      await sql!.exec(`UPDATE data.parts SET qty = 7 WHERE id = ${Number(id)}`);
     });
 
     it('saving the form untouched writes nothing (no history entry)', async () => {
@@ -126,6 +145,7 @@ for (const js of [false, true]) {
       it("the grid's Delete leads to the confirm page, keeping the grid's query for the way back", async () => {
         const victim = (await app!.request('POST', `/tables/${tableId}/rows`, { json: { name: 'Doomed too' } })).body.id as number;
         await page.goto(url(`/tables/${tableId}?sort=-id`));
+        await page.click(`summary[aria-label="Actions for row ${victim}"]`); // the row's menu (details: no JavaScript needed)
         await page.click(`a[aria-label="Delete row ${victim}"]`);
         await page.waitForURL(url(`/tables/${tableId}/rows/${victim}/delete?sort=-id`));
         await page.click(`button:has-text("Delete row ${victim}")`);

@@ -14,6 +14,7 @@ import { DEFAULT_PAGE_SIZE, filterCondition, Params, parsePage, parseSize } from
 import { createRow, deleteRow, getRow, listRows, updateRow, writeTarget, type ListRequest, type ListResult, type Row } from '../../model/rows.js';
 import { idParam } from '../../schema/input.js';
 import { cellView, choiceOption, editorView, type LinkPicker } from '../grid_view.js';
+import { rowCellsHtml } from '../grid_cells.js';
 import { answerKind, reply } from '../negotiate.js';
 import { route } from '../route.js';
 import { modelsOf, useModel, rowsChanged } from './rows.js';
@@ -286,11 +287,11 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
     fields,
     hasId: model.hasId,
     // The DOM key of a row: its id, or its place on the page when the id names no one row.
-    rows: result.rows.map((row, i) => ({
-      id: row.id as number | undefined,
-      key: model.rowId ? String(row.id) : `p${i + 1}`,
-      cells: shown.map((f) => ({ column: f.column, name: f.meta.name, view: cellView(f, row[f.column]), editable: editable && !f.meta.read_only })),
-    })),
+    rows: result.rows.map((row, i) => {
+      const key = model.rowId ? String(row.id) : `p${i + 1}`;
+      const cells = shown.map((f) => ({ view: cellView(f, row[f.column]), editable: editable && !f.meta.read_only }));
+      return { id: row.id as number | undefined, key, cellsHtml: rowCellsHtml(tableId, key, fields, cells) };
+    }),
     addInputs: addFields.map((f, i) => ({ ...fieldInfo(f), editor: editorView(f, null, pickers[i]), required: f.meta.not_null && f.meta.default_value == null })),
     state,
     problem,
@@ -321,7 +322,7 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
 }
 
 /** The grid, answered for the current query string. */
-async function answerGrid(ctx: AppContext, req: Request, res: Response, opts: { status?: number; json?: unknown; extra?: Record<string, unknown>; flash?: [FlashKey, number] } = {}) {
+export async function answerGrid(ctx: AppContext, req: Request, res: Response, opts: { status?: number; json?: unknown; extra?: Record<string, unknown>; flash?: [FlashKey, number] } = {}) {
   const tableId = idParam(req.params.id);
   const grid = await gridLocals(ctx, req, opts.extra);
   const state = grid.state as GridState;

@@ -19,6 +19,7 @@ import { answerRowPage, saveRowForm, wantsPage } from '../row_page.js';
 import { withFlash } from '../flash.js';
 import { writeContext } from '../../history/stamp.js';
 import { shapeRow, throughView, viewFor } from './views.js';
+import { isSheetBody, writeSheet } from '../../model/rows_sheet.js';
 
 export function modelsOf(ctx: AppContext): ModelCache {
   if (!ctx.models) throw new AppError(503, 'not_ready', 'the model cache is not ready yet');
@@ -70,7 +71,14 @@ export const rowRoutes = [
     await reply(req, res, { status: 201, json: row, redirect: `/tables/${req.params.id}` });
   }),
 
-  route('patch', '/tables/:id/rows', 'editor', 'update rows: a JSON list of {id, column: value}, at most 1000, all or nothing', async (ctx, req, res) => {
+  route('patch', '/tables/:id/rows', 'editor', 'update rows: a JSON list of {id, column: value}, at most 1000, all or nothing; or {rows: [...], create: [...]} to add rows in the same transaction (a pasted range)', async (ctx, req, res) => {
+    if (isSheetBody(req.body)) {
+      const done = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => writeSheet(tx, model, req.body, writeContext(req))));
+      if (done.rows.length) rowsChanged(ctx, req, 'update', done.rows.map((r) => r.id as number));
+      if (done.created.length) rowsChanged(ctx, req, 'create', done.created.map((r) => r.id as number));
+      res.json(done);
+      return;
+    }
     const rows = await useModel(ctx, req, (model) => withTransaction(ctx.pool, (tx) => updateRows(tx, model, req.body, writeContext(req))));
     rowsChanged(ctx, req, 'update', rows.map((r) => r.id as number));
     res.json({ rows });

@@ -268,7 +268,22 @@ export const tableRoutes = [
           return;
         }
       }
-      const { field, changes, version } = await updateField(editorDeps(ctx), actorOf(req), id, fid, update);
+      let saved: Awaited<ReturnType<typeof updateField>>;
+      try {
+        saved = await updateField(editorDeps(ctx), actorOf(req), id, fid, update);
+      } catch (err) {
+        // A Save that would lose values: the console shows the loss report beside the form
+        // that asked, with "Convert anyway" (scripts keep the 422 and its report).
+        if (!(err instanceof AppError) || err.code !== 'lossy_conversion' || answerKind(req) === 'json' || !err.details) throw err;
+        if (answerKind(req) === 'fragment') {
+          res.set('HX-Retarget', `#f${fid}-report`);
+          res.set('HX-Reswap', 'innerHTML');
+        }
+        const reportField = await getField(ctx.pool, id, fid);
+        await reply(req, res, { status: 422, json: err.toJSON(), fragment: 'conversion_report', page: 'table', locals: await tableLocals(ctx, id, { report: err.details, reportField, pending: update, lossRefused: err.message.replace(/; send confirm_loss=1 to convert anyway/, '') }) });
+        return;
+      }
+      const { field, changes, version } = saved;
       await fieldsPanel(ctx, req, res, id, 200, { ...fieldJson(field), version, changes }, `Field "${field.name}" saved.`);
     },
   ),
