@@ -164,15 +164,17 @@ export function fitOf(s: ColumnSample, type: ImportType): { options: Record<stri
     case 'number': {
       const need = numberOptionsFor(s);
       if (need && (need.options.decimals !== 'any' || anyPrecisionSupported())) return { options: need.options, misfits: 0, note: need.note };
-      // Some values are no plain numbers: the largest decimals the others need, capped.
+      // Chosen although some values are no plain numbers: what the number field itself
+      // would refuse (the import refuses the same), with the decimals the others need.
       let decimals = 0;
+      const loose = parses('number', { decimals: MAX_DECIMALS });
       for (const v of s.counts.keys()) {
-        const m = PLAIN_NUMBER.exec(v);
-        if (m) decimals = Math.max(decimals, m[1]?.length ?? 0);
+        if (!loose(v)) continue;
+        const frac = /\.([0-9]+)/.exec(v.trim())?.[1]?.replace(/0+$/, '') ?? '';
+        decimals = Math.max(decimals, frac.length);
       }
-      const options = { decimals: Math.min(decimals, MAX_DECIMALS) };
-      const fits = parses('number', options);
-      return { options, misfits: countMisfits(s, (v) => PLAIN_NUMBER.test(v) && fits(v)).misfits, note: need?.note };
+      const options = { decimals };
+      return { options, misfits: countMisfits(s, parses('number', options)).misfits, note: need?.note };
     }
     case 'single_select': {
       const { options } = selectOptionsFor(s);
