@@ -40,6 +40,20 @@ export function anyPrecisionSupported(): boolean {
 const PLAIN_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.([0-9]+))?$/;
 const JSONISH = /^\s*[[{]/;
 
+/**
+ * Cheap shapes a value must have before the field's parser is asked (a parser that refuses
+ * throws, which costs far more than a test): they only ever rule values out.
+ */
+const SHAPE: Partial<Record<ImportType, (v: string) => boolean>> = {
+  date: (v) => v.length >= 10 && v.length <= 12 && v.charCodeAt(4) === 45 /* - */,
+  datetime: (v) => v.length >= 10 && v.length <= 64 && v.charCodeAt(4) === 45,
+  email: (v) => v.includes('@') && !v.includes(' '),
+  url: (v) => /^https?:\/\//i.test(v),
+  json: (v) => JSONISH.test(v),
+  boolean: (v) => v.length <= 9,
+  number: (v) => /^\s*[+-]?\.?[0-9]/.test(v) && v.length <= 1000,
+};
+
 /** What one column's sample holds, gathered in one pass. */
 export class ColumnSample {
   /** distinct non-empty values and how often each occurs (up to MAX_DISTINCT) */
@@ -83,6 +97,13 @@ export interface TypeGuess {
   note?: string;
 }
 
+/** Whether every kept value fits (stops at the first that does not). */
+function allFit(s: ColumnSample, fits: (v: string) => boolean): boolean {
+  if (s.overflow) return false;
+  for (const v of s.counts.keys()) if (!fits(v)) return false;
+  return true;
+}
+
 /** Counts values that fail `fits`, each distinct value tested once. */
 function countMisfits(s: ColumnSample, fits: (v: string) => boolean): { misfits: number; first?: string } {
   let misfits = 0;
@@ -101,7 +122,9 @@ function countMisfits(s: ColumnSample, fits: (v: string) => boolean): { misfits:
 const parses = (type: string, options: Record<string, unknown>) => {
   const def = fieldType(type);
   const opts = parseOptions(def, options);
+  const shape = SHAPE[type as ImportType];
   return (v: string) => {
+    if (shape && !shape(v)) return false;
     try {
       return def.parse(v, opts) !== undefined;
     } catch {
@@ -206,10 +229,10 @@ function confidenceOf(s: ColumnSample, base: number): number {
 export function inferColumn(s: ColumnSample): TypeGuess {
   if (s.nonEmpty === 0) return { type: 'text', options: {}, confidence: 0, misfits: 0, note: 'every value is empty' };
   const values = [...s.counts.keys()];
-  const lower = new Set(values.map((v) => v.toLowerCase()));
 
   // Booleans: words, or a column of exactly 1 and 0 (both seen). A column of only 1s is a number.
-  if (values.every((v) => BOOLEAN_WORDS.has(v.toLowerCase())) && s.overflow === 0) {
+  if (values.length <= BOOLEAN_WORDS.size && values.every((v) => BOOLEAN_WORDS.has(v.toLowerCase())) && s.overflow === 0) {
+    const lower = new Set(values.map((v) => v.toLowerCase()));
     const digits = [...lower].every((v) => v === '1' || v === '0');
     if (!digits || (lower.has('1') && lower.has('0') && s.nonEmpty >= 4)) {
       const words = ['true', 'false', 'yes', 'no', 't', 'f', 'y', 'n', 'on', 'off'].filter((w) => lower.has(w));
@@ -226,9 +249,9 @@ export function inferColumn(s: ColumnSample): TypeGuess {
   }
 
   for (const type of ['date', 'datetime', 'email', 'url'] as const) {
-    if (s.overflow === 0 && fitOf(s, type).misfits === 0) return { type, options: {}, confidence: confidenceOf(s, 0.95), misfits: 0 };
+    if (allFit(s, parses(type, {}))) return { type, options: {}, confidence: confidenceOf(s, 0.95), misfits: 0 };
   }
-  if (s.overflow === 0 && values.every((v) => JSONISH.test(v)) && fitOf(s, 'json').misfits === 0) {
+  if (allFit(s, parses('json', {}))) {
     return { type: 'json', options: {}, confidence: confidenceOf(s, 0.9), misfits: 0 };
   }
 
