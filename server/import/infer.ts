@@ -63,6 +63,14 @@ export class ColumnSample {
   /** more distinct values than MAX_DISTINCT: the rest were counted but not kept */
   overflow = 0;
 
+  /** values past MAX_DISTINCT are checked as they come: misfits per type, and number shape */
+  readonly overflowMisfits: Partial<Record<ImportType, number>> = {};
+  overflowDecimals = 0;
+  overflowWhole = 0;
+  overflowBigint = true;
+  overflowLongest = 0;
+  overflowMultiline = false;
+
   add(value: string | null | undefined): void {
     if (value === null || value === undefined || value === '') {
       this.empty++;
@@ -72,7 +80,31 @@ export class ColumnSample {
     const n = this.counts.get(value);
     if (n !== undefined) this.counts.set(value, n + 1);
     else if (this.counts.size < MAX_DISTINCT) this.counts.set(value, 1);
-    else this.overflow++;
+    else this.addOverflow(value);
+  }
+
+  private addOverflow(v: string): void {
+    this.overflow++;
+    for (const type of OVERFLOW_CHECKED) {
+      if (!checker(type)(v)) this.overflowMisfits[type] = (this.overflowMisfits[type] ?? 0) + 1;
+    }
+    const m = PLAIN_NUMBER.exec(v);
+    if (m) {
+      this.overflowDecimals = Math.max(this.overflowDecimals, m[1]?.length ?? 0);
+      this.overflowWhole = Math.max(this.overflowWhole, v.replace(/^-/, '').split('.')[0]!.length);
+      if (!m[1] && this.overflowBigint) {
+        const b = BigInt(v);
+        if (b > BIGINT_MAX || b < BIGINT_MIN) this.overflowBigint = false;
+      }
+    } else this.overflowMisfits.number = (this.overflowMisfits.number ?? 0) + 1;
+    this.overflowLongest = Math.max(this.overflowLongest, v.length);
+    if (v.includes('\n') || v.includes('\r')) this.overflowMultiline = true;
+  }
+
+  /** Overflow values that do not fit `type` (all of them for a type not checked one by one). */
+  overflowFor(type?: ImportType): number {
+    if (!this.overflow) return 0;
+    return type && (OVERFLOW_CHECKED as readonly string[]).concat('number').includes(type) ? (this.overflowMisfits[type] ?? 0) : this.overflow;
   }
 
   /** The first few distinct values, as examples. */
@@ -97,15 +129,24 @@ export interface TypeGuess {
   note?: string;
 }
 
-/** Whether every kept value fits (stops at the first that does not). */
-function allFit(s: ColumnSample, fits: (v: string) => boolean): boolean {
-  if (s.overflow) return false;
+/** Types whose fit is checked value by value past MAX_DISTINCT (number is checked by its shape). */
+const OVERFLOW_CHECKED = ['text', 'long_text', 'date', 'datetime', 'email', 'url', 'json'] as const;
+const checkers = new Map<string, (v: string) => boolean>();
+const checker = (type: string) => {
+  let c = checkers.get(type);
+  if (!c) checkers.set(type, (c = parses(type, {})));
+  return c;
+};
+
+/** Whether every value fits (stops at the first kept one that does not). */
+function allFit(s: ColumnSample, fits: (v: string) => boolean, type?: ImportType): boolean {
+  if (s.overflowFor(type)) return false;
   for (const v of s.counts.keys()) if (!fits(v)) return false;
   return true;
 }
 
 /** Counts values that fail `fits`, each distinct value tested once. */
-function countMisfits(s: ColumnSample, fits: (v: string) => boolean): { misfits: number; first?: string } {
+function countMisfits(s: ColumnSample, fits: (v: string) => boolean, type?: ImportType): { misfits: number; first?: string } {
   let misfits = 0;
   let first: string | undefined;
   for (const [v, n] of s.counts) {
@@ -116,7 +157,7 @@ function countMisfits(s: ColumnSample, fits: (v: string) => boolean): { misfits:
   }
   // values past MAX_DISTINCT were not kept: they are unknown, counted as not fitting
   // unless every kept value fits this type and the type takes any text
-  return { misfits: misfits + s.overflow, first };
+  return { misfits: misfits + s.overflowFor(type), first };
 }
 
 const parses = (type: string, options: Record<string, unknown>) => {
@@ -149,7 +190,10 @@ export function numberOptionsFor(s: ColumnSample): { options: Record<string, unk
       if (b > BIGINT_MAX || b < BIGINT_MIN) bigintOk = false;
     }
   }
-  if (s.counts.size === 0) return null;
+  if (s.counts.size === 0 || s.overflowFor('number')) return null;
+  decimals = Math.max(decimals, s.overflowDecimals);
+  whole = Math.max(whole, s.overflowWhole);
+  bigintOk &&= s.overflowBigint;
   if (decimals === 0 && bigintOk) return { options: { decimals: 0 } };
   const d = Math.max(decimals, 1);
   if (decimals <= MAX_DECIMALS && whole <= NUMERIC_PRECISION - d && !(decimals === 0)) return { options: { decimals } };
@@ -181,8 +225,7 @@ export function fitOf(s: ColumnSample, type: ImportType): { options: Record<stri
   switch (type) {
     case 'text':
     case 'long_text': {
-      const { misfits } = countMisfits(s, parses(type, {}));
-      return { options: {}, misfits: misfits - s.overflow };
+      return { options: {}, misfits: countMisfits(s, parses(type, {}), type).misfits };
     }
     case 'number': {
       const need = numberOptionsFor(s);
@@ -197,7 +240,8 @@ export function fitOf(s: ColumnSample, type: ImportType): { options: Record<stri
         decimals = Math.max(decimals, frac.length);
       }
       const options = { decimals };
-      return { options, misfits: countMisfits(s, parses('number', options)).misfits, note: need?.note };
+      // values past MAX_DISTINCT that are no plain numbers are counted as not fitting
+      return { options, misfits: countMisfits(s, parses('number', options), 'number').misfits, note: need?.note };
     }
     case 'single_select': {
       const { options } = selectOptionsFor(s);
@@ -207,12 +251,12 @@ export function fitOf(s: ColumnSample, type: ImportType): { options: Record<stri
     case 'boolean':
       return { options: {}, misfits: countMisfits(s, (v) => BOOLEAN_WORDS.has(v.toLowerCase())).misfits };
     case 'json':
-      return { options: {}, misfits: countMisfits(s, (v) => JSONISH.test(v) && parses('json', {})(v)).misfits };
+      return { options: {}, misfits: countMisfits(s, (v) => JSONISH.test(v) && parses('json', {})(v), 'json').misfits };
     case 'email':
     case 'url':
     case 'date':
     case 'datetime':
-      return { options: {}, misfits: countMisfits(s, parses(type, {})).misfits };
+      return { options: {}, misfits: countMisfits(s, parses(type, {}), type).misfits };
   }
 }
 
@@ -243,20 +287,20 @@ export function inferColumn(s: ColumnSample): TypeGuess {
   }
 
   const num = numberOptionsFor(s);
-  if (num && s.overflow === 0) {
+  if (num) {
     if (num.options.decimals !== 'any' || anyPrecisionSupported()) return { type: 'number', options: num.options, confidence: confidenceOf(s, 0.95), misfits: 0, ...(num.note ? { note: num.note } : {}) };
     return { type: 'text', options: {}, confidence: confidenceOf(s, 0.6), misfits: 0, note: `${num.note}, which this version lacks: kept as text, every digit` };
   }
 
   for (const type of ['date', 'datetime', 'email', 'url'] as const) {
-    if (allFit(s, parses(type, {}))) return { type, options: {}, confidence: confidenceOf(s, 0.95), misfits: 0 };
+    if (allFit(s, parses(type, {}), type)) return { type, options: {}, confidence: confidenceOf(s, 0.95), misfits: 0 };
   }
-  if (allFit(s, parses('json', {}))) {
+  if (allFit(s, parses('json', {}), 'json')) {
     return { type: 'json', options: {}, confidence: confidenceOf(s, 0.9), misfits: 0 };
   }
 
-  const longest = values.reduce((m, v) => Math.max(m, v.length), 0);
-  const multiline = values.some((v) => v.includes('\n') || v.includes('\r'));
+  const longest = values.reduce((m, v) => Math.max(m, v.length), s.overflowLongest);
+  const multiline = s.overflowMultiline || values.some((v) => v.includes('\n') || v.includes('\r'));
   // Few values that repeat: each seen three times on average, at most MAX_INFERRED_OPTIONS.
   if (!multiline && s.overflow === 0 && s.counts.size <= MAX_INFERRED_OPTIONS && s.nonEmpty >= 3 * s.counts.size && s.counts.size >= 1 && longest <= 100) {
     const sel = selectOptionsFor(s, MAX_INFERRED_OPTIONS);

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import pg from 'pg';
 import { fieldType, parseOptions } from '../../server/fields/registry.js';
-import { anyPrecisionSupported, ColumnSample, inferColumn, choicesFor } from '../../server/import/infer.js';
+import { anyPrecisionSupported, ColumnSample, inferColumn, choicesFor, MAX_DISTINCT } from '../../server/import/infer.js';
 import { namesFor } from '../../server/import/infer_names.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -139,6 +139,19 @@ describe('type inference (property)', () => {
     expect(inferColumn(sampleOf(['', null, ''])).type).to.equal('text');
     expect(inferColumn(sampleOf(['', null, ''])).confidence).to.equal(0);
     expect(inferColumn(sampleOf(['', '5', null, '6', '7', '8'])).type).to.equal('number');
+  });
+
+  it('past MAX_DISTINCT kept values, the rest are still checked one by one (no wrong guess on a big sample)', () => {
+    const n = MAX_DISTINCT + 5000;
+    const ids = sampleOf(Array.from({ length: n }, (_, i) => String(i)));
+    expect(inferColumn(ids)).to.deep.include({ type: 'number', options: { decimals: 0 } });
+    const mails = sampleOf(Array.from({ length: n }, (_, i) => `p${i}@example.com`));
+    expect(inferColumn(mails).type).to.equal('email');
+    const late = sampleOf([...Array.from({ length: n }, (_, i) => String(i)), 'x1', '1.25']);
+    expect(inferColumn(late).type).to.equal('text');
+    expect(choicesFor(late).find((c) => c.type === 'number')!.misfits).to.equal(1);
+    const decimalsLate = sampleOf([...Array.from({ length: n }, (_, i) => String(i)), '7.125']);
+    expect(inferColumn(decimalsLate).options).to.deep.equal({ decimals: 3 });
   });
 
   it('the picker counts, for every type, the values it would not take', () => {
