@@ -1,6 +1,6 @@
 // A file's records, header first, each with the line (CSV) or row (xlsx) it starts on: what
 // inference samples and what the import loads. Errors name the line, as the import does.
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse, type CsvError } from 'csv-parse';
 import { invalidCsv } from '../model/csv.js';
@@ -17,9 +17,20 @@ function startLine(endLine: number, record: string[]): number {
   return endLine - breaks;
 }
 
+/** Bytes handed to the parser at a time: it parses a whole chunk before it can pause. */
+const PARSE_SLICE = 64 * 1024;
+
+/** Slices big chunks (a 1 MB stored chunk, a file in one buffer): a sample stops within 64 KB. */
+async function* sliced(source: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+  for await (const piece of source) {
+    const buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
+    for (let i = 0; i < buf.length; i += PARSE_SLICE) yield buf.subarray(i, i + PARSE_SLICE);
+  }
+}
+
 export async function* csvRecords(source: Readable): AsyncGenerator<SourceRecord> {
   const parser = parse({ bom: true, info: true, skip_empty_lines: true, max_record_size: 10_000_000 });
-  pipeline(source, parser).catch(() => undefined);
+  pipeline(Readable.from(sliced(source), { objectMode: false }), parser).catch((err: unknown) => parser.destroy(err as Error));
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
       yield { record, line: startLine(info.lines, record) };

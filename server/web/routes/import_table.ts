@@ -108,9 +108,12 @@ async function importTable(ctx: AppContext, req: Request, res: Response): Promis
       return answerQueued(ctx, req, res, job);
     }
 
+    const t0 = Date.now();
     const sample = await readSample(recordsOf(src.format, src.stream, sheet), SAMPLE_ROWS);
+    const sampledMs = Date.now() - t0;
     const fields = await inferFields(ctx.pool, sample.header, sample.rows, over);
     if (dryRun) {
+      req.log.info({ rows: sample.rows.length, sampleMs: sampledMs, inferMs: Date.now() - t0 - sampledMs }, 'import dry run');
       await reply(req, res, {
         json: { dry_run: true, name, fields, rows: sample.rows.length, complete: sample.complete, preview: sample.rows.slice(0, PREVIEW_ROWS).map((r) => r.record) },
       });
