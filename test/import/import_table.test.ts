@@ -3,6 +3,9 @@
 // does; a value the sample did not foresee is reported with its line, never dropped.
 import { expect } from 'chai';
 import ExcelJS from 'exceljs';
+import { Readable } from 'node:stream';
+import { AppError } from '../../server/errors.js';
+import { csvRecords } from '../../server/import/records.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { waitForJob } from '../helpers/jobs.js';
@@ -134,6 +137,20 @@ describe('a new table from a file (POST /tables/import)', () => {
     expect((await post('a,b\n1', '?name=X')).status).to.equal(422);
     expect((await post('a\n1', '?name=People')).status).to.equal(409);
     expect(await tables()).to.equal(before);
+  });
+
+  it('a source that fails midway (past IMPORT_MAX_BYTES, a lost client) fails the import with its error, not a short file', async () => {
+    const failing = Readable.from((async function* () {
+      yield Buffer.from('a,b\n1,2\n'.repeat(50_000));
+      throw new AppError(413, 'too_large', 'the file is larger than IMPORT_MAX_BYTES');
+    })());
+    let caught: unknown;
+    try {
+      for await (const _ of csvRecords(failing)) void _;
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as AppError)?.code).to.equal('too_large');
   });
 
   it('an .xlsx file: the first sheet or a chosen one, with the same inference', async () => {
