@@ -18,7 +18,13 @@ function cleanName(raw: string, position: number): string {
   // eslint-disable-next-line no-control-regex
   const text = raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
   const name = text || `Column ${position + 1}`;
-  return [...name].slice(0, MAX_DISPLAY_NAME - 6).join('');
+  // At most MAX_DISPLAY_NAME UTF-16 units with room for " 99", never half a surrogate pair.
+  let out = '';
+  for (const ch of name) {
+    if (out.length + ch.length > MAX_DISPLAY_NAME - 6) break;
+    out += ch;
+  }
+  return out.trim();
 }
 
 export async function namesFor(db: Queryable, header: string[]): Promise<ColumnName[]> {

@@ -195,6 +195,9 @@ describe('type inference (property)', () => {
         }),
         { numRuns: 60 },
       );
+      const long = await namesFor(pool, ['😀'.repeat(300), 'x'.repeat(300), 'x'.repeat(300)]);
+      for (const n of long) expect(n.name.length).to.be.at.most(255);
+      expect(long[0]!.name).to.not.match(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
       const names = await namesFor(pool, ['Name', '', 'name', 'Café', '日本', 'id']);
       expect(names.map((n) => [n.name, n.column])).to.deep.equal([['Name', 'name'], ['Column 2', 'column_2'], ['name 2', 'name_2'], ['Café', 'cafe'], ['日本', 'column_5'], ['id', 'id_']]);
     });
