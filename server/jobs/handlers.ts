@@ -16,6 +16,7 @@ import { runCleanup } from '../trash/cleanup.js';
 import type { JobHandler } from './runner.js';
 import { confirmJobHeld, holdJob } from './queue.js';
 import { hasUpload, uploadStream } from './uploads.js';
+import { IMPORT_TABLE, importTableJob } from '../import/job.js';
 
 export const CHANGE_FIELD = 'change_field';
 export const TRASH_CLEANUP = 'trash_cleanup';
@@ -30,6 +31,7 @@ export const JOB_KINDS: Record<string, { title: string; unit: string; summary: (
   [TRASH_CLEANUP]: { title: 'emptying the trash', unit: 'objects', summary: (r) => `Purged ${plural(r?.purged?.length ?? 0, 'object')}.` },
   [IMPORT_CSV]: { title: 'importing CSV', unit: 'rows', summary: (r) => `Imported ${plural(r?.imported ?? 0, 'row')}.` },
   [ONLINE_CHANGE]: { title: 'changing a field online', unit: 'rows', summary: (r) => `Field "${r?.field?.name}" changed; the table kept serving.` },
+  [IMPORT_TABLE]: { title: 'importing a new table', unit: 'rows', summary: (r) => `Created the table with ${plural(r?.imported ?? 0, 'row')}.` },
   [REBUILD_TABLE]: { title: 'rebuilding a table', unit: 'rows', summary: (r) => `Copied ${plural(r?.rows ?? 0, 'row')}; freed ${plural(r?.freed ?? 0, 'column slot')}.` },
 };
 
@@ -89,6 +91,9 @@ export function jobHandlers(deps: EditorDeps & { config: Config; models: ModelCa
       announceRows(deps.pool, log, { tableId, op: 'import', actor: job.created_by, instance: deps.instanceId });
       return result;
     },
+
+    /** A new table from a file (server/import/job.ts): payload {fileId, name, fields}. */
+    [IMPORT_TABLE]: importTableJob(deps),
 
     /** A table rebuild (frees dropped columns' slots): payload {tableId}; progress counts rows copied. */
     [REBUILD_TABLE]: async (job, progress) => {

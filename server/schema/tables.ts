@@ -60,36 +60,46 @@ export async function createTable(deps: EditorDeps, actor: Actor, spec: CreateTa
     if (!f || typeof f !== 'object' || Array.isArray(f)) throw badRequest('each of fields is an object {name, type, options...}', `fields.${i}`);
   });
   return schemaChange(deps, actor, 'create_table', TABLE_SET_LOCK, async (c) => {
-    await assertDisplayNameFree(c, name);
-    const physical = await choosePhysicalName(c, name, spec.table_name);
-    c.reached('validate');
-
-    const { rows } = await c.tx.query<{ id: number }>(
-      /* sql */ `INSERT INTO tablewright.tables (name, table_name, version, created_by) VALUES ($1, $2, 0, $3) RETURNING id`,
-      [name, physical, actor.name],
-    );
-    const id = rows[0]!.id;
-    const schema = c.deps.config.dataSchema;
-    await c.ddl(
-      `CREATE TABLE ${qualified(schema, physical)} (id bigint GENERATED ALWAYS AS IDENTITY ` +
-        `(SEQUENCE NAME ${qualified(schema, `seq_t${id}`)}) CONSTRAINT ${ident(`pk_t${id}`)} PRIMARY KEY)`,
-    );
-    await c.ddl(`COMMENT ON TABLE ${qualified(schema, physical)} IS ${literal(tableComment({ id, name }))}`);
-    const oid = await tableOid(c.tx, schema, physical);
-    await c.tx.query(`UPDATE tablewright.tables SET table_oid = $2 WHERE id = $1`, [id, oid]);
-    const table = await getTable(c.tx, id);
-    for (const [i, f] of fieldSpecs.entries()) {
-      // Errors name the input in the list: fields.2.column, not column.
-      await addFieldIn(c, table, f, `fields.${i}.`).catch((err: unknown) => {
-        const prefix = `fields.${i}.`;
-        if (err instanceof AppError && err.field && !err.field.startsWith(prefix)) throw new AppError(err.status, err.code, err.message, prefix + err.field, err.details);
-        throw err;
-      });
-    }
-    c.reached('ddl');
-    c.reached('metadata');
-    return { result: { id }, tableId: id, details: { name, table_name: physical, fields: fieldSpecs.length } };
+    const id = await createTableIn(c, name, spec.table_name, fieldSpecs);
+    return { result: { id }, tableId: id, details: { name, table_name: (await getTable(c.tx, id)).table_name, fields: fieldSpecs.length } };
   });
+}
+
+/**
+ * The body of a table creation inside a schema change (the caller's schemaChange holds
+ * TABLE_SET_LOCK): the table, its comment and its fields. An import from a file loads its
+ * rows after it, in the same transaction (server/import/create.ts).
+ */
+export async function createTableIn(c: Change, name: string, tableName: unknown, fieldSpecs: FieldSpec[]): Promise<number> {
+  await assertDisplayNameFree(c, name);
+  const physical = await choosePhysicalName(c, name, tableName);
+  c.reached('validate');
+
+  const { rows } = await c.tx.query<{ id: number }>(
+    /* sql */ `INSERT INTO tablewright.tables (name, table_name, version, created_by) VALUES ($1, $2, 0, $3) RETURNING id`,
+    [name, physical, c.actor.name],
+  );
+  const id = rows[0]!.id;
+  const schema = c.deps.config.dataSchema;
+  await c.ddl(
+    `CREATE TABLE ${qualified(schema, physical)} (id bigint GENERATED ALWAYS AS IDENTITY ` +
+      `(SEQUENCE NAME ${qualified(schema, `seq_t${id}`)}) CONSTRAINT ${ident(`pk_t${id}`)} PRIMARY KEY)`,
+  );
+  await c.ddl(`COMMENT ON TABLE ${qualified(schema, physical)} IS ${literal(tableComment({ id, name }))}`);
+  const oid = await tableOid(c.tx, schema, physical);
+  await c.tx.query(`UPDATE tablewright.tables SET table_oid = $2 WHERE id = $1`, [id, oid]);
+  const table = await getTable(c.tx, id);
+  for (const [i, f] of fieldSpecs.entries()) {
+    // Errors name the input in the list: fields.2.column, not column.
+    await addFieldIn(c, table, f, `fields.${i}.`).catch((err: unknown) => {
+      const prefix = `fields.${i}.`;
+      if (err instanceof AppError && err.field && !err.field.startsWith(prefix)) throw new AppError(err.status, err.code, err.message, prefix + err.field, err.details);
+      throw err;
+    });
+  }
+  c.reached('ddl');
+  c.reached('metadata');
+  return id;
 }
 
 /** A display rename (name) changes the display name and the comment; table_name renames the PostgreSQL table. */

@@ -21,7 +21,7 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
  * that comes before the file (see checkMultipartCsrf). Any other multipart request
  * needs the X-CSRF-Token header.
  */
-const MULTIPART_ROUTES = [/^\/tables\/\d+\/rows\/import$/];
+const MULTIPART_ROUTES = [/^\/tables\/\d+\/rows\/import$/, /^\/tables\/import(\/upload)?$/];
 
 /** Anonymous forms that sign someone in: /login, and /setup (which signs the new admin in). */
 const SIGN_IN_FORMS = new Set(['/login', '/setup']);

@@ -28,10 +28,10 @@ import { modelsOf, rowsChanged, useModel } from './rows.js';
 import { freshModel } from '../../model/cache.js';
 import { actorOf } from './schema_deps.js';
 
-const tooLarge = (max: number) => new AppError(413, 'too_large', `the file is larger than IMPORT_MAX_BYTES (${max} bytes); nothing was imported`);
+export const tooLarge = (max: number) => new AppError(413, 'too_large', `the file is larger than IMPORT_MAX_BYTES (${max} bytes); nothing was imported`);
 
 /** Passes bytes through until `max`, then fails with 413. */
-class ByteLimit extends Transform {
+export class ByteLimit extends Transform {
   private seen = 0;
   constructor(private readonly max: number) {
     super();

@@ -10,6 +10,7 @@ import { historyRoutes } from './history.js';
 import { rowRoutes } from './rows.js';
 import { rowHistoryRoutes } from './row_history.js';
 import { tableRoutes } from './tables.js';
+import { importTableRoutes } from './import_table.js';
 import { reconcileRoutes } from './reconcile.js';
 import { tokenRoutes } from './tokens.js';
 import { trashRoutes } from './trash.js';
@@ -19,4 +20,4 @@ import { rowFormRoutes } from './row_form.js';
 import { gridBulkRoutes } from './grid_bulk.js';
 
 /** The route table: everything the HTTP server answers, in one list. */
-export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowHistoryRoutes, ...rowFormRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...gridBulkRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];
+export const allRoutes: RouteDef[] = [...healthRoutes, ...importTableRoutes, ...tableRoutes, ...rowHistoryRoutes, ...rowFormRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...gridBulkRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];

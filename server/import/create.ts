@@ -1,0 +1,50 @@
+// A new table from a file, all or nothing: the table and its fields through the schema
+// editor (createTableIn) and every row (loadRows) in ONE schema change, so the table
+// appears with its rows, or not at all. A value that does not fit its inferred field
+// anywhere in the file fails the whole import with its line and field.
+//
+// The schema change holds the table-set lock (TABLE_SET_LOCK) until it commits: other
+// table creations and restores wait for the import (LOCK_TIMEOUT_MS, then 409).
+import type { Actor, EditorDeps } from '../schema/change.js';
+import { schemaChange, TABLE_SET_LOCK } from '../schema/change.js';
+import { createTableIn } from '../schema/tables.js';
+import { validateDisplayName } from '../schema/names.js';
+import { compileModel } from '../model/compile.js';
+import type { WriteContext } from '../history/stamp.js';
+import type { Queryable } from '../db/pool.js';
+import type pg from 'pg';
+import { fieldSpecsOf, type InferredField } from './infer_plan.js';
+import { loadRows } from './load_rows.js';
+import type { SourceRecord } from './records.js';
+
+export interface CreateFromFile {
+  name: unknown;
+  table_name?: unknown;
+  fields: InferredField[];
+  records: AsyncIterable<SourceRecord>;
+  unit?: 'line' | 'row';
+  write: WriteContext;
+  onProgress?: (imported: number) => Promise<void>;
+  /** runs last in the transaction (a job confirms it still holds itself) */
+  beforeCommit?: (tx: pg.PoolClient) => Promise<void>;
+  /** runs first in the transaction (a job takes its hold) */
+  afterBegin?: (tx: Queryable) => Promise<void>;
+}
+
+export async function createTableFromFile(deps: EditorDeps, actor: Actor, spec: CreateFromFile): Promise<{ id: number; imported: number; version: number }> {
+  const name = validateDisplayName(spec.name);
+  return schemaChange(deps, actor, 'import_table', TABLE_SET_LOCK, async (c) => {
+    await spec.afterBegin?.(c.tx);
+    const id = await createTableIn(c, name, spec.table_name, fieldSpecsOf(spec.fields));
+    const model = await compileModel(c.tx, deps.config.dataSchema, id);
+    const { imported } = await loadRows(c.tx, model, spec.records, {
+      columns: spec.fields.map((f) => f.column),
+      write: spec.write,
+      log: deps.log,
+      onProgress: spec.onProgress,
+      unit: spec.unit,
+    });
+    await spec.beforeCommit?.(c.tx);
+    return { result: { id, imported }, tableId: id, details: { name, fields: spec.fields.length, rows: imported } };
+  });
+}

@@ -1,0 +1,93 @@
+// .xlsx files through exceljs's streaming reader (WorkbookReader): the zip is read as it
+// streams in, and each sheet's rows are parsed as they come, so memory holds one row and
+// the shared strings (not the sheet). A sheet stored before the shared strings waits in a
+// temporary file (exceljs), never in memory.
+//
+// Cells become the text a CSV of the sheet would hold: numbers as JavaScript writes the
+// double Excel stores (0.016666666666666666), dates as YYYY-MM-DD (or ISO 8601 in UTC with
+// a time of day), booleans as true/false, rich text as its text, a formula as its result.
+import type { Readable } from 'node:stream';
+import ExcelJS from 'exceljs';
+import { AppError } from '../errors.js';
+import type { SourceRecord } from './records.js';
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+function dateText(d: Date): string {
+  if (Number.isNaN(d.getTime())) return '';
+  const day = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+  if (d.getUTCHours() === 0 && d.getUTCMinutes() === 0 && d.getUTCSeconds() === 0 && d.getUTCMilliseconds() === 0) return day;
+  return d.toISOString();
+}
+
+export function cellText(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : '';
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (v instanceof Date) return dateText(v);
+  if (typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (Array.isArray(o.richText)) return (o.richText as Array<{ text?: string }>).map((r) => r.text ?? '').join('');
+    if ('result' in o) return cellText(o.result);
+    if ('formula' in o || 'sharedFormula' in o) return '';
+    if (typeof o.text === 'string') return o.text;
+    if (typeof o.error === 'string') return o.error;
+  }
+  return String(v);
+}
+
+export const xlsxInvalid = (message: string) => new AppError(422, 'invalid_xlsx', message, 'file');
+
+/**
+ * The rows of one sheet (the first, or the one named `sheet`, or numbered from 1), header
+ * first, each with its row number as `line`. Empty rows are skipped, as in a CSV.
+ */
+export async function* xlsxRecords(source: Readable, sheet?: string): AsyncGenerator<SourceRecord> {
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(source, {
+    sharedStrings: 'cache',
+    hyperlinks: 'ignore',
+    styles: 'cache', // dates are numbers with a date style: the styles say which
+    worksheets: 'emit',
+    entries: 'ignore',
+  } as ExcelJS.stream.xlsx.WorkbookStreamReaderOptions);
+  const names: string[] = [];
+  let found = false;
+  let index = 0;
+  try {
+    for await (const ws of reader as AsyncIterable<ExcelJS.stream.xlsx.WorksheetReader & { name: string }>) {
+      index++;
+      names.push(ws.name);
+      const wanted = sheet === undefined || sheet === '' ? index === 1 : ws.name === sheet || String(index) === sheet;
+      if (!wanted) continue;
+      found = true;
+      let width = 0;
+      for await (const row of ws as AsyncIterable<ExcelJS.Row>) {
+        const values = row.values as unknown[];
+        const record: string[] = [];
+        for (let i = 1; i < values.length; i++) record.push(cellText(values[i]));
+        if (width === 0) width = record.length;
+        // Every row as wide as the header (a CSV's records are); cells past it must be empty.
+        while (record.length < width) record.push('');
+        if (record.length > width && record.slice(width).some((c) => c !== '')) {
+          throw xlsxInvalid(`row ${row.number}: a value in column ${width + 1 + record.slice(width).findIndex((c) => c !== '')}, past the header's ${width} columns`);
+        }
+        record.length = width;
+        if (record.every((c) => c === '')) continue;
+        yield { record, line: row.number };
+      }
+      break;
+    }
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw xlsxInvalid(`the file is not a readable .xlsx workbook (${(err as Error).message.slice(0, 200)})`);
+  } finally {
+    source.destroy();
+  }
+  if (!found) {
+    throw new AppError(422, 'unknown_sheet', `the workbook has no sheet "${String(sheet).slice(0, 60)}"${names.length ? `; its sheets: ${names.slice(0, 20).join(', ')}` : ''}`, 'sheet');
+  }
+}
+
+/** Whether the first bytes are a zip (an .xlsx is one). */
+export const isZip = (first: Buffer) => first.length >= 4 && first[0] === 0x50 && first[1] === 0x4b && first[2] === 0x03 && first[3] === 0x04;
