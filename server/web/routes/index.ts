@@ -2,6 +2,7 @@ import type { RouteDef } from '../route.js';
 import { authRoutes } from './auth.js';
 import { consoleRoutes } from './console.js';
 import { csvRoutes } from './csv.js';
+import { rejectsRoutes } from '../../import/rejects_route.js';
 import { gridRoutes } from './grid.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
@@ -18,4 +19,4 @@ import { viewRoutes } from './views.js';
 import { rowFormRoutes } from './row_form.js';
 
 /** The route table: everything the HTTP server answers, in one list. */
-export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowHistoryRoutes, ...rowFormRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];
+export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowHistoryRoutes, ...rowFormRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...csvRoutes, ...rejectsRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];
