@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { RawJson } from '../fields/exact_json.js';
 
-export const BATCH_BYTES = 4 * 1024 * 1024;
+export const BATCH_BYTES = 2 * 1024 * 1024;
 /** The marker for "this column's default" (COPY's DEFAULT option, PostgreSQL 16+). */
 export const DEFAULT_MARK = '\\D';
 

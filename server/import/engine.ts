@@ -6,10 +6,8 @@
 // CSV (rejects.ts). on_error=stop (default): any problem throws 422 import_rejected and the
 // caller rolls back, nothing written. on_error=skip: the good rows are kept.
 // Row history: the import is one entry (op 'import', the ids as ranges), as before.
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type pg from 'pg';
-import { parse, type CsvError } from 'csv-parse';
 import { AppError, unprocessable } from '../errors.js';
 import { FieldValueError } from '../fields/types.js';
 import type { Logger } from '../log.js';
@@ -17,6 +15,7 @@ import type { Model, ModelField } from '../model/compile.js';
 import { invalidCsv, mapHeader } from '../model/csv.js';
 import { rowError, writeTarget } from '../model/rows.js';
 import { stampTransaction } from '../history/stamp.js';
+import { CsvReader, CsvSyntaxError, type CsvRecord } from './copy_csv.js';
 import { BATCH_BYTES, copyErrorRow, copyText, CopyBatches, DEFAULT_MARK } from './copy.js';
 import { commitNewOptions, GrowingChoices, lockForOptions } from './engine_options.js';
 import { rejectsUrl, RejectsWriter, type Problem } from './rejects.js';
@@ -48,21 +47,6 @@ export interface CopyImportResult {
 
 /** Longest record read (one line of the file, quoted line breaks included). */
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
-
-class ByteCounter extends Transform {
-  bytes = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.bytes += chunk.length;
-    done(null, chunk);
-  }
-}
-
-/** The line a record starts on (csv-parse counts the line it ends on). */
-function startLine(endLine: number, record: string[]): number {
-  let breaks = 0;
-  for (const cell of record) for (let i = cell.indexOf('\n'); i >= 0; i = cell.indexOf('\n', i + 1)) breaks++;
-  return endLine - breaks;
-}
 
 interface Column {
   index: number;
@@ -103,22 +87,8 @@ export async function importCsvCopy(tx: pg.PoolClient, model: Model, source: Rea
   const copyDefault = Number(vrows[0]!.v) >= 160000;
   const idsAfter = vrows[0]!.seq ?? '0';
 
-  const counter = new ByteCounter();
-  const skipped: Array<CsvError | undefined> = [];
-  const parser = parse({
-    bom: true,
-    info: true,
-    skip_empty_lines: true,
-    relax_column_count: true,
-    max_record_size: MAX_RECORD_BYTES,
-    skip_records_with_error: !stop,
-    on_skip: (err) => {
-      skipped.push(err);
-      return undefined;
-    },
-  });
-  pipeline(source, counter, parser).catch(() => undefined);
-
+  const reader = new CsvReader(MAX_RECORD_BYTES);
+  let bytes = 0;
   let columns: Column[] | undefined;
   let headerWidth = 0;
   let batch: string[] = [];
@@ -141,64 +111,65 @@ export async function importCsvCopy(tx: pg.PoolClient, model: Model, source: Rea
     batchLines = [];
     await copy.send(text, lines);
     imported += lines.length;
-    await opts.onProgress?.({ done: imported, bytes: counter.bytes });
+    await opts.onProgress?.({ done: imported, bytes });
+  };
+
+  const take = async (rec: CsvRecord) => {
+    const record = rec.cells;
+    if (!columns) {
+      if (rec.error) throw new CsvSyntaxError(rec.line, rec.error);
+      columns = await mapColumns(tx, model, record, opts, copyDefault, grown);
+      headerWidth = record.length;
+      rejects.setHeader(record);
+      const list = columns.map((c) => c.field.quoted).join(', ');
+      copy = new CopyBatches(tx, `COPY ${target} (${list}) FROM STDIN${copyDefault ? ` WITH (DEFAULT '${DEFAULT_MARK}')` : ''}`, (err, lines) => copyFailure(model, err, lines));
+      return;
+    }
+    const line = rec.line;
+    if (rec.error) return reject({ line, column: null, reason: rec.error }, record);
+    if (record.length !== headerWidth) return reject({ line, column: null, reason: `has ${record.length} cells; the header has ${headerWidth}` }, record);
+    let text = '';
+    let bad: Problem | null = null;
+    for (let i = 0; i < columns.length; i++) {
+      const c = columns[i]!;
+      const cell = record[c.index]!;
+      let out: string;
+      if (cell === '') {
+        out = c.empty;
+        if (out === '\\N' && c.field.meta.not_null) bad = addProblem(bad, line, c.field, 'is required');
+      } else {
+        try {
+          const v = parseCell(c, cell);
+          if (v === null && c.field.meta.not_null) throw new FieldValueError('is required');
+          out = copyText(v);
+        } catch (err) {
+          if (!(err instanceof FieldValueError)) throw err;
+          bad = addProblem(bad, line, c.field, err.message);
+          out = '';
+        }
+      }
+      text += i === 0 ? out : `\t${out}`;
+    }
+    if (bad) return reject(bad, record);
+    if (stop && rejects.count) return; // nothing will be written: only problems matter now
+    text += '\n';
+    batch.push(text);
+    batchLines.push(line);
+    batchBytes += text.length;
+    if (batchBytes >= maxBatch) await flush();
   };
 
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      for (const e of skipped.splice(0)) await reject({ line: (e as { lines?: number } | undefined)?.lines ?? info.lines, column: null, reason: csvReason(e) }, []);
-      if (!columns) {
-        columns = await mapColumns(tx, model, record, opts, copyDefault, grown);
-        headerWidth = record.length;
-        rejects.setHeader(record);
-        const list = columns.map((c) => c.field.quoted).join(', ');
-        copy = new CopyBatches(tx, `COPY ${target} (${list}) FROM STDIN${copyDefault ? ` WITH (DEFAULT '${DEFAULT_MARK}')` : ''}`, (err, lines) => copyFailure(model, err, lines));
-        continue;
-      }
-      const line = startLine(info.lines, record);
-      if (record.length !== headerWidth) {
-        await reject({ line, column: null, reason: `has ${record.length} cells; the header has ${headerWidth}` }, record);
-        continue;
-      }
-      let text = '';
-      let bad: Problem | null = null;
-      for (let i = 0; i < columns.length; i++) {
-        const c = columns[i]!;
-        const cell = record[c.index]!;
-        let out: string;
-        if (cell === '') {
-          out = c.empty;
-          if (out === '\\N' && c.field.meta.not_null) bad = addProblem(bad, line, c.field, 'is required');
-        } else {
-          try {
-            const v = parseCell(c, cell);
-            if (v === null && c.field.meta.not_null) throw new FieldValueError('is required');
-            out = copyText(v);
-          } catch (err) {
-            if (!(err instanceof FieldValueError)) throw err;
-            bad = addProblem(bad, line, c.field, err.message);
-            out = '';
-          }
-        }
-        text += i === 0 ? out : `\t${out}`;
-      }
-      if (bad) {
-        await reject(bad, record);
-        continue;
-      }
-      if (stop && rejects.count) continue; // nothing will be written: only problems matter now
-      text += '\n';
-      batch.push(text);
-      batchLines.push(line);
-      batchBytes += text.length;
-      if (batchBytes >= maxBatch) await flush();
+    for await (const chunk of source as AsyncIterable<Buffer | string>) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      bytes += buf.length;
+      for (const rec of reader.feed(buf)) await take(rec);
     }
-    for (const e of skipped.splice(0)) await reject({ line: (e as { lines?: number } | undefined)?.lines ?? 0, column: null, reason: csvReason(e) }, []);
+    for (const rec of reader.end()) await take(rec);
   } catch (err) {
     await copy?.drain().catch(() => undefined);
-    const e = err as CsvError;
-    if (typeof e?.code === 'string' && e.code.startsWith('CSV_')) {
-      await reject({ line: (e as { lines?: number }).lines ?? 0, column: null, reason: csvReason(e) }, []);
+    if (err instanceof CsvSyntaxError) {
+      await reject({ line: err.line, column: null, reason: err.message }, []);
       throw await rejected(rejects, model, 0);
     }
     throw err;
@@ -245,12 +216,6 @@ function parseCell(c: Column, cell: string): unknown {
 function addProblem(bad: Problem | null, line: number, f: ModelField, message: string): Problem {
   const reason = `${f.meta.name} ${message}`;
   return bad ? { ...bad, reason: `${bad.reason}; ${reason}` } : { line, column: f.column, reason };
-}
-
-function csvReason(err: CsvError | undefined): string {
-  if (!err) return 'the line is not valid CSV';
-  if (err.code === 'CSV_MAX_RECORD_SIZE') return `the record is longer than ${MAX_RECORD_BYTES / 1024 / 1024} MB`;
-  return err.message.replace(/^Invalid (Record Length|Opening Quote|Closing Quote)?:?\s*/i, '').replace(/,? at line \d+\.?$/, '') || 'the file is not valid CSV';
 }
 
 class CopyRowError extends Error {
