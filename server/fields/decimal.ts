@@ -21,10 +21,10 @@ const isDigit = (c: number) => c >= 48 && c <= 57;
  * `[+-]digits[.digits][e[+-]ddd]` (or `.5`, `5.`), surrounding spaces allowed; null when
  * the text is anything else or longer than MAX_NUMBER_TEXT.
  */
-export function parseDecimal(raw: string): Decimal | null {
-  if (raw.length > MAX_NUMBER_TEXT + 64) return null;
+export function parseDecimal(raw: string, maxText = MAX_NUMBER_TEXT): Decimal | null {
+  if (raw.length > maxText + 64) return null;
   const text = raw.trim();
-  if (text.length === 0 || text.length > MAX_NUMBER_TEXT) return null;
+  if (text.length === 0 || text.length > maxText) return null;
   let i = 0;
   let negative = false;
   if (text[0] === '+' || text[0] === '-') {

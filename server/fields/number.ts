@@ -1,4 +1,7 @@
-// number: `decimals` places; 0 is an integer (bigint), otherwise numeric(30, decimals).
+// number: `decimals` places; 0 is an integer (bigint), otherwise numeric(p, decimals) with
+// p = 30 up to 10 decimals (the original fields), decimals + 20 past that (at most 1000,
+// PostgreSQL's own limit for a declared numeric). `any_precision` is a plain `numeric`:
+// any number of digits either side of the point (up to MAX_ANY_TEXT characters of text).
 // Values are read as text (selectSql) and never pass through a float, either way.
 import { z } from 'zod';
 import { isEmpty } from './common.js';
@@ -6,10 +9,27 @@ import { decimalText, isJsonNumber, MAX_NUMBER_TEXT, parseDecimal, survivesDoubl
 import { RawJson } from './exact_json.js';
 import { FieldValueError, type FieldTypeDef } from './types.js';
 
-const options = z.object({ decimals: z.number().int().min(0).max(10).default(0) }).strict();
+/** PostgreSQL's limit on a declared numeric's precision and scale. */
+export const MAX_DECIMALS = 1000;
+/** A plain numeric holds 131072 digits before the point and 16383 after; a text this long is read. */
+export const MAX_ANY_TEXT = 20_000;
+const MAX_ANY_FRACTION = 16_383;
+
+const options = z
+  .object({ decimals: z.number().int().min(0).max(MAX_DECIMALS).default(0), any_precision: z.boolean().optional() })
+  .strict();
 type Opts = z.infer<typeof options>;
 
 export const NUMERIC_PRECISION = 30;
+
+/** The declared precision of a number field with `decimals` places (30 as ever up to 10). */
+export const numberPrecision = (decimals: number): number => (decimals <= 10 ? NUMERIC_PRECISION : Math.min(MAX_DECIMALS, decimals + 20));
+
+/** The column type of a number field. */
+export function numberSqlType(o: Opts): string {
+  if (o.any_precision) return 'numeric';
+  return o.decimals === 0 ? 'bigint' : `numeric(${numberPrecision(o.decimals)},${o.decimals})`;
+}
 
 function parse(input: unknown, opts: Opts): string | null {
   if (isEmpty(input)) return null;
@@ -24,10 +44,15 @@ function parse(input: unknown, opts: Opts): string | null {
   } else {
     throw new FieldValueError('must be a number');
   }
-  const d = parseDecimal(text);
+  const maxText = opts.any_precision ? MAX_ANY_TEXT : Math.max(MAX_NUMBER_TEXT, opts.decimals + 64);
+  const d = parseDecimal(text, maxText);
   if (!d) {
-    if (text.length > MAX_NUMBER_TEXT) throw new FieldValueError(`is not a number (longer than ${MAX_NUMBER_TEXT} characters)`);
+    if (text.length > maxText) throw new FieldValueError(`is not a number (longer than ${maxText} characters)`);
     throw new FieldValueError(`"${text.trim().slice(0, 40)}" is not a number`);
+  }
+  if (opts.any_precision) {
+    if (d.fraction.length > MAX_ANY_FRACTION) throw new FieldValueError(`has more than ${MAX_ANY_FRACTION} decimal places`);
+    return decimalText(d);
   }
   // Never rounded: more decimals than the field keeps is a refusal, however they arrive.
   if (d.fraction.length > opts.decimals) {
@@ -38,7 +63,7 @@ function parse(input: unknown, opts: Opts): string | null {
     if (big > BIGINT_MAX || big < BIGINT_MIN) throw new FieldValueError('is too large');
     return big.toString();
   }
-  if (d.whole.length > NUMERIC_PRECISION - opts.decimals) throw new FieldValueError('is too large');
+  if (d.whole.length > numberPrecision(opts.decimals) - opts.decimals) throw new FieldValueError('is too large');
   return decimalText(d);
 }
 
@@ -61,7 +86,7 @@ export const numberType: FieldTypeDef<Opts> = {
   name: 'number',
   label: 'Number',
   options,
-  sqlType: (o) => (o.decimals === 0 ? 'bigint' : `numeric(${NUMERIC_PRECISION},${o.decimals})`),
+  sqlType: numberSqlType,
   parse,
   toJson: numberToJson,
   display: (v) => (v == null ? '' : String(v)),
@@ -70,5 +95,6 @@ export const numberType: FieldTypeDef<Opts> = {
   selectSql: (e) => `(${e})::text`,
   toText: (e) => `(${e})::text`,
   // NULL (lost, and reported) for a number that would be rounded or does not fit.
-  fromText: (t, o) => `tablewright.try_number(${t}, ${o.decimals})`,
+  fromText: (t, o) =>
+    o.any_precision ? `tablewright.try_numeric(${t})` : o.decimals <= 10 ? `tablewright.try_number(${t}, ${o.decimals})` : `tablewright.try_number(${t}, ${o.decimals}, ${numberPrecision(o.decimals)})`,
 };

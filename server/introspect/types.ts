@@ -12,6 +12,7 @@
 //   float, json, anything else -> read-only
 // Converting such a column in SQL (ALTER COLUMN ... TYPE bigint) and accepting the
 // "retyped" drift item makes the field editable.
+import { MAX_DECIMALS, numberPrecision } from '../fields/number.js';
 import { allFieldTypes, fieldType } from '../fields/registry.js';
 import type { FieldTypeName } from '../fields/types.js';
 import type { CatalogColumn, CatalogTable } from './snapshot.js';
@@ -79,9 +80,10 @@ export function mapColumn(col: CatalogColumn, table: CatalogTable, linkTarget: (
       return ro('number', { decimals: 0 }, `${col.type}: whole numbers here are bigint; convert the column to bigint to edit it`);
     case 'numeric': {
       const m = /^numeric\((\d+),(\d+)\)$/.exec(col.type);
-      if (m && Number(m[1]) === 30 && Number(m[2]) <= 10) return { type: 'number', options: { decimals: Number(m[2]) }, read_only: false, pg_type: null };
-      const decimals = m ? Math.min(10, Number(m[2])) : 10;
-      return ro('number', { decimals }, `${col.type}: numbers here are numeric(30,s); convert the column to edit it`);
+      if (m && Number(m[2]) > 0 && Number(m[1]) === numberPrecision(Number(m[2]))) return { type: 'number', options: { decimals: Number(m[2]) }, read_only: false, pg_type: null };
+      if (col.type === 'numeric') return { type: 'number', options: { decimals: 0, any_precision: true }, read_only: false, pg_type: null };
+      const decimals = m ? Math.min(MAX_DECIMALS, Number(m[2])) : 10;
+      return ro('number', { decimals }, `${col.type}: numbers here are numeric(30,s) up to 10 decimals, numeric(s+20,s) past that, or plain numeric; convert the column to edit it`);
     }
     case 'float4':
     case 'float8':

@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import { rebuildTable } from '../introspect/rebuild.js';
 import { announceRows } from '../live/announce.js';
 import { withModel, type ModelCache } from '../model/cache.js';
-import { importWithHistory } from '../history/import.js';
+import { importCsvCopy } from '../import/engine.js';
 import type { EditorDeps } from '../schema/change.js';
 import { updateField } from '../schema/fields.js';
 import { ONLINE_CHANGE, runOnlineChange } from '../schema/online/run.js';
@@ -60,7 +60,7 @@ export function jobHandlers(deps: EditorDeps & { config: Config; models: ModelCa
      * holdJob and confirmJobHeld.
      */
     [IMPORT_CSV]: async (job, progress) => {
-      const { tableId, ignoreUnknown } = job.payload as { tableId: number; ignoreUnknown?: boolean };
+      const { tableId, ignoreUnknown, onError, addOptions } = job.payload as { tableId: number; ignoreUnknown?: boolean; onError?: 'stop' | 'skip'; addOptions?: boolean };
       const log = deps.log.child({ jobId: job.id, tableId });
       if (!(await hasUpload(deps.pool, job.id))) throw new AppError(410, 'upload_gone', 'the uploaded file of this import is no longer kept; upload it again');
       await progress({ phase: 'importing', done: 0 });
@@ -72,15 +72,21 @@ export function jobHandlers(deps: EditorDeps & { config: Config; models: ModelCa
           // it commits only if the job is still ours (confirmJobHeld, last).
           await holdJob(tx, job.id);
           await withoutStatementTimeout(tx);
-          const imported = await importWithHistory(tx, model, uploadStream(deps.pool, job.id), {
+          const imported = await importCsvCopy(tx, model, uploadStream(deps.pool, job.id), {
             ignoreUnknown,
+            onError,
+            addOptions,
+            actor: job.created_by,
+            request: `job-${job.id}`,
+            pool: deps.pool,
+            instanceId: deps.instanceId,
             log,
-            onProgress: async (imported) => {
+            onProgress: async ({ done, bytes }) => {
               if (Date.now() - reportedAt < PROGRESS_EVERY_MS) return;
               reportedAt = Date.now();
-              await progress({ done: imported });
+              await progress({ done, bytes });
             },
-          }, { actor: job.created_by, request: `job-${job.id}` });
+          });
           await confirmJobHeld(tx, job.id, job.claimed_by!);
           return imported;
         }),

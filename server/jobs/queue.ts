@@ -17,6 +17,8 @@ export interface Job {
   phase: string | null;
   done: number;
   total: number | null;
+  /** bytes of its upload read so far (an import) */
+  bytes_done?: string | number | null;
   result: unknown;
   error: { code: string; message: string; field?: string; details?: unknown } | null;
   attempts: number;
@@ -63,11 +65,11 @@ export async function claimJob(db: Queryable, instance: string): Promise<Job | u
   return rows[0];
 }
 
-export async function reportProgress(db: Queryable, id: number, instance: string, p: { phase?: string; done?: number; total?: number }): Promise<void> {
+export async function reportProgress(db: Queryable, id: number, instance: string, p: { phase?: string; done?: number; total?: number; bytes?: number }): Promise<void> {
   await db.query(
-    /* sql */ `UPDATE tablewright.jobs SET phase = coalesce($3, phase), done = coalesce($4, done), total = coalesce($5, total), heartbeat_at = now()
+    /* sql */ `UPDATE tablewright.jobs SET phase = coalesce($3, phase), done = coalesce($4, done), total = coalesce($5, total), bytes_done = coalesce($6, bytes_done), heartbeat_at = now()
       WHERE id = $1 AND claimed_by = $2 AND status = 'running'`,
-    [id, instance, p.phase ?? null, p.done ?? null, p.total ?? null],
+    [id, instance, p.phase ?? null, p.done ?? null, p.total ?? null, p.bytes ?? null],
   );
 }
 

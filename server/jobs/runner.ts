@@ -10,6 +10,8 @@ export interface Progress {
   phase?: string;
   done?: number;
   total?: number;
+  /** bytes of the upload read (an import) */
+  bytes?: number;
 }
 
 export type JobHandler = (job: Job, progress: (p: Progress) => Promise<void>) => Promise<unknown>;

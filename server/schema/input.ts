@@ -54,7 +54,11 @@ export function coerceOptions(type: string, raw: unknown, previous?: { choices?:
   const toInt = (k: string) => {
     if (typeof o[k] === 'string') o[k] = o[k] === '' ? undefined : /^-?\d+$/.test(o[k] as string) ? Number(o[k]) : o[k];
   };
-  if (type === 'number') toInt('decimals');
+  if (type === 'number') {
+    toInt('decimals');
+    // a form's checkbox: present ('1', 'on') or absent
+    if (typeof o.any_precision === 'string') o.any_precision = ['1', 'on', 'true'].includes(o.any_precision);
+  }
   if (type === 'link') toInt('table_id');
   if (type === 'text' || type === 'long_text') toInt('max_length');
   if (type === 'single_select' && o.choices !== undefined) {
@@ -87,7 +91,7 @@ export function coerceOptions(type: string, raw: unknown, previous?: { choices?:
 const OPTION_KEYS: Record<string, string[]> = {
   text: ['max_length'],
   long_text: ['max_length'],
-  number: ['decimals'],
+  number: ['decimals', 'any_precision'],
   single_select: ['choices'],
   link: ['table_id'],
   rating: ['max'],

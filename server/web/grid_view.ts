@@ -75,7 +75,7 @@ export function cellView(field: ModelField, value: unknown): CellView {
       return { kind: 'bool', text: value ? 'yes' : 'no', checked: Boolean(value), copy: value ? 'true' : 'false' };
     case 'number':
       // 9.5 in a field of 2 decimals reads 9.50, as the column stores it.
-      return { kind: 'number', text: typeof value === 'number' && field.options.decimals ? value.toFixed(field.options.decimals) : String(value) };
+      return { kind: 'number', text: typeof value === 'number' && field.options.decimals && field.options.decimals <= 15 ? value.toFixed(field.options.decimals) : String(value) };
     case 'date':
       return { kind: 'text', text: field.type.display(value, field.options) };
     case 'datetime':
@@ -127,7 +127,7 @@ export function editorView(field: ModelField, value: unknown, picker?: LinkPicke
     case 'boolean':
       return { input: 'checkbox', value: 'true', checked: value === true };
     case 'number':
-      return { input: 'number', value: text, hint: field.options.decimals ? `up to ${field.options.decimals} decimals` : 'a whole number' };
+      return { input: 'number', value: text, hint: field.options.any_precision ? 'any number' : field.options.decimals ? `up to ${field.options.decimals} decimals` : 'a whole number' };
     case 'date':
       return { input: 'date', value: text };
     case 'datetime': {

@@ -17,6 +17,7 @@ import { benchHttp } from './http.js';
 import { benchGrid } from './grid.js';
 import { benchOnline } from './online.js';
 import { benchImportInfer } from './import_infer.js';
+import { benchImport } from './import.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -37,6 +38,7 @@ const suites: Record<string, (url: string) => Promise<void>> = {
   grid: benchGrid,
   online: benchOnline,
   import_infer: benchImportInfer,
+  import: benchImport,
 };
 
 async function main(): Promise<void> {

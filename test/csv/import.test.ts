@@ -64,7 +64,7 @@ describe('csv import', () => {
   it('imports a few thousand rows from a text/csv body, header by display or column name, values parsed by type', async () => {
     const res = await post(lines(3000));
     expect(res.status, res.text).to.equal(200);
-    expect(res.body).to.deep.equal({ imported: 3000 });
+    expect(res.body).to.include({ imported: 3000, rejected: 0 });
     expect(await count()).to.equal(3000);
     const r = await sql.one(`SELECT name, qty::int AS qty, ok, size, meta, maker::int AS maker, code FROM data.things WHERE code = 'c3'`);
     expect(r).to.deep.equal({ name: 'thing 3', qty: 3, ok: true, size: 2, meta: { i: 3 }, maker: 1, code: 'c3' });
@@ -107,7 +107,7 @@ describe('csv import', () => {
     expect(await count()).to.equal(0);
     const ok = await post(csv, undefined, '?ignore_unknown=1');
     expect(ok.status, ok.text).to.equal(200);
-    expect(ok.body).to.deep.equal({ imported: 1 });
+    expect(ok.body).to.include({ imported: 1, rejected: 0 });
   });
 
   it('refuses a ragged row (wrong number of cells) with its line', async () => {
@@ -123,7 +123,7 @@ describe('csv import', () => {
     form.append('file', new Blob([lines(1200)], { type: 'text/csv' }), 'things.csv');
     const res = await post(form, {});
     expect(res.status, res.text).to.equal(200);
-    expect(res.body).to.deep.equal({ imported: 1200 });
+    expect(res.body).to.include({ imported: 1200, rejected: 0 });
     expect(await count()).to.equal(1200);
 
     const htmx = new FormData();
@@ -160,7 +160,7 @@ describe('csv import', () => {
     await sql.exec(`TRUNCATE data.things`);
     const res = await post(exported);
     expect(res.status, res.text).to.equal(200);
-    expect(res.body).to.deep.equal({ imported: 50 });
+    expect(res.body).to.include({ imported: 50, rejected: 0 });
     expect(await sql.rows(`SELECT name, qty, ok, size, meta, maker, code, notes FROM data.things ORDER BY id`)).to.deep.equal(before);
   });
 

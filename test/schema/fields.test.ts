@@ -101,7 +101,7 @@ describe('fields', () => {
   });
 
   it('refuses invalid options with 400 naming the option', async () => {
-    const bad = await add({ name: 'Price', type: 'number', options: { decimals: 11 } });
+    const bad = await add({ name: 'Price', type: 'number', options: { decimals: 1001 } }); // numeric allows 1000
     expect(bad.status).to.equal(400);
     expect(bad.body.error.field).to.equal('options.decimals');
     const dup = await add({ name: 'Pick', type: 'single_select', options: { choices: ['A', 'a'] } });

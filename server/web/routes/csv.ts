@@ -15,7 +15,7 @@ import { storeUpload } from '../../jobs/uploads.js';
 import type { Model } from '../../model/compile.js';
 import { checkCsvHeader, CsvRecordCounter, exportCsv, invalidCsv } from '../../model/csv.js';
 import { writeTarget } from '../../model/rows.js';
-import { importWithHistory } from '../../history/import.js';
+import { importCsvCopy } from '../../import/engine.js';
 import { writeContext } from '../../history/stamp.js';
 import { flag, idParam } from '../../schema/input.js';
 import { checkMultipartCsrf } from '../csrf.js';
@@ -99,10 +99,11 @@ async function csvSource(req: Request, max: number): Promise<{ stream: Readable;
  * Queues the import as a job: the upload goes into tablewright.job_uploads in the
  * transaction that queues it (any instance may run it), its header checked on the way.
  */
-async function queueImport(ctx: AppContext, req: Request, model: Model, stream: Readable, ignoreUnknown: boolean) {
+async function queueImport(ctx: AppContext, req: Request, model: Model, stream: Readable, o: ImportFlags) {
+  const { ignoreUnknown } = o;
   writeTarget(model); // a read-only table is refused now, not when the job runs
   return withTransaction(ctx.pool, async (tx) => {
-    const job = await enqueueJob(tx, { kind: IMPORT_CSV, tableId: model.tableId, payload: { tableId: model.tableId, ignoreUnknown }, actor: actorOf(req).name });
+    const job = await enqueueJob(tx, { kind: IMPORT_CSV, tableId: model.tableId, payload: { tableId: model.tableId, ...o }, actor: actorOf(req).name });
     const records = new CsvRecordCounter();
     const counted = (async function* () {
       for await (const piece of stream as AsyncIterable<Buffer | string>) {
@@ -119,6 +120,24 @@ async function queueImport(ctx: AppContext, req: Request, model: Model, stream: 
     req.log.info({ tableId: model.tableId, jobId: job.id, bytes: upload.bytes, chunks: upload.chunks, rows: total }, 'csv import queued');
     return { ...job, total };
   });
+}
+
+/** The options of an import: a form's fields, else the query string. */
+interface ImportFlags {
+  ignoreUnknown: boolean;
+  onError: 'stop' | 'skip';
+  addOptions: boolean;
+}
+
+function importFlags(req: Request, fields: Record<string, string>): ImportFlags {
+  const q = req.query as Record<string, unknown>;
+  const onError = fields.on_error ?? q.on_error ?? 'stop';
+  if (onError !== 'stop' && onError !== 'skip') throw badRequest('on_error is stop (nothing is imported when a line is refused) or skip (the good lines are)', 'on_error');
+  return {
+    ignoreUnknown: flag(fields.ignore_unknown ?? q.ignore_unknown, 'ignore_unknown') ?? false,
+    onError,
+    addOptions: flag(fields.add_options ?? q.add_options, 'add_options') ?? false,
+  };
 }
 
 export const csvRoutes = [
@@ -171,14 +190,14 @@ export const csvRoutes = [
     'post',
     '/tables/:id/rows/import',
     'editor',
-    'import CSV rows (text/csv body, or multipart with a "file" part): header by column or field name; all or nothing; ignore_unknown=1 skips unknown columns; an upload over IMPORT_JOB_BYTES (or async=1) runs as a job (202)',
+    'import CSV rows at COPY speed (text/csv body, or multipart with a "file" part): header by column or field name; on_error=stop (all or nothing, default) or skip (good lines kept, rejects file); add_options=1 adds single-select options; ignore_unknown=1 skips unknown columns; an upload over IMPORT_JOB_BYTES (or async=1) runs as a job (202)',
     async (ctx, req, res) => {
       const tableId = idParam(req.params.id);
       const max = ctx.config.importMaxBytes;
-      let outcome: { imported: number } | { job: Awaited<ReturnType<typeof queueImport>> };
+      let outcome: Awaited<ReturnType<typeof importCsvCopy>> | { job: Awaited<ReturnType<typeof queueImport>> };
       try {
         const { stream, fields } = await csvSource(req, max);
-        const ignoreUnknown = flag(fields.ignore_unknown ?? req.query.ignore_unknown, 'ignore_unknown') ?? false;
+        const flags = importFlags(req, fields);
         const declared = Number(req.get('Content-Length') ?? 0);
         const asJob = flag(fields.async ?? req.query.async, 'async') ?? declared > ctx.config.importJobBytes;
         const started = Date.now();
@@ -186,10 +205,13 @@ export const csvRoutes = [
         // against the table's version before (a rename or trash on another instance).
         const model = await freshModel(modelsOf(ctx), tableId);
         if (asJob) {
-          outcome = { job: await queueImport(ctx, req, model, stream, ignoreUnknown) };
+          outcome = { job: await queueImport(ctx, req, model, stream, flags) };
         } else {
-          outcome = await withTransaction(ctx.pool, (tx) => importWithHistory(tx, model, stream, { ignoreUnknown, log: req.log }, writeContext(req)));
-          req.log.info({ tableId, rows: outcome.imported, ms: Date.now() - started }, 'csv import done');
+          const w = writeContext(req);
+          outcome = await withTransaction(ctx.pool, (tx) =>
+            importCsvCopy(tx, model, stream, { ...flags, actor: w.actor, request: w.request, log: req.log, pool: ctx.pool, instanceId: ctx.instanceId }),
+          );
+          req.log.info({ tableId, rows: outcome.imported, rejected: outcome.rejected, ms: Date.now() - started }, 'csv import done');
           rowsChanged(ctx, req, 'import');
         }
       } catch (err) {
@@ -202,7 +224,10 @@ export const csvRoutes = [
         throw err;
       }
       if ('job' in outcome) return answerQueued(ctx, req, res, outcome.job);
-      const notice = `Imported ${outcome.imported} row${outcome.imported === 1 ? '' : 's'}.`;
+      const notice =
+        `Imported ${outcome.imported} row${outcome.imported === 1 ? '' : 's'}.` +
+        (outcome.rejected ? ` Skipped ${outcome.rejected} line${outcome.rejected === 1 ? '' : 's'} (see ${outcome.rejects_url}).` : '') +
+        (outcome.added_options.length ? ` New options: ${outcome.added_options.map((a) => a.labels.join(', ')).join('; ')}.` : '');
       await reply(req, res, {
         json: outcome,
         fragment: 'grid',

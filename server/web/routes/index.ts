@@ -2,6 +2,7 @@ import type { RouteDef } from '../route.js';
 import { authRoutes } from './auth.js';
 import { consoleRoutes } from './console.js';
 import { csvRoutes } from './csv.js';
+import { rejectsRoutes } from '../../import/rejects_route.js';
 import { gridRoutes } from './grid.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
@@ -20,4 +21,4 @@ import { rowFormRoutes } from './row_form.js';
 import { gridBulkRoutes } from './grid_bulk.js';
 
 /** The route table: everything the HTTP server answers, in one list. */
-export const allRoutes: RouteDef[] = [...healthRoutes, ...importTableRoutes, ...tableRoutes, ...rowHistoryRoutes, ...rowFormRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...gridBulkRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];
+export const allRoutes: RouteDef[] = [...healthRoutes, ...importTableRoutes, ...tableRoutes, ...rowHistoryRoutes, ...rowFormRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...gridBulkRoutes, ...csvRoutes, ...rejectsRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];

@@ -21,6 +21,7 @@ export function jobJson(job: Job) {
     phase: job.phase,
     done: job.done,
     total: job.total,
+    bytes_read: job.bytes_done == null ? null : Number(job.bytes_done),
     percent: job.total ? Math.min(100, Math.round((100 * job.done) / job.total)) : null,
     attempts: job.attempts,
     result: job.result ?? null,

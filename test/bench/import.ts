@@ -1,0 +1,132 @@
+// Issue 17: one generated CSV file (BENCH_IMPORT_ROWS rows, 1,000,000 by default, 12
+// columns: text, numbers with decimals, dates, datetimes, booleans, a categorical column,
+// quoted commas and line breaks) imported three ways, side by side in one run:
+//   - the row-by-row path before issue 17 (INSERTs of 500 rows, server/model/csv.ts importCsv)
+//   - the COPY engine (server/import/engine.ts), into the same kind of table
+//   - psql's \copy of the same file into an equivalent plain table (the floor)
+// each with rows/s and the peak RSS of this process (the instance) during the import.
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { once } from 'node:events';
+import { withoutStatementTimeout } from '../../server/db/pool.js';
+import { withTransaction } from '../../server/db/tx.js';
+import { importWithHistory } from '../../server/history/import.js';
+import { importCsvCopy } from '../../server/import/engine.js';
+import { compileModel } from '../../server/model/compile.js';
+import { startApp } from '../helpers/app.js';
+import { printTable, type Figure } from './lib.js';
+
+const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000);
+const PSQL = ['/usr/bin/psql', ...['18', '17', '16', '15'].map((v) => `/usr/lib/postgresql/${v}/bin/psql`)].find((p) => existsSync(p));
+
+const FIELDS = [
+  { name: 'Name', type: 'text' },
+  { name: 'Qty', type: 'number' },
+  { name: 'Price', type: 'number', options: { decimals: 2 } },
+  { name: 'Lat', type: 'number', options: { decimals: 8 } },
+  { name: 'Ratio', type: 'number', options: { any_precision: true } },
+  { name: 'Active', type: 'boolean' },
+  { name: 'Day', type: 'date' },
+  { name: 'Seen', type: 'datetime' },
+  { name: 'Kind', type: 'single_select', options: { choices: ['alpha', 'beta', 'gamma', 'delta'] } },
+  { name: 'Email', type: 'email' },
+  { name: 'Note', type: 'long_text' },
+  { name: 'Code', type: 'text' },
+];
+const FLOOR_SQL = `(name text, qty bigint, price numeric(30,2), lat numeric(30,8), ratio numeric, active boolean, day date, seen timestamptz, kind text, email text, note text, code text)`;
+const KINDS = ['alpha', 'beta', 'gamma', 'delta'];
+
+async function writeFile(file: string): Promise<void> {
+  const out = createWriteStream(file);
+  out.write('name,qty,price,lat,ratio,active,day,seen,kind,email,note,code\n');
+  let buf = '';
+  for (let i = 1; i <= ROWS; i++) {
+    const note = i % 10 === 0 ? `"a note, with a comma\nand a line break, ""quoted"" ${i}"` : `plain note ${i}`;
+    buf += `item ${i},${i * 3},${(i % 100000) / 100},${(45 + (i % 1000) / 1e8).toFixed(8)},${1 / ((i % 60) + 1)},${i % 2 ? 'true' : 'false'},2024-${String((i % 12) + 1).padStart(2, '0')}-${String((i % 28) + 1).padStart(2, '0')},2024-03-01T12:${String(i % 60).padStart(2, '0')}:00Z,${KINDS[i % 4]},user${i}@example.com,${note},C-${i.toString(36)}\n`;
+    if (buf.length > 1 << 20) {
+      if (!out.write(buf)) await once(out, 'drain');
+      buf = '';
+    }
+  }
+  out.end(buf);
+  await once(out, 'finish');
+}
+
+/** Runs fn, sampling this process's RSS every 50 ms: [ms, peak RSS in MB]. */
+async function timed(fn: () => Promise<unknown>): Promise<{ ms: number; rssMb: number }> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  const t0 = performance.now();
+  try {
+    await fn();
+  } finally {
+    clearInterval(timer);
+  }
+  return { ms: performance.now() - t0, rssMb: Math.round(Math.max(peak, process.memoryUsage().rss) / 1024 / 1024) };
+}
+
+export async function benchImport(url: string): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'tw-bench-import-'));
+  const app = await startApp(url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off', PG_CONNECT_TIMEOUT_MS: '30000' }, 'bench');
+  const figures: Figure[] = [];
+  try {
+    const file = path.join(dir, 'import.csv');
+    await writeFile(file);
+    const mb = (await stat(file)).size / 1024 / 1024;
+    const pool = app.ctx.pool;
+    const table = async (name: string) => {
+      const res = await app.request('POST', '/tables', { json: { name, fields: FIELDS } });
+      if (res.status !== 201) throw new Error(`create table: ${res.text}`);
+      return res.body.id as number;
+    };
+    const row = (name: string, t: { ms: number; rssMb: number }, extra: Record<string, string> = {}) =>
+      figures.push({ name, unit: 'import', samples: 1, medianMs: t.ms, p99Ms: t.ms, extra: { 'rows/s': Math.round(ROWS / (t.ms / 1000)).toLocaleString('en'), 'peak RSS MB': String(t.rssMb), ...extra } });
+
+    const oldId = await table('Old path');
+    const oldModel = await compileModel(pool, 'data', oldId);
+    const old = await timed(() =>
+      withTransaction(pool, async (tx) => {
+        await withoutStatementTimeout(tx);
+        const r = await importWithHistory(tx, oldModel, createReadStream(file), {}, { actor: 'bench' });
+        if (r.imported !== ROWS) throw new Error(`old path imported ${r.imported}`);
+      }),
+    );
+    row(`INSERTs of 500 rows (before issue 17), ${ROWS.toLocaleString('en')} rows, ${mb.toFixed(0)} MB`, old);
+
+    const newId = await table('Copy path');
+    const newModel = await compileModel(pool, 'data', newId);
+    const copy = await timed(() =>
+      withTransaction(pool, async (tx) => {
+        await withoutStatementTimeout(tx);
+        const r = await importCsvCopy(tx, newModel, createReadStream(file), { actor: 'bench', pool });
+        if (r.imported !== ROWS) throw new Error(`copy path imported ${r.imported}`);
+      }),
+    );
+    row('COPY engine (parse + field parsers in node, COPY text into the table)', copy, { 'vs INSERT': `${(old.ms / copy.ms).toFixed(1)}x` });
+
+    await pool.query(`CREATE TABLE data.copy_floor ${FLOOR_SQL}`);
+    let floor: { ms: number; rssMb: number } | undefined;
+    if (PSQL) {
+      floor = await timed(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const p = spawn(PSQL, [url, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy data.copy_floor FROM '${file}' WITH (FORMAT csv, HEADER true)`], { stdio: ['ignore', 'ignore', 'pipe'] });
+            let err = '';
+            p.stderr.on('data', (d) => (err += d));
+            p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`psql: ${err}`))));
+          }),
+      );
+      row(`psql \\copy of the same file into a plain equivalent table (the floor)`, floor, { 'COPY engine / floor': `${((floor.ms / copy.ms) * 100).toFixed(0)}%` });
+    } else {
+      process.stdout.write('psql not found: the \\copy floor is skipped\n');
+    }
+    printTable(`CSV import, ${ROWS.toLocaleString('en')} rows x 12 columns (${mb.toFixed(0)} MB), one run each`, figures);
+  } finally {
+    await app.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
