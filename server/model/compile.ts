@@ -10,6 +10,8 @@ import { numberToJson } from '../fields/number.js';
 import { fieldType } from '../fields/registry.js';
 import type { FieldTypeDef } from '../fields/types.js';
 import { getLiveTable, getTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
+import { isManyLink } from '../schema/m2m.js';
+import { Laterals, linksAgg } from './linked.js';
 
 /** A link shows the linked row's first field of these types (display order): its label. */
 export const isLabelType = (type: string): boolean => type === 'text' || type === 'long_text' || type === 'email';
@@ -26,6 +28,10 @@ export interface ModelField {
   ref: string;
   /** for link fields: where the label comes from */
   link?: { alias: string; relation: string; labelRef: string | null; tableId: number };
+  /** a many-to-many link: its pairs' junction; `ref` reads the [{id,label}] list */
+  many?: { junction: string; self: string; other: string; targetRelation: string; labelExpr: string; tableId: number } | null;
+  /** why a computed field (many-to-many, lookup, rollup) reads empty now (a trashed target...) */
+  broken?: string;
 }
 
 export interface Model {
@@ -94,6 +100,7 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
   const joins: string[] = [];
   const rowKey = table.read_only ? await rowKeyOf(db, relation) : { hasId: true, rowId: true, key: ID_KEY };
   const select: string[] = [rowKey.hasId ? `${ROW_ALIAS}.id` : 'NULL::int8 AS id'];
+  const laterals = new Laterals(db, dataSchema, dependsOn, ROW_ALIAS);
 
   for (const meta of metas) {
     const type = fieldType(meta.type);
@@ -101,7 +108,25 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
     const ref = `${ROW_ALIAS}.${quoted}`;
     // a system field (autonumber, created_at...) is PostgreSQL's to fill: read-only for every write path
     const field: ModelField = { meta: type.system ? { ...meta, read_only: true } : meta, type, options: meta.options, column: meta.column_name, quoted: String(quoted), ref };
-    if (meta.type === 'link') {
+    if (isManyLink(meta)) {
+      const l = await laterals.of(meta);
+      if ('spec' in l) {
+        field.ref = laterals.output(l.spec, 'links', linksAgg(l.spec));
+        field.many = {
+          junction: String(qualified(dataSchema, meta.options.junction)),
+          self: meta.options.self_column,
+          other: meta.options.other_column,
+          targetRelation: String(qualified(dataSchema, l.spec.target.table_name)),
+          labelExpr: l.spec.labelExpr,
+          tableId: l.spec.target.id,
+        };
+      } else {
+        field.ref = `'[]'::jsonb`;
+        field.many = null;
+        field.broken = l.broken;
+      }
+      select.push(`${field.ref} AS ${quoted}`);
+    } else if (meta.type === 'link') {
       const alias = `l${meta.id}`;
       const target = await getLiveTable(db, meta.options.table_id).catch(() => undefined);
       if (target) {
@@ -126,6 +151,7 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
     fields.push(field);
   }
 
+  joins.push(...laterals.joins());
   return {
     tableId,
     version: table.version,
@@ -161,7 +187,9 @@ export function rowToJson(model: Model, row: Record<string, unknown>): Record<st
   const out: Record<string, unknown> = model.hasId ? { id: row.id } : {};
   for (const f of model.fields) {
     const value = row[f.column];
-    if (f.meta.type === 'link') {
+    if (f.many !== undefined) {
+      out[f.column] = Array.isArray(value) ? value : [];
+    } else if (f.meta.type === 'link') {
       out[f.column] = value == null ? null : { id: numberToJson(value), label: (row[`__label_${f.meta.id}`] as string | null) ?? null };
     } else {
       out[f.column] = f.type.toJson(value, f.options);

@@ -18,6 +18,7 @@ import { coerceOptions, flag, stableJson } from './input.js';
 import { keepLostValues } from './lost_values.js';
 import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
 import { columnComment } from './comments.js';
+import { addManyLink, isManyLink } from './m2m.js';
 import { addSystemColumn, assertConvertible, assertSystemConstraints, leaveSystemType } from './system_fields.js';
 
 export interface FieldSpec {
@@ -87,6 +88,15 @@ export async function sqlEnv(db: Queryable, deps: EditorDeps, shapes: FieldShape
 /** Validates options for a type (after form coercion), giving new select options ids. */
 function normaliseOptions(type: FieldTypeDef, raw: unknown, previous?: any): any {
   const opts = parseOptions(type, coerceOptions(type.name, raw, previous));
+  if (type.name === 'link') {
+    // a many-to-many link's junction is the schema editor's to name, never a request's
+    for (const k of ['junction', 'self_column', 'other_column', 'reverse_field_id'] as const) {
+      if (previous?.multiple && opts.multiple) opts[k] = previous[k];
+      else delete opts[k];
+    }
+    if (!opts.multiple) delete opts.multiple;
+    if (previous) delete opts.reverse_name;
+  }
   if (type.name === 'single_select') opts.choices = assignChoiceIds(opts.choices, (previous?.choices as Choice[]) ?? []);
   return opts;
 }
@@ -154,6 +164,8 @@ export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, p
   const unique = type.system === 'identity' || (flag(spec.unique, `${prefix}unique`) ?? false);
   const indexed = type.name === 'link' || (flag(spec.indexed, `${prefix}indexed`) ?? false);
   const dflt = parseDefault(type, options, spec.default);
+  const many = isManyLink({ type: type.name, options });
+  if (many && (notNull || unique)) throw badRequest('a many-to-many link cannot be required or unique', `${prefix}${notNull ? 'not_null' : 'unique'}`);
 
   const { rows: counts } = await c.tx.query<{ live: number; next: number }>(
     `SELECT count(*) FILTER (WHERE trashed_at IS NULL)::int AS live, coalesce(max(position), 0) + 1 AS next FROM tablewright.fields WHERE table_id = $1`,
@@ -172,6 +184,12 @@ export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, p
   }
   await assertFieldNameFree(c, table.id, name, undefined, `${prefix}name`);
   const column = await chooseColumn(c, table, name, spec.column);
+  if (many) {
+    c.reached('validate');
+    const { field, reverse } = await addManyLink(c, table, { name, column, options, position: next }, prefix);
+    c.alsoTables.push(reverse.table_id);
+    return field;
+  }
   const env = await sqlEnv(c.tx, c.deps, [{ type: type.name, options }]);
   const relation = rel(c, table);
   if ((notNull && !dflt) || (unique && dflt)) {
@@ -516,7 +534,7 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
       const name = present(update.name) && update.name !== '' ? validateDisplayName(update.name) : field.name;
       await assertFieldNameFree(c, tableId, name, fieldId);
       const column = await chooseColumn(c, table, name, update.column, field.column_name);
-      if (column !== field.column_name) {
+      if (column !== field.column_name && !isManyLink(field)) {
         await c.ddl(`ALTER TABLE ${rel(c, table)} RENAME COLUMN ${ident(field.column_name)} TO ${ident(column)}`);
       }
       if (name !== field.name || column !== field.column_name) {
@@ -561,7 +579,7 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
     if (ops.length === 0) throw badRequest('nothing to change: send name, column, type, options, not_null, unique, indexed or default', 'name');
     c.reached('validate');
     const result = await getField(c.tx, tableId, fieldId);
-    if (ops.includes('rename_field') || ops.includes('change_field')) {
+    if ((ops.includes('rename_field') || ops.includes('change_field')) && !isManyLink(result)) {
       // the comment carries the display name, type and options (select labels and ids)
       await c.ddl(`COMMENT ON COLUMN ${rel(c, table)}.${ident(result.column_name)} IS ${literal(columnComment(result, table))}`);
     }
@@ -583,6 +601,17 @@ export async function trashField(deps: EditorDeps, actor: Actor, tableId: number
     const table = await liveTableForChange(c, tableId);
     const field = await getField(c.tx, tableId, fieldId, { forUpdate: true });
     if (field.trashed_at) throw conflict('trashed', `field "${field.name}" is already in the trash`);
+    if (isManyLink(field)) {
+      // no column to park: the junction and its pairs stay as they are
+      c.reached('validate');
+      c.reached('ddl');
+      await c.tx.query(
+        /* sql */ `UPDATE tablewright.fields SET trashed_at = now(), trashed_by = $2, trash_name = $3, trash_reason = 'deleted' WHERE id = $1`,
+        [fieldId, actor.name, field.options.junction],
+      );
+      c.reached('metadata');
+      return { result: { id: fieldId }, tableId, fieldId, details: { name: field.name, column: field.column_name, junction: field.options.junction } };
+    }
     const parked = trashName('f', field.id, field.column_name);
     c.reached('validate');
     const relation = rel(c, table);
@@ -631,6 +660,15 @@ export async function restoreField(deps: EditorDeps, actor: Actor, tableId: numb
     if (live[0]!.n >= c.deps.config.maxFields) throw unprocessable('too_many_fields', `a table has at most ${c.deps.config.maxFields} fields (MAX_FIELDS)`, 'name');
     c.reached('validate');
 
+    if (isManyLink(field)) {
+      c.reached('ddl');
+      await c.tx.query(
+        /* sql */ `UPDATE tablewright.fields SET trashed_at = NULL, trashed_by = NULL, trash_name = NULL, trash_reason = NULL, name = $2, column_name = $3, updated_at = now() WHERE id = $1`,
+        [fieldId, name, column],
+      );
+      c.reached('metadata');
+      return { result: { id: fieldId, warnings: [] as string[] }, tableId, fieldId, details: { name, column, junction: field.options.junction } };
+    }
     const relation = rel(c, table);
     const col = ident(column);
     await c.ddl(`ALTER TABLE ${relation} RENAME COLUMN ${ident(field.trash_name)} TO ${col}`);

@@ -55,7 +55,11 @@ export function coerceOptions(type: string, raw: unknown, previous?: { choices?:
     if (typeof o[k] === 'string') o[k] = o[k] === '' ? undefined : /^-?\d+$/.test(o[k] as string) ? Number(o[k]) : o[k];
   };
   if (type === 'number') toInt('decimals');
-  if (type === 'link') toInt('table_id');
+  if (type === 'link') {
+    toInt('table_id');
+    if (typeof o.multiple === 'string') o.multiple = ['1', 'true', 'on', 'yes'].includes(o.multiple.toLowerCase());
+    if (o.reverse_name === '') delete o.reverse_name;
+  }
   if (type === 'text' || type === 'long_text') toInt('max_length');
   if (type === 'single_select' && o.choices !== undefined) {
     if (typeof o.choices === 'string') {
@@ -89,7 +93,7 @@ const OPTION_KEYS: Record<string, string[]> = {
   long_text: ['max_length'],
   number: ['decimals'],
   single_select: ['choices'],
-  link: ['table_id'],
+  link: ['table_id', 'multiple', 'reverse_name'],
   rating: ['max'],
   percent: ['decimals'],
   currency: ['code', 'decimals'],
