@@ -19,6 +19,7 @@ import { keepLostValues } from './lost_values.js';
 import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
 import { columnComment } from './comments.js';
 import { addManyLink, isManyLink } from './m2m.js';
+import { convertMultiplicity, multiplicityChange, multiplicityReport } from './m2m_convert.js';
 import { addSystemColumn, assertConvertible, assertSystemConstraints, leaveSystemType } from './system_fields.js';
 
 export interface FieldSpec {
@@ -319,6 +320,8 @@ export async function previewFieldChange(deps: EditorDeps, tableId: number, fiel
     const table = await getLiveTable(client, tableId);
     const field = await getField(client, tableId, fieldId);
     if (field.trashed_at) throw conflict('trashed', `field "${field.name}" is in the trash; restore it first`);
+    const multiplicity = multiplicityChange(field, update);
+    if (multiplicity) return (await multiplicityReport(client, deps.config.dataSchema, table, field, multiplicity)) as unknown as LossReport;
     return (await planTypeChange(client, deps, table, field, update)).report;
   } finally {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -504,6 +507,7 @@ const present = (v: unknown) => v !== undefined;
  * single_select without options (its options made from the values) counts as writing.
  */
 export function typeChangeRewrites(field: FieldMeta, update: FieldUpdate): boolean {
+  if (multiplicityChange(field, update)) return true;
   if (!changesTypeOrOptions(field, update)) return false;
   const typeName = update.type === undefined || update.type === '' ? field.type : String(update.type);
   const type = fieldType(typeName);
@@ -544,10 +548,18 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
         field = await getField(c.tx, tableId, fieldId);
       }
     }
-    const typeChanging = present(update.type) && update.type !== '' && update.type !== field.type;
+    const multiplicity = multiplicityChange(field, update);
+    if (isManyLink(field) && (flag(update.not_null, 'not_null') || flag(update.unique, 'unique') || (present(update.default) && update.default !== null && update.default !== ''))) {
+      throw badRequest('a many-to-many link cannot be required, unique or have a default', flag(update.not_null, 'not_null') ? 'not_null' : flag(update.unique, 'unique') ? 'unique' : 'default');
+    }
+    if (multiplicity) {
+      field = await convertMultiplicity(c, table, field, update, multiplicity, table.version + 1, details);
+      ops.push('change_field');
+    }
+    const typeChanging = !multiplicity && present(update.type) && update.type !== '' && update.type !== field.type;
     // Options sent unchanged (a console form always sends them) are not a change.
     const optionsChanging =
-      !typeChanging && present(update.options) && stableJson(normaliseOptions(fieldType(field.type), update.options, field.options)) !== stableJson(field.options);
+      !multiplicity && !typeChanging && present(update.options) && stableJson(normaliseOptions(fieldType(field.type), update.options, field.options)) !== stableJson(field.options);
     if (typeChanging || optionsChanging) {
       field = await changeType(c, table, field, update, table.version + 1, details);
       ops.push('change_field');

@@ -72,42 +72,55 @@ interface AddSpec {
  * table; the target's lock is taken here). Answers the field on the source table.
  */
 export async function addManyLink(c: Change, src: TableMeta, spec: AddSpec, prefix = ''): Promise<{ field: FieldMeta; reverse: FieldMeta }> {
+  const { rows } = await c.tx.query<{ id: number }>(
+    /* sql */ `INSERT INTO tablewright.fields (table_id, name, column_name, type, options, position, indexed) VALUES ($1, $2, $3, 'link', $4, $5, true) RETURNING id`,
+    [src.id, spec.name, spec.column, { table_id: spec.options.table_id, multiple: true }, spec.position],
+  );
+  return attachJunction(c, src, rows[0]!.id, spec.options, prefix);
+}
+
+/**
+ * Makes field `fwd` of `src` (its metadata row there) a many-to-many link: the reverse
+ * field on the target, both sides' options, the junction with its keys and comment.
+ */
+export async function attachJunction(c: Change, src: TableMeta, fwd: number, options: { table_id: number; reverse_name?: string }, prefix = ''): Promise<{ field: FieldMeta; reverse: FieldMeta }> {
   const dataSchema = c.deps.config.dataSchema;
-  if (spec.options.table_id !== src.id) await c.lockTable(spec.options.table_id);
-  const tgt = await getLiveTable(c.tx, spec.options.table_id).catch(() => {
-    throw unprocessable('invalid_link_target', `options.table_id: table ${spec.options.table_id} does not exist (or is in the trash)`, `${prefix}options.table_id`);
+  if (options.table_id !== src.id) await c.lockTable(options.table_id);
+  const tgt = await getLiveTable(c.tx, options.table_id).catch(() => {
+    throw unprocessable('invalid_link_target', `options.table_id: table ${options.table_id} does not exist (or is in the trash)`, `${prefix}options.table_id`);
   });
   if (tgt.read_only) throw unprocessable('invalid_link_target', `options.table_id: table "${tgt.name}" was adopted read-only; a many-to-many link needs a table made here`, `${prefix}options.table_id`);
   const shape = await junctionNames(c.tx, dataSchema, src, tgt);
 
   // The reverse field: its name given, or the source table's; made free on the target.
-  const wanted = spec.options.reverse_name !== undefined ? validateDisplayName(spec.options.reverse_name, `${prefix}options.reverse_name`) : src.name;
+  const wanted = options.reverse_name !== undefined ? validateDisplayName(options.reverse_name, `${prefix}options.reverse_name`) : src.name;
   const { rows: names } = await c.tx.query<{ name: string; column_name: string }>(
-    `SELECT lower(name) AS name, column_name FROM tablewright.fields WHERE table_id = $1 AND trashed_at IS NULL`,
-    [tgt.id],
+    `SELECT lower(name) AS name, column_name FROM tablewright.fields WHERE table_id = $1 AND (trashed_at IS NULL OR id = $2)`,
+    [tgt.id, fwd],
   );
   const lowerNames = new Set(names.map((r) => r.name));
-  if (src.id === tgt.id) lowerNames.add(spec.name.toLowerCase());
   let reverseName = wanted;
   if (lowerNames.has(reverseName.toLowerCase())) {
-    if (spec.options.reverse_name !== undefined) throw conflict('name_taken', `table "${tgt.name}" already has a field named "${reverseName}"`, `${prefix}options.reverse_name`);
+    if (options.reverse_name !== undefined) throw conflict('name_taken', `table "${tgt.name}" already has a field named "${reverseName}"`, `${prefix}options.reverse_name`);
     for (let i = 2; lowerNames.has(reverseName.toLowerCase()); i++) reverseName = `${wanted} (${i})`;
   }
   const { rows: cols } = await c.tx.query<{ name: string }>(
     `SELECT attname::text AS name FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`,
     [tgt.table_oid],
   );
-  const takenCols = new Set([...names.map((r) => r.column_name), ...cols.map((r) => r.name), ...(src.id === tgt.id ? [spec.column] : [])]);
+  const takenCols = new Set([...names.map((r) => r.column_name), ...cols.map((r) => r.name)]);
   const reverseColumn = await derivePhysicalName(c.tx, reverseName, 'links', (n) => takenCols.has(n), 'column');
   const { rows: pos } = await c.tx.query<{ next: number }>(`SELECT coalesce(max(position), 0) + 1 AS next FROM tablewright.fields WHERE table_id = $1`, [tgt.id]);
 
-  const insert = /* sql */ `INSERT INTO tablewright.fields (table_id, name, column_name, type, options, position, indexed) VALUES ($1, $2, $3, 'link', $4, $5, true) RETURNING id`;
-  const fwd = (await c.tx.query<{ id: number }>(insert, [src.id, spec.name, spec.column, { table_id: tgt.id, multiple: true }, spec.position])).rows[0]!.id;
-  const rev = (await c.tx.query<{ id: number }>(insert, [tgt.id, reverseName, reverseColumn, { table_id: src.id, multiple: true }, src.id === tgt.id ? spec.position + 1 : pos[0]!.next]))
-    .rows[0]!.id;
+  const rev = (
+    await c.tx.query<{ id: number }>(
+      /* sql */ `INSERT INTO tablewright.fields (table_id, name, column_name, type, options, position, indexed) VALUES ($1, $2, $3, 'link', $4, $5, true) RETURNING id`,
+      [tgt.id, reverseName, reverseColumn, { table_id: src.id, multiple: true }, pos[0]!.next],
+    )
+  ).rows[0]!.id;
   const fwdOptions = { table_id: tgt.id, multiple: true, junction: shape.junction, self_column: shape.self_column, other_column: shape.other_column, reverse_field_id: rev };
   const revOptions = { table_id: src.id, multiple: true, junction: shape.junction, self_column: shape.other_column, other_column: shape.self_column, reverse_field_id: fwd };
-  await c.tx.query(`UPDATE tablewright.fields SET options = $2 WHERE id = $1`, [fwd, fwdOptions]);
+  await c.tx.query(`UPDATE tablewright.fields SET options = $2, attnum = NULL, indexed = true, not_null = false, is_unique = false, default_value = NULL, updated_at = now() WHERE id = $1`, [fwd, fwdOptions]);
   await c.tx.query(`UPDATE tablewright.fields SET options = $2 WHERE id = $1`, [rev, revOptions]);
 
   const j = qualified(dataSchema, shape.junction);
@@ -121,6 +134,7 @@ export async function addManyLink(c: Change, src: TableMeta, spec: AddSpec, pref
   // The pair's key serves the source side; the target side gets its own index.
   await c.ddl(`CREATE INDEX ${ident(`ix_m2m_f${rev}`)} ON ${j} (${b}, ${a})`);
   await c.ddl(`COMMENT ON TABLE ${j} IS ${literal(junctionComment({ id: fwd }, { id: rev }, src, tgt))}`);
+  c.alsoTables.push(tgt.id);
   return { field: await getField(c.tx, src.id, fwd), reverse: await getField(c.tx, tgt.id, rev) };
 }
 

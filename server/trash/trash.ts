@@ -381,6 +381,17 @@ export async function purgeTable(deps: TrashDeps, actor: Actor, tableId: number,
     if (rel && rel.schema !== c.deps.config.trashSchema) throw conflict('drift_changed', `table "${table.name}" is not in the trash schema; reconcile first`);
     await assertNoLinksTo(c, tableId, table.name);
     c.reached('validate');
+    // its many-to-many links (both sides in the trash by now): their junctions go first
+    const { rows: many } = await c.tx.query<{ id: number; table_id: number; junction: string; reverse: number | null }>(
+      /* sql */ `SELECT id, table_id, options->>'junction' AS junction, (options->>'reverse_field_id')::int8 AS reverse FROM tablewright.fields
+        WHERE type = 'link' AND (options->>'multiple')::boolean AND (table_id = $1 OR (options->>'table_id')::int8 = $1)`,
+      [tableId],
+    );
+    for (const m of many) {
+      await c.ddl(`DROP TABLE IF EXISTS ${qualified(c.deps.config.dataSchema, m.junction)}`);
+      await c.tx.query(`DELETE FROM tablewright.fields WHERE id = $1 AND table_id <> $2`, [m.id, tableId]);
+      if (m.table_id !== tableId) c.alsoTables.push(m.table_id);
+    }
     if (rel) await assertNoDependents(c.tx, String(qualified(rel.schema, rel.name)), null, `purging table "${table.name}"`);
     if (rel) {
       try {
