@@ -124,6 +124,8 @@ async function dispatch(deps: ReconcileDeps, actor: Actor, item: DriftItem, acti
       return reidentifyDatabase(deps, actor);
     case 'history_off':
       return restoreHistory(deps, actor, tableId!, item.id);
+    case 'broken_computed':
+      throw badRequest('a broken lookup or rollup is resolved by restoring what it reads, or by trashing it; here it can only be ignored', 'action');
   }
 }
 

@@ -11,7 +11,8 @@ import { fieldType } from '../fields/registry.js';
 import type { FieldTypeDef } from '../fields/types.js';
 import { getLiveTable, getTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
 import { isManyLink } from '../schema/m2m.js';
-import { Laterals, linksAgg } from './linked.js';
+import { computedSql, Laterals, linksAgg } from './linked.js';
+import { RawJson } from '../fields/exact_json.js';
 
 /** A link shows the linked row's first field of these types (display order): its label. */
 export const isLabelType = (type: string): boolean => type === 'text' || type === 'long_text' || type === 'email';
@@ -32,6 +33,8 @@ export interface ModelField {
   many?: { junction: string; self: string; other: string; targetRelation: string; labelExpr: string; tableId: number } | null;
   /** why a computed field (many-to-many, lookup, rollup) reads empty now (a trashed target...) */
   broken?: string;
+  /** a rollup: whether its value is a number (written to JSON exactly, as a number) */
+  rollup?: { numeric: boolean };
 }
 
 export interface Model {
@@ -108,7 +111,19 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
     const ref = `${ROW_ALIAS}.${quoted}`;
     // a system field (autonumber, created_at...) is PostgreSQL's to fill: read-only for every write path
     const field: ModelField = { meta: type.system ? { ...meta, read_only: true } : meta, type, options: meta.options, column: meta.column_name, quoted: String(quoted), ref };
-    if (isManyLink(meta)) {
+    if (meta.type === 'lookup' || meta.type === 'rollup') {
+      field.meta = { ...field.meta, read_only: true };
+      const c = await computedSql(laterals, metas, meta);
+      if ('ref' in c) {
+        field.ref = c.ref;
+        field.rollup = c.rollup;
+        select.push(`${c.select} AS ${quoted}`);
+      } else {
+        field.broken = c.broken;
+        field.ref = meta.type === 'lookup' ? `'[]'::jsonb` : 'NULL::text';
+        select.push(`${field.ref} AS ${quoted}`);
+      }
+    } else if (isManyLink(meta)) {
       const l = await laterals.of(meta);
       if ('spec' in l) {
         field.ref = laterals.output(l.spec, 'links', linksAgg(l.spec));
@@ -187,7 +202,11 @@ export function rowToJson(model: Model, row: Record<string, unknown>): Record<st
   const out: Record<string, unknown> = model.hasId ? { id: row.id } : {};
   for (const f of model.fields) {
     const value = row[f.column];
-    if (f.many !== undefined) {
+    if (f.rollup) {
+      out[f.column] = value == null ? null : f.rollup.numeric ? new RawJson(String(value)) : value;
+    } else if (f.meta.type === 'rollup') {
+      out[f.column] = null;
+    } else if (f.many !== undefined) {
       out[f.column] = Array.isArray(value) ? value : [];
     } else if (f.meta.type === 'link') {
       out[f.column] = value == null ? null : { id: numberToJson(value), label: (row[`__label_${f.meta.id}`] as string | null) ?? null };

@@ -16,6 +16,9 @@ import { ident, qualified } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
 import { getLiveTable, getTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
 import { isManyLink } from '../schema/m2m.js';
+import { checkComputedSource } from '../schema/computed_fields.js';
+import { NUMERIC_TYPES, type RollupFn } from '../fields/computed.js';
+import { fieldType } from '../fields/registry.js';
 
 export interface LateralSpec {
   alias: string;
@@ -97,3 +100,47 @@ export class Laterals {
 /** The linked rows of a many-to-many field, as [{id,label}] ordered by id. */
 export const linksAgg = (spec: LateralSpec) =>
   `coalesce(jsonb_agg(jsonb_build_object('id', ${LINKED}.id, 'label', ${spec.labelExpr}) ORDER BY ${LINKED}.id), '[]'::jsonb)`;
+
+/**
+ * A lookup's or rollup's expressions over its link's lateral: `ref` for filters and sorts
+ * (the aggregate's own type), `select` for the row (exact text for numbers).
+ */
+export async function computedSql(
+  laterals: Laterals,
+  tableFields: FieldMeta[],
+  meta: FieldMeta,
+): Promise<{ ref: string; select: string; rollup?: { numeric: boolean } } | { broken: string }> {
+  const opts = meta.options as { link_field_id: number; field_id?: number; fn?: RollupFn };
+  const link = tableFields.find((f) => f.id === opts.link_field_id);
+  if (!link) return { broken: 'its link field is in the trash or gone' };
+  const l = await laterals.of(link);
+  if ('broken' in l) return l;
+  const target = opts.field_id === undefined ? undefined : l.spec.targetFields.find((f) => f.id === opts.field_id);
+  const problem = checkComputedSource(link, target, opts, meta.type as 'lookup' | 'rollup');
+  if (problem) return { broken: `${problem.field}: ${problem.message}` };
+  const col = target ? `${LINKED}.${ident(target.column_name)}` : `${LINKED}.id`;
+  const name = `v${meta.id}`;
+  if (meta.type === 'lookup') {
+    const t = fieldType(target!.type);
+    // each value as the API writes it: exact text for numbers (selectSql), labels' text as is
+    const value = t.selectSql ? t.selectSql(col, target!.options) : col;
+    const ref = laterals.output(l.spec, name, `coalesce(jsonb_agg(to_jsonb(${value}) ORDER BY ${LINKED}.id) FILTER (WHERE ${col} IS NOT NULL), '[]'::jsonb)`);
+    return { ref, select: ref };
+  }
+  const numeric = target ? NUMERIC_TYPES.has(target.type) : true;
+  const text = target ? `(${col})::text` : `${LINKED}.id::text`;
+  const agg: Record<RollupFn, string> = {
+    count: `count(${col})`,
+    sum: `coalesce(sum(${col}), ${target?.type === 'duration' ? "'0'::interval" : '0'})`,
+    avg: `avg(${col})`,
+    min: `min(${col})`,
+    max: `max(${col})`,
+    concat: `string_agg(${text}, ', ' ORDER BY ${LINKED}.id)`,
+  };
+  const fn = opts.fn ?? 'count';
+  const ref = laterals.output(l.spec, name, agg[fn]);
+  const isNumber = fn === 'count' || (numeric && fn !== 'concat');
+  // timestamps as the API writes them (UTC ISO); numbers and the rest as PostgreSQL's text
+  const select = target && fn !== 'concat' && fn !== 'count' && target.type === 'datetime' ? `to_char(${ref} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : `(${ref})::text`;
+  return { ref, select, rollup: { numeric: isNumber } };
+}

@@ -77,6 +77,8 @@ function condition(field: ModelField | 'id', op: FilterOp, raw: unknown, params:
     throw badRequest(`${field === 'id' ? 'id' : field.meta.name} (${field === 'id' ? 'id' : field.type.label}) cannot be filtered with "${op}"; use one of: ${ops.join(', ')}`, param);
   }
   if (field !== 'id' && field.many !== undefined) return manyCondition(field, op, raw, params, param);
+  if (field !== 'id' && field.meta.type === 'lookup') return lookupCondition(field, op, raw, params);
+  if (field !== 'id' && field.meta.type === 'rollup' && op === 'contains') return `(${ref})::text ILIKE ${params.add(likePattern(raw))}`;
   const textual = field !== 'id' && TEXTUAL.has(field.meta.type);
   switch (op) {
     case 'empty':
@@ -100,6 +102,15 @@ function condition(field: ModelField | 'id', op: FilterOp, raw: unknown, params:
       return `${ref} ${sqlOp} ${params.add(parseValue(field, raw, param))}`;
     }
   }
+}
+
+/** A lookup's value is a list: contains (any value's text), eq (some value's text equals), empty, not_empty. */
+function lookupCondition(field: ModelField, op: FilterOp, raw: unknown, params: Params): string {
+  const ref = field.ref;
+  if (op === 'empty') return `jsonb_array_length(${ref}) = 0`;
+  if (op === 'not_empty') return `jsonb_array_length(${ref}) > 0`;
+  const match = op === 'contains' ? `v ILIKE ${params.add(likePattern(raw))}` : `v = ${params.add(String(raw ?? ''))}`;
+  return `EXISTS (SELECT 1 FROM jsonb_array_elements_text(${ref}) AS v WHERE ${match})`;
 }
 
 /**
@@ -175,6 +186,7 @@ function sortExpr(field: ModelField | 'id'): string {
   if (field.meta.type === 'link' && field.link?.labelRef) return field.link.labelRef;
   // a list sorts by its first linked row's label (the lists are ordered by id)
   if (field.many !== undefined) return `(${field.ref} -> 0 ->> 'label')`;
+  if (field.meta.type === 'lookup') return `(${field.ref} ->> 0)`;
   return field.ref;
 }
 

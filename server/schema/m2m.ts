@@ -24,6 +24,9 @@ import { derivePhysicalName, validateDisplayName } from './names.js';
 /** A field that is a many-to-many link: no column of its own. */
 export const isManyLink = (f: { type: string; options?: any }): boolean => f.type === 'link' && f.options?.multiple === true;
 
+/** A field without a column of its own: a many-to-many link, a lookup, a rollup. */
+export const hasNoColumn = (f: { type: string; options?: any }): boolean => isManyLink(f) || f.type === 'lookup' || f.type === 'rollup';
+
 export interface JunctionShape {
   junction: string;
   self_column: string;
