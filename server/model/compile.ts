@@ -51,6 +51,9 @@ export interface Model {
   from: string;
   /** the LEFT JOINs alone, for selecting from a CTE named t (INSERT/UPDATE ... RETURNING) */
   joins: string;
+  /** FROM without the link laterals (server/model/linked.ts), and their aliases: a count whose conditions read none of them skips them */
+  plainFrom: string;
+  lateralAliases: string[];
   /** other tables this model's SQL reads (link targets), with the versions compiled */
   dependsOn: ReadonlyMap<number, number>;
   /** searchable fields, for the free-text search */
@@ -166,8 +169,11 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
     fields.push(field);
   }
 
+  const plainFrom = [`${relation} AS ${ROW_ALIAS}`, ...joins].join(' ');
   joins.push(...laterals.joins());
   return {
+    plainFrom,
+    lateralAliases: [...laterals.specs.values()].filter((x) => x && x.outputs.size > 0).map((x) => x!.alias),
     tableId,
     version: table.version,
     table,

@@ -91,11 +91,16 @@ export async function listRows(pool: import('pg').Pool, model: Model, req: ListR
   if (req.after !== undefined && req.after !== '') where.push(keysetCondition(sort, decodeCursor(req.after, sort.length), params));
 
   const keys = sort.map((k, i) => `(${k.expr})::text AS "__k${i}"`).join(', ');
-  const text =
-    `SELECT ${model.selectList}, ${keys} FROM ${model.from}` +
-    (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-    ` ORDER BY ${orderBy(sort)} LIMIT ${size + 1}` +
-    (page !== undefined ? ` OFFSET ${(page - 1) * size}` : '');
+  const pageOf = (from: string) =>
+    `${from}` + (where.length ? ` WHERE ${where.join(' AND ')}` : '') + ` ORDER BY ${orderBy(sort)} LIMIT ${size + 1}` + (page !== undefined ? ` OFFSET ${(page - 1) * size}` : '');
+  const readsLateral = (s: string) => model.lateralAliases.some((a) => s.includes(`${a}.`));
+  // Link laterals (many-to-many, lookups, rollups) that no condition or sort key reads are
+  // computed for the page's rows alone: the page is chosen first, then joined to them (a
+  // sort or an offset over the whole table would otherwise compute them for every row).
+  const pageFirst = model.lateralAliases.length > 0 && model.rowId && !where.some(readsLateral) && !sort.some((k) => readsLateral(k.expr));
+  const text = pageFirst
+    ? `SELECT ${model.selectList}, ${sort.map((_, i) => `${ROW_ALIAS}."__k${i}"`).join(', ')} FROM (SELECT ${ROW_ALIAS}.*, ${keys} FROM ${pageOf(model.plainFrom)}) AS ${ROW_ALIAS} ${model.joins} ORDER BY ${orderBy(sort)}`
+    : `SELECT ${model.selectList}, ${keys} FROM ${pageOf(model.from)}`;
   const keyset = req.after !== undefined && req.after !== '';
   const { rows } = await pool.query<Row>(text, params.values).catch((err: { code?: string }) => {
     // A cursor decodes to strings; one that does not fit the sort's types (a text for the
@@ -130,7 +135,9 @@ export async function listRows(pool: import('pg').Pool, model: Model, req: ListR
  * being a CASE branch that PostgreSQL evaluates only when the estimate is small.
  */
 export async function countRows(pool: import('pg').Pool, model: Model, where: string[], values: unknown[]): Promise<{ count: number; count_exact: boolean }> {
-  const countSql = `SELECT count(*)::int8 AS n FROM ${model.from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+  // the link laterals (many-to-many, lookups, rollups) only when a condition reads them
+  const from = where.some((w) => model.lateralAliases.some((a) => w.includes(`${a}.`))) ? model.from : model.plainFrom;
+  const countSql = `SELECT count(*)::int8 AS n FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
   const oid = `$${values.length + 1}`;
   const text =
     where.length === 0
