@@ -55,6 +55,10 @@ export function coerceOptions(type: string, raw: unknown, previous?: { choices?:
     if (typeof o[k] === 'string') o[k] = o[k] === '' ? undefined : /^-?\d+$/.test(o[k] as string) ? Number(o[k]) : o[k];
   };
   if (type === 'number') toInt('decimals');
+  if (type === 'lookup' || type === 'rollup') {
+    toInt('link_field_id');
+    toInt('field_id');
+  }
   if (type === 'link') {
     toInt('table_id');
     if (typeof o.multiple === 'string') o.multiple = ['1', 'true', 'on', 'yes'].includes(o.multiple.toLowerCase());
@@ -94,6 +98,8 @@ const OPTION_KEYS: Record<string, string[]> = {
   number: ['decimals'],
   single_select: ['choices'],
   link: ['table_id', 'multiple', 'reverse_name'],
+  lookup: ['link_field_id', 'field_id'],
+  rollup: ['link_field_id', 'field_id', 'fn'],
   rating: ['max'],
   percent: ['decimals'],
   currency: ['code', 'decimals'],
