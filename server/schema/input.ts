@@ -61,7 +61,8 @@ export function coerceOptions(type: string, raw: unknown, previous?: { choices?:
   }
   if (type === 'link') {
     toInt('table_id');
-    if (typeof o.multiple === 'string') o.multiple = ['1', 'true', 'on', 'yes'].includes(o.multiple.toLowerCase());
+    if (o.multiple === '') delete o.multiple;
+    else if (typeof o.multiple === 'string') o.multiple = ['1', 'true', 'on', 'yes'].includes(o.multiple.toLowerCase());
     if (o.reverse_name === '') delete o.reverse_name;
   }
   if (type === 'text' || type === 'long_text') toInt('max_length');
