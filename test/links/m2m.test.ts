@@ -150,6 +150,20 @@ describe('many-to-many links', () => {
     expect(await rows(orders, '?filter[title]=nope')).to.have.length(0);
   });
 
+  it('grid: shows labels, edits them as comma-separated text (a form post, no JavaScript needed)', async () => {
+    const first = (await rows(orders, '?filter[title]=first'))[0];
+    const grid = await app.request('GET', `/tables/${orders}/grid`, { headers: { Accept: 'text/html', 'HX-Request': 'true' } });
+    expect(grid.status).to.equal(200);
+    expect(grid.text).to.include('Apple, Plum');
+    const edit = await app.request('GET', `/tables/${orders}/rows/${first.id}/cells/items/edit`, { headers: { Accept: 'text/html', 'HX-Request': 'true' } });
+    expect(edit.status, edit.text).to.equal(200);
+    expect(edit.text).to.match(/value="Apple, Plum"/);
+    const saved = await app.request('PATCH', `/tables/${orders}/rows/${first.id}/cells/items`, { form: { value: 'Fig, Pear' }, headers: { Accept: 'text/html', 'HX-Request': 'true' } });
+    expect(saved.status, saved.text.slice(0, 300)).to.be.within(200, 303);
+    expect((await app.request('GET', `/tables/${orders}/rows/${first.id}`)).body.items.map((x: any) => x.label).sort()).to.deep.equal(['Fig', 'Pear']);
+    await app.request('PATCH', `/tables/${orders}/rows/${first.id}`, { json: { items: ['Apple', 'Plum'] } });
+  });
+
   it('deleting a linked row removes its pairs (ON DELETE CASCADE)', async () => {
     const extra = await app.request('POST', `/tables/${products}/rows`, { json: { name: 'Kiwi' } });
     const o = await app.request('POST', `/tables/${orders}/rows`, { json: { title: 'kiwi order', items: ['Kiwi'] } });
