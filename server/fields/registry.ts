@@ -10,6 +10,7 @@ import { dateType, datetimeType } from './date.js';
 import { emailType, urlType } from './email_url.js';
 import { jsonType } from './json.js';
 import { linkType } from './link.js';
+import { lookupType, rollupType } from './computed.js';
 import { numberType } from './number.js';
 import { singleSelectType } from './single_select.js';
 import { autonumberType, createdAtType, createdByType, updatedAtType, updatedByType } from './system.js';
@@ -38,6 +39,8 @@ const registry: Record<FieldTypeName, FieldTypeDef> = {
   currency: currencyType,
   duration: durationType,
   phone: phoneType,
+  lookup: lookupType,
+  rollup: rollupType,
 };
 
 export function isFieldType(name: unknown): name is FieldTypeName {

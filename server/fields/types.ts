@@ -23,6 +23,8 @@ export const FIELD_TYPES = [
   'currency',
   'duration',
   'phone',
+  'lookup',
+  'rollup',
 ] as const;
 export type FieldTypeName = (typeof FIELD_TYPES)[number];
 

@@ -12,7 +12,8 @@ import { fieldType, parseOptions } from '../fields/registry.js';
 import type { FieldTypeName } from '../fields/types.js';
 import { flag } from '../schema/input.js';
 import { schemaChange, SCHEMA_LOCK_NAMESPACE, TABLE_SET_LOCK, type Actor, type Change } from '../schema/change.js';
-import { getTable, type TableMeta } from '../schema/metadata.js';
+import { getField, getTable, type TableMeta } from '../schema/metadata.js';
+import { isManyLink, junctionExists } from '../schema/m2m.js';
 import { validateDisplayName, validatePhysicalName } from '../schema/names.js';
 import { assertNoDependents } from '../schema/catalog.js';
 import { columnComment, hasOwnIndex } from '../schema/fields.js';
@@ -97,6 +98,8 @@ async function dispatch(deps: ReconcileDeps, actor: Actor, item: DriftItem, acti
       return action === 'recreate' ? recreateTable(deps, actor, tableId!) : forgetTable(deps, actor, tableId!, 'missing');
     case 'trashed_gone':
       return fieldId ? forgetField(deps, actor, tableId!, fieldId, 'trashed_gone') : forgetTable(deps, actor, tableId!, 'trashed_gone');
+    case 'missing_junction':
+      return forgetManyLink(deps, actor, tableId!, fieldId!);
     case 'missing_column':
       return action === 'recreate' ? recreateColumn(deps, actor, tableId!, fieldId!) : forgetField(deps, actor, tableId!, fieldId!, 'missing');
     case 'renamed_table':
@@ -121,6 +124,8 @@ async function dispatch(deps: ReconcileDeps, actor: Actor, item: DriftItem, acti
       return reidentifyDatabase(deps, actor);
     case 'history_off':
       return restoreHistory(deps, actor, tableId!, item.id);
+    case 'broken_computed':
+      throw badRequest('a broken lookup or rollup is resolved by restoring what it reads, or by trashing it; here it can only be ignored', 'action');
   }
 }
 
@@ -371,6 +376,20 @@ async function forgetField(deps: ReconcileDeps, actor: Actor, tableId: number, f
     await c.tx.query(`DELETE FROM tablewright.fields WHERE id = $1`, [fieldId]);
     c.reached('metadata');
     return { result: { forgotten: { field_id: fieldId, name: f.name } }, tableId, fieldId, details: { name: f.name, column: f.column_name, why } };
+  });
+}
+
+/** A many-to-many link whose junction a DBA dropped: both sides are forgotten. */
+async function forgetManyLink(deps: ReconcileDeps, actor: Actor, tableId: number, fieldId: number) {
+  return schemaChange(deps, actor, 'forget_field', tableId, async (c) => {
+    const f = await getField(c.tx, tableId, fieldId, { forUpdate: true });
+    if (!isManyLink(f) || (await junctionExists(c.tx, c.deps.config.dataSchema, f))) throw changedMeanwhile(`field "${f.name}"`);
+    c.reached('validate');
+    c.reached('ddl');
+    const { rows } = await c.tx.query<{ table_id: number }>(`DELETE FROM tablewright.fields WHERE id = ANY($1::int8[]) RETURNING table_id`, [[fieldId, f.options.reverse_field_id ?? 0]]);
+    c.alsoTables.push(...rows.map((r) => r.table_id));
+    c.reached('metadata');
+    return { result: { forgotten: { field_id: fieldId, name: f.name } }, tableId, fieldId, details: { name: f.name, junction: f.options.junction, why: 'missing' } };
   });
 }
 

@@ -13,6 +13,7 @@ import { matchColumns, matchTables, wasRestored } from './identity.js';
 import { type CatalogColumn, type CatalogTable, type Snapshot, type SnapshotField } from './snapshot.js';
 import { expectedColumnType } from './types.js';
 import { historyItemId } from '../history/triggers.js';
+import { hasNoColumn, isManyLink } from '../schema/m2m.js';
 
 export const DRIFT_KINDS = [
   'missing_table',
@@ -28,6 +29,8 @@ export const DRIFT_KINDS = [
   'identity_changed',
   'database_restored',
   'history_off',
+  'missing_junction',
+  'broken_computed',
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
@@ -189,7 +192,11 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
   const matched = new Map<number, { rel: CatalogTable; byOid: boolean }>();
 
   const fieldsOf = new Map<number, SnapshotField[]>();
+  // many-to-many links have no column: their junction table is theirs (server/schema/m2m.ts)
+  const manyLinks = snap.meta.fields.filter((f) => isManyLink(f));
+  const noColumn = (f: SnapshotField) => hasNoColumn(f);
   for (const f of snap.meta.fields) {
+    if (noColumn(f)) continue;
     let list = fieldsOf.get(f.table_id);
     if (!list) fieldsOf.set(f.table_id, (list = []));
     list.push(f);
@@ -412,6 +419,52 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
       actions: [A.reidentify(reidentify.length)],
     });
   } else items.push(...reidentify);
+
+  const liveTables = new Map(snap.meta.tables.map((t) => [t.id, t]));
+  for (const f of manyLinks) {
+    const junction = snap.byName.get(`${data}\0${f.options?.junction}`);
+    if (junction) {
+      claimed.add(junction.oid);
+      continue;
+    }
+    const t = liveTables.get(f.table_id);
+    if (!t || t.trashed_at || f.trashed_at) continue;
+    items.push({
+      id: `missing_junction:f${f.id}`,
+      kind: 'missing_junction',
+      message: `Field "${f.name}" of "${t.name}" links many-to-many through ${data}.${f.options?.junction}, which is not in the database: it reads empty.`,
+      table: { id: t.id, name: t.name, schema: data, table_name: t.table_name, oid: t.table_oid },
+      field: { id: f.id, name: f.name, column: f.column_name, trashed: false },
+      expected: { junction: f.options?.junction },
+      actions: [A.forget('field')],
+    });
+  }
+
+  // lookups and rollups whose link or looked-up field is gone or in the trash: they read empty
+  const fieldById = new Map(snap.meta.fields.map((f) => [f.id, f]));
+  for (const f of snap.meta.fields) {
+    if ((f.type !== 'lookup' && f.type !== 'rollup') || f.trashed_at) continue;
+    const t = liveTables.get(f.table_id);
+    if (!t || t.trashed_at) continue;
+    const o = (f.options ?? {}) as { link_field_id?: number; field_id?: number };
+    const link = fieldById.get(o.link_field_id ?? 0);
+    const linkedTable = link ? liveTables.get(Number(link.options?.table_id)) : undefined;
+    const target = o.field_id === undefined ? undefined : fieldById.get(o.field_id);
+    const why =
+      !link || link.trashed_at || link.table_id !== f.table_id ? 'its link field is in the trash or gone'
+      : !linkedTable || linkedTable.trashed_at ? 'the linked table is in the trash or gone'
+      : o.field_id !== undefined && (!target || target.trashed_at || target.table_id !== linkedTable.id) ? 'the field it reads is in the trash or gone'
+      : null;
+    if (!why) continue;
+    items.push({
+      id: `broken_computed:f${f.id}`,
+      kind: 'broken_computed',
+      message: `${f.type === 'lookup' ? 'Lookup' : 'Rollup'} "${f.name}" of "${t.name}" is broken: ${why}. It reads empty until that is restored.`,
+      table: { id: t.id, name: t.name, schema: data, table_name: t.table_name, oid: t.table_oid },
+      field: { id: f.id, name: f.name, column: f.column_name, trashed: false },
+      actions: [A.ignore()],
+    });
+  }
 
   for (const rel of snap.tables) {
     if (claimed.has(rel.oid) || verifiedOids.has(rel.oid)) continue;

@@ -10,6 +10,9 @@ import { numberToJson } from '../fields/number.js';
 import { fieldType } from '../fields/registry.js';
 import type { FieldTypeDef } from '../fields/types.js';
 import { getLiveTable, getTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
+import { isManyLink } from '../schema/m2m.js';
+import { computedSql, Laterals, linksAgg } from './linked.js';
+import { RawJson } from '../fields/exact_json.js';
 
 /** A link shows the linked row's first field of these types (display order): its label. */
 export const isLabelType = (type: string): boolean => type === 'text' || type === 'long_text' || type === 'email';
@@ -26,6 +29,12 @@ export interface ModelField {
   ref: string;
   /** for link fields: where the label comes from */
   link?: { alias: string; relation: string; labelRef: string | null; tableId: number };
+  /** a many-to-many link: its pairs' junction; `ref` reads the [{id,label}] list */
+  many?: { junction: string; self: string; other: string; targetRelation: string; labelExpr: string; tableId: number } | null;
+  /** why a computed field (many-to-many, lookup, rollup) reads empty now (a trashed target...) */
+  broken?: string;
+  /** a rollup: whether its value is a number (written to JSON exactly, as a number) */
+  rollup?: { numeric: boolean };
 }
 
 export interface Model {
@@ -42,6 +51,9 @@ export interface Model {
   from: string;
   /** the LEFT JOINs alone, for selecting from a CTE named t (INSERT/UPDATE ... RETURNING) */
   joins: string;
+  /** FROM without the link laterals (server/model/linked.ts), and their aliases: a count whose conditions read none of them skips them */
+  plainFrom: string;
+  lateralAliases: string[];
   /** other tables this model's SQL reads (link targets), with the versions compiled */
   dependsOn: ReadonlyMap<number, number>;
   /** searchable fields, for the free-text search */
@@ -94,6 +106,7 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
   const joins: string[] = [];
   const rowKey = table.read_only ? await rowKeyOf(db, relation) : { hasId: true, rowId: true, key: ID_KEY };
   const select: string[] = [rowKey.hasId ? `${ROW_ALIAS}.id` : 'NULL::int8 AS id'];
+  const laterals = new Laterals(db, dataSchema, dependsOn, ROW_ALIAS);
 
   for (const meta of metas) {
     const type = fieldType(meta.type);
@@ -101,7 +114,37 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
     const ref = `${ROW_ALIAS}.${quoted}`;
     // a system field (autonumber, created_at...) is PostgreSQL's to fill: read-only for every write path
     const field: ModelField = { meta: type.system ? { ...meta, read_only: true } : meta, type, options: meta.options, column: meta.column_name, quoted: String(quoted), ref };
-    if (meta.type === 'link') {
+    if (meta.type === 'lookup' || meta.type === 'rollup') {
+      field.meta = { ...field.meta, read_only: true };
+      const c = await computedSql(laterals, metas, meta);
+      if ('ref' in c) {
+        field.ref = c.ref;
+        field.rollup = c.rollup;
+        select.push(`${c.select} AS ${quoted}`);
+      } else {
+        field.broken = c.broken;
+        field.ref = meta.type === 'lookup' ? `'[]'::jsonb` : 'NULL::text';
+        select.push(`${field.ref} AS ${quoted}`);
+      }
+    } else if (isManyLink(meta)) {
+      const l = await laterals.of(meta);
+      if ('spec' in l) {
+        field.ref = laterals.output(l.spec, 'links', linksAgg(l.spec));
+        field.many = {
+          junction: String(qualified(dataSchema, meta.options.junction)),
+          self: meta.options.self_column,
+          other: meta.options.other_column,
+          targetRelation: String(qualified(dataSchema, l.spec.target.table_name)),
+          labelExpr: l.spec.labelExpr,
+          tableId: l.spec.target.id,
+        };
+      } else {
+        field.ref = `'[]'::jsonb`;
+        field.many = null;
+        field.broken = l.broken;
+      }
+      select.push(`${field.ref} AS ${quoted}`);
+    } else if (meta.type === 'link') {
       const alias = `l${meta.id}`;
       const target = await getLiveTable(db, meta.options.table_id).catch(() => undefined);
       if (target) {
@@ -126,7 +169,11 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
     fields.push(field);
   }
 
+  const plainFrom = [`${relation} AS ${ROW_ALIAS}`, ...joins].join(' ');
+  joins.push(...laterals.joins());
   return {
+    plainFrom,
+    lateralAliases: [...laterals.specs.values()].filter((x) => x && x.outputs.size > 0).map((x) => x!.alias),
     tableId,
     version: table.version,
     table,
@@ -161,7 +208,13 @@ export function rowToJson(model: Model, row: Record<string, unknown>): Record<st
   const out: Record<string, unknown> = model.hasId ? { id: row.id } : {};
   for (const f of model.fields) {
     const value = row[f.column];
-    if (f.meta.type === 'link') {
+    if (f.rollup) {
+      out[f.column] = value == null ? null : f.rollup.numeric ? new RawJson(String(value)) : value;
+    } else if (f.meta.type === 'rollup') {
+      out[f.column] = null;
+    } else if (f.many !== undefined) {
+      out[f.column] = Array.isArray(value) ? value : [];
+    } else if (f.meta.type === 'link') {
       out[f.column] = value == null ? null : { id: numberToJson(value), label: (row[`__label_${f.meta.id}`] as string | null) ?? null };
     } else {
       out[f.column] = f.type.toJson(value, f.options);

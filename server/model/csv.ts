@@ -35,6 +35,7 @@ export function csvText(field: ModelField, value: unknown): string {
   if (value === null || value === undefined) return '';
   switch (field.meta.type) {
     case 'link':
+      if (Array.isArray(value)) return manyLinkText(value as Array<{ id: number; label: string | null }>);
       return String((value as { id: number }).id);
     case 'single_select':
       return (value as { label: string | null; id: number }).label ?? String((value as { id: number }).id);
@@ -45,6 +46,15 @@ export function csvText(field: ModelField, value: unknown): string {
     default:
       return String(value);
   }
+}
+
+/**
+ * A many-to-many value as CSV: comma-separated labels, each one that could not be read
+ * back as that row (no label, a comma in it, digits alone or a "#") as #id instead.
+ * The import reads both (server/fields/link_list.ts).
+ */
+export function manyLinkText(list: Array<{ id: number; label: string | null }>): string {
+  return list.map((o) => (o.label && !/[,]|^\s|\s$|^#?\d+$/.test(o.label) ? o.label : `#${o.id}`)).join(', ');
 }
 
 /**

@@ -3,6 +3,7 @@
 // from the request: a filter or sort key that names no field is a 400.
 import { AppError, badRequest } from '../errors.js';
 import { FieldValueError, FILTER_OPS, type FilterOp } from '../fields/types.js';
+import { parseLinkList } from '../fields/link_list.js';
 import { ROW_ALIAS, type Model, type ModelField } from './compile.js';
 
 export const DEFAULT_PAGE_SIZE = 100;
@@ -75,6 +76,9 @@ function condition(field: ModelField | 'id', op: FilterOp, raw: unknown, params:
   if (!ops.includes(op)) {
     throw badRequest(`${field === 'id' ? 'id' : field.meta.name} (${field === 'id' ? 'id' : field.type.label}) cannot be filtered with "${op}"; use one of: ${ops.join(', ')}`, param);
   }
+  if (field !== 'id' && field.many !== undefined) return manyCondition(field, op, raw, params, param);
+  if (field !== 'id' && field.meta.type === 'lookup') return lookupCondition(field, op, raw, params);
+  if (field !== 'id' && field.meta.type === 'rollup' && op === 'contains') return `(${ref})::text ILIKE ${params.add(likePattern(raw))}`;
   const textual = field !== 'id' && TEXTUAL.has(field.meta.type);
   switch (op) {
     case 'empty':
@@ -98,6 +102,37 @@ function condition(field: ModelField | 'id', op: FilterOp, raw: unknown, params:
       return `${ref} ${sqlOp} ${params.add(parseValue(field, raw, param))}`;
     }
   }
+}
+
+/** A lookup's value is a list: contains (any value's text), eq (some value's text equals), empty, not_empty. */
+function lookupCondition(field: ModelField, op: FilterOp, raw: unknown, params: Params): string {
+  const ref = field.ref;
+  if (op === 'empty') return `jsonb_array_length(${ref}) = 0`;
+  if (op === 'not_empty') return `jsonb_array_length(${ref}) > 0`;
+  const match = op === 'contains' ? `v ILIKE ${params.add(likePattern(raw))}` : `v = ${params.add(String(raw ?? ''))}`;
+  return `EXISTS (SELECT 1 FROM jsonb_array_elements_text(${ref}) AS v WHERE ${match})`;
+}
+
+/**
+ * A many-to-many field's value is its [{id,label}] list: empty / not_empty, and eq / neq /
+ * in by a linked row's id ("12", "#12") or its label.
+ */
+function manyCondition(field: ModelField, op: FilterOp, raw: unknown, params: Params, param: string): string {
+  const ref = field.ref;
+  if (op === 'empty') return `jsonb_array_length(${ref}) = 0`;
+  if (op === 'not_empty') return `jsonb_array_length(${ref}) > 0`;
+  let list: ReturnType<typeof parseLinkList>;
+  try {
+    list = parseLinkList(op === 'in' ? raw : Array.isArray(raw) ? raw : [raw]);
+  } catch (err) {
+    if (err instanceof FieldValueError) throw badRequest(`${field.meta.name}: ${err.message}`, param);
+    throw err;
+  }
+  if (list.ids.length + list.labels.length === 0) throw badRequest(`${field.meta.name}: give a linked row's id or label`, param);
+  const has = `EXISTS (SELECT 1 FROM jsonb_array_elements(${ref}) AS e WHERE (e->>'id') = ANY(${params.add(list.ids)}::text[]) OR (e->>'label') = ANY(${params.add(list.labels)}::text[]))`;
+  if (op === 'eq' || op === 'in') return has;
+  if (op === 'neq') return `NOT ${has}`;
+  throw badRequest(`${field.meta.name} (many-to-many link) cannot be filtered with "${op}"; use one of: eq, neq, in, empty, not_empty`, param);
 }
 
 /**
@@ -149,6 +184,9 @@ function sortExpr(field: ModelField | 'id'): string {
     return ids.length ? `array_position(ARRAY[${ids.join(',')}]::int[], ${field.ref})` : field.ref;
   }
   if (field.meta.type === 'link' && field.link?.labelRef) return field.link.labelRef;
+  // a list sorts by its first linked row's label (the lists are ordered by id)
+  if (field.many !== undefined) return `(${field.ref} -> 0 ->> 'label')`;
+  if (field.meta.type === 'lookup') return `(${field.ref} ->> 0)`;
   return field.ref;
 }
 

@@ -11,6 +11,7 @@ import { isStaleModelError } from './cache.js';
 import { stampSql, type WriteContext } from '../history/stamp.js';
 import type { InlineAnnouncement } from '../live/announce.js';
 import { rowToJson, ROW_ALIAS, type Model, type ModelField } from './compile.js';
+import { fieldOfJunctionConstraint, manyWriteCtes, resolveManyValues, splitManyValues, type ManyWrite } from './link_writes.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -90,11 +91,16 @@ export async function listRows(pool: import('pg').Pool, model: Model, req: ListR
   if (req.after !== undefined && req.after !== '') where.push(keysetCondition(sort, decodeCursor(req.after, sort.length), params));
 
   const keys = sort.map((k, i) => `(${k.expr})::text AS "__k${i}"`).join(', ');
-  const text =
-    `SELECT ${model.selectList}, ${keys} FROM ${model.from}` +
-    (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-    ` ORDER BY ${orderBy(sort)} LIMIT ${size + 1}` +
-    (page !== undefined ? ` OFFSET ${(page - 1) * size}` : '');
+  const pageOf = (from: string) =>
+    `${from}` + (where.length ? ` WHERE ${where.join(' AND ')}` : '') + ` ORDER BY ${orderBy(sort)} LIMIT ${size + 1}` + (page !== undefined ? ` OFFSET ${(page - 1) * size}` : '');
+  const readsLateral = (s: string) => model.lateralAliases.some((a) => s.includes(`${a}.`));
+  // Link laterals (many-to-many, lookups, rollups) that no condition or sort key reads are
+  // computed for the page's rows alone: the page is chosen first, then joined to them (a
+  // sort or an offset over the whole table would otherwise compute them for every row).
+  const pageFirst = model.lateralAliases.length > 0 && model.rowId && !where.some(readsLateral) && !sort.some((k) => readsLateral(k.expr));
+  const text = pageFirst
+    ? `SELECT ${model.selectList}, ${sort.map((_, i) => `${ROW_ALIAS}."__k${i}"`).join(', ')} FROM (SELECT ${ROW_ALIAS}.*, ${keys} FROM ${pageOf(model.plainFrom)}) AS ${ROW_ALIAS} ${model.joins} ORDER BY ${orderBy(sort)}`
+    : `SELECT ${model.selectList}, ${keys} FROM ${pageOf(model.from)}`;
   const keyset = req.after !== undefined && req.after !== '';
   const { rows } = await pool.query<Row>(text, params.values).catch((err: { code?: string }) => {
     // A cursor decodes to strings; one that does not fit the sort's types (a text for the
@@ -129,7 +135,9 @@ export async function listRows(pool: import('pg').Pool, model: Model, req: ListR
  * being a CASE branch that PostgreSQL evaluates only when the estimate is small.
  */
 export async function countRows(pool: import('pg').Pool, model: Model, where: string[], values: unknown[]): Promise<{ count: number; count_exact: boolean }> {
-  const countSql = `SELECT count(*)::int8 AS n FROM ${model.from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+  // the link laterals (many-to-many, lookups, rollups) only when a condition reads them
+  const from = where.some((w) => model.lateralAliases.some((a) => w.includes(`${a}.`))) ? model.from : model.plainFrom;
+  const countSql = `SELECT count(*)::int8 AS n FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
   const oid = `$${values.length + 1}`;
   const text =
     where.length === 0
@@ -251,6 +259,10 @@ export function rowError(model: Model, err: unknown, op: RowOp): unknown {
   if (e?.code === '23503' && op === 'delete') {
     return new AppError(409, 'linked', `other rows refer to this row (${e.constraint ? `foreign key ${e.constraint}` : 'a foreign key'} made outside the console, without ON DELETE); change or delete them first`);
   }
+  if (e?.code === '23503' && op !== 'delete' && fieldOfJunctionConstraint(model, e.constraint)) {
+    const f = fieldOfJunctionConstraint(model, e.constraint)!;
+    return unprocessable('invalid_link', `${f.meta.name}: a linked row is no longer there`, f.column);
+  }
   if (e?.code === '23503') {
     const f = byConstraint('fk_f');
     return unprocessable('invalid_link', f ? `${f.meta.name}: no such row in the linked table` : 'a link points to no row', f?.column);
@@ -299,6 +311,8 @@ export async function createRow(db: Queryable, model: Model, body: unknown, w?: 
   const target = writeTarget(model);
   const { values, problems } = parseRowInput(model, body, 'create');
   if (problems.length) throw invalid(problems);
+  const many = splitManyValues(model, values);
+  const writes = many.length ? await resolveManyValues(db, many) : [];
   const params = new Params();
   const columns = [...values.keys()];
   const exprs = columns.map((c) => params.add(values.get(c)));
@@ -311,31 +325,44 @@ export async function createRow(db: Queryable, model: Model, body: unknown, w?: 
     ? `INSERT INTO ${target} (${columns.map((c) => model.byColumn.get(c)!.quoted).join(', ')}) VALUES (${exprs.join(', ')})`
     : `INSERT INTO ${target} DEFAULT VALUES`;
   try {
-    const { rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *) SELECT ${model.selectList}${stamp(params, w)}${announce(params, a)} FROM ${ROW_ALIAS} ${model.joins}`, params.values);
-    return rowToJson(model, rows[0]!);
+    const ctes = manyWriteCtes(writes, params, 'create');
+    const { rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *)${ctes} SELECT ${model.selectList}${stamp(params, w)}${announce(params, a)} FROM ${ROW_ALIAS} ${model.joins}`, params.values);
+    // the statement's own snapshot does not see the pairs it wrote: they are read after it
+    return writes.length ? withLinks(db, model, rowToJson(model, rows[0]!), writes) : rowToJson(model, rows[0]!);
   } catch (err) {
     throw rowError(model, err, 'insert');
   }
+}
+
+/** A written row with its many-to-many fields read afresh (after the statement that wrote them). */
+async function withLinks(db: Queryable, model: Model, row: Row, writes: ManyWrite[]): Promise<Row> {
+  const fresh = await getRow(db, model, Number(row.id));
+  for (const w of writes) row[w.field.column] = fresh[w.field.column];
+  return row;
 }
 
 export async function updateRow(db: Queryable, model: Model, id: number, body: unknown, w?: WriteContext, a?: InlineAnnouncement): Promise<Row> {
   const target = writeTarget(model);
   const { values, problems } = parseRowInput(model, body, 'update');
   if (problems.length) throw invalid(problems);
-  if (values.size === 0) return getRow(db, model, id);
+  const many = splitManyValues(model, values);
+  if (values.size === 0 && many.length === 0) return getRow(db, model, id);
+  const writes = many.length ? await resolveManyValues(db, many) : [];
   const params = new Params();
   const sets = [...values].map(([c, v]) => `${model.byColumn.get(c)!.quoted} = ${params.add(v)}`);
   const actor = actorColumn(model, w, 'update');
   if (actor) sets.push(`${actor.quoted} = ${stampSql(params, w!)}`);
-  const update = `UPDATE ${target} SET ${sets.join(', ')} WHERE id = ${params.add(id)}`;
+  // links alone change no column: the row is locked, not rewritten
+  const update = sets.length ? `UPDATE ${target} SET ${sets.join(', ')} WHERE id = ${params.add(id)} RETURNING *` : `SELECT * FROM ${target} WHERE id = ${params.add(id)} FOR UPDATE`;
   let rows: Row[];
   try {
-    ({ rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${update} RETURNING *) SELECT ${model.selectList}${stamp(params, w)}${announce(params, a)} FROM ${ROW_ALIAS} ${model.joins}`, params.values));
+    const ctes = manyWriteCtes(writes, params, 'update');
+    ({ rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${update})${ctes} SELECT ${model.selectList}${stamp(params, w)}${announce(params, a)} FROM ${ROW_ALIAS} ${model.joins}`, params.values));
   } catch (err) {
     throw rowError(model, err, 'update');
   }
   if (!rows[0]) throw notFound(`row ${id} of table "${model.table.name}"`);
-  return rowToJson(model, rows[0]);
+  return writes.length ? withLinks(db, model, rowToJson(model, rows[0]), writes) : rowToJson(model, rows[0]);
 }
 
 /** The row goes to the row trash (the history trigger keeps it, with who and when). */
@@ -385,10 +412,10 @@ export async function createRows(tx: Queryable, model: Model, body: unknown, w?:
   const problems = parsed.flatMap((p, index) => p.problems.map((x) => ({ index, ...x })));
   if (problems.length) throw bulkInvalid(problems);
   const columns = [...new Set(parsed.flatMap((p) => [...p.values.keys()]))];
-  if (!columns.length) {
-    // Rows with no values at all: one DEFAULT VALUES insert each.
+  if (!columns.length || columns.some((c) => model.byColumn.get(c)?.many !== undefined)) {
+    // Rows with no values at all, or with many-to-many links: one insert each (same transaction).
     const out: Row[] = [];
-    for (let i = 0; i < parsed.length; i++) out.push(await createRow(tx, model, {}, w));
+    for (let i = 0; i < parsed.length; i++) out.push(await createRow(tx, model, list[i], w));
     return out;
   }
   const params = new Params();

@@ -71,6 +71,8 @@ export interface Change {
   reached(step: Step): void;
   /** takes the advisory lock of another table too (links touch two tables) */
   lockTable(tableId: number): Promise<void>;
+  /** other tables whose metadata this change wrote: their versions go up in the same commit */
+  alsoTables: number[];
 }
 
 export interface ChangeOutcome<T> {
@@ -79,6 +81,11 @@ export interface ChangeOutcome<T> {
   tableId: number;
   fieldId?: number;
   details?: Record<string, unknown>;
+  /**
+   * Other tables whose metadata the change wrote too (a many-to-many link's reverse field):
+   * their versions go up and are announced in the same commit.
+   */
+  alsoTables?: number[];
 }
 
 /** Thrown at a failpoint; its own code, so a test can tell it from any other failure. */
@@ -175,6 +182,7 @@ async function schemaChangeOnce<T>(
       async lockTable(tableId) {
         await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [SCHEMA_LOCK_NAMESPACE, tableId]);
       },
+      alsoTables: [],
     };
     // Waits for locks (advisory or on the table itself) end after this attempt's
     // lock_timeout with SQLSTATE 55P03: schemaChange backs off and tries again.
@@ -228,13 +236,22 @@ async function schemaChangeOnce<T>(
       ...(deps.instanceId ? { instance: deps.instanceId } : {}),
     };
     await tx.query('SELECT pg_notify($1, $2)', [SCHEMA_CHANNEL, JSON.stringify(payload)]);
+    const also: Array<{ tableId: number; version: number }> = [];
+    for (const other of new Set([...(out.alsoTables ?? []), ...change.alsoTables])) {
+      if (other === out.tableId) continue;
+      const r = await tx.query<{ version: number }>(`UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`, [other]);
+      if (!r.rows[0]) continue;
+      also.push({ tableId: other, version: r.rows[0].version });
+      await tx.query('SELECT pg_notify($1, $2)', [SCHEMA_CHANNEL, JSON.stringify({ ...payload, table_id: other, version: r.rows[0].version })]);
+    }
     change.reached('notify');
-    return { ...out, version };
+    return { ...out, version, also };
   }).catch((err: unknown) => {
     if ((err as { code?: string } | undefined)?.code === '55P03') throw new LockAttemptFailed(statements.at(-1)?.slice(0, 200) ?? null);
     throw err;
   });
   deps.onCommitted?.(outcome.tableId, outcome.version);
+  for (const a of outcome.also) deps.onCommitted?.(a.tableId, a.version);
   deps.log.info(
     { op, tableId: outcome.tableId, fieldId: outcome.fieldId, version: outcome.version, actor: actor.name, ddlStatements: statements.length, ms: Date.now() - started },
     'schema change committed',

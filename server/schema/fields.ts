@@ -18,6 +18,10 @@ import { coerceOptions, flag, stableJson } from './input.js';
 import { keepLostValues } from './lost_values.js';
 import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
 import { columnComment } from './comments.js';
+import { addManyLink, hasNoColumn, isManyLink } from './m2m.js';
+import { addComputedField, checkComputedSource } from './computed_fields.js';
+import { isComputedType } from '../fields/computed.js';
+import { convertMultiplicity, multiplicityChange, multiplicityReport } from './m2m_convert.js';
 import { addSystemColumn, assertConvertible, assertSystemConstraints, leaveSystemType } from './system_fields.js';
 
 export interface FieldSpec {
@@ -87,6 +91,15 @@ export async function sqlEnv(db: Queryable, deps: EditorDeps, shapes: FieldShape
 /** Validates options for a type (after form coercion), giving new select options ids. */
 function normaliseOptions(type: FieldTypeDef, raw: unknown, previous?: any): any {
   const opts = parseOptions(type, coerceOptions(type.name, raw, previous));
+  if (type.name === 'link') {
+    // a many-to-many link's junction is the schema editor's to name, never a request's
+    for (const k of ['junction', 'self_column', 'other_column', 'reverse_field_id'] as const) {
+      if (previous?.multiple && opts.multiple) opts[k] = previous[k];
+      else delete opts[k];
+    }
+    if (!opts.multiple) delete opts.multiple;
+    if (previous) delete opts.reverse_name;
+  }
   if (type.name === 'single_select') opts.choices = assignChoiceIds(opts.choices, (previous?.choices as Choice[]) ?? []);
   return opts;
 }
@@ -154,6 +167,8 @@ export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, p
   const unique = type.system === 'identity' || (flag(spec.unique, `${prefix}unique`) ?? false);
   const indexed = type.name === 'link' || (flag(spec.indexed, `${prefix}indexed`) ?? false);
   const dflt = parseDefault(type, options, spec.default);
+  const many = isManyLink({ type: type.name, options });
+  if (many && (notNull || unique)) throw badRequest('a many-to-many link cannot be required or unique', `${prefix}${notNull ? 'not_null' : 'unique'}`);
 
   const { rows: counts } = await c.tx.query<{ live: number; next: number }>(
     `SELECT count(*) FILTER (WHERE trashed_at IS NULL)::int AS live, coalesce(max(position), 0) + 1 AS next FROM tablewright.fields WHERE table_id = $1`,
@@ -172,6 +187,16 @@ export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, p
   }
   await assertFieldNameFree(c, table.id, name, undefined, `${prefix}name`);
   const column = await chooseColumn(c, table, name, spec.column);
+  if (type.name === 'lookup' || type.name === 'rollup') {
+    if (notNull || unique || dflt || flag(spec.indexed, `${prefix}indexed`)) throw badRequest('a lookup or rollup is computed: it cannot be required, unique, indexed or have a default', `${prefix}type`);
+    return addComputedField(c, table, { name, column, type: type.name, options, position: next }, prefix);
+  }
+  if (many) {
+    c.reached('validate');
+    const { field, reverse } = await addManyLink(c, table, { name, column, options, position: next }, prefix);
+    c.alsoTables.push(reverse.table_id);
+    return field;
+  }
   const env = await sqlEnv(c.tx, c.deps, [{ type: type.name, options }]);
   const relation = rel(c, table);
   if ((notNull && !dflt) || (unique && dflt)) {
@@ -301,6 +326,12 @@ export async function previewFieldChange(deps: EditorDeps, tableId: number, fiel
     const table = await getLiveTable(client, tableId);
     const field = await getField(client, tableId, fieldId);
     if (field.trashed_at) throw conflict('trashed', `field "${field.name}" is in the trash; restore it first`);
+    const toType = present(update.type) && update.type !== '' ? String(update.type) : field.type;
+    if ((isComputedType(field.type) || isComputedType(toType)) && toType !== field.type) {
+      throw badRequest('a lookup or rollup is computed: it converts to no other type, nor another type to it (add a new field)', 'type');
+    }
+    const multiplicity = multiplicityChange(field, update);
+    if (multiplicity) return (await multiplicityReport(client, deps.config.dataSchema, table, field, multiplicity)) as unknown as LossReport;
     return (await planTypeChange(client, deps, table, field, update)).report;
   } finally {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -486,6 +517,7 @@ const present = (v: unknown) => v !== undefined;
  * single_select without options (its options made from the values) counts as writing.
  */
 export function typeChangeRewrites(field: FieldMeta, update: FieldUpdate): boolean {
+  if (multiplicityChange(field, update)) return true;
   if (!changesTypeOrOptions(field, update)) return false;
   const typeName = update.type === undefined || update.type === '' ? field.type : String(update.type);
   const type = fieldType(typeName);
@@ -516,7 +548,7 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
       const name = present(update.name) && update.name !== '' ? validateDisplayName(update.name) : field.name;
       await assertFieldNameFree(c, tableId, name, fieldId);
       const column = await chooseColumn(c, table, name, update.column, field.column_name);
-      if (column !== field.column_name) {
+      if (column !== field.column_name && !hasNoColumn(field)) {
         await c.ddl(`ALTER TABLE ${rel(c, table)} RENAME COLUMN ${ident(field.column_name)} TO ${ident(column)}`);
       }
       if (name !== field.name || column !== field.column_name) {
@@ -526,10 +558,40 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
         field = await getField(c.tx, tableId, fieldId);
       }
     }
-    const typeChanging = present(update.type) && update.type !== '' && update.type !== field.type;
+    const toType = present(update.type) && update.type !== '' ? String(update.type) : field.type;
+    if ((isComputedType(field.type) || isComputedType(toType)) && toType !== field.type) {
+      throw badRequest('a lookup or rollup is computed: it converts to no other type, nor another type to it (add a new field)', 'type');
+    }
+    if (isComputedType(field.type)) {
+      if (flag(update.not_null, 'not_null') || flag(update.unique, 'unique') || flag(update.indexed, 'indexed') || (present(update.default) && update.default !== null && update.default !== '')) {
+        throw badRequest('a lookup or rollup is computed: it cannot be required, unique, indexed or have a default', 'type');
+      }
+      if (present(update.options)) {
+        const options = normaliseOptions(fieldType(field.type), update.options, field.options);
+        if (stableJson(options) !== stableJson(field.options)) {
+          const link = await getField(c.tx, tableId, options.link_field_id).catch(() => undefined);
+          const target = link?.type === 'link' && options.field_id !== undefined ? await getField(c.tx, link.options.table_id, options.field_id).catch(() => undefined) : undefined;
+          const problem = checkComputedSource(link, target, options, field.type as 'lookup' | 'rollup');
+          if (problem) throw unprocessable('invalid_options', `${problem.field}: ${problem.message}`, problem.field);
+          await c.tx.query(`UPDATE tablewright.fields SET options = $2, updated_at = now() WHERE id = $1`, [fieldId, options]);
+          details.options = { from: field.options, to: options };
+          ops.push('change_field');
+        }
+        update = { ...update, options: undefined };
+      }
+    }
+    const multiplicity = multiplicityChange(field, update);
+    if (isManyLink(field) && (flag(update.not_null, 'not_null') || flag(update.unique, 'unique') || (present(update.default) && update.default !== null && update.default !== ''))) {
+      throw badRequest('a many-to-many link cannot be required, unique or have a default', flag(update.not_null, 'not_null') ? 'not_null' : flag(update.unique, 'unique') ? 'unique' : 'default');
+    }
+    if (multiplicity) {
+      field = await convertMultiplicity(c, table, field, update, multiplicity, table.version + 1, details);
+      ops.push('change_field');
+    }
+    const typeChanging = !multiplicity && present(update.type) && update.type !== '' && update.type !== field.type;
     // Options sent unchanged (a console form always sends them) are not a change.
     const optionsChanging =
-      !typeChanging && present(update.options) && stableJson(normaliseOptions(fieldType(field.type), update.options, field.options)) !== stableJson(field.options);
+      !multiplicity && !typeChanging && present(update.options) && stableJson(normaliseOptions(fieldType(field.type), update.options, field.options)) !== stableJson(field.options);
     if (typeChanging || optionsChanging) {
       field = await changeType(c, table, field, update, table.version + 1, details);
       ops.push('change_field');
@@ -561,7 +623,7 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
     if (ops.length === 0) throw badRequest('nothing to change: send name, column, type, options, not_null, unique, indexed or default', 'name');
     c.reached('validate');
     const result = await getField(c.tx, tableId, fieldId);
-    if (ops.includes('rename_field') || ops.includes('change_field')) {
+    if ((ops.includes('rename_field') || ops.includes('change_field')) && !hasNoColumn(result)) {
       // the comment carries the display name, type and options (select labels and ids)
       await c.ddl(`COMMENT ON COLUMN ${rel(c, table)}.${ident(result.column_name)} IS ${literal(columnComment(result, table))}`);
     }
@@ -583,6 +645,17 @@ export async function trashField(deps: EditorDeps, actor: Actor, tableId: number
     const table = await liveTableForChange(c, tableId);
     const field = await getField(c.tx, tableId, fieldId, { forUpdate: true });
     if (field.trashed_at) throw conflict('trashed', `field "${field.name}" is already in the trash`);
+    if (hasNoColumn(field)) {
+      // no column to park: a junction and its pairs stay as they are
+      c.reached('validate');
+      c.reached('ddl');
+      await c.tx.query(
+        /* sql */ `UPDATE tablewright.fields SET trashed_at = now(), trashed_by = $2, trash_name = $3, trash_reason = 'deleted' WHERE id = $1`,
+        [fieldId, actor.name, field.options.junction ?? field.column_name],
+      );
+      c.reached('metadata');
+      return { result: { id: fieldId }, tableId, fieldId, details: { name: field.name, column: field.column_name, junction: field.options.junction } };
+    }
     const parked = trashName('f', field.id, field.column_name);
     c.reached('validate');
     const relation = rel(c, table);
@@ -631,6 +704,15 @@ export async function restoreField(deps: EditorDeps, actor: Actor, tableId: numb
     if (live[0]!.n >= c.deps.config.maxFields) throw unprocessable('too_many_fields', `a table has at most ${c.deps.config.maxFields} fields (MAX_FIELDS)`, 'name');
     c.reached('validate');
 
+    if (hasNoColumn(field)) {
+      c.reached('ddl');
+      await c.tx.query(
+        /* sql */ `UPDATE tablewright.fields SET trashed_at = NULL, trashed_by = NULL, trash_name = NULL, trash_reason = NULL, name = $2, column_name = $3, updated_at = now() WHERE id = $1`,
+        [fieldId, name, column],
+      );
+      c.reached('metadata');
+      return { result: { id: fieldId, warnings: [] as string[] }, tableId, fieldId, details: { name, column, junction: field.options.junction } };
+    }
     const relation = rel(c, table);
     const col = ident(column);
     await c.ddl(`ALTER TABLE ${relation} RENAME COLUMN ${ident(field.trash_name)} TO ${col}`);

@@ -59,7 +59,16 @@ export function coerceOptions(type: string, raw: unknown, previous?: { choices?:
     // a form's checkbox: present ('1', 'on') or absent
     if (typeof o.any_precision === 'string') o.any_precision = ['1', 'on', 'true'].includes(o.any_precision);
   }
-  if (type === 'link') toInt('table_id');
+  if (type === 'lookup' || type === 'rollup') {
+    toInt('link_field_id');
+    toInt('field_id');
+  }
+  if (type === 'link') {
+    toInt('table_id');
+    if (o.multiple === '') delete o.multiple;
+    else if (typeof o.multiple === 'string') o.multiple = ['1', 'true', 'on', 'yes'].includes(o.multiple.toLowerCase());
+    if (o.reverse_name === '') delete o.reverse_name;
+  }
   if (type === 'text' || type === 'long_text') toInt('max_length');
   if (type === 'single_select' && o.choices !== undefined) {
     if (typeof o.choices === 'string') {
@@ -93,7 +102,9 @@ const OPTION_KEYS: Record<string, string[]> = {
   long_text: ['max_length'],
   number: ['decimals', 'any_precision'],
   single_select: ['choices'],
-  link: ['table_id'],
+  link: ['table_id', 'multiple', 'reverse_name'],
+  lookup: ['link_field_id', 'field_id'],
+  rollup: ['link_field_id', 'field_id', 'fn'],
   rating: ['max'],
   percent: ['decimals'],
   currency: ['code', 'decimals'],

@@ -10,7 +10,8 @@ import { assertNoLinksTo, queueTableRemoval } from '../introspect/actions.js';
 import { reconcile, type ReconcileDeps } from '../introspect/reconcile.js';
 import { assertNoDependents } from '../schema/catalog.js';
 import { schemaChange, type Actor, type Change } from '../schema/change.js';
-import { getTable, type TableMeta } from '../schema/metadata.js';
+import { getField, getTable, type TableMeta } from '../schema/metadata.js';
+import { isManyLink, purgeManyLink } from '../schema/m2m.js';
 import { formatDuration, humanAge, humanBytes } from './duration.js';
 import { historyStats, rowTrashStats, type HistoryStats } from '../history/retention.js';
 
@@ -316,6 +317,8 @@ export async function describeField(db: Queryable, deps: TrashDeps, fieldId: num
     [fieldId],
   );
   const f = rows[0]!;
+  const full = await getField(db, tableId, fieldId);
+  if (isManyLink(full)) return { table, field: f, rel: undefined, physical: `${deps.config.dataSchema}.${full.options.junction}` };
   const rel = await locate(db, table, { data: deps.config.dataSchema, trash: deps.config.trashSchema });
   const schema = rel?.schema ?? (table.trashed_at ? deps.config.trashSchema : deps.config.dataSchema);
   return { table, field: f, rel, physical: `${schema}.${rel?.name ?? table.table_name}.${f.trash_name ?? f.column_name}` };
@@ -332,6 +335,19 @@ export async function purgeField(deps: TrashDeps, actor: Actor, fieldId: number,
     const f = rows[0];
     if (!f) throw notFound(`field ${fieldId}`);
     checkStillTrashed(`field "${f.name}"`, f.trashed_at, opts.cutoff);
+    const full = await getField(c.tx, tableId, fieldId);
+    if (isManyLink(full)) {
+      const physical = `${c.deps.config.dataSchema}.${full.options.junction}`;
+      checkConfirm(opts, physical);
+      c.reached('validate');
+      const out = await purgeManyLink(c, full);
+      if (out.otherTable !== undefined) c.alsoTables.push(out.otherTable);
+      c.reached('ddl');
+      await c.tx.query(`DELETE FROM tablewright.fields WHERE id = $1`, [fieldId]);
+      c.reached('metadata');
+      const details = { name: f.name, column: f.column_name, dropped: physical, trashed_at: f.trashed_at, trashed_by: f.trashed_by, reason: f.trash_reason, ...(opts.cutoff ? { policy: true } : {}) };
+      return { result: { purged: physical, existed: true }, tableId, fieldId, details };
+    }
     const rel = await locate(c.tx, table, { data: c.deps.config.dataSchema, trash: c.deps.config.trashSchema });
     const column = f.trash_name ?? f.column_name;
     const physical = `${rel?.schema ?? c.deps.config.dataSchema}.${rel?.name ?? table.table_name}.${column}`;
@@ -365,6 +381,17 @@ export async function purgeTable(deps: TrashDeps, actor: Actor, tableId: number,
     if (rel && rel.schema !== c.deps.config.trashSchema) throw conflict('drift_changed', `table "${table.name}" is not in the trash schema; reconcile first`);
     await assertNoLinksTo(c, tableId, table.name);
     c.reached('validate');
+    // its many-to-many links (both sides in the trash by now): their junctions go first
+    const { rows: many } = await c.tx.query<{ id: number; table_id: number; junction: string; reverse: number | null }>(
+      /* sql */ `SELECT id, table_id, options->>'junction' AS junction, (options->>'reverse_field_id')::int8 AS reverse FROM tablewright.fields
+        WHERE type = 'link' AND (options->>'multiple')::boolean AND (table_id = $1 OR (options->>'table_id')::int8 = $1)`,
+      [tableId],
+    );
+    for (const m of many) {
+      await c.ddl(`DROP TABLE IF EXISTS ${qualified(c.deps.config.dataSchema, m.junction)}`);
+      await c.tx.query(`DELETE FROM tablewright.fields WHERE id = $1 AND table_id <> $2`, [m.id, tableId]);
+      if (m.table_id !== tableId) c.alsoTables.push(m.table_id);
+    }
     if (rel) await assertNoDependents(c.tx, String(qualified(rel.schema, rel.name)), null, `purging table "${table.name}"`);
     if (rel) {
       try {

@@ -1,6 +1,7 @@
 // How the console grid shows and edits values, per field type. Pure functions over a
 // compiled model and row JSON (rowToJson): the templates only place what these answer,
 // always through <%= %>, so nothing here builds HTML.
+import { manyLinkText } from '../model/csv.js';
 import { jsonText } from '../fields/json.js';
 import type { Choice } from '../model/choices.js';
 import type { ModelField } from '../model/compile.js';
@@ -81,6 +82,7 @@ export function cellView(field: ModelField, value: unknown): CellView {
     case 'datetime':
       return { kind: 'text', text: field.type.display(value, field.options), title: String(value), copy: String(value) };
     case 'link': {
+      if (Array.isArray(value)) return { kind: 'link', text: field.type.display(value, field.options), title: value.map((o: { id: number }) => `row ${o.id}`).join(', ') };
       const v = value as { id: number; label: string | null };
       return { kind: 'link', text: v.label ?? `#${v.id}`, title: `row ${v.id}`, copy: String(v.id) };
     }
@@ -148,6 +150,10 @@ export function editorView(field: ModelField, value: unknown, picker?: LinkPicke
         choices: [{ value: '', label: '(empty)' }, ...(field.options.choices as Array<{ id: number; label: string }>).map((c) => ({ value: String(c.id), label: c.label }))],
       };
     case 'link': {
+      if (field.options.multiple) {
+        // a plain text input (no JavaScript needed): labels or #ids, comma-separated
+        return { input: 'text', value: manyLinkText(Array.isArray(value) ? value : []), hint: `labels or #ids of ${picker?.tableName ?? 'linked'} rows, comma-separated` };
+      }
       const v = value as { id: number; label: string | null } | null;
       const hint = v ? `now: ${choiceOption({ id: v.id, label: v.label || `#${v.id}` }).label}` : picker ? `a row id, or type to search ${picker.tableName}` : 'a row id';
       return { input: 'link', value: v ? String(v.id) : '', hint, ...(picker ? { picker } : {}) };

@@ -18,6 +18,7 @@ import { benchGrid } from './grid.js';
 import { benchOnline } from './online.js';
 import { benchImportInfer } from './import_infer.js';
 import { benchImport } from './import.js';
+import { benchLinks } from './links.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -39,6 +40,7 @@ const suites: Record<string, (url: string) => Promise<void>> = {
   online: benchOnline,
   import_infer: benchImportInfer,
   import: benchImport,
+  links: benchLinks,
 };
 
 async function main(): Promise<void> {

@@ -49,6 +49,8 @@ describe('fields', () => {
     // MAX_FIELDS is 12 here: the types after the first 11 go in a second table
     const more = await app.request('POST', '/tables', { json: { name: 'More types', fields: [] } });
     for (const [i, type] of FIELD_TYPES.entries()) {
+      // lookups and rollups have no column (test/links/lookup_rollup.test.ts)
+      if (type === 'lookup' || type === 'rollup') continue;
       const [tid, tname] = i < 11 ? [t.body.id, 'all_types'] : [more.body.id, 'more_types'];
       const options = type === 'number' ? { decimals: 2 } : type === 'link' ? { table_id: targetId } : type === 'single_select' ? { choices: ['A', 'B'] } : {};
       const res = await app.request('POST', `/tables/${tid}/fields`, { json: { name: `F ${type}`, type, options } });

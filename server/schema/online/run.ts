@@ -33,6 +33,8 @@ const on = (v: unknown, name: string) => flag(v, name) === true;
  */
 export function onlineKindOf(field: FieldMeta, update: Record<string, unknown>, typeChange: 'none' | 'metadata' | 'rewrite'): OnlineKind | null {
   const set = (k: string) => update[k] !== undefined && update[k] !== '';
+  // a many-to-many link, or a link becoming one: a junction, never a column change
+  if (field.type === 'link' && (field.options?.multiple || (update.options as { multiple?: unknown } | undefined)?.multiple)) return null;
   const kinds: OnlineKind[] = [];
   if (typeChange === 'rewrite') kinds.push('change_type');
   if (on(update.not_null, 'not_null') && !field.not_null) kinds.push('set_not_null');
