@@ -85,14 +85,14 @@ export async function sqlEnv(db: Queryable, deps: EditorDeps, shapes: FieldShape
 }
 
 /** Validates options for a type (after form coercion), giving new select options ids. */
-function normaliseOptions(type: FieldTypeDef, raw: unknown, previous?: any): any {
+export function normaliseOptions(type: FieldTypeDef, raw: unknown, previous?: any): any {
   const opts = parseOptions(type, coerceOptions(type.name, raw, previous));
   if (type.name === 'single_select') opts.choices = assignChoiceIds(opts.choices, (previous?.choices as Choice[]) ?? []);
   return opts;
 }
 
 /** A default value, parsed by the field type: what metadata keeps and the DDL literal. */
-function parseDefault(type: FieldTypeDef, options: any, raw: unknown): { json: unknown; sql: string } | null {
+export function parseDefault(type: FieldTypeDef, options: any, raw: unknown): { json: unknown; sql: string } | null {
   if (raw === undefined || raw === null || raw === '') return null;
   if (type.name === 'link') throw badRequest('a link field cannot have a default', 'default');
   let value: unknown;
@@ -143,78 +143,7 @@ async function rowCount(db: Queryable, relation: string, where: string): Promise
   return { count: rows[0]!.count, ids: rows[0]!.ids ?? [] };
 }
 
-/** Adds a field inside a change (also used by createTable for its initial fields). */
-export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, prefix = ''): Promise<FieldMeta> {
-  const name = validateDisplayName(spec.name, `${prefix}name`);
-  if (typeof spec.type !== 'string') throw badRequest('a field type is required', `${prefix}type`);
-  const type = fieldType(spec.type, `${prefix}type`);
-  const options = normaliseOptions(type, spec.options);
-  const notNull = flag(spec.not_null, `${prefix}not_null`) ?? false;
-  // an autonumber is unique by definition: its constraint says so to psql and the planner
-  const unique = type.system === 'identity' || (flag(spec.unique, `${prefix}unique`) ?? false);
-  const indexed = type.name === 'link' || (flag(spec.indexed, `${prefix}indexed`) ?? false);
-  const dflt = parseDefault(type, options, spec.default);
-
-  const { rows: counts } = await c.tx.query<{ live: number; next: number }>(
-    `SELECT count(*) FILTER (WHERE trashed_at IS NULL)::int AS live, coalesce(max(position), 0) + 1 AS next FROM tablewright.fields WHERE table_id = $1`,
-    [table.id],
-  );
-  const { live, next } = counts[0]!;
-  if (live >= c.deps.config.maxFields) {
-    throw unprocessable('too_many_fields', `a table has at most ${c.deps.config.maxFields} fields (MAX_FIELDS)`, `${prefix}name`);
-  }
-  if ((await columnSlots(c.tx, table.table_oid!)) >= PG_MAX_COLUMNS - 1) {
-    throw unprocessable(
-      'column_limit',
-      `table "${table.name}" has used all ${PG_MAX_COLUMNS} column slots PostgreSQL allows (dropped columns count too); rebuild the table first`,
-      `${prefix}name`,
-    );
-  }
-  await assertFieldNameFree(c, table.id, name, undefined, `${prefix}name`);
-  const column = await chooseColumn(c, table, name, spec.column);
-  const env = await sqlEnv(c.tx, c.deps, [{ type: type.name, options }]);
-  const relation = rel(c, table);
-  if ((notNull && !dflt) || (unique && dflt)) {
-    const { rows } = await c.tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${relation} LIMIT 2) s`);
-    const n = rows[0]!.n;
-    if (notNull && !dflt && n > 0) throw unprocessable('needs_default', `"${name}" cannot be required without a default: the table already has rows`, `${prefix}default`);
-    if (unique && dflt && n > 1) {
-      throw unprocessable('would_duplicate', `"${name}" cannot be unique with a default: every existing row would get the same value`, `${prefix}unique`);
-    }
-  }
-  c.reached('validate');
-
-  const { rows } = await c.tx.query<{ id: number }>(
-    /* sql */ `INSERT INTO tablewright.fields (table_id, name, column_name, type, options, position, not_null, is_unique, indexed, default_value)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-    [table.id, name, column, type.name, options, next, notNull, unique, indexed, dflt ? stringifyExact(dflt.json) : null],
-  );
-  const id = rows[0]!.id;
-  const col = ident(column);
-  let definition = `${col} ${type.sqlType(options)}`;
-  if (dflt) definition += ` DEFAULT ${dflt.sql}`;
-  if (notNull) definition += ' NOT NULL';
-  if (type.name === 'link') definition += ` CONSTRAINT ${ident(fkName(id))} REFERENCES ${env.linkTarget(options.table_id)} (id) ON DELETE SET NULL`;
-  // ADD COLUMN with no default or a constant one rewrites no rows (PostgreSQL 11+).
-  await c.ddl(`ALTER TABLE ${relation} ADD COLUMN ${definition}`);
-  await addSystemColumn(c, String(relation), id, String(col), type);
-  if (unique) await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(uniqueName(id))} UNIQUE (${col})`);
-  if (hasOwnIndex({ indexed, is_unique: unique })) await c.ddl(`CREATE INDEX ${ident(indexName(id))} ON ${relation} (${col})`);
-  await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ id, name, type: type.name, options }, table))}`);
-  const attnum = await attnumOf(c.tx, table.table_oid!, column);
-  await c.tx.query(`UPDATE tablewright.fields SET attnum = $2 WHERE id = $1`, [id, attnum]);
-  return getField(c.tx, table.id, id);
-}
-
-export async function addField(deps: EditorDeps, actor: Actor, tableId: number, spec: FieldSpec) {
-  return schemaChange(deps, actor, 'add_field', tableId, async (c) => {
-    const table = await liveTableForChange(c, tableId);
-    const field = await addFieldIn(c, table, spec);
-    c.reached('ddl');
-    c.reached('metadata');
-    return { result: { field }, tableId, fieldId: field.id, details: { name: field.name, column: field.column_name, type: field.type } };
-  });
-}
+export { addField, addFieldIn, addFieldsIn } from './add_fields.js';
 
 // ---------------------------------------------------------------- type changes
 
