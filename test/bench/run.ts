@@ -16,6 +16,7 @@ import { benchSystemFields } from './system_fields.js';
 import { benchHttp } from './http.js';
 import { benchGrid } from './grid.js';
 import { benchOnline } from './online.js';
+import { benchCompile } from './compile.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -35,6 +36,7 @@ const suites: Record<string, (url: string) => Promise<void>> = {
   http: benchHttp,
   grid: benchGrid,
   online: benchOnline,
+  compile: benchCompile,
 };
 
 async function main(): Promise<void> {
