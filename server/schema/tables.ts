@@ -36,12 +36,13 @@ async function assertDisplayNameFree(c: Change, name: string, exceptId?: number)
  * Physical names in use in the data schema (by metadata's live tables and by the catalog)
  * among those that start with `prefix`: every name a choice can end on (prefix, prefix_2,
  * prefix_...) sorts in [prefix, prefix || '{') bytewise, so the read is an index range of
- * pg_class, not every relation of a schema that may hold tens of thousands.
+ * pg_class, not every relation of a schema that may hold tens of thousands. (The equality
+ * is for a 63-byte prefix: name truncates prefix || '{' back to the prefix, an empty range.)
  */
 async function takenTableNames(c: Change, prefix: string): Promise<(n: string) => boolean> {
   const { rows } = await c.tx.query<{ name: string }>(
     /* sql */ `SELECT c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = $1 AND c.relname >= $2::name AND c.relname < ($2 || '{')::name
+       WHERE n.nspname = $1 AND (c.relname = $2::name OR (c.relname > $2::name AND c.relname < ($2 || '{')::name))
      UNION
      SELECT table_name FROM tablewright.tables
       WHERE trashed_at IS NULL AND table_name COLLATE "C" >= $2 AND table_name COLLATE "C" < $2 || '{'`,

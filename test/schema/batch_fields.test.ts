@@ -120,6 +120,18 @@ describe('fields are added in a fixed number of round trips (batched)', () => {
     expect(await sql.rows(`SELECT 1 FROM pg_constraint WHERE conname = $1 AND contype = 'u'`, [`uq_f${u.field.id}`])).to.have.length(1);
   });
 
+  it('a 63-byte table_name already taken by an untracked table is a 409 naming table_name, not a failed CREATE TABLE', async () => {
+    const long = 'x'.repeat(63);
+    await sql.exec(`CREATE TABLE data.${long} (a int)`);
+    const err = await createTable(deps, actor, { name: 'Long one', table_name: long, fields: [] }).then(
+      () => undefined,
+      (e: { code?: string; field?: string; status?: number }) => e,
+    );
+    expect(err).to.include({ status: 409, code: 'table_name_taken', field: 'table_name' });
+    const ok = await createTable(deps, actor, { name: 'Long two', table_name: `${'x'.repeat(62)}y`, fields: [] });
+    expect(ok.id).to.be.a('number');
+  });
+
   for (const [label, fields, code, field] of [
     ['the same name twice (case-insensitive)', [{ name: 'Price', type: 'text' }, { name: 'PRICE', type: 'text' }], 'name_taken', 'fields.1.name'],
     ['the same column twice', [{ name: 'A', type: 'text', column: 'code' }, { name: 'B', type: 'text', column: 'code' }], 'column_taken', 'fields.1.column'],
