@@ -9,7 +9,8 @@ import type { Queryable } from '../db/pool.js';
 import { numberToJson } from '../fields/number.js';
 import { fieldType } from '../fields/registry.js';
 import type { FieldTypeDef } from '../fields/types.js';
-import { getLiveTable, getTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
+import { FIELD_COLUMNS, getLiveTable, getTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
+import { notFound } from '../errors.js';
 import { isManyLink } from '../schema/m2m.js';
 import { computedSql, Laterals, linksAgg } from './linked.js';
 import { RawJson } from '../fields/exact_json.js';
@@ -96,10 +97,40 @@ async function rowKeyOf(db: Queryable, relation: string): Promise<Pick<Model, 'h
   return { hasId, rowId: hasId && pk?.length === 1 && pk[0] === 'id', key };
 }
 
+const TABLE_PART = /* sql */ `t.id AS t_id, t.name AS t_name, t.table_name AS t_table_name, t.version AS t_version, t.table_oid::int8 AS t_table_oid,
+  t.read_only AS t_read_only, t.created_at AS t_created_at, t.created_by AS t_created_by, t.updated_at AS t_updated_at,
+  t.trashed_at AS t_trashed_at, t.trashed_by AS t_trashed_by, t.trash_name AS t_trash_name`;
+const FIELD_PART = FIELD_COLUMNS.replace(/(^|,\s*)(\w+)/g, '$1f.$2');
+
+/**
+ * A live table's metadata and its live fields in display order, in one round trip (the
+ * table's columns repeated on each field's row; one row with no field when it has none).
+ */
+async function readTableAndFields(db: Queryable, tableId: number): Promise<{ table: TableMeta; fields: FieldMeta[] }> {
+  const { rows } = await db.query<Record<string, any>>(
+    /* sql */ `SELECT ${TABLE_PART}, ${FIELD_PART}
+       FROM tablewright.tables t LEFT JOIN tablewright.fields f ON f.table_id = t.id AND f.trashed_at IS NULL
+      WHERE t.id = $1 ORDER BY f.position, f.id`,
+    [tableId],
+  );
+  const first = rows[0];
+  if (!first) throw notFound(`table ${tableId}`);
+  if (first.t_trashed_at) throw notFound(`table ${tableId} (it is in the trash)`);
+  const table = {} as Record<string, unknown>;
+  for (const key of Object.keys(first)) if (key.startsWith('t_')) table[key.slice(2)] = first[key];
+  const fields: FieldMeta[] = [];
+  for (const r of rows) {
+    if (r.id === null) continue;
+    const f = {} as Record<string, unknown>;
+    for (const key of Object.keys(r)) if (!key.startsWith('t_')) f[key] = r[key];
+    fields.push(f as unknown as FieldMeta);
+  }
+  return { table: table as unknown as TableMeta, fields };
+}
+
 /** Compiles the model of a live table from its metadata (a few small queries). */
 export async function compileModel(db: Queryable, dataSchema: string, tableId: number): Promise<Model> {
-  const table = await getLiveTable(db, tableId);
-  const metas = await listFields(db, tableId);
+  const { table, fields: metas } = await readTableAndFields(db, tableId);
   const relation = String(qualified(dataSchema, table.table_name));
   const dependsOn = new Map<number, number>();
   const fields: ModelField[] = [];

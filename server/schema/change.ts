@@ -18,8 +18,7 @@ import type { Config } from '../config.js';
 import { withTransaction } from '../db/tx.js';
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
-import { syncHistoryTriggers } from '../history/triggers.js';
-import { syncSystemTriggers } from './system_fields.js';
+import { syncTableTriggers } from '../history/triggers.js';
 import { inFlightConflict, runningOnlineChange } from './online/state.js';
 
 export const SCHEMA_CHANNEL = 'tablewright_schema';
@@ -65,6 +64,8 @@ export interface Change {
   actor: Actor;
   /** runs a DDL statement and records it for the audit row */
   ddl(sql: string): Promise<void>;
+  /** runs DDL statements in one round trip (one simple query), each recorded for the audit row */
+  ddlBatch(sqls: string[]): Promise<void>;
   /** records a statement for the audit row that runs in parts (a copy in batches) */
   record(sql: string): void;
   /** marks a step as reached (throws there when a test set the failpoint) */
@@ -173,6 +174,12 @@ async function schemaChangeOnce<T>(
         statements.push(sql);
         await tx.query(sql);
       },
+      async ddlBatch(sqls) {
+        if (sqls.length === 0) return;
+        statements.push(...sqls);
+        // No parameters: the simple protocol, which runs several statements in one message.
+        await tx.query(sqls.join(';\n'));
+      },
       record(sql) {
         statements.push(sql);
       },
@@ -190,14 +197,18 @@ async function schemaChangeOnce<T>(
     // statement_timeout (the same changes run in jobs, on tables of any size).
     // Rows a schema change rewrites (a conversion) are not recorded one by one in the row
     // history: the audit row records the change (server/history, reason 'schema').
+    // One round trip: the settings, then the advisory lock (it refers to the settings, so
+    // it runs after them: the lock is waited for under this attempt's lock_timeout).
     await tx.query(
-      `SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', '0', true), set_config('timezone', 'UTC', true),
-              set_config('tablewright.actor', $2, true), set_config('tablewright.reason', 'schema', true)`,
-      [`${attemptMs}ms`, actor.name],
+      /* sql */ `SELECT pg_advisory_xact_lock($4, $3)
+         FROM (SELECT set_config('lock_timeout', $1, true) AS lt, set_config('statement_timeout', '0', true), set_config('timezone', 'UTC', true),
+                      set_config('tablewright.actor', $2, true), set_config('tablewright.reason', 'schema', true) OFFSET 0) settings
+        WHERE settings.lt IS NOT NULL`,
+      [`${attemptMs}ms`, actor.name, lockKey, SCHEMA_LOCK_NAMESPACE],
     );
-    await change.lockTable(lockKey);
     // While an online change of this table is in flight, only its own steps change it
-    // (its row is begun under this same advisory lock, so the check cannot race it).
+    // (its row is begun under this same advisory lock, so the check cannot race it). A
+    // statement of its own: its snapshot must be taken after the lock was granted.
     if (lockKey !== TABLE_SET_LOCK) {
       const running = await runningOnlineChange(tx, lockKey);
       if (running && running.id !== deps.onlineChangeId) throw await inFlightConflict(tx, lockKey);
@@ -205,44 +216,48 @@ async function schemaChangeOnce<T>(
     change.reached('lock');
 
     const out = await body(change);
-    // Every managed table keeps its row history triggers, whatever the change did to it.
-    const historyDdl = await syncHistoryTriggers(tx, deps.config.dataSchema, out.tableId);
-    if (historyDdl) statements.push(historyDdl);
-    // and the triggers of its system fields (created_at, updated_by...), under their attnums now
-    const systemDdl = await syncSystemTriggers(tx, deps.config.dataSchema, out.tableId);
-    if (systemDdl) statements.push(systemDdl);
+    // Every managed table keeps its row history triggers, whatever the change did to it,
+    // and the triggers of its system fields (created_at, updated_by...), under their
+    // attnums now: both in one round trip.
+    const synced = await syncTableTriggers(tx, deps.config.dataSchema, out.tableId);
+    if (synced.history) statements.push(synced.history);
+    if (synced.system) statements.push(synced.system);
 
-    const { rows } = await tx.query<{ version: number }>(
-      /* sql */ `UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,
-      [out.tableId],
+    // The version bump, the audit row, the global version and the NOTIFY: one statement
+    // (NOTIFY is still delivered on commit only).
+    const { rows } = await tx.query<{ version: number; global_version: number }>(
+      /* sql */ `WITH v AS (UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $3 RETURNING version),
+            a AS (INSERT INTO tablewright.audit (actor, operation, table_id, field_id, version, ddl, details)
+                  SELECT $1, $2, $3, $4, v.version, $5, $6 FROM v),
+            g AS (UPDATE tablewright.schema_state SET version = version + 1 RETURNING version)
+       SELECT v.version, g.version AS global_version,
+              pg_notify($7, (jsonb_build_object('table_id', $3::int8, 'version', v.version, 'global_version', g.version, 'op', $2::text, 'actor', $1::text) || $8::jsonb)::text)
+         FROM v, g`,
+      [
+        actor.name,
+        op,
+        out.tableId,
+        out.fieldId ?? null,
+        statements.map((s) => `${s};`).join('\n'),
+        out.details ?? {},
+        SCHEMA_CHANNEL,
+        deps.instanceId ? { instance: deps.instanceId } : {},
+      ],
     );
-    const version = rows[0]!.version;
+    if (!rows[0]) throw new Error(`table ${out.tableId} has no metadata row`);
+    const version = rows[0].version;
     change.reached('version');
-
-    await tx.query(
-      /* sql */ `INSERT INTO tablewright.audit (actor, operation, table_id, field_id, version, ddl, details)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [actor.name, op, out.tableId, out.fieldId ?? null, version, statements.map((s) => `${s};`).join('\n'), out.details ?? {}],
-    );
     change.reached('audit');
-
-    const state = await tx.query<{ version: number }>(/* sql */ `UPDATE tablewright.schema_state SET version = version + 1 RETURNING version`);
-    const payload = {
-      table_id: out.tableId,
-      version,
-      global_version: state.rows[0]!.version,
-      op,
-      actor: actor.name,
-      ...(deps.instanceId ? { instance: deps.instanceId } : {}),
-    };
-    await tx.query('SELECT pg_notify($1, $2)', [SCHEMA_CHANNEL, JSON.stringify(payload)]);
     const also: Array<{ tableId: number; version: number }> = [];
     for (const other of new Set([...(out.alsoTables ?? []), ...change.alsoTables])) {
       if (other === out.tableId) continue;
-      const r = await tx.query<{ version: number }>(`UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`, [other]);
+      const r = await tx.query<{ version: number }>(
+        /* sql */ `UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $1
+          RETURNING version, pg_notify($2, (jsonb_build_object('table_id', $1::int8, 'version', version, 'global_version', $3::int8, 'op', $4::text, 'actor', $5::text) || $6::jsonb)::text)`,
+        [other, SCHEMA_CHANNEL, rows[0].global_version, op, actor.name, deps.instanceId ? { instance: deps.instanceId } : {}],
+      );
       if (!r.rows[0]) continue;
       also.push({ tableId: other, version: r.rows[0].version });
-      await tx.query('SELECT pg_notify($1, $2)', [SCHEMA_CHANNEL, JSON.stringify({ ...payload, table_id: other, version: r.rows[0].version })]);
     }
     change.reached('notify');
     return { ...out, version, also };

@@ -89,7 +89,7 @@ export async function sqlEnv(db: Queryable, deps: EditorDeps, shapes: FieldShape
 }
 
 /** Validates options for a type (after form coercion), giving new select options ids. */
-function normaliseOptions(type: FieldTypeDef, raw: unknown, previous?: any): any {
+export function normaliseOptions(type: FieldTypeDef, raw: unknown, previous?: any): any {
   const opts = parseOptions(type, coerceOptions(type.name, raw, previous));
   if (type.name === 'link') {
     // a many-to-many link's junction is the schema editor's to name, never a request's
@@ -105,7 +105,7 @@ function normaliseOptions(type: FieldTypeDef, raw: unknown, previous?: any): any
 }
 
 /** A default value, parsed by the field type: what metadata keeps and the DDL literal. */
-function parseDefault(type: FieldTypeDef, options: any, raw: unknown): { json: unknown; sql: string } | null {
+export function parseDefault(type: FieldTypeDef, options: any, raw: unknown): { json: unknown; sql: string } | null {
   if (raw === undefined || raw === null || raw === '') return null;
   if (type.name === 'link') throw badRequest('a link field cannot have a default', 'default');
   let value: unknown;
@@ -156,8 +156,12 @@ async function rowCount(db: Queryable, relation: string, where: string): Promise
   return { count: rows[0]!.count, ids: rows[0]!.ids ?? [] };
 }
 
-/** Adds a field inside a change (also used by createTable for its initial fields). */
-export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, prefix = ''): Promise<FieldMeta> {
+/**
+ * Adds one field inside a change, statement by statement: the path of the fields that are
+ * more than a column (a lookup or rollup, a many-to-many link with its junction table);
+ * plain fields go in batches (add_fields.ts).
+ */
+export async function addFieldSingly(c: Change, table: TableMeta, spec: FieldSpec, prefix = ''): Promise<FieldMeta> {
   const name = validateDisplayName(spec.name, `${prefix}name`);
   if (typeof spec.type !== 'string') throw badRequest('a field type is required', `${prefix}type`);
   const type = fieldType(spec.type, `${prefix}type`);
@@ -231,15 +235,7 @@ export async function addFieldIn(c: Change, table: TableMeta, spec: FieldSpec, p
   return getField(c.tx, table.id, id);
 }
 
-export async function addField(deps: EditorDeps, actor: Actor, tableId: number, spec: FieldSpec) {
-  return schemaChange(deps, actor, 'add_field', tableId, async (c) => {
-    const table = await liveTableForChange(c, tableId);
-    const field = await addFieldIn(c, table, spec);
-    c.reached('ddl');
-    c.reached('metadata');
-    return { result: { field }, tableId, fieldId: field.id, details: { name: field.name, column: field.column_name, type: field.type } };
-  });
-}
+export { addField, addFieldIn, addFieldsIn } from './add_fields.js';
 
 // ---------------------------------------------------------------- type changes
 

@@ -44,7 +44,7 @@ export interface FieldMeta {
   trash_reason: 'deleted' | 'type_change' | null;
 }
 
-const TABLE_COLUMNS = /* sql */ `id, name, table_name, version, table_oid::int8 AS table_oid, read_only, created_at, created_by,
+export const TABLE_COLUMNS = /* sql */ `id, name, table_name, version, table_oid::int8 AS table_oid, read_only, created_at, created_by,
   updated_at, trashed_at, trashed_by, trash_name`;
 
 export async function listTables(db: Queryable, opts: { trashed?: boolean } = {}): Promise<TableMeta[]> {
@@ -93,7 +93,7 @@ export async function liveTableForChange(c: Change, tableId: number): Promise<Ta
   return ensureIdentity(c, table);
 }
 
-const FIELD_COLUMNS = /* sql */ `id, table_id, name, column_name, type, options, position, not_null, is_unique, indexed,
+export const FIELD_COLUMNS = /* sql */ `id, table_id, name, column_name, type, options, position, not_null, is_unique, indexed,
   default_value, attnum, read_only, pg_type, created_at, updated_at, trashed_at, trashed_by, trash_name, trash_reason`;
 
 /** Live fields of a table in display order (or its trashed ones, newest first). */

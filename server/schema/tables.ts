@@ -5,13 +5,13 @@
 // table's objects of the same readable name.
 import { ident, literal, qualified } from '../db/ident.js';
 import { AppError, badRequest, conflict } from '../errors.js';
-import { addFieldIn, type FieldSpec } from './fields.js';
-import { relationNames, tableOid } from './catalog.js';
+import type { FieldSpec } from './fields.js';
+import { createTableWithFields } from './add_fields.js';
 import { locateTable } from '../introspect/identity.js';
 import { refreshFieldIdentities } from './identity.js';
 import { schemaChange, TABLE_SET_LOCK, type Actor, type EditorDeps } from './change.js';
-import { getTable, liveTableForChange, listFields, tableJson } from './metadata.js';
-import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
+import { getTable, liveTableForChange, listFields, TABLE_COLUMNS, tableJson, type TableMeta } from './metadata.js';
+import { derivePhysicalName, slugify, trashName, validateDisplayName, validatePhysicalName } from './names.js';
 import type { Change } from './change.js';
 import { tableComment } from './comments.js';
 
@@ -32,25 +32,39 @@ async function assertDisplayNameFree(c: Change, name: string, exceptId?: number)
   if (rows.length) throw conflict('name_taken', `a table named "${name}" already exists`, 'name');
 }
 
-/** Physical names in use in the data schema: by metadata (live tables) and by the catalog. */
-async function takenTableNames(c: Change): Promise<(n: string) => boolean> {
-  const catalog = await relationNames(c.tx, c.deps.config.dataSchema);
-  const { rows } = await c.tx.query<{ table_name: string }>(`SELECT table_name FROM tablewright.tables WHERE trashed_at IS NULL`);
-  const meta = new Set(rows.map((r) => r.table_name));
-  return (n) => catalog.has(n) || meta.has(n);
+/**
+ * Physical names in use in the data schema (by metadata's live tables and by the catalog)
+ * among those that start with `prefix`: every name a choice can end on (prefix, prefix_2,
+ * prefix_...) sorts in [prefix, prefix || '{') bytewise, so the read is an index range of
+ * pg_class, not every relation of a schema that may hold tens of thousands. (The equality
+ * is for a 63-byte prefix: name truncates prefix || '{' back to the prefix, an empty range.)
+ */
+async function takenTableNames(c: Change, prefix: string): Promise<(n: string) => boolean> {
+  const { rows } = await c.tx.query<{ name: string }>(
+    /* sql */ `SELECT c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND (c.relname = $2::name OR (c.relname > $2::name AND c.relname < ($2 || '{')::name))
+     UNION
+     SELECT table_name FROM tablewright.tables
+      WHERE trashed_at IS NULL AND table_name COLLATE "C" >= $2 AND table_name COLLATE "C" < $2 || '{'`,
+    [c.deps.config.dataSchema, prefix],
+  );
+  const taken = new Set(rows.map((r) => r.name));
+  return (n) => {
+    if (!n.startsWith(prefix)) throw new Error(`name "${n}" outside the prefix "${prefix}" that was read`);
+    return taken.has(n);
+  };
 }
 
 async function choosePhysicalName(c: Change, display: string, requested: unknown, current?: string): Promise<string> {
-  const taken = await takenTableNames(c);
   if (requested !== undefined && requested !== null && requested !== '') {
     const name = await validatePhysicalName(c.tx, requested, 'table_name', 'table');
-    if (name !== current && taken(name)) throw conflict('table_name_taken', `the schema already has a relation named "${name}"`, 'table_name');
+    if (name !== current && (await takenTableNames(c, name))(name)) throw conflict('table_name_taken', `the schema already has a relation named "${name}"`, 'table_name');
     return name;
   }
   // A display rename never renames the PostgreSQL table: views, functions, other
   // applications and people's SQL use that name. Renaming it is its own choice (table_name).
   if (current) return current;
-  return derivePhysicalName(c.tx, display, 'untitled_table', taken, 'table');
+  return derivePhysicalName(c.tx, display, 'untitled_table', await takenTableNames(c, slugify(display) || 'untitled_table'), 'table');
 }
 
 export async function createTable(deps: EditorDeps, actor: Actor, spec: CreateTableSpec) {
@@ -75,28 +89,22 @@ export async function createTableIn(c: Change, name: string, tableName: unknown,
   const physical = await choosePhysicalName(c, name, tableName);
   c.reached('validate');
 
-  const { rows } = await c.tx.query<{ id: number }>(
-    /* sql */ `INSERT INTO tablewright.tables (name, table_name, version, created_by) VALUES ($1, $2, 0, $3) RETURNING id`,
+  const { rows } = await c.tx.query<TableMeta>(
+    /* sql */ `INSERT INTO tablewright.tables (name, table_name, version, created_by) VALUES ($1, $2, 0, $3) RETURNING ${TABLE_COLUMNS}`,
     [name, physical, c.actor.name],
   );
   const id = rows[0]!.id;
   const schema = c.deps.config.dataSchema;
-  await c.ddl(
-    `CREATE TABLE ${qualified(schema, physical)} (id bigint GENERATED ALWAYS AS IDENTITY ` +
-      `(SEQUENCE NAME ${qualified(schema, `seq_t${id}`)}) CONSTRAINT ${ident(`pk_t${id}`)} PRIMARY KEY)`,
+  // One CREATE TABLE with every column, its comments in the same round trip; errors name
+  // the input in the list: fields.2.column, not column.
+  await createTableWithFields(
+    c,
+    rows[0]!,
+    `id bigint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME ${qualified(schema, `seq_t${id}`)}) CONSTRAINT ${ident(`pk_t${id}`)} PRIMARY KEY`,
+    tableComment({ id, name }),
+    fieldSpecs,
+    fieldSpecs.map((_, i) => `fields.${i}.`),
   );
-  await c.ddl(`COMMENT ON TABLE ${qualified(schema, physical)} IS ${literal(tableComment({ id, name }))}`);
-  const oid = await tableOid(c.tx, schema, physical);
-  await c.tx.query(`UPDATE tablewright.tables SET table_oid = $2 WHERE id = $1`, [id, oid]);
-  const table = await getTable(c.tx, id);
-  for (const [i, f] of fieldSpecs.entries()) {
-    // Errors name the input in the list: fields.2.column, not column.
-    await addFieldIn(c, table, f, `fields.${i}.`).catch((err: unknown) => {
-      const prefix = `fields.${i}.`;
-      if (err instanceof AppError && err.field && !err.field.startsWith(prefix)) throw new AppError(err.status, err.code, err.message, prefix + err.field, err.details);
-      throw err;
-    });
-  }
   c.reached('ddl');
   c.reached('metadata');
   return id;
@@ -162,7 +170,6 @@ export async function restoreTable(deps: EditorDeps, actor: Actor, tableId: numb
     const table = await getTable(c.tx, tableId, { forUpdate: true });
     if (!table.trashed_at || !table.trash_name) throw conflict('not_trashed', `table "${table.name}" is not in the trash`);
     const name = spec.name !== undefined && spec.name !== '' ? validateDisplayName(spec.name) : table.name;
-    const taken = await takenTableNames(c);
     const { rows } = await c.tx.query(`SELECT 1 FROM tablewright.tables WHERE trashed_at IS NULL AND lower(name) = lower($1)`, [name]);
     if (rows.length) {
       throw conflict('name_taken', `a table named "${name}" exists now; restore it under another name`, 'name', {
@@ -173,8 +180,8 @@ export async function restoreTable(deps: EditorDeps, actor: Actor, tableId: numb
     if (spec.table_name !== undefined && spec.table_name !== '') {
       physical = await validatePhysicalName(c.tx, spec.table_name, 'table_name', 'table');
     }
-    if (taken(physical)) {
-      const suggestion = await derivePhysicalName(c.tx, physical, 'table', taken, 'table');
+    if ((await takenTableNames(c, physical))(physical)) {
+      const suggestion = await derivePhysicalName(c.tx, physical, 'table', await takenTableNames(c, slugify(physical) || 'table'), 'table');
       throw conflict('table_name_taken', `the schema has a relation named "${physical}" now; restore under another table_name`, 'table_name', {
         suggestion: { table_name: suggestion },
       });

@@ -36,7 +36,7 @@ async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
 }
 
 /** Tables t1..tN with an identity key and 19 typed columns, committed every 500 tables (lock table size). */
-async function makeTables(pool: pg.Pool, n: number): Promise<void> {
+export async function makeTables(pool: pg.Pool, n: number): Promise<void> {
   const cols = Array.from({ length: 19 }, (_, i) => `c${i + 1} ${TYPES[i % TYPES.length]![0]}`).join(', ');
   await pool.query(`DO $$
     BEGIN

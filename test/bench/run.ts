@@ -19,6 +19,7 @@ import { benchOnline } from './online.js';
 import { benchImportInfer } from './import_infer.js';
 import { benchImport } from './import.js';
 import { benchLinks } from './links.js';
+import { benchCompile } from './compile.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -41,6 +42,7 @@ const suites: Record<string, (url: string) => Promise<void>> = {
   import_infer: benchImportInfer,
   import: benchImport,
   links: benchLinks,
+  compile: benchCompile,
 };
 
 async function main(): Promise<void> {
