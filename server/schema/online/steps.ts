@@ -53,6 +53,13 @@ export class CancelledError extends AppError {
   }
 }
 
+/** A cleanup job's error: the change was abandoned by its job (attempts used up) and rolled back. */
+export class AbandonedError extends AppError {
+  constructor(reason: string) {
+    super(409, 'change_abandoned', `the online change was rolled back to the old field: ${reason}`);
+  }
+}
+
 export async function checkCancel(run: OnlineRun): Promise<void> {
   const now = await getOnlineChange(run.deps.pool, run.change.id);
   if (now.cancel_requested) throw new CancelledError();
