@@ -64,6 +64,7 @@ const LOCK_BLOCKS: Record<string, Blocks> = {
   SHARE: 'writes',
   'SHARE UPDATE EXCLUSIVE': 'nothing',
   'ROW EXCLUSIVE': 'nothing',
+  'ACCESS SHARE': 'nothing',
   none: 'nothing',
 };
 

@@ -10,6 +10,7 @@ import { historyRoutes } from './history.js';
 import { rowRoutes } from './rows.js';
 import { rowHistoryRoutes } from './row_history.js';
 import { tableRoutes } from './tables.js';
+import { tableIndexRoutes } from './table_indexes.js';
 import { reconcileRoutes } from './reconcile.js';
 import { tokenRoutes } from './tokens.js';
 import { trashRoutes } from './trash.js';
@@ -18,4 +19,4 @@ import { viewRoutes } from './views.js';
 import { rowFormRoutes } from './row_form.js';
 
 /** The route table: everything the HTTP server answers, in one list. */
-export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...rowHistoryRoutes, ...rowFormRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];
+export const allRoutes: RouteDef[] = [...healthRoutes, ...tableRoutes, ...tableIndexRoutes, ...rowHistoryRoutes, ...rowFormRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...csvRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];

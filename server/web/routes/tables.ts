@@ -11,6 +11,7 @@ import { COLORS } from '../../fields/single_select.js';
 import { planAddField, planFieldUpdate, typeChangeOf } from '../../schema/field_plan.js';
 import { acceptOnlineChange, onlineKindOf, ONLINE_CHANGE } from '../../schema/online/run.js';
 import { chooseOnline } from '../../schema/plan.js';
+import { indexesOfField } from '../../schema/table_indexes.js';
 import { addField, changesTypeOrOptions, previewFieldChange, reorderFields, restoreField, trashField, updateField, type FieldSpec } from '../../schema/fields.js';
 import { asArray, flag, formOptionsFor, idParam } from '../../schema/input.js';
 import { estimatedRows, fieldJson, getField, getLiveTable, getTable, listFields, listTables, tableJson } from '../../schema/metadata.js';
@@ -243,6 +244,11 @@ export const tableRoutes = [
       // One change that scans or rewrites, on a big table (or online=1): the online path, a
       // resumable job whose steps each hold a lock briefly (server/schema/online/).
       const current = await getField(ctx.pool, id, fid);
+      // An index over several fields is on the column itself: a rewrite would leave it on the old one.
+      if (typeChangeOf(current, update) === 'rewrite') {
+        const indexes = await indexesOfField(ctx.pool, id, fid);
+        if (indexes.length) throw conflict('in_table_index', `"${current.name}" is part of the index "${indexes[0]}" over several fields; drop that index before changing the field's type, then make it again`, 'type', { indexes });
+      }
       const kind = onlineKindOf(current, update, typeChangeOf(current, update));
       if (kind) {
         const rows = await estimatedRows(ctx.pool, id);
