@@ -57,6 +57,30 @@ export interface EditorDeps {
   progress?: (p: { phase?: string; done?: number; total?: number }) => Promise<void>;
   /** set by an online change's own steps: the one change the table's in-flight guard lets through */
   onlineChangeId?: number;
+  /** dry_run=1: the change runs to its last statement, then rolls back (DryRunRollback carries the statements) */
+  dryRun?: boolean;
+}
+
+/**
+ * Thrown by a dry run's transaction once the change's body and its trigger upkeep ran: the
+ * transaction rolls back (no version, audit or NOTIFY), and the caller gets the exact
+ * statements the change would run, validated by the same code as the real one.
+ */
+export class DryRunRollback extends Error {
+  constructor(readonly statements: string[], readonly tableId: number) {
+    super('dry run: rolled back');
+  }
+}
+
+/** Runs a change as a dry run: its statements, nothing committed. */
+export async function dryRunStatements(run: () => Promise<unknown>): Promise<{ statements: string[]; tableId: number }> {
+  try {
+    await run();
+  } catch (err) {
+    if (err instanceof DryRunRollback) return { statements: err.statements, tableId: err.tableId };
+    throw err;
+  }
+  throw new Error('a dry run committed: the change did not go through schemaChange');
 }
 
 export interface Change {
@@ -203,6 +227,7 @@ async function schemaChangeOnce<T>(
     // and the triggers of its system fields (created_at, updated_by...), under their attnums now
     const systemDdl = await syncSystemTriggers(tx, deps.config.dataSchema, out.tableId);
     if (systemDdl) statements.push(systemDdl);
+    if (deps.dryRun) throw new DryRunRollback([...statements], out.tableId);
 
     const { rows } = await tx.query<{ version: number }>(
       /* sql */ `UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING version`,
