@@ -116,6 +116,18 @@ describe('indexes and UNIQUE constraints over several fields', function () {
     const auto1 = await app.request('POST', `/tables/${t.id}/indexes`, { json: { fields: [cust, placed] } });
     const auto2 = await app.request('POST', `/tables/${t.id}/indexes`, { json: { fields: [cust, placed] } });
     expect([auto1.body.name, auto2.body.name]).to.deep.equal(['ix_orders_client_placed', 'ix_orders_client_placed_2']);
+    // the console: listed on the table's Fields tab, with the form to add one
+    const page = await app.request('GET', `/tables/${t.id}?tab=fields`, { headers: { Accept: 'text/html' } });
+    expect(page.status).to.equal(200);
+    expect(page.text).to.include('<code>orders_by_day</code> index on Placed, Client');
+    expect(page.text).to.include(`hx-delete="/tables/${t.id}/indexes/${made.body.id}"`);
+    expect(page.text).to.include(`hx-post="/tables/${t.id}/indexes"`);
+    // a form with the checked fields (a form sends one checkbox as a string, several as a list)
+    const viaForm = await app.request('POST', `/tables/${t.id}/indexes`, { form: { 'fields[0]': String(cust), 'fields[1]': String(placed), name: 'by_form' }, headers: { Accept: 'application/json' } });
+    expect(viaForm.status, viaForm.text).to.equal(201);
+    const one = await app.request('POST', `/tables/${t.id}/indexes`, { form: { fields: String(cust) }, headers: { Accept: 'application/json' } });
+    expect(one.status).to.equal(400);
+    expect(one.body.error.message).to.match(/from 2 to 32 fields/);
     await expectClean(app);
   });
 

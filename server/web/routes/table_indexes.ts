@@ -18,7 +18,7 @@ function create(constraints: boolean) {
   return async (ctx: AppContext, req: Request, res: Response) => {
     const id = idParam(req.params.id);
     const b = body(req);
-    const spec = { fields: asArray(b.fields) ?? b.fields, unique: constraints ? true : (flag(b.unique, 'unique') ?? false), name: b.name };
+    const spec = { fields: asArray(b.fields) ?? (typeof b.fields === 'string' && req.is('application/x-www-form-urlencoded') ? [b.fields] : b.fields), unique: constraints ? true : (flag(b.unique, 'unique') ?? false), name: b.name };
     const deps = editorDeps(ctx);
     if (flag(b.dry_run ?? req.query.dry_run, 'dry_run')) {
       const { name, plan, duplicates } = await planTableIndex(deps, id, spec);

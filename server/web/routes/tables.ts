@@ -12,7 +12,7 @@ import { planAddField, planFieldUpdate, typeChangeOf } from '../../schema/field_
 import { acceptOnlineChange, onlineKindOf, ONLINE_CHANGE } from '../../schema/online/run.js';
 import { chooseOnline, planFromStatements, tableSize } from '../../schema/plan.js';
 import { dryRunStatements } from '../../schema/change.js';
-import { indexesOfField } from '../../schema/table_indexes.js';
+import { indexesOfField, listTableIndexes, tableIndexJson } from '../../schema/table_indexes.js';
 import { addField, changesTypeOrOptions, previewFieldChange, reorderFields, restoreField, trashField, updateField, type FieldSpec } from '../../schema/fields.js';
 import { asArray, flag, formOptionsFor, idParam } from '../../schema/input.js';
 import { estimatedRows, fieldJson, getField, getLiveTable, getTable, listFields, listTables, tableJson } from '../../schema/metadata.js';
@@ -41,7 +41,8 @@ export async function tableLocals(ctx: AppContext, tableId: number, extra: Recor
     listFields(ctx.pool, tableId, { trashed: true }),
     listTables(ctx.pool),
   ]);
-  return { title: table.name, section: 'tables', fmt, table, fields, trashedFields, tables, fieldTypes: allFieldTypes(), colors: COLORS, report: null, ...extra };
+  const tableIndexes = (await listTableIndexes(ctx.pool, tableId)).map((i) => tableIndexJson(i, [...fields, ...trashedFields]));
+  return { title: table.name, section: 'tables', fmt, table, fields, trashedFields, tables, tableIndexes, fieldTypes: allFieldTypes(), colors: COLORS, report: null, ...extra };
 }
 
 async function tablesPanel(ctx: AppContext, req: Request, res: Response, status: number, json: unknown, notice?: string) {
