@@ -10,6 +10,8 @@ import { ModelCache } from './model/cache.js';
 import { LiveHub } from './live/hub.js';
 import { jobHandlers } from './jobs/handlers.js';
 import { JobRunner } from './jobs/runner.js';
+import { sweepOrphanedChanges } from './schema/online/orphans.js';
+import { ONLINE_CHANGE } from './schema/online/run.js';
 import type { AppContext } from './context.js';
 import { startEmbedded, type EmbeddedServer } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
@@ -124,6 +126,9 @@ export async function start(config: Config, log: Logger): Promise<Instance> {
       handlers: jobHandlers({ pool, log, config: effective, instanceId: bus.instanceId, models, onCommitted: (t, v) => models.schemaChanged(t, v) }),
       pollMs: config.jobPollMs,
       staleMs: config.jobStaleMs,
+      sweep: async () => {
+        for (const o of await sweepOrphanedChanges(pool, ONLINE_CHANGE)) log.warn({ ...o }, 'online change abandoned by its job: rolling it back');
+      },
     });
     jobs.start();
     closers.push(() => jobs.stop());

@@ -109,12 +109,16 @@ export class ColumnResolver {
   values(layoutId: number | null, pairs: Array<[string, JsonText]> | null): RowValues {
     const out: RowValues = new Map();
     for (const [name, text] of pairs ?? []) {
-      if (name === 'id') continue;
+      // id, and an online change's shadow column (ours: the field's value is under the field's column)
+      if (name === 'id' || SHADOW_COLUMN.test(name)) continue;
       out.set(this.resolve(layoutId, name).key, text);
     }
     return out;
   }
 }
+
+/** The shadow column of an online type change in flight (server/schema/online/op_change_type.ts). */
+export const SHADOW_COLUMN = /^_tw_new_f\d+$/;
 
 /** Where a field's values are now: its column, or its parked name while in the trash. */
 export const physicalOf = (f: Pick<FieldMeta, 'trashed_at' | 'trash_name' | 'column_name'>) => (f.trashed_at ? f.trash_name ?? f.column_name : f.column_name);

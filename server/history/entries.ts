@@ -4,7 +4,7 @@
 import type { Queryable } from '../db/pool.js';
 import { badRequest } from '../errors.js';
 import type { FieldMeta } from '../schema/metadata.js';
-import { apiValue, ColumnResolver, displayValue, pairsSql, type JsonText } from './columns.js';
+import { apiValue, ColumnResolver, displayValue, pairsSql, type JsonText, SHADOW_COLUMN } from './columns.js';
 
 export const HISTORY_PAGE = 50;
 export const MAX_HISTORY_PAGE = 200;
@@ -71,7 +71,7 @@ export function describeEntries(rows: EntryRow[], resolver: ColumnResolver): Ent
     const cols = new Map<string, { field?: FieldMeta; old?: JsonText; new?: JsonText }>();
     const put = (pairs: Array<[string, JsonText]> | null, side: 'old' | 'new') => {
       for (const [name, text] of pairs ?? []) {
-        if (name === 'id') continue;
+        if (name === 'id' || SHADOW_COLUMN.test(name)) continue;
         const t = resolver.resolve(r.layout_id, name);
         const c = cols.get(t.column) ?? { field: t.field };
         c[side] = text;

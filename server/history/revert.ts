@@ -9,7 +9,7 @@ import { AppError, badRequest, conflict, notFound } from '../errors.js';
 import type { Model } from '../model/compile.js';
 import { getRow, MAX_BULK_ROWS, writeTarget, type Row } from '../model/rows.js';
 import { currentRow, deleteRow, insertRow, loadRowTable, place, restoreLinks, updateRow, type RowTable } from './apply.js';
-import { pairsSql, type JsonText, type RowValues } from './columns.js';
+import { pairsSql, type JsonText, type RowValues, SHADOW_COLUMN } from './columns.js';
 import { ENTRY_COLUMNS, type EntryRow } from './entries.js';
 import { stampTransaction, type WriteContext } from './stamp.js';
 
@@ -109,13 +109,13 @@ const VERBS: Record<EntryRow['op'], string> = { insert: 'added', update: 'change
 
 /** "user:bob@x changed Price of row 12 at 2024-05-01 14:02:07 UTC (history entry 381)" */
 function describeChange(t: RowTable, e: EntryRow): string {
-  const names = e.op === 'update' ? [...new Set((e.new_pairs ?? []).filter(([n]) => n !== 'id').map(([n]) => { const x = t.resolver.resolve(e.layout_id, n); return x.field?.name ?? x.column; }))] : [];
+  const names = e.op === 'update' ? [...new Set((e.new_pairs ?? []).filter(([n]) => n !== 'id' && !SHADOW_COLUMN.test(n)).map(([n]) => { const x = t.resolver.resolve(e.layout_id, n); return x.field?.name ?? x.column; }))] : [];
   const what = names.length ? `${names.join(', ')} of row ${e.row_id}` : `row ${e.row_id}`;
   const when = new Date(e.at).toISOString().slice(0, 19).replace('T', ' ');
   return `${e.actor} ${VERBS[e.op]} ${what} at ${when} UTC (history entry ${e.id})`;
 }
 
-const keysOf = (t: RowTable, e: EntryRow) => new Set([...(e.new_pairs ?? []), ...(e.old_pairs ?? [])].filter(([n]) => n !== 'id').map(([n]) => t.resolver.resolve(e.layout_id, n).key));
+const keysOf = (t: RowTable, e: EntryRow) => new Set([...(e.new_pairs ?? []), ...(e.old_pairs ?? [])].filter(([n]) => n !== 'id' && !SHADOW_COLUMN.test(n)).map(([n]) => t.resolver.resolve(e.layout_id, n).key));
 
 /** Would undoing `mine` overwrite `later`? */
 function overlaps(t: RowTable, mine: EntryRow, later: EntryRow): boolean {

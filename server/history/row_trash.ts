@@ -9,7 +9,7 @@ import { AppError, badRequest } from '../errors.js';
 import type { Model } from '../model/compile.js';
 import { getRow, MAX_BULK_ROWS, writeTarget, type Row } from '../model/rows.js';
 import { insertRow, loadRowTable, place, restoreLinks } from './apply.js';
-import { apiValue, ColumnResolver, displayValue, pairsSql, type JsonText } from './columns.js';
+import { apiValue, ColumnResolver, displayValue, pairsSql, type JsonText, SHADOW_COLUMN } from './columns.js';
 import { stampTransaction, type WriteContext } from './stamp.js';
 
 export const TRASH_PAGE = 50;
@@ -56,7 +56,7 @@ export async function listRowTrash(db: Queryable, model: Model, q: { page?: unkn
     const values: Record<string, unknown> = {};
     const shown: Array<{ name: string; value: string; at: number }> = [];
     for (const [name, text] of r.pairs) {
-      if (name === 'id') continue;
+      if (name === 'id' || SHADOW_COLUMN.test(name)) continue;
       const t = resolver.resolve(r.layout_id, name);
       values[t.column] = apiValue(t.field, text);
       if (t.field && !t.field.trashed_at) shown.push({ name: t.field.name, value: displayValue(t.field, text), at: order.get(t.column) ?? 10_000 });

@@ -25,6 +25,8 @@ export interface JobRunnerOptions {
   pollMs: number;
   /** a running job whose heartbeat is older than this is taken as lost */
   staleMs: number;
+  /** run each round after lost jobs are recovered (the online changes' orphan sweep) */
+  sweep?: () => Promise<void>;
 }
 
 export class JobRunner {
@@ -64,6 +66,7 @@ export class JobRunner {
       for (const job of await recoverStaleJobs(this.opts.pool, this.opts.staleMs)) {
         this.log.warn({ jobId: job.id, kind: job.kind, status: job.status, attempts: job.attempts }, 'job of a lost instance recovered');
       }
+      if (this.opts.sweep) await this.opts.sweep().catch((err) => this.log.warn({ err }, 'job sweep failed'));
       // Drain the queue, one job at a time, then go back to polling.
       while (!this.stopped) {
         const job = await claimJob(this.opts.pool, this.opts.instanceId);

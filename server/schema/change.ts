@@ -56,6 +56,30 @@ export interface EditorDeps {
   progress?: (p: { phase?: string; done?: number; total?: number }) => Promise<void>;
   /** set by an online change's own steps: the one change the table's in-flight guard lets through */
   onlineChangeId?: number;
+  /** dry_run=1: the change runs to its last statement, then rolls back (DryRunRollback carries the statements) */
+  dryRun?: boolean;
+}
+
+/**
+ * Thrown by a dry run's transaction once the change's body and its trigger upkeep ran: the
+ * transaction rolls back (no version, audit or NOTIFY), and the caller gets the exact
+ * statements the change would run, validated by the same code as the real one.
+ */
+export class DryRunRollback extends Error {
+  constructor(readonly statements: string[], readonly tableId: number) {
+    super('dry run: rolled back');
+  }
+}
+
+/** Runs a change as a dry run: its statements, nothing committed. */
+export async function dryRunStatements(run: () => Promise<unknown>): Promise<{ statements: string[]; tableId: number }> {
+  try {
+    await run();
+  } catch (err) {
+    if (err instanceof DryRunRollback) return { statements: err.statements, tableId: err.tableId };
+    throw err;
+  }
+  throw new Error('a dry run committed: the change did not go through schemaChange');
 }
 
 export interface Change {
@@ -222,6 +246,7 @@ async function schemaChangeOnce<T>(
     const synced = await syncTableTriggers(tx, deps.config.dataSchema, out.tableId);
     if (synced.history) statements.push(synced.history);
     if (synced.system) statements.push(synced.system);
+    if (deps.dryRun) throw new DryRunRollback([...statements], out.tableId);
 
     // The version bump, the audit row, the global version and the NOTIFY: one statement
     // (NOTIFY is still delivered on commit only).

@@ -64,6 +64,7 @@ const LOCK_BLOCKS: Record<string, Blocks> = {
   SHARE: 'writes',
   'SHARE UPDATE EXCLUSIVE': 'nothing',
   'ROW EXCLUSIVE': 'nothing',
+  'ACCESS SHARE': 'nothing',
   none: 'nothing',
 };
 
@@ -122,4 +123,26 @@ function duration(ms: number): string {
   if (ms < 1000) return `${Math.max(1, Math.round(ms))} ms`;
   if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
   return `${Math.round(ms / 60_000)} min`;
+}
+
+/**
+ * The plan of a change known by its statements (a dry run's, server/schema/change.ts):
+ * each statement's lock and class read from its shape. On a table the change creates,
+ * nothing else can be waiting: its statements block nothing. A link's FOREIGN KEY also
+ * locks the linked table (SHARE ROW EXCLUSIVE: its writes wait, briefly).
+ */
+export function planFromStatements(statements: string[], size: TableSize, opts: { newTable: boolean }): Plan {
+  const steps = statements.map((sql): PlanStep => {
+    const s = sql.trimStart();
+    const own = (lock: string, cls: PlanClass, blocks: Blocks): PlanStep => ({ sql, lock, class: cls, blocks: opts.newTable ? 'nothing' : blocks, estimate_ms: cls === 'instant' ? 1 : BRIEF_MS });
+    if (/REFERENCES/i.test(s) && /FOREIGN KEY|REFERENCES/i.test(s)) return { sql, lock: 'SHARE ROW EXCLUSIVE (the linked table)', class: 'brief', blocks: 'writes', estimate_ms: BRIEF_MS };
+    if (/^COMMENT ON/i.test(s)) return own('SHARE UPDATE EXCLUSIVE', 'instant', 'nothing');
+    if (/^CREATE TABLE/i.test(s)) return own('ACCESS EXCLUSIVE (a new table)', 'instant', 'nothing');
+    if (/^(CREATE OR REPLACE FUNCTION|DROP FUNCTION|ALTER FUNCTION)/i.test(s)) return own('none', 'instant', 'nothing');
+    if (/^(CREATE|DROP) TRIGGER/i.test(s)) return own('SHARE ROW EXCLUSIVE', 'brief', 'writes');
+    if (/^CREATE (UNIQUE )?INDEX/i.test(s)) return own('SHARE', opts.newTable ? 'instant' : 'scan', 'writes');
+    // ALTER TABLE ... RENAME / ADD CONSTRAINT / anything else: the strongest lock, for a catalog change
+    return own('ACCESS EXCLUSIVE', opts.newTable || /\bRENAME\b/i.test(s) ? 'instant' : 'brief', 'reads and writes');
+  });
+  return makePlan(steps, size, { online: false, reason: opts.newTable ? 'a new table: one transaction, nothing else can be waiting for it' : 'catalog changes only: one transaction' });
 }

@@ -1,6 +1,6 @@
 // An instance is killed (SIGKILL: no ROLLBACK, no goodbye) in the middle of an online
 // schema change: during the backfill of a shadow column, during a CREATE UNIQUE INDEX
-// CONCURRENTLY. (A kill during VALIDATE CONSTRAINT is not covered yet.) Another instance takes the job over (the
+// CONCURRENTLY (online_steps.fault.ts has VALIDATE, the swap and a rollback). Another instance takes the job over (the
 // dead one's heartbeat stops) and finishes it from where it was: the backfill from its
 // last batch, an invalid index dropped and built again. In the end: the change done once,
 // the values right, no trigger, shadow column, invalid index or NOT VALID constraint of

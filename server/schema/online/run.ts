@@ -13,7 +13,7 @@ import { createIndex, setUnique } from './op_create_index.js';
 import { setNotNull } from './op_set_not_null.js';
 import { changeType } from './op_change_type.js';
 import { beginOnlineChange, finishOnlineChange, getOnlineChange, inFlightConflict, runningOnlineChange, type OnlineKind } from './state.js';
-import { CancelledError, type OnlineOp, type OnlineRun } from './steps.js';
+import { AbandonedError, CancelledError, type OnlineOp, type OnlineRun } from './steps.js';
 
 export const ONLINE_CHANGE = 'online_change';
 
@@ -100,7 +100,10 @@ export async function runOnlineChange(deps: EditorDeps, job: Job, progress: Onli
   };
   const op = OPS[change.kind];
   const log = deps.log.child({ onlineChange: id, kind: change.kind, tableId: table.id, fieldId: field.id });
+  const cleanup = (job.payload as { cleanup?: string }).cleanup;
   try {
+    // A cleanup job (orphans.ts): the change's own job ended without ending it.
+    if (cleanup) throw new AbandonedError(cleanup);
     if (change.cancel_requested) throw new CancelledError();
     log.info({ step: change.step, attempt: job.attempts }, change.step === 'planned' ? 'online change starting' : 'online change resuming');
     await op.start(run);

@@ -53,6 +53,13 @@ export class CancelledError extends AppError {
   }
 }
 
+/** A cleanup job's error: the change was abandoned by its job (attempts used up) and rolled back. */
+export class AbandonedError extends AppError {
+  constructor(reason: string) {
+    super(409, 'change_abandoned', `the online change was rolled back to the old field: ${reason}`);
+  }
+}
+
 export async function checkCancel(run: OnlineRun): Promise<void> {
   const now = await getOnlineChange(run.deps.pool, run.change.id);
   if (now.cancel_requested) throw new CancelledError();
@@ -94,8 +101,14 @@ export async function withLockRetries<T>(deps: EditorDeps, fn: (lockMs: number) 
  * records it (no version bump: nothing a model sees changed).
  */
 export async function outsideStep(run: OnlineRun, step: string, sql: string): Promise<void> {
-  await withLockRetries(run.deps, async (lockMs) => {
-    const client: pg.PoolClient = await run.deps.pool.connect();
+  await runOutside(run.deps, sql);
+  await audit(run, step, sql);
+}
+
+/** A statement outside any transaction (CREATE/DROP INDEX CONCURRENTLY), with short lock attempts. */
+export async function runOutside(deps: EditorDeps, sql: string): Promise<void> {
+  await withLockRetries(deps, async (lockMs) => {
+    const client: pg.PoolClient = await deps.pool.connect();
     let broken: Error | undefined;
     try {
       // Session settings on a pooled connection are put back before it goes back to the pool.
@@ -109,7 +122,6 @@ export async function outsideStep(run: OnlineRun, step: string, sql: string): Pr
       client.release(broken);
     }
   });
-  await audit(run, step, sql);
 }
 
 /** A long step in a transaction of its own (VALIDATE CONSTRAINT): no statement timeout, short lock attempts. */

@@ -12,6 +12,7 @@ import { rowRoutes } from './rows.js';
 import { rowHistoryRoutes } from './row_history.js';
 import { tableRoutes } from './tables.js';
 import { importTableRoutes } from './import_table.js';
+import { tableIndexRoutes } from './table_indexes.js';
 import { reconcileRoutes } from './reconcile.js';
 import { tokenRoutes } from './tokens.js';
 import { trashRoutes } from './trash.js';
@@ -21,4 +22,4 @@ import { rowFormRoutes } from './row_form.js';
 import { gridBulkRoutes } from './grid_bulk.js';
 
 /** The route table: everything the HTTP server answers, in one list. */
-export const allRoutes: RouteDef[] = [...healthRoutes, ...importTableRoutes, ...tableRoutes, ...rowHistoryRoutes, ...rowFormRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...gridBulkRoutes, ...csvRoutes, ...rejectsRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];
+export const allRoutes: RouteDef[] = [...healthRoutes, ...importTableRoutes, ...tableRoutes, ...tableIndexRoutes, ...rowHistoryRoutes, ...rowFormRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...gridBulkRoutes, ...csvRoutes, ...rejectsRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];

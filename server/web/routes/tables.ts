@@ -10,7 +10,9 @@ import { answerQueued } from './jobs.js';
 import { COLORS } from '../../fields/single_select.js';
 import { planAddField, planFieldUpdate, typeChangeOf } from '../../schema/field_plan.js';
 import { acceptOnlineChange, onlineKindOf, ONLINE_CHANGE } from '../../schema/online/run.js';
-import { chooseOnline } from '../../schema/plan.js';
+import { chooseOnline, planFromStatements, tableSize } from '../../schema/plan.js';
+import { dryRunStatements } from '../../schema/change.js';
+import { indexesOfField, listTableIndexes, tableIndexJson } from '../../schema/table_indexes.js';
 import { addField, changesTypeOrOptions, previewFieldChange, reorderFields, restoreField, trashField, updateField, type FieldSpec } from '../../schema/fields.js';
 import { asArray, flag, formOptionsFor, idParam } from '../../schema/input.js';
 import { estimatedRows, fieldJson, getField, getLiveTable, getTable, listFields, listTables, tableJson } from '../../schema/metadata.js';
@@ -39,7 +41,8 @@ export async function tableLocals(ctx: AppContext, tableId: number, extra: Recor
     listFields(ctx.pool, tableId, { trashed: true }),
     listTables(ctx.pool),
   ]);
-  return { title: table.name, section: 'tables', fmt, table, fields, trashedFields, tables, fieldTypes: allFieldTypes(), colors: COLORS, report: null, ...extra };
+  const tableIndexes = (await listTableIndexes(ctx.pool, tableId)).map((i) => tableIndexJson(i, [...fields, ...trashedFields]));
+  return { title: table.name, section: 'tables', fmt, table, fields, trashedFields, tables, tableIndexes, fieldTypes: allFieldTypes(), colors: COLORS, report: null, ...extra };
 }
 
 async function tablesPanel(ctx: AppContext, req: Request, res: Response, status: number, json: unknown, notice?: string) {
@@ -101,10 +104,17 @@ const listRoute = (path: string, summary: string) =>
 export const tableRoutes = [
   listRoute('/', 'the console home: the tables'),
   listRoute('/tables', 'list tables (and, for the console, the trash of tables)'),
-  route('post', '/tables', 'admin', 'create a table: name, table_name?, fields?', async (ctx, req, res) => {
+  route('post', '/tables', 'admin', 'create a table: name, table_name?, fields?; dry_run=1 answers the plan', async (ctx, req, res) => {
     const b = body(req);
     const fields = b.fields === undefined ? undefined : asArray(b.fields);
     if (b.fields !== undefined && !fields) throw badRequest('fields must be a list of {name, type, options...}', 'fields');
+    if (flag(b.dry_run ?? req.query.dry_run, 'dry_run')) {
+      // The change itself, up to its last statement, then rolled back: same checks, exact DDL.
+      const { statements } = await dryRunStatements(() => createTable({ ...editorDeps(ctx), dryRun: true }, actorOf(req), { name: b.name, table_name: b.table_name, fields: fields as FieldSpec[] | undefined }));
+      const plan = planFromStatements(statements, { rows: 0, bytes: 0 }, { newTable: true });
+      await reply(req, res, { json: { dry_run: true, plan }, fragment: 'change_plan', locals: { plan } });
+      return;
+    }
     const { id } = await createTable(editorDeps(ctx), actorOf(req), { name: b.name, table_name: b.table_name, fields: fields as FieldSpec[] | undefined });
     const created = await describeTable(ctx.pool, id);
     res.location(`/tables/${id}`);
@@ -123,9 +133,16 @@ export const tableRoutes = [
     await reply(req, res, { json: tableJson(locals.table, locals.fields), page: 'table', fragment: tab ? 'tabs' : 'fields_panel', locals });
   }),
 
-  route('patch', '/tables/:id', 'admin', 'rename a table: name (the display name only), table_name? (the PostgreSQL table too)', async (ctx, req, res) => {
+  route('patch', '/tables/:id', 'admin', 'rename a table: name (the display name only), table_name? (the PostgreSQL table too); dry_run=1 answers the plan', async (ctx, req, res) => {
     const id = idParam(req.params.id);
     const b = body(req);
+    if (flag(b.dry_run ?? req.query.dry_run, 'dry_run')) {
+      const table = await getLiveTable(ctx.pool, id);
+      const { statements } = await dryRunStatements(() => renameTable({ ...editorDeps(ctx), dryRun: true }, actorOf(req), id, { name: b.name, table_name: b.table_name }));
+      const plan = planFromStatements(statements, await tableSize(ctx.pool, table.table_oid), { newTable: false });
+      await reply(req, res, { json: { dry_run: true, plan }, fragment: 'change_plan', locals: { plan } });
+      return;
+    }
     const { version } = await renameTable(editorDeps(ctx), actorOf(req), id, { name: b.name, table_name: b.table_name });
     const json = { ...(await describeTable(ctx.pool, id)), version };
     if (req.get('HX-Request') === 'true' && req.get('HX-Target') === 'tables-panel') return tablesPanel(ctx, req, res, 200, json, 'Table renamed.');
@@ -243,6 +260,11 @@ export const tableRoutes = [
       // One change that scans or rewrites, on a big table (or online=1): the online path, a
       // resumable job whose steps each hold a lock briefly (server/schema/online/).
       const current = await getField(ctx.pool, id, fid);
+      // An index over several fields is on the column itself: a rewrite would leave it on the old one.
+      if (typeChangeOf(current, update) === 'rewrite') {
+        const indexes = await indexesOfField(ctx.pool, id, fid);
+        if (indexes.length) throw conflict('in_table_index', `"${current.name}" is part of the index "${indexes[0]}" over several fields; drop that index before changing the field's type, then make it again`, 'type', { indexes });
+      }
       const kind = onlineKindOf(current, update, typeChangeOf(current, update));
       if (kind) {
         const rows = await estimatedRows(ctx.pool, id);
