@@ -39,6 +39,9 @@ export function csvText(field: ModelField, value: unknown): string {
       return String((value as { id: number }).id);
     case 'single_select':
       return (value as { label: string | null; id: number }).label ?? String((value as { id: number }).id);
+    case 'multiple_select':
+      // its labels, comma-separated (a label has no comma), as an import reads them back
+      return (value as Array<{ label: string | null; id: number }>).map((c) => c.label ?? String(c.id)).join(', ');
     case 'json':
       return jsonText(value);
     case 'boolean':

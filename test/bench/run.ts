@@ -20,6 +20,7 @@ import { benchImportInfer } from './import_infer.js';
 import { benchImport } from './import.js';
 import { benchLinks } from './links.js';
 import { benchCompile } from './compile.js';
+import { benchMultiselect } from './multiselect.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -43,6 +44,7 @@ const suites: Record<string, (url: string) => Promise<void>> = {
   import: benchImport,
   links: benchLinks,
   compile: benchCompile,
+  multiselect: benchMultiselect,
 };
 
 async function main(): Promise<void> {
