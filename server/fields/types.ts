@@ -26,6 +26,7 @@ export const FIELD_TYPES = [
   'lookup',
   'rollup',
   'multiple_select',
+  'formula',
 ] as const;
 export type FieldTypeName = (typeof FIELD_TYPES)[number];
 

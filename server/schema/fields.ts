@@ -10,6 +10,7 @@ import { badRequest, conflict, unprocessable } from '../errors.js';
 import { conversionSql, displaySql, lossPredicate, type FieldShape } from '../fields/convert.js';
 import { fieldType, parseOptions } from '../fields/registry.js';
 import { assignChoiceIds, type Choice } from '../fields/single_select.js';
+import { assertFormulaSpec, changeFormula, prepareFormula, refreshFormulaTexts } from './formula_fields.js';
 import { FieldValueError, type FieldTypeDef, type SqlEnv } from '../fields/types.js';
 import { assertNoDependents, attnumOf, columnNames, columnSlots, PG_MAX_COLUMNS } from './catalog.js';
 import { schemaChange, type Actor, type Change, type EditorDeps } from './change.js';
@@ -165,7 +166,14 @@ export async function addFieldSingly(c: Change, table: TableMeta, spec: FieldSpe
   const name = validateDisplayName(spec.name, `${prefix}name`);
   if (typeof spec.type !== 'string') throw badRequest('a field type is required', `${prefix}type`);
   const type = fieldType(spec.type, `${prefix}type`);
-  const options = normaliseOptions(type, spec.options);
+  let options = normaliseOptions(type, spec.options);
+  let generated: string | undefined;
+  if (type.name === 'formula') {
+    assertFormulaSpec(spec, prefix);
+    const prepared = await prepareFormula(c.tx, table, options.expression);
+    options = prepared.options;
+    generated = prepared.sql;
+  }
   const notNull = flag(spec.not_null, `${prefix}not_null`) ?? false;
   // an autonumber is unique by definition: its constraint says so to psql and the planner
   const unique = type.system === 'identity' || (flag(spec.unique, `${prefix}unique`) ?? false);
@@ -224,6 +232,8 @@ export async function addFieldSingly(c: Change, table: TableMeta, spec: FieldSpe
   if (dflt) definition += ` DEFAULT ${dflt.sql}`;
   if (notNull) definition += ' NOT NULL';
   if (type.name === 'link') definition += ` CONSTRAINT ${ident(fkName(id))} REFERENCES ${env.linkTarget(options.table_id)} (id) ON DELETE SET NULL`;
+  // a stored formula: PostgreSQL computes it for every row (adding it rewrites the table)
+  if (generated) definition += ` GENERATED ALWAYS AS (${generated}) STORED`;
   // ADD COLUMN with no default or a constant one rewrites no rows (PostgreSQL 11+).
   await c.ddl(`ALTER TABLE ${relation} ADD COLUMN ${definition}`);
   await addSystemColumn(c, String(relation), id, String(col), type);
@@ -572,6 +582,18 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
         field = await getField(c.tx, tableId, fieldId);
       }
     }
+    if (ops.includes('rename_field')) await refreshFormulaTexts(c.tx, tableId);
+    if (field.type === 'formula' || update.type === 'formula') {
+      if (present(update.type) && update.type !== '' && update.type !== field.type) {
+        throw unprocessable('invalid_conversion', field.type === 'formula' ? `"${field.name}" is a formula: add a field of the type you want instead` : 'a field cannot be converted to a formula: add a new formula field', 'type');
+      }
+      assertFormulaSpec({ not_null: update.not_null, unique: update.unique, default: update.default });
+      if (present(update.options) && (await changeFormula(c, String(rel(c, table)), table, field, (update.options as { expression?: unknown } | null)?.expression))) {
+        ops.push('change_field');
+        field = await getField(c.tx, tableId, fieldId);
+      }
+      update = { ...update, options: undefined, type: undefined };
+    }
     const toType = present(update.type) && update.type !== '' ? String(update.type) : field.type;
     if ((isComputedType(field.type) || isComputedType(toType)) && toType !== field.type) {
       throw badRequest('a lookup or rollup is computed: it converts to no other type, nor another type to it (add a new field)', 'type');
@@ -759,6 +781,7 @@ export async function restoreField(deps: EditorDeps, actor: Actor, tableId: numb
        WHERE id = $1`,
       [fieldId, name, column, notNull, unique, pos[0]!.next],
     );
+    await refreshFormulaTexts(c.tx, tableId);
     c.reached('metadata');
     return { result: { id: fieldId, warnings }, tableId, fieldId, details: { name, column, warnings } };
   });

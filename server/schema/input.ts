@@ -106,6 +106,7 @@ const OPTION_KEYS: Record<string, string[]> = {
   lookup: ['link_field_id', 'field_id'],
   rollup: ['link_field_id', 'field_id', 'fn'],
   multiple_select: ['choices'],
+  formula: ['expression'],
   rating: ['max'],
   percent: ['decimals'],
   currency: ['code', 'decimals'],
