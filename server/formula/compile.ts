@@ -105,7 +105,8 @@ export function compileFormula(tree: Node, field: (id: number) => FieldRef | und
     return r.sql;
   };
   // a whole number for left/right, never raising: rounded, and kept inside int's range
-  const smallInt = (sql: string) => `least(greatest(round(${sql}), -1000000), 1000000)::int`;
+  // (least/greatest skip NULLs: a CASE keeps an empty count empty)
+  const smallInt = (sql: string) => `(CASE WHEN ${sql} > 1000000 THEN 1000000 WHEN ${sql} < -1000000 THEN -1000000 ELSE round(${sql}) END)::int`;
 
   const go = (n: Node): R => {
     switch (n.k) {

@@ -3,7 +3,8 @@
 // working; trashing a field it uses makes it read as empty (no failing query) and reconcile
 // report it, and restoring repairs it; it is read-only; filters and sorts work. A property
 // test compiles random trees and compares PostgreSQL's answers with the JS evaluator's on
-// random rows (NULLs, zero divisors, bigint extremes, 28-digit decimals); the escaping
+// random rows (NULLs, zero divisors, bigint extremes, 28-digit decimals; letters are ASCII:
+// upper/lower of other letters follow the database's collation); the escaping
 // helper is tested by property too.
 import { expect } from 'chai';
 import fc from 'fast-check';
@@ -157,7 +158,7 @@ describe('formula fields', function () {
       fc.tuple(fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }), fc.nat(99)).map(([w, f]) => `${w}.${String(f).padStart(2, '0')}`),
     );
     const big = fc.oneof(fc.constantFrom('0', '9223372036854775807', '-9223372036854775808', '1', '-3'), fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n }).map(String));
-    const text = fc.stringOf(fc.constantFrom('a', 'B', 'c', ' ', '1', '✓', 'é'), { maxLength: 8 });
+    const text = fc.string({ unit: fc.constantFrom('a', 'B', 'c', ' ', '1', '✓'), maxLength: 8 });
     const day = fc.integer({ min: -20000, max: 40000 });
     const row = fc.record({ a: fc.option(num), b: fc.option(big), s: fc.option(text), t: fc.option(text), d: fc.option(day), e: fc.option(day), p: fc.option(fc.boolean()) });
     const rows = fc.sample(row, { numRuns: 60, seed: 19 });
@@ -168,7 +169,9 @@ describe('formula fields', function () {
       const [c] = cols[id]!;
       const v = (r as Record<string, unknown>)[c];
       if (v === null) return null;
-      if (c === 'a' || c === 'b') return Dec.parse(String(v));
+      // a numeric(30,2) holds its value at scale 2 ('0' is 0.00), as its text shows
+      if (c === 'a') return Dec.parse(String(v)).round(2);
+      if (c === 'b') return Dec.parse(String(v));
       if (c === 'd' || c === 'e') return { days: v as number };
       return v as Value;
     };
@@ -208,7 +211,8 @@ describe('formula fields', function () {
             fc.tuple(fc.constantFrom('and', 'or'), boolTree(depth - 1), boolTree(depth - 1)).map(([op, left, right]) => ({ k: 'bin', op, left, right, pos }) as Node),
             boolTree(depth - 1).map((arg) => ({ k: 'not', arg, pos }) as Node),
           );
-    const tree = fc.oneof(numTree(3, false), textTree(3), boolTree(3));
+    const division = fc.tuple(numTree(2, false), numTree(1, true)).map(([left, right]) => ({ k: 'bin', op: '/', left, right, pos }) as Node);
+    const tree = fc.oneof(numTree(3, false), division, textTree(3), boolTree(3));
     const names: Record<number, string> = { 1: 'A', 2: 'B', 3: 'S', 4: 'T', 5: 'D', 6: 'E', 7: 'P' };
     const fieldRef = (id: number) => ({ name: names[id]!, type: { number: 'number', text: 'text', date: 'date', boolean: 'boolean' }[cols[id]![1]]!, ref: `r.${cols[id]![0]}` });
     let withDivision = 0;
