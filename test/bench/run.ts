@@ -21,6 +21,7 @@ import { benchImport } from './import.js';
 import { benchLinks } from './links.js';
 import { benchCompile } from './compile.js';
 import { benchMultiselect } from './multiselect.js';
+import { benchFormula } from './formula.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -45,6 +46,7 @@ const suites: Record<string, (url: string) => Promise<void>> = {
   links: benchLinks,
   compile: benchCompile,
   multiselect: benchMultiselect,
+  formula: benchFormula,
 };
 
 async function main(): Promise<void> {

@@ -184,7 +184,7 @@ describe('formula fields', function () {
         ? fc.oneof(fc.constantFrom<Node>({ k: 'field', id: 1, pos }, { k: 'field', id: 2, pos }), fc.constantFrom('0', '1', '2.5', '1000000000000', '0.001').map(lit))
         : fc.oneof(
             numTree(0, exact),
-            fc.tuple(fc.constantFrom(...((exact ? ['+', '-', '*'] : ['+', '-', '*', '/']) as const)), numTree(depth - 1, exact), numTree(depth - 1, exact)).map(([op, left, right]) => ({ k: 'bin', op, left, right, pos }) as Node),
+            fc.tuple(fc.constantFrom<'+' | '-' | '*' | '/'>(...(exact ? (['+', '-', '*'] as const) : (['+', '-', '*', '/'] as const))), numTree(depth - 1, exact), numTree(depth - 1, exact)).map(([op, left, right]) => ({ k: 'bin', op, left, right, pos }) as Node),
             numTree(depth - 1, exact).map((arg) => ({ k: 'neg', arg, pos }) as Node),
             fc.tuple(fc.constantFrom('abs', 'round'), numTree(depth - 1, true), fc.nat(4)).map(([fn, a, d]) => ({ k: 'call', fn, args: fn === 'round' ? [a, lit(String(d))] : [a], pos }) as Node),
             textTree(depth - 1).map((a) => ({ k: 'call', fn: 'len', args: [a], pos }) as Node),
