@@ -144,8 +144,8 @@ export function mapHeader(model: Model, header: string[], ignoreUnknown = false)
       unknown.push(name);
       return null;
     }
-    // a system field's column (as export writes it) is PostgreSQL's to fill, like id
-    if (f.type.system) return null;
+    // a system field's or a formula's column (as export writes it) is PostgreSQL's to fill, like id
+    if (f.type.system || f.meta.type === 'formula') return null;
     if (seen.has(f)) throw invalidCsv(1, f.column, `the columns "${seen.get(f)}" and "${name}" are both field ${f.meta.name}`);
     seen.set(f, name);
     return f;
