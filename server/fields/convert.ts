@@ -5,6 +5,7 @@
 // (number <-> boolean, date <-> datetime, select option ids kept by id). The same SQL
 // serves the conversion (ALTER COLUMN ... TYPE ... USING) and the dry run that counts and
 // shows what would be lost.
+import { OPTION_IDS_TYPE } from './multiple_select.js';
 import { fieldType } from './registry.js';
 import type { FieldTypeName, SqlEnv } from './types.js';
 
@@ -37,11 +38,36 @@ export function conversionSql(from: FieldShape, to: FieldShape, col: string, env
     const kept = (to.options.choices as Array<{ id: number }>).map((c) => c.id);
     return kept.length ? `CASE WHEN ${col} IN (${kept.join(', ')}) THEN ${col} END` : 'NULL::integer';
   }
+  // Option ids are kept by id between the two select types (a label with a comma, which a
+  // multiple select cannot have, is no option there: its values are reported lost).
+  if (from.type === 'multiple_select' || to.type === 'multiple_select') {
+    const direct = selectIdsSql(from, to, col);
+    if (direct) return direct;
+  }
   // a system field to the ordinary type it is stored as keeps every value as it is
   if (SYSTEM_BASE[from.type] === to.type && (to.type !== 'number' || to.options.decimals === 0)) return col;
   if (from.type === to.type && ['text', 'long_text', 'email', 'url', 'json', 'boolean', 'date', 'datetime'].includes(from.type)) return col;
   if ((from.type === 'text' || from.type === 'long_text') && (to.type === 'text' || to.type === 'long_text')) return col;
   return dst.fromText(src.toText(col, from.options), to.options, env);
+}
+
+function selectIdsSql(from: FieldShape, to: FieldShape, col: string): string | null {
+  const ids = (shape: FieldShape) => ((shape.options?.choices ?? []) as Array<{ id: number }>).map((c) => c.id);
+  const kept = ids(to);
+  const keptArray = `ARRAY[${kept.join(',')}]::int[]`;
+  if (from.type === 'multiple_select' && to.type === 'multiple_select') {
+    // every old option still there (a rename, a colour, a new option): nothing to rewrite
+    if (ids(from).every((id) => kept.includes(id))) return col;
+    return `tablewright.option_set(ARRAY(SELECT x FROM unnest(${col}::int[]) AS x WHERE x = ANY (${keptArray})))::${OPTION_IDS_TYPE}`;
+  }
+  if (from.type === 'single_select' && to.type === 'multiple_select') {
+    return kept.length ? `CASE WHEN ${col} = ANY (${keptArray}) THEN ARRAY[${col}]::${OPTION_IDS_TYPE} END` : `NULL::${OPTION_IDS_TYPE}`;
+  }
+  if (from.type === 'multiple_select' && to.type === 'single_select') {
+    // one option only: a row with several has no single value (reported, kept in the trash)
+    return kept.length ? `CASE WHEN cardinality(${col}) = 1 AND (${col}::int[])[1] = ANY (${keptArray}) THEN (${col}::int[])[1] END` : 'NULL::integer';
+  }
+  return null;
 }
 
 /**
@@ -54,6 +80,11 @@ export function lossPredicate(from: FieldShape, to: FieldShape, col: string, env
   if (to.type === 'link') {
     const target = env.linkTarget(to.options.table_id);
     return `(${nonEmpty}) AND ((${converted}) IS NULL OR NOT EXISTS (SELECT 1 FROM ${target} AS l WHERE l.id = (${converted})))`;
+  }
+  if (from.type === 'multiple_select' && to.type === 'multiple_select') {
+    // a row keeping some of its options still loses the others
+    const kept = (to.options.choices as Array<{ id: number }>).map((c) => c.id);
+    return `${col} IS NOT NULL AND NOT (${col}::int[] <@ ARRAY[${kept.join(',')}]::int[])`;
   }
   return `(${nonEmpty}) AND (${converted}) IS NULL`;
 }

@@ -11,6 +11,8 @@ import { emailType, urlType } from './email_url.js';
 import { jsonType } from './json.js';
 import { linkType } from './link.js';
 import { lookupType, rollupType } from './computed.js';
+import { formulaType } from './formula.js';
+import { multipleSelectType } from './multiple_select.js';
 import { numberType } from './number.js';
 import { singleSelectType } from './single_select.js';
 import { autonumberType, createdAtType, createdByType, updatedAtType, updatedByType } from './system.js';
@@ -41,6 +43,8 @@ const registry: Record<FieldTypeName, FieldTypeDef> = {
   phone: phoneType,
   lookup: lookupType,
   rollup: rollupType,
+  multiple_select: multipleSelectType,
+  formula: formulaType,
 };
 
 export function isFieldType(name: unknown): name is FieldTypeName {

@@ -25,10 +25,12 @@ export const FIELD_TYPES = [
   'phone',
   'lookup',
   'rollup',
+  'multiple_select',
+  'formula',
 ] as const;
 export type FieldTypeName = (typeof FIELD_TYPES)[number];
 
-export const FILTER_OPS = ['eq', 'neq', 'contains', 'gt', 'gte', 'lt', 'lte', 'empty', 'not_empty', 'in'] as const;
+export const FILTER_OPS = ['eq', 'neq', 'contains', 'gt', 'gte', 'lt', 'lte', 'empty', 'not_empty', 'in', 'has_any', 'has_all', 'has_none'] as const;
 export type FilterOp = (typeof FILTER_OPS)[number];
 
 /** A value that cannot be stored in a field: the message says why, for a person. */

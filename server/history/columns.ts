@@ -155,6 +155,7 @@ export function apiValue(field: FieldMeta | undefined, text: JsonText): unknown 
     // A value written before the field became a number (text '42'): shown as the number it converted to.
     if (field.type === 'number' && typeof raw === 'string' && NUMBER_TEXT.test(raw.trim())) return numberToJson(raw.trim());
     if (field.type === 'single_select' && typeof raw === 'number') return fieldType(field.type).toJson(raw, field.options);
+    if (field.type === 'multiple_select' && Array.isArray(raw)) return fieldType(field.type).toJson(raw, field.options);
     if (field.type === 'link' && typeof raw === 'number') return { id: raw, label: null };
   } catch {
     // a value that no longer fits its field's type: shown as stored

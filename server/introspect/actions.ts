@@ -126,6 +126,9 @@ async function dispatch(deps: ReconcileDeps, actor: Actor, item: DriftItem, acti
       return restoreHistory(deps, actor, tableId!, item.id);
     case 'broken_computed':
       throw badRequest('a broken lookup or rollup is resolved by restoring what it reads, or by trashing it; here it can only be ignored', 'action');
+    case 'broken_formula':
+      // only ignore is offered: restoring the field (or changing the expression) repairs it
+      throw conflict('no_action', 'restore the field the formula uses, or change its expression');
   }
 }
 

@@ -14,6 +14,7 @@ import { type CatalogColumn, type CatalogTable, type Snapshot, type SnapshotFiel
 import { expectedColumnType } from './types.js';
 import { historyItemId } from '../history/triggers.js';
 import { hasNoColumn, isManyLink } from '../schema/m2m.js';
+import { missingInputs } from '../schema/formula_fields.js';
 
 export const DRIFT_KINDS = [
   'missing_table',
@@ -31,6 +32,7 @@ export const DRIFT_KINDS = [
   'history_off',
   'missing_junction',
   'broken_computed',
+  'broken_formula',
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
@@ -362,6 +364,23 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
     }
 
     if (!byOid || stale.length) reidentify.push(identityItem(t, tableRef, rel, stale));
+
+    // A formula that uses a trashed (or gone) field reads as empty until the field is back.
+    const liveFields = new Map(fields.filter((f) => f.trashed_at === null).map((f) => [f.id, f]));
+    for (const f of liveFields.values()) {
+      if (f.type !== 'formula') continue;
+      const missing = missingInputs(f, liveFields);
+      if (!missing.length) continue;
+      const names = missing.map((id) => fields.find((x) => x.id === id)?.name ?? `#${id}`);
+      items.push({
+        id: `broken_formula:f${f.id}`,
+        kind: 'broken_formula',
+        message: `Formula "${f.name}" of table "${t.name}" uses ${names.map((n) => `"${n}"`).join(', ')}, not a live field now (in the trash, or gone): it reads as empty until ${missing.length > 1 ? 'they are' : 'it is'} restored, or its expression is changed.`,
+        table: tableRef,
+        field: { id: f.id, name: f.name, column: f.column_name, trashed: false },
+        actions: [A.ignore()],
+      });
+    }
 
     const pk = idColumn(rel);
     for (const c of rel.columns) {

@@ -100,6 +100,15 @@ export function mapColumn(col: CatalogColumn, table: CatalogTable, linkTarget: (
       return { type: 'json', options: {}, read_only: false, pg_type: null };
     case 'json':
       return ro('json', {}, 'json (not jsonb); convert it to jsonb to edit it');
+    case '_int4':
+      // An integer[] a DBA made: its numbers could be option ids, but no labels say what
+      // they mean. Adopted read-only as a multiple select without options (values read
+      // #id); convert it to a multiple select with options to edit it.
+      return ro('multiple_select', { choices: [] }, `${col.type}: ids without option labels; convert it to a multiple select with options to edit it`);
+    case 'option_ids':
+      // our own domain with no comment to name its options (a comment, when there is one,
+      // brings them back: adopt_comment.ts)
+      return { type: 'multiple_select', options: { choices: [] }, read_only: false, pg_type: null };
     default:
       return ro('text', {}, `no field type edits ${col.type}`);
   }

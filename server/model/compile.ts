@@ -7,6 +7,8 @@
 import { ident, identFromCatalog, qualified } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
 import { numberToJson } from '../fields/number.js';
+import { resultType } from '../fields/formula.js';
+import { missingInputs } from '../schema/formula_fields.js';
 import { fieldType } from '../fields/registry.js';
 import type { FieldTypeDef } from '../fields/types.js';
 import { FIELD_COLUMNS, getLiveTable, getTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
@@ -139,12 +141,18 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
   const select: string[] = [rowKey.hasId ? `${ROW_ALIAS}.id` : 'NULL::int8 AS id'];
   const laterals = new Laterals(db, dataSchema, dependsOn, ROW_ALIAS);
 
+  const live = new Map(metas.map((m) => [m.id, m]));
   for (const meta of metas) {
-    const type = fieldType(meta.type);
+    // a formula filters, sorts and formats as the type of its result
+    const type = meta.type === 'formula' ? resultType(meta.options) : fieldType(meta.type);
     const quoted = ident(meta.column_name, 'column');
-    const ref = `${ROW_ALIAS}.${quoted}`;
-    // a system field (autonumber, created_at...) is PostgreSQL's to fill: read-only for every write path
-    const field: ModelField = { meta: type.system ? { ...meta, read_only: true } : meta, type, options: meta.options, column: meta.column_name, quoted: String(quoted), ref };
+    // A formula using a trashed field is broken: read as empty (never an error) until the
+    // field comes back. Reconcile reports it.
+    const broken = meta.type === 'formula' && missingInputs(meta, live).length > 0;
+    const ref = broken ? `NULL::${type.sqlType(meta.options)}` : `${ROW_ALIAS}.${quoted}`;
+    // a system field (autonumber, created_at...) and a formula are PostgreSQL's to fill: read-only for every write path
+    const computed = Boolean(type.system) || meta.type === 'formula';
+    const field: ModelField = { meta: computed ? { ...meta, read_only: true } : meta, type, options: meta.options, column: meta.column_name, quoted: String(quoted), ref };
     if (meta.type === 'lookup' || meta.type === 'rollup') {
       field.meta = { ...field.meta, read_only: true };
       const c = await computedSql(laterals, metas, meta);

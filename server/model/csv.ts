@@ -39,6 +39,9 @@ export function csvText(field: ModelField, value: unknown): string {
       return String((value as { id: number }).id);
     case 'single_select':
       return (value as { label: string | null; id: number }).label ?? String((value as { id: number }).id);
+    case 'multiple_select':
+      // its labels, comma-separated (a label has no comma), as an import reads them back
+      return (value as Array<{ label: string | null; id: number }>).map((c) => c.label ?? String(c.id)).join(', ');
     case 'json':
       return jsonText(value);
     case 'boolean':
@@ -141,8 +144,8 @@ export function mapHeader(model: Model, header: string[], ignoreUnknown = false)
       unknown.push(name);
       return null;
     }
-    // a system field's column (as export writes it) is PostgreSQL's to fill, like id
-    if (f.type.system) return null;
+    // a system field's or a formula's column (as export writes it) is PostgreSQL's to fill, like id
+    if (f.type.system || f.meta.type === 'formula') return null;
     if (seen.has(f)) throw invalidCsv(1, f.column, `the columns "${seen.get(f)}" and "${name}" are both field ${f.meta.name}`);
     seen.set(f, name);
     return f;

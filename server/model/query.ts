@@ -2,6 +2,7 @@
 // Every value is a $n parameter; every identifier comes from the compiled model, never
 // from the request: a filter or sort key that names no field is a 400.
 import { AppError, badRequest } from '../errors.js';
+import { optionIdsText } from '../fields/multiple_select.js';
 import { FieldValueError, FILTER_OPS, type FilterOp } from '../fields/types.js';
 import { parseLinkList } from '../fields/link_list.js';
 import { ROW_ALIAS, type Model, type ModelField } from './compile.js';
@@ -89,6 +90,16 @@ function condition(field: ModelField | 'id', op: FilterOp, raw: unknown, params:
       const target = field !== 'id' && field.meta.type === 'json' ? `${ref}::text` : ref;
       return `${target} ILIKE ${params.add(likePattern(raw))}`;
     }
+    case 'has_any':
+    case 'has_all':
+    case 'has_none': {
+      // The chosen options' ids as one int[] parameter; && and @> can use the column's GIN index.
+      const ids = parseValue(field, raw, param);
+      const p = `${params.add(ids)}::int[]`;
+      if (op === 'has_any') return `${ref} && ${p}`;
+      if (op === 'has_all') return `${ref} @> ${p}`;
+      return `(${ref} IS NULL OR NOT (${ref} && ${p}))`;
+    }
     case 'in': {
       const list = Array.isArray(raw) ? raw : String(raw ?? '').split(',');
       const values = list.map((v) => (typeof v === 'string' ? v.trim() : v)).filter((v) => v !== '');
@@ -159,7 +170,7 @@ export function parseFilters(model: Model, raw: unknown, params: Params): string
     const entries: Array<[string, unknown]> = spec !== null && typeof spec === 'object' && !Array.isArray(spec) ? Object.entries(spec) : [['eq', spec]];
     for (const [op, value] of entries) {
       if (!(FILTER_OPS as readonly string[]).includes(op)) throw badRequest(`"${op.slice(0, 20)}" is not a filter operator; use one of: ${FILTER_OPS.join(', ')}`, `${param}[${op.slice(0, 20)}]`);
-      const values = Array.isArray(value) && op !== 'in' ? value : [value];
+      const values = Array.isArray(value) && op !== 'in' && !op.startsWith('has_') ? value : [value];
       for (const v of values) where.push(condition(field, op as FilterOp, v, params, `${param}[${op}]`));
     }
   }
@@ -182,6 +193,10 @@ function sortExpr(field: ModelField | 'id'): string {
     // Options sort by label, not by id: a position in the labels' order.
     const ids = [...(field.options.choices as Array<{ id: number; label: string }>)].sort((a, b) => a.label.localeCompare(b.label)).map((c) => c.id);
     return ids.length ? `array_position(ARRAY[${ids.join(',')}]::int[], ${field.ref})` : field.ref;
+  }
+  if (field.meta.type === 'multiple_select') {
+    // By the labels, in the options' order, as the grid shows them ('a, b' before 'b').
+    return optionIdsText(field.ref, field.options);
   }
   if (field.meta.type === 'link' && field.link?.labelRef) return field.link.labelRef;
   // a list sorts by its first linked row's label (the lists are ordered by id)

@@ -10,6 +10,7 @@ import { badRequest, conflict, unprocessable } from '../errors.js';
 import { conversionSql, displaySql, lossPredicate, type FieldShape } from '../fields/convert.js';
 import { fieldType, parseOptions } from '../fields/registry.js';
 import { assignChoiceIds, type Choice } from '../fields/single_select.js';
+import { assertFormulaSpec, changeFormula, prepareFormula, refreshFormulaTexts } from './formula_fields.js';
 import { FieldValueError, type FieldTypeDef, type SqlEnv } from '../fields/types.js';
 import { assertNoDependents, attnumOf, columnNames, columnSlots, PG_MAX_COLUMNS } from './catalog.js';
 import { schemaChange, type Actor, type Change, type EditorDeps } from './change.js';
@@ -100,7 +101,7 @@ export function normaliseOptions(type: FieldTypeDef, raw: unknown, previous?: an
     if (!opts.multiple) delete opts.multiple;
     if (previous) delete opts.reverse_name;
   }
-  if (type.name === 'single_select') opts.choices = assignChoiceIds(opts.choices, (previous?.choices as Choice[]) ?? []);
+  if (type.name === 'single_select' || type.name === 'multiple_select') opts.choices = assignChoiceIds(opts.choices, (previous?.choices as Choice[]) ?? []);
   return opts;
 }
 
@@ -165,7 +166,14 @@ export async function addFieldSingly(c: Change, table: TableMeta, spec: FieldSpe
   const name = validateDisplayName(spec.name, `${prefix}name`);
   if (typeof spec.type !== 'string') throw badRequest('a field type is required', `${prefix}type`);
   const type = fieldType(spec.type, `${prefix}type`);
-  const options = normaliseOptions(type, spec.options);
+  let options = normaliseOptions(type, spec.options);
+  let generated: string | undefined;
+  if (type.name === 'formula') {
+    assertFormulaSpec(spec, prefix);
+    const prepared = await prepareFormula(c.tx, table, options.expression);
+    options = prepared.options;
+    generated = prepared.sql;
+  }
   const notNull = flag(spec.not_null, `${prefix}not_null`) ?? false;
   // an autonumber is unique by definition: its constraint says so to psql and the planner
   const unique = type.system === 'identity' || (flag(spec.unique, `${prefix}unique`) ?? false);
@@ -224,11 +232,13 @@ export async function addFieldSingly(c: Change, table: TableMeta, spec: FieldSpe
   if (dflt) definition += ` DEFAULT ${dflt.sql}`;
   if (notNull) definition += ' NOT NULL';
   if (type.name === 'link') definition += ` CONSTRAINT ${ident(fkName(id))} REFERENCES ${env.linkTarget(options.table_id)} (id) ON DELETE SET NULL`;
+  // a stored formula: PostgreSQL computes it for every row (adding it rewrites the table)
+  if (generated) definition += ` GENERATED ALWAYS AS (${generated}) STORED`;
   // ADD COLUMN with no default or a constant one rewrites no rows (PostgreSQL 11+).
   await c.ddl(`ALTER TABLE ${relation} ADD COLUMN ${definition}`);
   await addSystemColumn(c, String(relation), id, String(col), type);
   if (unique) await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(uniqueName(id))} UNIQUE (${col})`);
-  if (hasOwnIndex({ indexed, is_unique: unique })) await c.ddl(`CREATE INDEX ${ident(indexName(id))} ON ${relation} (${col})`);
+  if (hasOwnIndex({ indexed, is_unique: unique })) await c.ddl(`CREATE INDEX ${ident(indexName(id))} ON ${relation} ${indexUsing(type.name)}(${col})`);
   await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ id, name, type: type.name, options }, table))}`);
   const attnum = await attnumOf(c.tx, table.table_oid!, column);
   await c.tx.query(`UPDATE tablewright.fields SET attnum = $2 WHERE id = $1`, [id, attnum]);
@@ -275,11 +285,21 @@ export async function planTypeChange(db: Queryable, deps: EditorDeps, table: Tab
   const from: FieldShape = { type: field.type, options: field.options };
   let options: any;
   let created: Choice[] | undefined;
-  if (type.name === 'single_select' && !sameType && (update.options === undefined || update.options === '' || !hasChoices(update.options))) {
+  const isSelect = (t: string) => t === 'single_select' || t === 'multiple_select';
+  if (isSelect(type.name) && isSelect(field.type) && !sameType && !hasChoices(update.options)) {
+    // Between the select types the options come along with their ids and colours.
+    const carried = (field.options.choices as Choice[]).filter((ch) => type.name === 'single_select' || !ch.label.includes(','));
+    options = normaliseOptions(type, { choices: carried });
+  } else if (isSelect(type.name) && !sameType && (update.options === undefined || update.options === '' || !hasChoices(update.options))) {
     // One option per distinct non-empty value, compared case-insensitively: the most
     // frequent spelling names the option; options are listed alphabetically.
+    // A multiple select reads each comma-separated label of a value.
     const { rows } = await db.query<{ v: string }>(
-      `SELECT v FROM (SELECT btrim(${displaySql(from, col)}) AS v, count(*) AS n FROM ${relation}
+      type.name === 'multiple_select'
+        ? `SELECT v FROM (SELECT btrim(x) AS v, count(*) AS n FROM ${relation}, unnest(string_to_array(left(${displaySql(from, col)}, 100000), ',')) AS x
+              WHERE ${col} IS NOT NULL AND btrim(x) <> '' GROUP BY 1) s
+            ORDER BY n DESC, v COLLATE "C" LIMIT 2000`
+        : `SELECT v FROM (SELECT btrim(${displaySql(from, col)}) AS v, count(*) AS n FROM ${relation}
           WHERE ${col} IS NOT NULL AND btrim(${displaySql(from, col)}) <> '' GROUP BY 1) s
         ORDER BY n DESC, v COLLATE "C" LIMIT 2000`,
     );
@@ -398,7 +418,12 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
         // held a value were copied to the trash above).
         await c.ddl(`UPDATE ${relation} SET ${col} = NULL WHERE ${lossPredicate({ type: field.type, options: field.options }, to, col, env)}`);
       }
+      // A GIN index (a multiple select's) cannot index an integer, nor a btree go on as one:
+      // the field's own index is dropped before and made again after, with the new method.
+      const remakeIndex = hasOwnIndex(field) && indexUsing(field.type) !== indexUsing(to.type);
+      if (remakeIndex) await c.ddl(`DROP INDEX IF EXISTS ${qualified(c.deps.config.dataSchema, indexName(field.id))}`);
       await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} TYPE ${newType.sqlType(to.options)} USING ${converted}`);
+      if (remakeIndex) await c.ddl(`CREATE INDEX ${ident(indexName(field.id))} ON ${relation} ${indexUsing(to.type)}(${col})`);
     }
     if (to.type === 'link') {
       await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(fkName(field.id))} FOREIGN KEY (${col}) REFERENCES ${env.linkTarget(to.options.table_id)} (id) ON DELETE SET NULL`);
@@ -477,12 +502,15 @@ async function setUnique(c: Change, table: TableMeta, field: FieldMeta, on: bool
  * index (ix_f<id>) only when it is indexed and not unique, so a field that is both has one
  * index, not two identical ones. Brings the column from `field`'s shape to `next`'s.
  */
+/** A field's own index: GIN for a multiple select (its filters are && and @>), else a btree. */
+export const indexUsing = (type: string) => (type === 'multiple_select' ? 'USING gin ' : '');
+
 export const hasOwnIndex = (f: { indexed: boolean; is_unique: boolean }) => f.indexed && !f.is_unique;
 
 async function syncOwnIndex(c: Change, table: TableMeta, field: FieldMeta, next: { indexed: boolean; is_unique: boolean }): Promise<void> {
   const had = hasOwnIndex(field);
   const want = hasOwnIndex(next);
-  if (want && !had) await c.ddl(`CREATE INDEX ${ident(indexName(field.id))} ON ${rel(c, table)} (${ident(field.column_name)})`);
+  if (want && !had) await c.ddl(`CREATE INDEX ${ident(indexName(field.id))} ON ${rel(c, table)} ${indexUsing(field.type)}(${ident(field.column_name)})`);
   // field.indexed without its own index: unique, but a table made before one index served
   // both may still have a second one
   else if (!want && field.indexed) await c.ddl(`DROP INDEX IF EXISTS ${qualified(c.deps.config.dataSchema, indexName(field.id))}`);
@@ -518,7 +546,7 @@ export function typeChangeRewrites(field: FieldMeta, update: FieldUpdate): boole
   const typeName = update.type === undefined || update.type === '' ? field.type : String(update.type);
   const type = fieldType(typeName);
   const sameType = type.name === field.type;
-  if (type.name === 'single_select' && !sameType && !hasChoices(update.options)) return true;
+  if ((type.name === 'single_select' || type.name === 'multiple_select') && !sameType && !hasChoices(update.options)) return true;
   const options = normaliseOptions(type, update.options === undefined ? (sameType ? field.options : undefined) : update.options, sameType ? field.options : undefined);
   if (type.sqlType(options) !== fieldType(field.type).sqlType(field.options)) return true;
   if (type.name === 'link' || field.type === 'link') return true;
@@ -553,6 +581,18 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
         ops.push('rename_field');
         field = await getField(c.tx, tableId, fieldId);
       }
+    }
+    if (ops.includes('rename_field')) await refreshFormulaTexts(c.tx, tableId);
+    if (field.type === 'formula' || update.type === 'formula') {
+      if (present(update.type) && update.type !== '' && update.type !== field.type) {
+        throw unprocessable('invalid_conversion', field.type === 'formula' ? `"${field.name}" is a formula: add a field of the type you want instead` : 'a field cannot be converted to a formula: add a new formula field', 'type');
+      }
+      assertFormulaSpec({ not_null: update.not_null, unique: update.unique, default: update.default });
+      if (present(update.options) && (await changeFormula(c, String(rel(c, table)), table, field, (update.options as { expression?: unknown } | null)?.expression))) {
+        ops.push('change_field');
+        field = await getField(c.tx, tableId, fieldId);
+      }
+      update = { ...update, options: undefined, type: undefined };
     }
     const toType = present(update.type) && update.type !== '' ? String(update.type) : field.type;
     if ((isComputedType(field.type) || isComputedType(toType)) && toType !== field.type) {
@@ -729,7 +769,7 @@ export async function restoreField(deps: EditorDeps, actor: Actor, tableId: numb
         unique = false;
         warnings.push('restored without UNIQUE: some values repeat');
         // its UNIQUE constraint was its index too (hasOwnIndex): an indexed field gets its own
-        if (field.indexed) await c.ddl(`CREATE INDEX IF NOT EXISTS ${ident(indexName(field.id))} ON ${relation} (${col})`);
+        if (field.indexed) await c.ddl(`CREATE INDEX IF NOT EXISTS ${ident(indexName(field.id))} ON ${relation} ${indexUsing(field.type)}(${col})`);
       } else await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(uniqueName(field.id))} UNIQUE (${col})`);
     }
     c.reached('ddl');
@@ -741,6 +781,7 @@ export async function restoreField(deps: EditorDeps, actor: Actor, tableId: numb
        WHERE id = $1`,
       [fieldId, name, column, notNull, unique, pos[0]!.next],
     );
+    await refreshFormulaTexts(c.tx, tableId);
     c.reached('metadata');
     return { result: { id: fieldId, warnings }, tableId, fieldId, details: { name, column, warnings } };
   });

@@ -48,7 +48,7 @@ export function asArray(value: unknown): unknown[] | undefined {
  * validate; JSON input passes through unchanged where it is already typed.
  */
 export function coerceOptions(type: string, raw: unknown, previous?: { choices?: Array<{ id: number; label: string; color: string }> }): unknown {
-  if (raw === undefined || raw === null || raw === '') return type === 'single_select' && previous ? previous : {};
+  if (raw === undefined || raw === null || raw === '') return (type === 'single_select' || type === 'multiple_select') && previous ? previous : {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw badRequest('options must be an object', 'options');
   const o = { ...(raw as Record<string, unknown>) };
   const toInt = (k: string) => {
@@ -70,7 +70,7 @@ export function coerceOptions(type: string, raw: unknown, previous?: { choices?:
     if (o.reverse_name === '') delete o.reverse_name;
   }
   if (type === 'text' || type === 'long_text') toInt('max_length');
-  if (type === 'single_select' && o.choices !== undefined) {
+  if ((type === 'single_select' || type === 'multiple_select') && o.choices !== undefined) {
     if (typeof o.choices === 'string') {
       // One label per line; a line matching an existing option keeps its id and colour.
       const old = previous?.choices ?? [];
@@ -105,6 +105,8 @@ const OPTION_KEYS: Record<string, string[]> = {
   link: ['table_id', 'multiple', 'reverse_name'],
   lookup: ['link_field_id', 'field_id'],
   rollup: ['link_field_id', 'field_id', 'fn'],
+  multiple_select: ['choices'],
+  formula: ['expression'],
   rating: ['max'],
   percent: ['decimals'],
   currency: ['code', 'decimals'],

@@ -29,6 +29,8 @@ function content(view: CellView): Html | string {
       return html`<a href="${view.href}">${view.text}</a>`;
     case 'tag':
       return html`<span class="tag tag-${view.color}">${view.text}</span>`;
+    case 'tags':
+      return html`${(view.tags ?? []).map((t) => html`<span class="tag tag-${t.color}">${t.text}</span> `)}`;
     case 'link':
       return html`<span class="linked" title="${view.title}">${view.text}</span>`;
     case 'long':

@@ -8,7 +8,7 @@ import type { ModelField } from '../model/compile.js';
 
 /** What a display cell shows; `kind` picks the markup in views/partials/grid_cell.ejs. */
 export interface CellView {
-  kind: 'empty' | 'text' | 'number' | 'bool' | 'link' | 'url' | 'email' | 'tag' | 'json' | 'long';
+  kind: 'empty' | 'text' | 'number' | 'bool' | 'link' | 'url' | 'email' | 'tag' | 'tags' | 'json' | 'long';
   text: string;
   /** the full value, on hover (long text, JSON, a link's id) */
   title?: string;
@@ -18,6 +18,8 @@ export interface CellView {
   color?: string;
   /** the value as its editor (and a paste) reads it, where the text shown differs */
   copy?: string;
+  /** tags: a multiple select's options, each in its colour */
+  tags?: Array<{ text: string; color: string }>;
 }
 
 /** What an editor cell needs: the input's kind and its current value as text. */
@@ -26,6 +28,9 @@ export interface EditorView {
   value: string;
   checked?: boolean;
   choices?: Array<{ value: string; label: string }>;
+  /** select: several may be chosen (a multiple select); `values` are the chosen ones */
+  multiple?: boolean;
+  values?: string[];
   hint?: string;
   /** link: the row picker (a datalist of the linked table's rows); none when that table is gone */
   picker?: LinkPicker;
@@ -90,6 +95,11 @@ export function cellView(field: ModelField, value: unknown): CellView {
       const v = value as { id: number; label: string | null; color: string | null };
       return { kind: 'tag', text: v.label ?? `#${v.id}`, color: v.color ?? 'gray' };
     }
+    case 'multiple_select': {
+      const list = value as Array<{ id: number; label: string | null; color: string | null }>;
+      const tags = list.map((v) => ({ text: v.label ?? `#${v.id}`, color: v.color ?? 'gray' }));
+      return { kind: 'tags', text: tags.map((t) => t.text).join(', '), tags };
+    }
     case 'json': {
       const full = jsonText(value);
       return full.length > JSON_CHARS ? { kind: 'json', text: `${full.slice(0, JSON_CHARS - 1)}…`, title: full, copy: full } : { kind: 'json', text: full };
@@ -149,6 +159,13 @@ export function editorView(field: ModelField, value: unknown, picker?: LinkPicke
         value: value == null ? '' : String((value as { id: number }).id),
         choices: [{ value: '', label: '(empty)' }, ...(field.options.choices as Array<{ id: number; label: string }>).map((c) => ({ value: String(c.id), label: c.label }))],
       };
+    case 'multiple_select': {
+      // <select multiple>: works as a plain form without JS (each chosen option is one value)
+      const chosen = value == null ? [] : (value as Array<{ id: number }>).map((v) => String(v.id));
+      const choices = (field.options.choices as Array<{ id: number; label: string }>).map((c) => ({ value: String(c.id), label: c.label }));
+      for (const id of chosen) if (!choices.some((c) => c.value === id)) choices.push({ value: id, label: `#${id}` });
+      return { input: 'select', multiple: true, value: chosen.join(','), values: chosen, choices, hint: 'Ctrl or ⌘ + click to choose several' };
+    }
     case 'link': {
       if (field.options.multiple) {
         // a plain text input (no JavaScript needed): labels or #ids, comma-separated

@@ -97,7 +97,14 @@ export function rowEditor(f: ModelField, value: unknown, picker?: LinkPicker): E
 }
 
 /** A form value: the last of repeated inputs (a hidden "false" before a checkbox). */
-export const formValue = (v: unknown): unknown => (Array.isArray(v) ? v[v.length - 1] : v);
+/**
+ * A <select multiple> (a multiple select) is sent after a hidden input holding a lone
+ * comma, so the form says "this list, maybe empty" without JS: its values are the chosen
+ * options' ids, read back as comma-separated (a comma is no label's and no id's).
+ */
+export const MULTIPLE_MARK = ',';
+
+export const formValue = (v: unknown): unknown => (Array.isArray(v) ? (v[0] === MULTIPLE_MARK ? v.slice(1).map(String).join(',') : v[v.length - 1]) : v === MULTIPLE_MARK ? '' : v);
 
 /**
  * What a row form changes: the fields it sent whose value differs from the row's (as the

@@ -20,6 +20,8 @@ import { benchImportInfer } from './import_infer.js';
 import { benchImport } from './import.js';
 import { benchLinks } from './links.js';
 import { benchCompile } from './compile.js';
+import { benchMultiselect } from './multiselect.js';
+import { benchFormula } from './formula.js';
 
 const suites: Record<string, (url: string) => Promise<void>> = {
   roundtrip: async (url) => {
@@ -43,6 +45,8 @@ const suites: Record<string, (url: string) => Promise<void>> = {
   import: benchImport,
   links: benchLinks,
   compile: benchCompile,
+  multiselect: benchMultiselect,
+  formula: benchFormula,
 };
 
 async function main(): Promise<void> {

@@ -20,8 +20,9 @@ import { Sql } from '../helpers/sql.js';
 /**
  * The types a value can be written to and converted into: system fields (autonumber,
  * created_at...) are PostgreSQL's to fill; their conversions are in system_fields.test.ts.
+ * A formula converts to nothing and nothing to it (test/formula/formula.test.ts).
  */
-const MATRIX = FIELD_TYPES.filter((t) => !fieldType(t).system);
+const MATRIX = FIELD_TYPES.filter((t) => !fieldType(t).system && t !== 'formula');
 
 /** Sample values per source type, as they are inserted (SQL text; NULL is null). */
 const SAMPLES: Partial<Record<FieldTypeName, Array<string | null>>> = {
@@ -45,11 +46,13 @@ const SAMPLES: Partial<Record<FieldTypeName, Array<string | null>>> = {
   currency: ['0', '9.99', '-12.5', '12345678.1234', null],
   duration: ['1:30', '90 minutes', '00:00:00.5', '36:00:00', '-0:15', '1 day', null],
   phone: ['+44 20 7946 0958', '(555) 010-9999 x12', '112', null],
+  multiple_select: ['{1}', '{1,2}', '{2}', null],
 };
 
 const OPTIONS: Partial<Record<FieldTypeName, Record<string, unknown>>> = {
   number: { decimals: 2 },
   single_select: { choices: [{ id: 1, label: 'Red' }, { id: 2, label: 'Green' }] },
+  multiple_select: { choices: [{ id: 1, label: 'Red' }, { id: 2, label: 'Green' }] },
   rating: { max: 5 },
   percent: { decimals: 1 },
   currency: { code: 'EUR', decimals: 4 },

@@ -44,6 +44,7 @@ describe('fields', () => {
       email: 'text', url: 'text', single_select: 'integer', json: 'jsonb', link: 'bigint',
       autonumber: 'bigint', created_at: 'timestamp with time zone', updated_at: 'timestamp with time zone', created_by: 'text', updated_by: 'text',
       rating: 'smallint', percent: 'numeric(30,0)', currency: 'numeric(30,2)', duration: 'interval', phone: 'text',
+      multiple_select: 'tablewright.option_ids', formula: 'numeric',
     };
     const t = await app.request('POST', '/tables', { json: { name: 'All types', fields: [] } });
     // MAX_FIELDS is 12 here: the types after the first 11 go in a second table
@@ -52,7 +53,7 @@ describe('fields', () => {
       // lookups and rollups have no column (test/links/lookup_rollup.test.ts)
       if (type === 'lookup' || type === 'rollup') continue;
       const [tid, tname] = i < 11 ? [t.body.id, 'all_types'] : [more.body.id, 'more_types'];
-      const options = type === 'number' ? { decimals: 2 } : type === 'link' ? { table_id: targetId } : type === 'single_select' ? { choices: ['A', 'B'] } : {};
+      const options = type === 'number' ? { decimals: 2 } : type === 'link' ? { table_id: targetId } : type === 'single_select' || type === 'multiple_select' ? { choices: ['A', 'B'] } : type === 'formula' ? { expression: '1 + 1' } : {};
       const res = await app.request('POST', `/tables/${tid}/fields`, { json: { name: `F ${type}`, type, options } });
       expect(res.status, res.text).to.equal(201);
       expect(res.body).to.include({ name: `F ${type}`, column: `f_${type}`, type });

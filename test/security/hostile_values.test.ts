@@ -49,6 +49,8 @@ const HOSTILE: Record<string, string> = {
 const OPTIONS: Partial<Record<FieldTypeName, Record<string, unknown>>> = {
   number: { decimals: 2 },
   single_select: { choices: [{ label: 'Red' }, { label: 'Green' }] },
+  multiple_select: { choices: [{ label: 'Red' }, { label: 'Green' }] },
+  formula: { expression: "'x'" },
 };
 
 describe('hostile megabyte values: linear-time parsing for every field type and filter operator', function () {

@@ -11,7 +11,7 @@
 // result is the same table whichever path made it.
 import { ident, qualified } from '../../db/ident.js';
 import { unprocessable } from '../../errors.js';
-import { hasOwnIndex } from '../fields.js';
+import { hasOwnIndex, indexUsing } from '../fields.js';
 import { step } from '../plan.js';
 import { finishOnlineChange } from './state.js';
 import { briefStep, indexState, outsideStep, type OnlineOp, type OnlineRun } from './steps.js';
@@ -26,7 +26,7 @@ function createIndexOp(unique: boolean): OnlineOp {
 
     plan: (t) => {
       const ix = ident(indexName(unique, t.field.id));
-      const steps = [step(`CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ix} ON ${t.relation} (${t.col})`, 'SHARE UPDATE EXCLUSIVE', 'scan', t.size, unique ? 'unique' : 'index')];
+      const steps = [step(`CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ix} ON ${t.relation} ${unique ? '' : indexUsing(t.field.type)}(${t.col})`, 'SHARE UPDATE EXCLUSIVE', 'scan', t.size, unique ? 'unique' : 'index')];
       if (unique) {
         if (hasOwnIndex(t.field)) steps.push(step(`DROP INDEX ${ident(`ix_f${t.field.id}`)}`, 'ACCESS EXCLUSIVE', 'brief', t.size));
         steps.push(step(`ALTER TABLE ${t.relation} ADD CONSTRAINT ${ix} UNIQUE USING INDEX ${ix}`, 'ACCESS EXCLUSIVE', 'brief', t.size));
@@ -42,7 +42,7 @@ function createIndexOp(unique: boolean): OnlineOp {
       if (state === 'invalid') await outsideStep(run, 'drop_invalid_index', `DROP INDEX CONCURRENTLY IF EXISTS ${qname(run)}`);
       await run.progress({ phase: `building the ${unique ? 'unique ' : ''}index (the table keeps serving)` });
       try {
-        await outsideStep(run, 'build_index', `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(name(run))} ON ${run.relation} (${run.col})`);
+        await outsideStep(run, 'build_index', `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(name(run))} ON ${run.relation} ${unique ? '' : indexUsing(run.field.type)}(${run.col})`);
       } catch (err) {
         if ((err as { code?: string }).code !== '23505') throw err;
         throw await duplicatesReport(run);

@@ -3,6 +3,7 @@
 // own add/delete forms (which answer the grid again, keeping the query). The JSON API
 // for rows is routes/rows.ts; these handlers call the same model functions.
 import type { Request, Response } from 'express';
+import { MULTIPLE_MARK } from '../row_page.js';
 import { allows } from '../../auth/roles.js';
 import type { AppContext } from '../../context.js';
 import { AppError, notFound } from '../../errors.js';
@@ -364,7 +365,8 @@ async function editorLocals(ctx: AppContext, model: Model, f: ModelField, row: R
 }
 
 /** A form value: the last of repeated inputs (a hidden "false" before a checkbox). */
-const formValue = (v: unknown): unknown => (Array.isArray(v) ? v[v.length - 1] : v);
+// a multiple select's values, joined (row_page.ts MULTIPLE_MARK)
+const formValue = (v: unknown): unknown => (Array.isArray(v) ? (v[0] === MULTIPLE_MARK ? v.slice(1).map(String).join(',') : v[v.length - 1]) : v === MULTIPLE_MARK ? '' : v);
 
 // ---------------------------------------------------------------- routes
 
