@@ -26,7 +26,7 @@ import { flag } from './input.js';
 import { FIELD_COLUMNS, TABLE_COLUMNS, liveTableForChange, type FieldMeta, type TableMeta } from './metadata.js';
 import { derivePhysicalName, validateDisplayName, validatePhysicalName } from './names.js';
 import { addSystemColumn } from './system_fields.js';
-import { addFieldSingly, hasOwnIndex, normaliseOptions, parseDefault, sqlEnv, type FieldSpec } from './fields.js';
+import { addFieldSingly, hasOwnIndex, indexUsing, normaliseOptions, parseDefault, sqlEnv, type FieldSpec } from './fields.js';
 import { isManyLink } from './m2m.js';
 
 interface Prepared {
@@ -199,7 +199,7 @@ async function build(c: Change, table: TableMeta, specs: FieldSpec[], prefixes: 
     if (f.type.name === 'link') definition += ` CONSTRAINT ${ident(`fk_f${id}`)} REFERENCES ${linkTargets.get(f)} (id) ON DELETE SET NULL`;
     columns.push(definition);
     if (f.unique) after.push(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(`uq_f${id}`)} UNIQUE (${col})`);
-    if (hasOwnIndex({ indexed: f.indexed, is_unique: f.unique })) after.push(`CREATE INDEX ${ident(`ix_f${id}`)} ON ${relation} (${col})`);
+    if (hasOwnIndex({ indexed: f.indexed, is_unique: f.unique })) after.push(`CREATE INDEX ${ident(`ix_f${id}`)} ON ${relation} ${indexUsing(f.type.name)}(${col})`);
   }
   const comments = fields.map(
     (f) => `COMMENT ON COLUMN ${relation}.${ident(f.column)} IS ${literal(columnComment({ id: idOf.get(f.column)!, name: f.name, type: f.type.name, options: f.options }, table))}`,
@@ -241,11 +241,12 @@ async function recordAttnums(c: Change, table: TableMeta, b: Built): Promise<Fie
 
 /**
  * A field that is more than a column (a lookup or rollup; a many-to-many link, which makes a
- * junction table and its reverse field) goes its own way, one statement at a time, after the
+ * junction table and its reverse field; a formula, a generated column) goes its own way, one statement at a time, after the
  * batch of plain fields. A spec whose options do not parse is "plain": the batch names its error.
  */
 function isSpecial(spec: FieldSpec): boolean {
-  if (spec.type === 'lookup' || spec.type === 'rollup') return true;
+  // a formula is checked against the table's fields and becomes a generated column
+  if (spec.type === 'lookup' || spec.type === 'rollup' || spec.type === 'formula') return true;
   if (spec.type !== 'link') return false;
   try {
     return isManyLink({ type: 'link', options: normaliseOptions(fieldType('link'), spec.options) });
