@@ -141,7 +141,8 @@ export async function importCsvCopy(tx: pg.PoolClient, model: Model, source: Rea
         try {
           const v = parseCell(c, cell);
           if (v === null && c.field.meta.not_null) throw new FieldValueError('is required');
-          out = copyText(v);
+          // a multiple select's option ids: an integer[] literal, not JSON
+          out = Array.isArray(v) && c.field.meta.type === 'multiple_select' ? `{${v.map(Number).join(',')}}` : copyText(v);
         } catch (err) {
           if (!(err instanceof FieldValueError)) throw err;
           bad = addProblem(bad, line, c.field, err.message);
