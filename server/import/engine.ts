@@ -104,7 +104,8 @@ async function peekHeader(source: Readable): Promise<{ header: string[] | null; 
     const next = await it.next();
     if (next.done) {
       done = true;
-      header = reader.end()[0]?.cells ?? null;
+      const last = reader.end()[0];
+      header = last && !last.error ? last.cells : null;
       break;
     }
     const buf = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
