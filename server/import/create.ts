@@ -40,6 +40,7 @@ export async function createTableFromFile(deps: EditorDeps, actor: Actor, spec: 
     const { imported } = await loadRows(c.tx, model, spec.records, {
       columns: spec.fields.map((f) => f.column),
       write: spec.write,
+      pool: deps.pool,
       log: deps.log,
       onProgress: spec.onProgress,
       unit: spec.unit,

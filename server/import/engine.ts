@@ -6,15 +6,17 @@
 // CSV (rejects.ts). on_error=stop (default): any problem throws 422 import_rejected and the
 // caller rolls back, nothing written. on_error=skip: the good rows are kept.
 // Row history: the import is one entry (op 'import', the ids as ranges), as before.
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { AppError, unprocessable } from '../errors.js';
 import { FieldValueError } from '../fields/types.js';
 import type { Logger } from '../log.js';
 import type { Model, ModelField } from '../model/compile.js';
-import { invalidCsv, mapHeader } from '../model/csv.js';
+import { invalidCsv, isComputed, mapHeader } from '../model/csv.js';
 import { rowError, writeTarget } from '../model/rows.js';
 import { stampTransaction } from '../history/stamp.js';
+import { importWithHistory } from '../history/import.js';
+import { isManyLink } from '../schema/m2m.js';
 import { CsvReader, CsvSyntaxError, type CsvRecord } from './copy_csv.js';
 import { BATCH_BYTES, copyErrorRow, copyText, CopyBatches, DEFAULT_MARK } from './copy.js';
 import { commitNewOptions, GrowingChoices, lockForOptions } from './engine_options.js';
@@ -74,7 +76,75 @@ async function defaultTexts(tx: pg.PoolClient, model: Model, fields: ModelField[
   return out;
 }
 
+/**
+ * The import. A file whose header names a many-to-many link (no column: its pairs go to a
+ * junction table, after the row has its id) goes through the row-by-row import instead
+ * (importWithHistory: INSERT ... RETURNING id, then the pairs, in the same transaction;
+ * still all or nothing, the first problem with its line). See manyLinkImport.
+ */
 export async function importCsvCopy(tx: pg.PoolClient, model: Model, source: Readable, opts: CopyImportOptions): Promise<CopyImportResult> {
+  if (!model.fields.some((f) => isManyLink(f.meta))) return importCopy(tx, model, source, opts);
+  const { header, stream } = await peekHeader(source);
+  if (header) {
+    const mapped = opts.columns ? header.map((h) => model.byColumn.get(opts.columns![h.trim()] ?? '') ?? null) : mapHeader(model, header, opts.ignoreUnknown);
+    const many = mapped.find((f) => f && isManyLink(f.meta));
+    if (many) return manyLinkImport(tx, model, stream, opts, many);
+  }
+  return importCopy(tx, model, stream, opts);
+}
+
+/** The first record of the file (its header), and the whole file again as a stream. */
+async function peekHeader(source: Readable): Promise<{ header: string[] | null; stream: Readable }> {
+  const it = (source as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  const reader = new CsvReader(MAX_RECORD_BYTES);
+  const seen: Buffer[] = [];
+  let header: string[] | null = null;
+  let done = false;
+  while (!header) {
+    const next = await it.next();
+    if (next.done) {
+      done = true;
+      const last = reader.end()[0];
+      header = last && !last.error ? last.cells : null;
+      break;
+    }
+    const buf = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    seen.push(buf);
+    const recs = reader.feed(buf);
+    if (recs.length) header = recs[0]!.error ? null : recs[0]!.cells;
+    if (recs.length && !header) break;
+  }
+  async function* again(): AsyncGenerator<Buffer> {
+    yield* seen;
+    if (done) return;
+    for (let n = await it.next(); !n.done; n = await it.next()) yield typeof n.value === 'string' ? Buffer.from(n.value) : n.value;
+  }
+  return { header, stream: Readable.from(again()) };
+}
+
+/**
+ * A file with a many-to-many column: the row-by-row import (see importCsvCopy). Its options
+ * that only the COPY engine has (on_error=skip, add_options, a column mapping) are refused.
+ */
+async function manyLinkImport(tx: pg.PoolClient, model: Model, source: Readable, opts: CopyImportOptions, many: ModelField): Promise<CopyImportResult> {
+  const refuse = (what: string) =>
+    unprocessable('invalid_csv', `line 1: ${many.meta.name} is a many-to-many link: a file with it is imported all or nothing, without ${what}`, many.column, { line: 1, field: many.column });
+  if ((opts.onError ?? 'stop') !== 'stop') throw refuse('on_error=skip');
+  if (opts.addOptions) throw refuse('add_options');
+  if (opts.columns) throw refuse('a column mapping');
+  let done = 0;
+  const { imported } = await importWithHistory(
+    tx,
+    model,
+    source,
+    { ignoreUnknown: opts.ignoreUnknown, log: opts.log, onProgress: async (n) => { done = n; await opts.onProgress?.({ done, bytes: 0 }); } },
+    { actor: opts.actor, request: opts.request },
+  );
+  opts.log?.info({ tableId: model.tableId, imported, via: 'rows' }, 'csv import (many-to-many, row by row) done');
+  return { imported, rejected: 0, problems: [], rejects_url: null, added_options: [] };
+}
+
+async function importCopy(tx: pg.PoolClient, model: Model, source: Readable, opts: CopyImportOptions): Promise<CopyImportResult> {
   const target = writeTarget(model);
   const stop = (opts.onError ?? 'stop') === 'stop';
   const rejects = new RejectsWriter(opts.pool, { tableId: model.tableId, actor: opts.actor });
@@ -256,6 +326,7 @@ async function mapColumns(tx: pg.PoolClient, model: Model, header: string[], opt
       const col = opts.columns![h.trim()];
       if (col === undefined || col === '') return null;
       const f = model.byColumn.get(col);
+      if (f && isComputed(f)) return null; // a lookup or rollup: computed, skipped as mapHeader does
       if (!f || f.type.system) throw invalidCsv(1, col, `no field of table "${model.table.name}" has the column "${col.slice(0, 60)}"`);
       if (seen.has(col)) throw invalidCsv(1, col, `two columns of the file go to field ${f.meta.name}`);
       seen.add(col);

@@ -31,7 +31,7 @@ const BIGINT_MIN = -9223372036854775808n;
  * The options of a number field of any precision (plain numeric). One place: the type's
  * option schema decides at run time whether this build has it (see anyPrecisionSupported).
  */
-export const ANY_PRECISION_OPTIONS = { decimals: 'any' } as const;
+export const ANY_PRECISION_OPTIONS = { any_precision: true } as const;
 export function anyPrecisionSupported(): boolean {
   return numberType.options.safeParse(ANY_PRECISION_OPTIONS).success;
 }
@@ -229,7 +229,7 @@ export function fitOf(s: ColumnSample, type: ImportType): { options: Record<stri
     }
     case 'number': {
       const need = numberOptionsFor(s);
-      if (need && (need.options.decimals !== 'any' || anyPrecisionSupported())) return { options: need.options, misfits: 0, note: need.note };
+      if (need && (need.options.any_precision !== true || anyPrecisionSupported())) return { options: need.options, misfits: 0, note: need.note };
       // Chosen although some values are no plain numbers: what the number field itself
       // would refuse (the import refuses the same), with the decimals the others need.
       let decimals = 0;
@@ -288,7 +288,7 @@ export function inferColumn(s: ColumnSample): TypeGuess {
 
   const num = numberOptionsFor(s);
   if (num) {
-    if (num.options.decimals !== 'any' || anyPrecisionSupported()) return { type: 'number', options: num.options, confidence: confidenceOf(s, 0.95), misfits: 0, ...(num.note ? { note: num.note } : {}) };
+    if (num.options.any_precision !== true || anyPrecisionSupported()) return { type: 'number', options: num.options, confidence: confidenceOf(s, 0.95), misfits: 0, ...(num.note ? { note: num.note } : {}) };
     return { type: 'text', options: {}, confidence: confidenceOf(s, 0.6), misfits: 0, note: `${num.note}, which this version lacks: kept as text, every digit` };
   }
 

@@ -1,19 +1,20 @@
-// The one place a new table's rows are loaded: an adapter over the import path on main
-// (server/model/csv.ts importCsv, through history/import.ts: batched INSERTs, every value
-// parsed by its field's type, the first misfit a 422 naming its line and field, one history
-// entry). The COPY engine (server/import/engine.ts, branch w17copy) takes the same inputs;
-// switching is this function's body.
+// The one place a new table's rows are loaded: the COPY engine (server/import/engine.ts,
+// importCsvCopy: every value parsed by its field's type, rows streamed by COPY, one
+// history entry) in the schema change's transaction (a PoolClient), with the model
+// compiled inside it (create.ts). All or nothing (on_error=stop): a failed import is a
+// 422 invalid_csv listing every problem (details.problems, the rejects file), each with
+// the file's own line (or the sheet's row).
 //
 // The records are written back as CSV with a header of the new fields' column names (a
 // file's blank or repeated headers have unique names by now), each record starting on the
 // line it had in the file, so an error names the file's own line (or the sheet's row).
 import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
-import type { Queryable } from '../db/pool.js';
+import type pg from 'pg';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Model } from '../model/compile.js';
-import { importWithHistory } from '../history/import.js';
+import { importCsvCopy } from './engine.js';
 import type { WriteContext } from '../history/stamp.js';
 import type { SourceRecord } from './records.js';
 
@@ -21,13 +22,15 @@ export interface LoadOptions {
   /** the column name for each position of the file's records */
   columns: string[];
   write: WriteContext;
+  /** where a failed import's rejects file is kept (autocommit: it outlives the rollback) */
+  pool: pg.Pool;
   log?: Logger;
   onProgress?: (imported: number) => Promise<void>;
   /** 'row' for a sheet: errors say "row 12" */
   unit?: 'line' | 'row';
 }
 
-export async function loadRows(tx: Queryable, model: Model, records: AsyncIterable<SourceRecord>, opts: LoadOptions): Promise<{ imported: number }> {
+export async function loadRows(tx: pg.PoolClient, model: Model, records: AsyncIterable<SourceRecord>, opts: LoadOptions): Promise<{ imported: number }> {
   // csv line -> the file's line, only where they differ (a sheet's cell with line breaks)
   const moved = new Map<number, number>();
   async function* csv() {
@@ -45,13 +48,33 @@ export async function loadRows(tx: Queryable, model: Model, records: AsyncIterab
     }
   }
   try {
-    return await importWithHistory(tx, model, Readable.from(csv()), { log: opts.log, onProgress: opts.onProgress }, opts.write);
+    const columns = Object.fromEntries(opts.columns.map((c) => [c, c]));
+    const { imported } = await importCsvCopy(tx, model, Readable.from(csv()), {
+      onError: 'stop',
+      columns,
+      actor: opts.write.actor,
+      request: opts.write.request,
+      log: opts.log,
+      pool: opts.pool,
+      onProgress: opts.onProgress ? ({ done }) => opts.onProgress!(done) : undefined,
+    });
+    return { imported };
   } catch (err) {
-    const d = err instanceof AppError ? (err.details as { line?: number; field?: string; message?: string } | undefined) : undefined;
+    type Problem = { line: number; column: string | null; reason: string };
+    const d = err instanceof AppError ? (err.details as { line?: number; field?: string; message?: string; problems?: Problem[]; rejected?: number } | undefined) : undefined;
     if (err instanceof AppError && err.code === 'invalid_csv' && d && typeof d.line === 'number') {
-      const line = moved.get(d.line) ?? d.line;
       const unit = opts.unit ?? 'line';
-      throw new AppError(422, err.code, `${unit} ${line}: ${d.message ?? err.message}`, err.field, { ...d, line, ...(unit === 'row' ? { row: line } : {}) });
+      const at = (n: number) => moved.get(n) ?? n;
+      const line = at(d.line);
+      const problems = d.problems?.map((p) => ({ ...p, line: at(p.line), ...(unit === 'row' ? { row: at(p.line) } : {}) }));
+      const n = d.rejected ?? problems?.length ?? 1;
+      const more = n > 1 ? ` (and ${(n - 1).toLocaleString('en')} more ${unit}${n === 2 ? '' : 's'}: see details.problems)` : '';
+      throw new AppError(422, err.code, `${unit} ${line}: ${d.message ?? err.message}${more}`, err.field, {
+        ...d,
+        line,
+        ...(unit === 'row' ? { row: line } : {}),
+        ...(problems ? { problems } : {}),
+      });
     }
     throw err;
   }

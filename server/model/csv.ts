@@ -128,6 +128,9 @@ export interface ImportOptions {
 export const invalidCsv = (line: number | undefined, field: string | undefined, message: string) =>
   unprocessable('invalid_csv', line !== undefined ? `line ${line}: ${message}` : message, field, { line, field, message });
 
+/** A formula (generated column), a lookup or a rollup (computed from links): read-only; an import skips it. */
+export const isComputed = (f: ModelField): boolean => f.meta.type === 'formula' || f.meta.type === 'lookup' || f.meta.type === 'rollup';
+
 /**
  * Header cells -> fields: by column name, else by display name, both case-insensitive.
  * `id` (as export writes it) is skipped: imported rows get new ids.
@@ -144,8 +147,10 @@ export function mapHeader(model: Model, header: string[], ignoreUnknown = false)
       unknown.push(name);
       return null;
     }
-    // a system field's or a formula's column (as export writes it) is PostgreSQL's to fill, like id
-    if (f.type.system || f.meta.type === 'formula') return null;
+    // a system field's or a formula's column (as export writes it) is PostgreSQL's to fill,
+    // like id; a lookup's or rollup's (export writes them too) is computed: all are
+    // skipped, so that an exported file imports back
+    if (f.type.system || isComputed(f)) return null;
     if (seen.has(f)) throw invalidCsv(1, f.column, `the columns "${seen.get(f)}" and "${name}" are both field ${f.meta.name}`);
     seen.set(f, name);
     return f;

@@ -46,7 +46,8 @@ describe('type inference (property)', () => {
         expect(g.options).to.deep.equal({ decimals: need });
         parsesAll(vs, g.type, g.options);
       } else if (anyPrecisionSupported()) {
-        expect(g).to.deep.include({ type: 'number', options: { decimals: 'any' } });
+        expect(g).to.deep.include({ type: 'number', options: { any_precision: true } });
+        parsesAll(vs, g.type, g.options);
       } else {
         expect(g.type, 'kept as text, every digit').to.equal('text');
         expect(g.note).to.match(/any precision/);
@@ -54,6 +55,8 @@ describe('type inference (property)', () => {
     }));
     const g = inferColumn(sampleOf(['0.016666666666666666', '0.5', '1']));
     expect(g.note).to.match(/18 decimal places/);
+    expect(anyPrecisionSupported(), 'the number type has any_precision').to.equal(true);
+    expect(g).to.deep.include({ type: 'number', options: { any_precision: true } });
     const huge = inferColumn(sampleOf(['123456789012345678901234567890123', '1', '2']));
     expect(huge.note).to.match(/any precision/);
   });
