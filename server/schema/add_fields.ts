@@ -70,7 +70,8 @@ interface TableState {
 
 /** Step 2: one statement for everything the checks need to know about the table. */
 async function readState(c: Change, table: TableMeta, prepared: Prepared[]): Promise<TableState> {
-  const probe = prepared.some((p) => (p.notNull && !p.dflt) || (p.unique && p.dflt));
+  // a table being created (no oid yet) has no rows: nothing to probe, nor a relation to probe
+  const probe = table.table_oid != null && prepared.some((p) => (p.notNull && !p.dflt) || (p.unique && p.dflt));
   const relation = String(qualified(c.deps.config.dataSchema, table.table_name));
   const { rows } = await c.tx.query<TableState>(
     /* sql */ `SELECT count(*) FILTER (WHERE f.trashed_at IS NULL)::int AS live,
