@@ -546,6 +546,9 @@ export function typeChangeRewrites(field: FieldMeta, update: FieldUpdate): boole
   const typeName = update.type === undefined || update.type === '' ? field.type : String(update.type);
   const type = fieldType(typeName);
   const sameType = type.name === field.type;
+  // a lookup or rollup has no column to write (and converts to nothing: updateField says so)
+  const computed = (t: string) => t === 'lookup' || t === 'rollup';
+  if (computed(type.name) || computed(field.type)) return false;
   if ((type.name === 'single_select' || type.name === 'multiple_select') && !sameType && !hasChoices(update.options)) return true;
   const options = normaliseOptions(type, update.options === undefined ? (sameType ? field.options : undefined) : update.options, sameType ? field.options : undefined);
   if (type.sqlType(options) !== fieldType(field.type).sqlType(field.options)) return true;
@@ -564,7 +567,8 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
     const table = await liveTableForChange(c, tableId);
     let field = await getField(c.tx, tableId, fieldId, { forUpdate: true });
     if (field.trashed_at) throw conflict('trashed', `field "${field.name}" is in the trash; restore it first`);
-    if (field.read_only) throw conflict('read_only', `field "${field.name}" was adopted read-only`);
+    // a lookup or rollup is read-only as to values, not as to its schema (rename, options)
+    if (field.read_only && field.type !== 'lookup' && field.type !== 'rollup') throw conflict('read_only', `field "${field.name}" was adopted read-only`);
     const details: Record<string, unknown> = {};
     const ops: string[] = [];
 

@@ -67,6 +67,23 @@ describe('lookups and rollups', () => {
     await db?.drop();
   });
 
+  it('a lookup or rollup converts to no other type, nor another type to it: 400 naming type, nothing changes', async () => {
+    const title = (await app.request('GET', `/tables/${orders}`)).body.fields.find((x: any) => x.name === 'Title');
+    const before = await sql.snapshot();
+    const toRollup = await app.request('PATCH', `/tables/${orders}/fields/${title.id}`, { json: { type: 'rollup', options: { link_field_id: f.items.id, fn: 'count' } } });
+    expect(toRollup.status, toRollup.text).to.equal(400);
+    expect(toRollup.body.error.field).to.equal('type');
+    const toText = await app.request('PATCH', `/tables/${orders}/fields/${f.sum.id}`, { json: { type: 'text' } });
+    expect(toText.status, toText.text).to.equal(400);
+    expect(toText.body.error.field).to.equal('type');
+    expect(await sql.snapshot(), 'nothing changed').to.deep.equal(before);
+    // its schema is the admin's all the same: a rename works
+    const renamed = await app.request('PATCH', `/tables/${orders}/fields/${f.sum.id}`, { json: { name: 'Total price' } });
+    expect(renamed.status, renamed.text).to.equal(200);
+    expect((await app.request('GET', `/tables/${orders}`)).body.fields.find((x: any) => x.id === f.sum.id).name).to.equal('Total price');
+    expect((await app.request('PATCH', `/tables/${orders}/fields/${f.sum.id}`, { json: { name: 'Price sum' } })).status).to.equal(200);
+  });
+
   it('refuses options that do not fit: not a link, a field of another table, sum of text', async () => {
     const pf = (await app.request('GET', `/tables/${products}`)).body.fields;
     const name = pf.find((x: any) => x.name === 'Name').id;

@@ -20,9 +20,11 @@ import { Sql } from '../helpers/sql.js';
 /**
  * The types a value can be written to and converted into: system fields (autonumber,
  * created_at...) are PostgreSQL's to fill; their conversions are in system_fields.test.ts.
- * A formula converts to nothing and nothing to it (test/formula/formula.test.ts).
+ * A formula converts to nothing and nothing to it (test/formula/formula.test.ts); nor does a
+ * lookup or rollup, which has no column (test/links/lookup_rollup.test.ts).
  */
-const MATRIX = FIELD_TYPES.filter((t) => !fieldType(t).system && t !== 'formula');
+const COMPUTED = new Set(['formula', 'lookup', 'rollup']);
+const MATRIX = FIELD_TYPES.filter((t) => !fieldType(t).system && !COMPUTED.has(t));
 
 /** Sample values per source type, as they are inserted (SQL text; NULL is null). */
 const SAMPLES: Partial<Record<FieldTypeName, Array<string | null>>> = {
