@@ -59,6 +59,11 @@ export async function changeFormula(c: Change, relation: string, table: TableMet
   if (prepared.options.result !== old.result) {
     throw unprocessable('invalid_formula', `formula: the new expression gives ${prepared.options.result}, this field holds ${old.result}; add a new formula field for it`, 'options.expression');
   }
+  // SET EXPRESSION came with PostgreSQL 17; before it a generated column's expression is fixed
+  const { rows } = await c.tx.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+  if (rows[0]!.v < 170000) {
+    throw new AppError(409, 'unsupported_by_server', 'options.expression: changing a formula needs PostgreSQL 17 or later (ALTER COLUMN ... SET EXPRESSION); add a new formula field and trash this one', 'options.expression');
+  }
   await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${ident(field.column_name)} SET EXPRESSION AS (${prepared.sql})`);
   await c.tx.query(`UPDATE tablewright.fields SET options = $2, updated_at = now() WHERE id = $1`, [field.id, prepared.options]);
   return true;
