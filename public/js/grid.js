@@ -16,6 +16,11 @@
 
   const gridOf = (el) => el && el.closest('table[data-grid]');
   const cellsOf = (row) => Array.from(row.querySelectorAll(':scope > ' + CELL));
+  /**
+   * A cell with its editor in. The form is the sign, not the `editing` class: until settle
+   * (20 ms after the swap) htmx keeps the old cell's attributes on the new one.
+   */
+  const isEditing = (cell) => cell.classList.contains('editing') || !!cell.querySelector('form');
 
   /** One tab stop per grid: the cell last focused (roving tabindex). */
   function makeCurrent(cell) {
@@ -54,16 +59,18 @@
   }
 
   function edit(cell, key) {
-    if (!cell.hasAttribute('data-editable') || cell.classList.contains('editing') || !window.htmx) return;
+    if (!cell.hasAttribute('data-editable') || isEditing(cell) || !window.htmx) return;
     refocus = cell.id;
     typed = key === undefined ? null : { id: cell.id, text: key };
     window.htmx.trigger(cell, 'tw-edit');
   }
 
+  const textInputOf = (cell) => cell.querySelector('textarea, input:not([type=hidden]):not([type=checkbox]):not([type=date]):not([type=datetime-local])');
+
   /** The editor has come: the keys typed meanwhile replace its value (text-like inputs). */
   function fillTyped(cell) {
     if (!typed || typed.id !== cell.id) return;
-    const input = cell.querySelector('textarea, input:not([type=hidden]):not([type=checkbox]):not([type=date]):not([type=datetime-local])');
+    const input = textInputOf(cell);
     if (input) {
       input.value = typed.text;
       input.focus();
@@ -96,17 +103,27 @@
   });
 
   // The editor is in (same task as the swap: no key can come in between): the keys typed
-  // so far go into it, and it takes the focus.
+  // so far go into it, and it takes the focus. Its form is the sign, not its class: until
+  // settle (20 ms on), htmx keeps the old cell's attributes on a swapped element of the
+  // same id, so the new cell has no `editing` class yet. Waiting for settle lost a key
+  // typed in between (it went into the input, then the typed text overwrote it).
   document.addEventListener('htmx:afterSwap', () => {
     if (!typed) return;
     const cell = document.getElementById(typed.id);
-    if (cell && cell.classList.contains('editing')) fillTyped(cell);
+    if (cell && isEditing(cell)) fillTyped(cell);
   });
 
   document.addEventListener('keydown', (event) => {
     const cell = event.target.closest && event.target.closest(CELL);
     if (!cell || !gridOf(cell)) return;
-    if (cell.classList.contains('editing')) {
+    if (typed && typed.id === cell.id && event.target === cell && event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      // typed while the editor loads (or settles): kept for it, and put in once it is there
+      event.preventDefault();
+      typed.text += event.key;
+      if (isEditing(cell)) fillTyped(cell);
+      return;
+    }
+    if (isEditing(cell)) {
       const input = event.target === cell && cell.querySelector('textarea, input:not([type=hidden]):not([type=checkbox]), select');
       if (input && event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
         // htmx put the focus back on the cell (same id) before the editor's input took it:
@@ -132,11 +149,6 @@
       return;
     }
     if (event.target !== cell) return; // a link inside the cell keeps its own keys
-    if (typed && typed.id === cell.id && event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
-      event.preventDefault(); // typed while the editor loads: kept for it
-      typed.text += event.key;
-      return;
-    }
     const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
     if (moves[event.key]) {
       event.preventDefault();
@@ -167,7 +179,7 @@
 
   document.addEventListener('click', (event) => {
     const cell = event.target.closest && event.target.closest(CELL);
-    if (!cell || !gridOf(cell) || cell.classList.contains('editing')) return;
+    if (!cell || !gridOf(cell) || isEditing(cell)) return;
     makeCurrent(cell);
     if (event.shiftKey) return; // Shift+click extends the selected range (sheet.js)
     if (event.target.closest('a, input, button, select, textarea')) return; // a URL or email link opens
@@ -190,7 +202,7 @@
     if (!refocus) return;
     const cell = document.getElementById(refocus);
     if (!cell) return;
-    if (cell.classList.contains('editing')) {
+    if (isEditing(cell)) {
       fillTyped(cell);
       if (cell.classList.contains('invalid')) pendingMove = null;
       return;
