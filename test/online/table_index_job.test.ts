@@ -11,7 +11,7 @@ import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { waitForJob } from '../helpers/jobs.js';
 import { Sql } from '../helpers/sql.js';
-import { createTable, expectClean, QUIET } from '../introspect/lib.js';
+import { act, createTable, expectClean, QUIET, report } from '../introspect/lib.js';
 import { adminTokenFor, eventually, startDaemon, stopDaemons, type Daemon } from '../faults/lib.js';
 
 const PARALLEL = `DO $$ BEGIN
@@ -121,6 +121,61 @@ describe('indexes over several fields as online jobs', function () {
     expect(dropped.status, dropped.text).to.equal(303);
     expect(dropped.headers.get('location')).to.equal(`/tables/${t.id}?tab=fields`);
     expect(await indexesOf(sql, 'plain')).to.deep.equal([]);
+    await expectClean(app);
+  });
+});
+
+describe('adopting indexes over several columns made in psql', function () {
+  this.timeout(120_000);
+  let db: TestDatabase;
+  let app: TestApp;
+  let sql: Sql;
+  before(async () => {
+    db = await freshDatabase();
+    sql = await Sql.connect(db.url);
+    app = await startApp(db.url, { ...QUIET });
+  });
+  after(async () => {
+    await sql?.end();
+    await app?.stop();
+    await db?.drop();
+  });
+
+  it('reconcile lists each as untracked_index (not as a member "indexed"); adopt records it with its fields in order; a partial one can only be ignored; an adopted one drops like ours', async () => {
+    const t = await createTable(app, 'Handmade', [{ name: 'A', type: 'text' }, { name: 'B', type: 'text' }, { name: 'C', type: 'number' }]);
+    const [a, b, c] = t.fields.map((f) => f.id);
+    await sql.exec(`INSERT INTO data.handmade (a, b, c) SELECT 'a' || g, 'b' || g, g FROM generate_series(1, 200) g`);
+    await sql.exec(`CREATE UNIQUE INDEX hm_ab ON data.handmade (a, b)`);
+    await sql.exec(`ALTER TABLE data.handmade ADD CONSTRAINT hm_bc UNIQUE (b, c)`);
+    await sql.exec(`CREATE INDEX hm_ca ON data.handmade (c, a)`);
+    await sql.exec(`CREATE INDEX hm_partial ON data.handmade (a, b) WHERE c > 0`);
+    const r = await report(app);
+    expect(r.items.map((i: any) => [i.kind, i.actual?.name, i.actual?.field_ids, i.actions.map((x: any) => x.name)]).sort()).to.deep.equal([
+      ['untracked_index', 'hm_ab', [a, b], ['adopt', 'ignore']],
+      ['untracked_index', 'hm_bc', [b, c], ['adopt', 'ignore']],
+      ['untracked_index', 'hm_ca', [c, a], ['adopt', 'ignore']],
+      ['untracked_index', 'hm_partial', null, ['ignore']],
+    ]);
+    for (const name of ['hm_ab', 'hm_bc', 'hm_ca']) {
+      const out = await act(app, `untracked_index:t${t.id}:${name}`, 'adopt');
+      expect(out.result.adopted).to.include({ name });
+    }
+    await act(app, `untracked_index:t${t.id}:hm_partial`, 'adopt', {}, 400);
+    const listed = (await app.request('GET', `/tables/${t.id}/indexes`)).body.indexes;
+    expect(listed.map((i: any) => [i.name, i.unique, i.fields.map((f: any) => f.id), i.created_by])).to.deep.equal([
+      ['hm_ab', true, [a, b], 'token:test admin (app) (#1)'],
+      ['hm_bc', true, [b, c], 'token:test admin (app) (#1)'],
+      ['hm_ca', false, [c, a], 'token:test admin (app) (#1)'],
+    ]);
+    const audit = await sql.rows(`SELECT operation, details->>'index' AS name FROM tablewright.audit WHERE table_id = $1 AND operation = 'adopt_table_index' ORDER BY id`, [t.id]);
+    expect(audit.map((x) => x.name)).to.deep.equal(['hm_ab', 'hm_bc', 'hm_ca']);
+    await act(app, `untracked_index:t${t.id}:hm_partial`, 'ignore');
+    await expectClean(app);
+    // an adopted UNIQUE constraint drops like one of ours
+    const bc = listed.find((i: any) => i.name === 'hm_bc');
+    expect((await app.request('DELETE', `/tables/${t.id}/constraints/${bc.id}`)).status).to.equal(200);
+    expect(await sql.rows(`SELECT 1 FROM pg_constraint WHERE conname = 'hm_bc'`)).to.deep.equal([]);
+    expect(await sql.rows(`SELECT 1 FROM pg_class WHERE relname = 'hm_bc'`)).to.deep.equal([]);
     await expectClean(app);
   });
 });
