@@ -37,6 +37,7 @@ import { findItem, reconcile, type ReconcileDeps } from './reconcile.js';
 import { readCatalog, type CatalogColumn, type CatalogTable, type FieldRow } from './snapshot.js';
 import { displayNameOf, expectedColumnType, mapColumn, type TypeMapping } from './types.js';
 import { rebuildTable } from './rebuild.js';
+import { adoptTableIndex } from './adopt_index.js';
 import { notOwnerMessage, relationOwnership } from '../db/privileges.js';
 import { locateTable, matchColumns, readDatabaseIdentity, wasRestored } from './identity.js';
 import { reidentifyDatabase } from './reidentify.js';
@@ -118,6 +119,8 @@ async function dispatch(deps: ReconcileDeps, actor: Actor, item: DriftItem, acti
     case 'untracked_column':
       if (action === 'purge') return purgeUntrackedColumn(deps, actor, tableId!, item.column!.name, req.confirm);
       return adoptColumn(deps, actor, tableId!, item.column!.name, req);
+    case 'untracked_index':
+      return adoptTableIndex(deps, actor, tableId!, item);
     case 'column_limit':
       return rebuildTable(deps, actor, tableId!);
     case 'database_restored':

@@ -33,6 +33,7 @@ export const DRIFT_KINDS = [
   'missing_junction',
   'broken_computed',
   'broken_formula',
+  'untracked_index',
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
@@ -107,6 +108,32 @@ function identityItem(t: TableMeta, tableRef: NonNullable<DriftItem['table']>, r
 /** An id for a catalog object we know only by name. */
 export const untrackedTableId = (schema: string, name: string) => `untracked_table:${schema}:${encodeURIComponent(name)}`;
 export const untrackedColumnId = (tableId: number, column: string) => `untracked_column:t${tableId}:${encodeURIComponent(column)}`;
+export const untrackedIndexId = (tableId: number, name: string) => `untracked_index:t${tableId}:${encodeURIComponent(name)}`;
+
+/**
+ * Indexes and UNIQUE constraints over several columns that no table_indexes row describes
+ * (a DBA made them in psql): adopted, they become indexes over several fields. Adoptable
+ * when whole (no predicate, no expression) and over live fields only.
+ */
+function untrackedIndexes(rel: CatalogTable, tableRef: NonNullable<DriftItem['table']>, tableId: number, fieldAt: Map<number, SnapshotField>): DriftItem[] {
+  const found = [
+    ...rel.indexes.filter((i) => i.columns.length > 1).map((i) => ({ name: i.name, unique: i.is_unique, constraint: false, columns: i.columns, whole: !i.partial && !i.expressions })),
+    ...rel.constraints.filter((c) => c.kind === 'u' && c.columns.length > 1 && !c.ours).map((c) => ({ name: c.name, unique: true, constraint: true, columns: c.columns, whole: true })),
+  ];
+  return found.map((ix) => {
+    const fields = ix.columns.map((a) => fieldAt.get(a));
+    const adoptable = ix.whole && fields.every((f) => f !== undefined && f.type !== 'json');
+    const names = fields.map((f, k) => (f ? `"${f.name}"` : `column ${ix.columns[k]}`)).join(', ');
+    return {
+      id: untrackedIndexId(tableId, ix.name),
+      kind: 'untracked_index' as const,
+      message: `${ix.constraint ? 'UNIQUE constraint' : ix.unique ? 'Unique index' : 'Index'} ${ix.name} on ${rel.name} over ${names} is in the database but not in the metadata${adoptable ? '' : ' (partial, on an expression or over a column that is not a live field: it can only be ignored)'}.`,
+      table: tableRef,
+      actual: { name: ix.name, unique: ix.unique, constraint: ix.constraint, field_ids: adoptable ? fields.map((f) => f!.id) : null },
+      actions: adoptable ? [A.adopt(), A.ignore()] : [A.ignore()],
+    };
+  });
+}
 
 /** A name the console can use as ours (the identifier rule, and not a trash name). */
 export const usableName = (name: string) => IDENTIFIER_RE.test(name) && Buffer.byteLength(name) <= 63 && !name.startsWith(TRASH_PREFIX);
@@ -120,7 +147,8 @@ export function uniqueOn(rel: CatalogTable, attnum: number): string | undefined 
 }
 
 export function indexOn(rel: CatalogTable, attnum: number): string | undefined {
-  return rel.indexes.find((i) => !i.is_unique && !i.partial && i.columns[0] === attnum)?.name;
+  // one over several columns is an index over several fields (untracked_index), not this column's
+  return rel.indexes.find((i) => !i.is_unique && !i.partial && i.columns.length === 1 && i.columns[0] === attnum)?.name;
 }
 
 /** Whether a column is indexed as a field sees it: its own index, or (for a unique field) its UNIQUE one. */
@@ -381,6 +409,13 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
         actions: [A.ignore()],
       });
     }
+
+    const fieldAt = new Map<number, SnapshotField>();
+    for (const f of fields) {
+      const c = fieldCol.get(f.id);
+      if (c && f.trashed_at === null) fieldAt.set(c.attnum, f);
+    }
+    items.push(...untrackedIndexes(rel, tableRef, t.id, fieldAt));
 
     const pk = idColumn(rel);
     for (const c of rel.columns) {

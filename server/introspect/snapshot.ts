@@ -35,6 +35,8 @@ export interface CatalogConstraint {
   ref_oid: number | null;
   ref_columns: number[] | null;
   on_delete: string | null;
+  /** a UNIQUE over several fields described by tablewright.table_indexes */
+  ours?: boolean;
 }
 
 export interface CatalogIndex {

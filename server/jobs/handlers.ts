@@ -30,7 +30,7 @@ export const JOB_KINDS: Record<string, { title: string; unit: string; summary: (
   [CHANGE_FIELD]: { title: 'changing a field', unit: 'rows', summary: (r) => `Field "${r?.field?.name}" is now ${r?.field?.type}.` },
   [TRASH_CLEANUP]: { title: 'emptying the trash', unit: 'objects', summary: (r) => `Purged ${plural(r?.purged?.length ?? 0, 'object')}.` },
   [IMPORT_CSV]: { title: 'importing CSV', unit: 'rows', summary: (r) => `Imported ${plural(r?.imported ?? 0, 'row')}.` },
-  [ONLINE_CHANGE]: { title: 'changing a field online', unit: 'rows', summary: (r) => `Field "${r?.field?.name}" changed; the table kept serving.` },
+  [ONLINE_CHANGE]: { title: 'changing a field online', unit: 'rows', summary: (r) => (r?.index ? `Index "${r.index.name}" built; the table kept serving.` : `Field "${r?.field?.name}" changed; the table kept serving.`) },
   [IMPORT_TABLE]: { title: 'importing a new table', unit: 'rows', summary: (r) => `Created the table with ${plural(r?.imported ?? 0, 'row')}.` },
   [REBUILD_TABLE]: { title: 'rebuilding a table', unit: 'rows', summary: (r) => `Copied ${plural(r?.rows ?? 0, 'row')}; freed ${plural(r?.freed ?? 0, 'column slot')}.` },
 };

@@ -2,21 +2,27 @@
 // columns) and create_index(table, column_names)): metadata in tablewright.table_indexes
 // (031_table_indexes.sql), fields kept by id.
 //
-// Always built online, whatever the table's size:
+// Built online by default (online=0: one transaction of plain, blocking DDL):
 //   1. a unique one: the duplicates counted first (422 has_duplicates: how many values
 //      repeat, in how many rows, and a few examples with their row ids), nothing made;
 //   2. CREATE [UNIQUE] INDEX CONCURRENTLY, outside any transaction, short lock attempts
 //      (SHARE UPDATE EXCLUSIVE: reads and writes go on while it builds);
 //   3. brief: a unique one becomes its constraint (ADD CONSTRAINT ... UNIQUE USING INDEX);
 //      metadata, version + 1, audit (both statements), NOTIFY in one commit.
-// A failure after 2 drops the index again (DROP INDEX CONCURRENTLY). Removing one is one
-// brief transaction.
+// A failure after 2 drops the index again (DROP INDEX CONCURRENTLY). Within the job
+// threshold it runs in the request; past it (or online=1) it is a resumable job
+// (online/op_table_index.ts): an instance killed mid-build leaves an invalid index that
+// the instance taking the job over drops and builds again. Removing one is one brief
+// transaction.
 import { ident, qualified } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
 import { badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import { schemaChange, type Actor, type EditorDeps } from './change.js';
 import { getLiveTable, listFields, type FieldMeta, type TableMeta } from './metadata.js';
 import { makePlan, step, tableSize, type Plan } from './plan.js';
+import type { Job } from '../jobs/queue.js';
+import type { withTransaction } from '../db/tx.js';
+import { acceptOnlineChange } from './online/run.js';
 import { inFlightConflict, runningOnlineChange } from './online/state.js';
 import { runOutside } from './online/steps.js';
 
@@ -36,6 +42,19 @@ export interface IndexSpec {
   fields: unknown;
   unique?: boolean;
   name?: unknown;
+  /** false: one transaction of plain DDL (CREATE INDEX blocks writes while it builds) */
+  online?: boolean;
+}
+
+const ROW_COLUMNS = 'id::int, table_id::int, name, field_ids::int[] AS field_ids, is_unique, created_by, created_at';
+
+/** The row describing an index over several fields; in the transaction that attaches it. */
+export async function insertTableIndexRow(db: Queryable, tableId: number, name: string, fieldIds: number[], unique: boolean, actor: string): Promise<TableIndex> {
+  const { rows } = await db.query<TableIndex>(
+    `INSERT INTO tablewright.table_indexes (table_id, name, field_ids, is_unique, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING ${ROW_COLUMNS}`,
+    [tableId, name, fieldIds, unique, actor],
+  );
+  return rows[0]!;
 }
 
 /** Names the field-level paths use (uq_f12, ix_f12, fk_f12, nn_f12, the online ones' _new_): not for these. */
@@ -129,9 +148,17 @@ export async function planTableIndex(deps: EditorDeps, tableId: number, spec: In
   const size = await tableSize(deps.pool, r.table.table_oid);
   const steps = [];
   if (spec.unique) steps.push(step(`SELECT ${r.columns}, count(*) FROM ${r.relation} GROUP BY ${r.columns} HAVING count(*) > 1 -- duplicates first`, 'ACCESS SHARE', 'scan', size, 'scan'));
-  steps.push(step(`CREATE ${spec.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(r.name)} ON ${r.relation} (${r.columns})`, 'SHARE UPDATE EXCLUSIVE', 'scan', size, spec.unique ? 'unique' : 'index'));
-  if (spec.unique) steps.push(step(`ALTER TABLE ${r.relation} ADD CONSTRAINT ${ident(r.name)} UNIQUE USING INDEX ${ident(r.name)}`, 'ACCESS EXCLUSIVE', 'brief', size));
-  const plan = makePlan(steps, size, { online: true, reason: 'indexes over several fields are always built online' });
+  if (spec.online === false) {
+    steps.push(
+      spec.unique
+        ? step(`ALTER TABLE ${r.relation} ADD CONSTRAINT ${ident(r.name)} UNIQUE (${r.columns})`, 'ACCESS EXCLUSIVE', 'scan', size, 'unique')
+        : step(`CREATE INDEX ${ident(r.name)} ON ${r.relation} (${r.columns})`, 'SHARE', 'scan', size, 'index'),
+    );
+  } else {
+    steps.push(step(`CREATE ${spec.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(r.name)} ON ${r.relation} (${r.columns})`, 'SHARE UPDATE EXCLUSIVE', 'scan', size, spec.unique ? 'unique' : 'index'));
+    if (spec.unique) steps.push(step(`ALTER TABLE ${r.relation} ADD CONSTRAINT ${ident(r.name)} UNIQUE USING INDEX ${ident(r.name)}`, 'ACCESS EXCLUSIVE', 'brief', size));
+  }
+  const plan = makePlan(steps, size, spec.online === false ? { online: false, reason: 'online=0' } : { online: true, reason: 'indexes over several fields are built online (a job past the job threshold)' });
   return { name: r.name, plan, ...(spec.unique ? { duplicates: await countDuplicates(deps.pool, r.relation, r.fields) } : {}) };
 }
 
@@ -149,19 +176,52 @@ export async function countDuplicates(db: Queryable, relation: string, fields: F
   return { duplicate_values: rows[0]!.groups, rows: rows[0]!.rows, examples: rows[0]!.examples ?? [] };
 }
 
-function duplicatesError(fields: FieldMeta[], d: Awaited<ReturnType<typeof countDuplicates>>) {
+export function duplicatesError(fields: FieldMeta[], d: Awaited<ReturnType<typeof countDuplicates>>) {
   const names = fields.map((f) => `"${f.name}"`).join(', ');
   const eg = d.examples.slice(0, 3).map((e) => `(${e.values.map((v) => JSON.stringify(v)).join(', ')}) in rows ${e.row_ids.join(', ')}`).join('; ');
   return unprocessable('has_duplicates', `${names} cannot be unique together: ${d.duplicate_values} combinations repeat, in ${d.rows} rows (e.g. ${eg})`, 'fields', d);
 }
 
-export async function createTableIndex(deps: EditorDeps, actor: Actor, tableId: number, spec: IndexSpec): Promise<{ index: TableIndex; version: number }> {
+/** Checks shared by every path: nothing in flight on the table, no duplicates for a unique one. */
+async function checked(deps: EditorDeps, tableId: number, spec: IndexSpec): Promise<Resolved> {
   const r = await resolve(deps, tableId, spec);
   const running = await runningOnlineChange(deps.pool, tableId);
   if (running) throw await inFlightConflict(deps.pool, tableId);
   if (spec.unique) {
     const d = await countDuplicates(deps.pool, r.relation, r.fields);
     if (d.duplicate_values > 0) throw duplicatesError(r.fields, d);
+  }
+  return r;
+}
+
+/**
+ * Past the job threshold (or online=1): the online change's row and its job, in one
+ * transaction under the table's schema lock (online/run.ts); the job builds and attaches.
+ */
+export async function acceptTableIndexJob(
+  deps: EditorDeps,
+  actor: Actor,
+  tableId: number,
+  spec: IndexSpec,
+  total: number,
+  enqueue: (tx: Parameters<Parameters<typeof withTransaction>[1]>[0], onlineChangeId: number) => Promise<Job>,
+): Promise<{ job: Job; name: string }> {
+  const r = await checked(deps, tableId, spec);
+  const payload = { name: r.name, field_ids: r.fields.map((f) => f.id), unique: spec.unique === true };
+  const job = await acceptOnlineChange(deps, actor, { tableId, field: r.fields[0]!, kind: 'table_index', update: payload, total, objects: { index: r.name } }, enqueue);
+  return { job, name: r.name };
+}
+
+export async function createTableIndex(deps: EditorDeps, actor: Actor, tableId: number, spec: IndexSpec): Promise<{ index: TableIndex; version: number }> {
+  const r = await checked(deps, tableId, spec);
+  if (spec.online === false) {
+    // online=0: plain DDL in one transaction; writes wait while PostgreSQL builds.
+    return schemaChange(deps, actor, spec.unique ? 'add_unique_constraint' : 'add_index', tableId, async (c) => {
+      if (spec.unique) await c.ddl(`ALTER TABLE ${r.relation} ADD CONSTRAINT ${ident(r.name)} UNIQUE (${r.columns})`);
+      else await c.ddl(`CREATE INDEX ${ident(r.name)} ON ${r.relation} (${r.columns})`);
+      const index = await insertTableIndexRow(c.tx, tableId, r.name, r.fields.map((f) => f.id), spec.unique === true, actor.name);
+      return { result: { index }, tableId, details: { index: r.name, fields: r.fields.map((f) => f.id), unique: spec.unique === true } };
+    });
   }
   const createSql = `CREATE ${spec.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(r.name)} ON ${r.relation} (${r.columns})`;
   const dropSql = `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(deps.config.dataSchema, r.name)}`;
@@ -183,12 +243,8 @@ export async function createTableIndex(deps: EditorDeps, actor: Actor, tableId: 
       // The fields may have gone to the trash while the index was built.
       const { rows: gone } = await c.tx.query(`SELECT name FROM tablewright.fields WHERE id = ANY($1::int8[]) AND trashed_at IS NOT NULL`, [r.fields.map((f) => f.id)]);
       if (gone.length) throw conflict('field_trashed', `fields: "${gone[0].name}" went to the trash meanwhile`, 'fields');
-      const { rows } = await c.tx.query<TableIndex>(
-        `INSERT INTO tablewright.table_indexes (table_id, name, field_ids, is_unique, created_by) VALUES ($1, $2, $3, $4, $5)
-         RETURNING id::int, table_id::int, name, field_ids::int[] AS field_ids, is_unique, created_by, created_at`,
-        [tableId, r.name, r.fields.map((f) => f.id), spec.unique === true, actor.name],
-      );
-      return { result: { index: rows[0]! }, tableId, details: { index: r.name, fields: r.fields.map((f) => f.id), unique: spec.unique === true } };
+      const index = await insertTableIndexRow(c.tx, tableId, r.name, r.fields.map((f) => f.id), spec.unique === true, actor.name);
+      return { result: { index }, tableId, details: { index: r.name, fields: r.fields.map((f) => f.id), unique: spec.unique === true } };
     });
   } catch (err) {
     await runOutside(deps, dropSql).catch((e: Error) => deps.log.warn({ err: e }, 'dropping an unattached index failed'));

@@ -363,9 +363,12 @@ export async function purgeField(deps: TrashDeps, actor: Actor, fieldId: number,
       await c.ddl(`ALTER TABLE ${qualified(rel!.schema, rel!.name)} DROP COLUMN ${identFromCatalog(column)}`);
     }
     c.reached('ddl');
+    // An index over several fields with this member went with the column (PostgreSQL drops
+    // an index when one of its columns goes): its row goes in the same commit.
+    const { rows: gone } = await c.tx.query<{ name: string }>(`DELETE FROM tablewright.table_indexes WHERE table_id = $1 AND $2 = ANY(field_ids) RETURNING name`, [tableId, fieldId]);
     await c.tx.query(`DELETE FROM tablewright.fields WHERE id = $1`, [fieldId]);
     c.reached('metadata');
-    const details = { name: f.name, column: f.column_name, dropped: exists ? physical : null, trashed_at: f.trashed_at, trashed_by: f.trashed_by, reason: f.trash_reason, ...(opts.cutoff ? { policy: true } : {}) };
+    const details = { name: f.name, column: f.column_name, dropped: exists ? physical : null, ...(gone.length ? { indexes_dropped: gone.map((g) => g.name) } : {}), trashed_at: f.trashed_at, trashed_by: f.trashed_by, reason: f.trash_reason, ...(opts.cutoff ? { policy: true } : {}) };
     return { result: { purged: physical, existed: exists }, tableId, fieldId, details };
   });
 }

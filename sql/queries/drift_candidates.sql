@@ -38,7 +38,7 @@ WITH rel AS (
 ), idx AS (
   -- indexes that back no constraint (a UNIQUE constraint's own index is the constraint)
   SELECT i.indrelid AS oid, i.indkey[0] AS attnum, i.indisunique AS uniq,
-         i.indpred IS NULL AS whole, i.indpred IS NULL AND i.indexprs IS NULL AND i.indnatts = 1 AS single
+         i.indpred IS NULL AS whole, i.indpred IS NULL AND i.indexprs IS NULL AND i.indnatts = 1 AS single, i.indnatts AS natts
     FROM pg_index i JOIN rel r ON r.oid = i.indrelid
    WHERE NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid AND x.conrelid = i.indrelid)
 ), uniq AS (
@@ -48,7 +48,16 @@ WITH rel AS (
   UNION
   SELECT oid, attnum FROM idx WHERE uniq AND single
 ), indexed AS (
-  SELECT DISTINCT oid, attnum FROM idx WHERE NOT uniq AND whole
+  -- one column's own index; one over several columns is an index over several fields
+  SELECT DISTINCT oid, attnum FROM idx WHERE NOT uniq AND whole AND natts = 1
+), multi AS (
+  -- indexes and UNIQUE constraints over several columns that no table_indexes row
+  -- describes (hand-made in psql): drift to adopt, so their table is compared
+  SELECT DISTINCT r.oid
+    FROM pg_index i JOIN rel r ON r.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
+   WHERE i.indnatts > 1 AND NOT i.indisprimary
+     AND NOT EXISTS (SELECT 1 FROM tablewright.table_indexes ti JOIN tablewright.tables t ON t.id = ti.table_id
+                      WHERE t.table_oid = i.indrelid AND ti.name = ic.relname)
 ), field_check AS (
   SELECT f.table_id,
          count(*) AS n,
@@ -83,6 +92,7 @@ WITH rel AS (
     LEFT JOIN live_columns lc ON lc.oid = m.oid
    WHERE m.in_place
      AND NOT EXISTS (SELECT 1 FROM linked l WHERE l.id = m.id)
+     AND NOT EXISTS (SELECT 1 FROM multi x WHERE x.oid = m.oid)
      AND (m.trashed OR (
            coalesce(fc.ok, true)
        AND lc.n = coalesce(fc.n, 0) + lc.id_key

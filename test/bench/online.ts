@@ -113,6 +113,8 @@ export async function benchOnline(url: string): Promise<void> {
         body: { type: 'link', options: { table_id: target.id } },
         ddl: `ALTER TABLE data.big ALTER COLUMN b_lnk TYPE bigint USING b_lnk::bigint, ADD CONSTRAINT b_fk FOREIGN KEY (b_lnk) REFERENCES data.target (id) ON DELETE SET NULL`,
       },
+      // last: a member of an index over several fields cannot change type
+      { what: 'index over 2 fields', col: 'ix', multi: ['ix', 'u'], body: {}, ddl: `CREATE INDEX b_multi_idx ON data.big (b_ix, b_u)` },
     ];
     const header = ['change', 'API to done (online)', 'blocking DDL', 'online: reads p99 / max', 'online: writes p99 / max', 'blocking: reads p99 / max', 'blocking: writes p99 / max'];
     const lines: string[][] = [];
@@ -131,7 +133,10 @@ export async function benchOnline(url: string): Promise<void> {
       const to = traffic(pool);
       const o0 = performance.now();
       try {
-        const res = await app.request('PATCH', `/tables/${t.id}/fields/${fid(c.col)}`, { json: { ...c.body, online: 1 } });
+        const multi = (c as { multi?: string[] }).multi;
+        const res = multi
+          ? await app.request('POST', `/tables/${t.id}/indexes`, { json: { fields: multi.map(fid), online: 1 } })
+          : await app.request('PATCH', `/tables/${t.id}/fields/${fid(c.col)}`, { json: { ...c.body, online: 1 } });
         if (res.status !== 202) throw new Error(`${c.what}: ${res.status} ${res.text}`);
         await waitJob(app, res.body.id);
       } catch (err) {

@@ -22,17 +22,18 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
       await tx.query(`SELECT set_config('tablewright.reason', 'schema', true), set_config('timezone', 'UTC', true), set_config('lock_timeout', $1, true)`, [
         `${run.deps.config.lockTimeoutMs}ms`,
       ]);
-      const { rows } = await tx.query<{ n: number; last: string | null }>(
-        `WITH b AS (SELECT id FROM ${run.relation} WHERE id > $1 ORDER BY id LIMIT $2),
-              u AS (UPDATE ${run.relation} t SET ${shadow} = ${convertedSql} FROM b WHERE t.id = b.id RETURNING t.id)
-         SELECT count(*)::int AS n, max(id)::text AS last FROM u`,
-        [last, batch],
-      );
-      const n = rows[0]!.n;
-      if (n > 0) await advance(tx, run.change.id, { step: 'backfill', last_id: Number(rows[0]!.last), done: done + n });
-      return { n, last: rows[0]!.last === null ? last : Number(rows[0]!.last) };
+      // The batch's last id first, then an UPDATE over that id range: an index range scan.
+      // (An UPDATE joined to the batch's ids was planned as a hash join over a seq scan of
+      // the whole table, once per batch: quadratic in the table's size.)
+      const { rows: bound } = await tx.query<{ upto: string | null }>(`SELECT max(id)::text AS upto FROM (SELECT id FROM ${run.relation} WHERE id > $1 ORDER BY id LIMIT $2) b`, [last, batch]);
+      const upto = bound[0]!.upto;
+      if (upto === null) return { n: 0, last, more: false };
+      const updated = await tx.query(`UPDATE ${run.relation} t SET ${shadow} = ${convertedSql} WHERE t.id > $1 AND t.id <= $2`, [last, upto]);
+      const n = updated.rowCount ?? 0;
+      await advance(tx, run.change.id, { step: 'backfill', last_id: Number(upto), done: done + n });
+      return { n, last: Number(upto), more: true };
     });
-    if (copied.n === 0) break;
+    if (!copied.more) break;
     last = copied.last;
     done += copied.n;
     await run.progress({ done, total: Math.max(total, done) });

@@ -12,6 +12,7 @@ import { getField, getLiveTable, type FieldMeta } from '../metadata.js';
 import { createIndex, setUnique } from './op_create_index.js';
 import { setNotNull } from './op_set_not_null.js';
 import { changeType } from './op_change_type.js';
+import { tableIndex } from './op_table_index.js';
 import { beginOnlineChange, finishOnlineChange, getOnlineChange, inFlightConflict, runningOnlineChange, type OnlineKind } from './state.js';
 import { AbandonedError, CancelledError, type OnlineOp, type OnlineRun } from './steps.js';
 
@@ -22,6 +23,7 @@ export const OPS: Record<OnlineKind, OnlineOp> = {
   set_unique: setUnique,
   set_not_null: setNotNull,
   change_type: changeType,
+  table_index: tableIndex,
 };
 
 const on = (v: unknown, name: string) => flag(v, name) === true;
@@ -55,7 +57,7 @@ export function onlineKindOf(field: FieldMeta, update: Record<string, unknown>, 
 export async function acceptOnlineChange(
   deps: EditorDeps,
   actor: Actor,
-  c: { tableId: number; field: FieldMeta; kind: OnlineKind; update: Record<string, unknown>; total: number },
+  c: { tableId: number; field: FieldMeta; kind: OnlineKind; update: Record<string, unknown>; total: number; objects?: Record<string, string> },
   enqueue: (tx: Parameters<Parameters<typeof withTransaction>[1]>[0], onlineChangeId: number) => Promise<Job>,
 ): Promise<Job> {
   return withTransaction(deps.pool, async (tx) => {
@@ -67,7 +69,7 @@ export async function acceptOnlineChange(
       fieldId: c.field.id,
       kind: c.kind,
       payload: c.update,
-      objects: OPS[c.kind].objects(c.field),
+      objects: c.objects ?? OPS[c.kind].objects(c.field),
       actor: actor.name,
       total: c.total,
     });
@@ -109,8 +111,9 @@ export async function runOnlineChange(deps: EditorDeps, job: Job, progress: Onli
     await op.start(run);
     if ((await getOnlineChange(deps.pool, id)).cancel_requested) throw new CancelledError();
     await progress({ phase: 'switching over (a brief lock)' });
-    await op.complete(run);
+    const completed = await op.complete(run);
     log.info('online change done');
+    if (change.kind === 'table_index') return { online_change: id, index: completed };
     const after = await getField(deps.pool, table.id, field.id);
     return { online_change: id, field: { id: after.id, name: after.name, type: after.type, not_null: after.not_null, unique: after.is_unique, indexed: after.indexed } };
   } catch (err) {

@@ -4,7 +4,7 @@
 import type { Queryable } from '../../db/pool.js';
 import { conflict } from '../../errors.js';
 
-export type OnlineKind = 'create_index' | 'set_unique' | 'set_not_null' | 'change_type';
+export type OnlineKind = 'create_index' | 'set_unique' | 'set_not_null' | 'change_type' | 'table_index';
 
 export interface OnlineObjects {
   index?: string;
