@@ -20,7 +20,7 @@ import { keepLostValues } from './lost_values.js';
 import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
 import { columnComment } from './comments.js';
 import { addManyLink, hasNoColumn, isManyLink } from './m2m.js';
-import { addComputedField, checkComputedSource } from './computed_fields.js';
+import { addComputedField, addVirtualFormula, checkComputedSource } from './computed_fields.js';
 import { isComputedType } from '../fields/computed.js';
 import { convertMultiplicity, multiplicityChange, multiplicityReport } from './m2m_convert.js';
 import { addSystemColumn, assertConvertible, assertSystemConstraints, leaveSystemType } from './system_fields.js';
@@ -202,6 +202,10 @@ export async function addFieldSingly(c: Change, table: TableMeta, spec: FieldSpe
   if (type.name === 'lookup' || type.name === 'rollup') {
     if (notNull || unique || dflt || flag(spec.indexed, `${prefix}indexed`)) throw badRequest('a lookup or rollup is computed: it cannot be required, unique, indexed or have a default', `${prefix}type`);
     return addComputedField(c, table, { name, column, type: type.name, options, position: next }, prefix);
+  }
+  if (type.name === 'formula' && options.stored === false) {
+    if (flag(spec.indexed, `${prefix}indexed`)) throw badRequest('a formula using today() is computed when rows are read: it cannot be indexed', `${prefix}indexed`);
+    return addVirtualFormula(c, table, { name, column, options, position: next });
   }
   if (many) {
     c.reached('validate');

@@ -28,11 +28,11 @@ export async function prepareFormula(db: Queryable, table: TableMeta, expression
       const f = byId.get(id);
       return f && { name: f.name, type: f.type, ref: String(ident(f.column_name)) };
     });
-    if (!compiled.immutable) {
-      throw new FormulaError('today() changes every day, so it cannot be in a stored formula (a formula computed at read time is not built yet)', expression.toLowerCase().indexOf('today'));
-    }
     const text = printFormula(ast, (id) => byId.get(id)!.name);
-    return { options: { expression: text, ast, result: compiled.type as FormulaOpts['result'], stored: true }, sql: compiled.sql };
+    // A formula using today() is no stored generated column (PostgreSQL takes only immutable
+    // expressions there, and the value changes every day): it is computed in the listing
+    // query instead (virtualFormulaRef), with no column of its own.
+    return { options: { expression: text, ast, result: compiled.type as FormulaOpts['result'], stored: compiled.immutable }, sql: compiled.sql };
   } catch (err) {
     if (err instanceof FormulaError) throw unprocessable('invalid_formula', `formula: ${err.message}`, 'options.expression');
     throw err;
@@ -56,8 +56,21 @@ export async function changeFormula(c: Change, relation: string, table: TableMet
   const prepared = await prepareFormula(c.tx, table, expression, field.id);
   const old = field.options as FormulaOpts;
   if (JSON.stringify(prepared.options.ast) === JSON.stringify(old.ast)) return false;
+  if (old.stored === false) {
+    // computed at read time: only the metadata changes (its result type too: no column holds it)
+    await c.tx.query(`UPDATE tablewright.fields SET options = $2, updated_at = now() WHERE id = $1`, [field.id, { ...prepared.options, stored: false }]);
+    return true;
+  }
   if (prepared.options.result !== old.result) {
     throw unprocessable('invalid_formula', `formula: the new expression gives ${prepared.options.result}, this field holds ${old.result}; add a new formula field for it`, 'options.expression');
+  }
+  if (!prepared.options.stored) {
+    throw new AppError(
+      409,
+      'not_storable',
+      'options.expression: this formula is a stored column and today() changes every day, so it cannot be stored; add a new formula field with this expression (it is computed when rows are read) and trash this one',
+      'options.expression',
+    );
   }
   // SET EXPRESSION came with PostgreSQL 17; before it a generated column's expression is fixed
   const { rows } = await c.tx.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
@@ -67,6 +80,50 @@ export async function changeFormula(c: Change, relation: string, table: TableMet
   await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${ident(field.column_name)} SET EXPRESSION AS (${prepared.sql})`);
   await c.tx.query(`UPDATE tablewright.fields SET options = $2, updated_at = now() WHERE id = $1`, [field.id, prepared.options]);
   return true;
+}
+
+/**
+ * A formula computed at read time (it uses today()): its expression over the row's live
+ * columns as `rowAlias`, or null when a field it uses is not live (it is broken: reads empty).
+ */
+export function virtualFormulaRef(formula: FieldMeta, live: Map<number, FieldMeta>, rowAlias: string): string | null {
+  const ast = formula.options?.ast as Node | undefined;
+  if (!ast || missingInputs(formula, live).length > 0) return null;
+  try {
+    const compiled = compileFormula(ast, (id) => {
+      const f = live.get(id);
+      return f && { name: f.name, type: f.type, ref: `${rowAlias}.${ident(f.column_name)}` };
+    });
+    return `(${compiled.sql})`;
+  } catch (err) {
+    // a field it uses changed to a type a formula cannot read: broken, never a failing query
+    if (err instanceof FormulaError) return null;
+    throw err;
+  }
+}
+
+/** A formula with no column: computed by the listing query (it uses today()). */
+export const isVirtualFormula = (f: { type: string; options?: any }): boolean => f.type === 'formula' && f.options?.stored === false;
+
+/**
+ * Purging a field that a formula of its table uses (live or in the trash) is refused with a
+ * 409 naming the formulas: a stored formula's generated column depends on the column
+ * (PostgreSQL would refuse the DROP, or take the formula with it under CASCADE), and a
+ * formula computed at read time would stay broken for good. Trashing such a field is
+ * allowed (the formula reads empty, reconcile reports it) because restore repairs it.
+ */
+export async function assertNoFormulaUses(db: Queryable, tableId: number, fieldId: number, fieldName: string): Promise<void> {
+  const all = [...(await listFields(db, tableId)), ...(await listFields(db, tableId, { trashed: true }))];
+  const users = all.filter((f) => f.type === 'formula' && f.id !== fieldId && f.options?.ast && fieldIds(f.options.ast as Node).includes(fieldId));
+  if (!users.length) return;
+  const names = users.map((f) => `"${f.name}"${f.trashed_at ? ' (in the trash)' : ''}`).join(', ');
+  throw new AppError(
+    409,
+    'used_by_formula',
+    `field "${fieldName}" cannot be purged: the formula${users.length > 1 ? 's' : ''} ${names} ${users.length > 1 ? 'use' : 'uses'} it. Restore it, or change or purge the formula${users.length > 1 ? 's' : ''} first`,
+    undefined,
+    { formulas: users.map((f) => ({ id: f.id, name: f.name })) },
+  );
 }
 
 /** After a field's display name changed: the formulas that use it print it anew. */

@@ -25,7 +25,8 @@ import { derivePhysicalName, validateDisplayName } from './names.js';
 export const isManyLink = (f: { type: string; options?: any }): boolean => f.type === 'link' && f.options?.multiple === true;
 
 /** A field without a column of its own: a many-to-many link, a lookup, a rollup. */
-export const hasNoColumn = (f: { type: string; options?: any }): boolean => isManyLink(f) || f.type === 'lookup' || f.type === 'rollup';
+// a formula computed at read time (options.stored false: it uses today()) has no column either
+export const hasNoColumn = (f: { type: string; options?: any }): boolean => isManyLink(f) || f.type === 'lookup' || f.type === 'rollup' || (f.type === 'formula' && f.options?.stored === false);
 
 export interface JunctionShape {
   junction: string;
