@@ -92,6 +92,14 @@ describe('history of many-to-many pairs', () => {
     expect(gone[0].op).to.equal('delete');
   });
 
+  it('a revert before a pair entry answers (never a 500) and leaves the pairs as they are (it puts columns back, and pairs have none)', async () => {
+    const [e] = await history(orders, order);
+    const res = await app.request('POST', `/tables/${orders}/rows/${order}/revert`, { json: { entry: e.id } });
+    expect(res.status, res.text).to.equal(200);
+    const row = await app.request('GET', `/tables/${orders}/rows/${order}`, { headers: { accept: 'application/json' } });
+    expect(ids(row.body[items.column])).to.deep.equal([p[0], p[1]]);
+  });
+
   it('reconcile reports nothing about the junction', async () => {
     const rec = await app.request('GET', '/reconcile');
     expect(rec.status).to.equal(200);
