@@ -10,7 +10,7 @@ import { badRequest, conflict, unprocessable } from '../errors.js';
 import { conversionSql, displaySql, lossPredicate, type FieldShape } from '../fields/convert.js';
 import { fieldType, parseOptions } from '../fields/registry.js';
 import { assignChoiceIds, type Choice } from '../fields/single_select.js';
-import { assertFormulaSpec, changeFormula, prepareFormula, refreshFormulaTexts } from './formula_fields.js';
+import { assertFormulaSpec, changeFormula, materialiseFormula, prepareFormula, refreshFormulaTexts } from './formula_fields.js';
 import { FieldValueError, type FieldTypeDef, type SqlEnv } from '../fields/types.js';
 import { assertNoDependents, attnumOf, columnNames, columnSlots, PG_MAX_COLUMNS } from './catalog.js';
 import { schemaChange, type Actor, type Change, type EditorDeps } from './change.js';
@@ -591,9 +591,17 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
       }
     }
     if (ops.includes('rename_field')) await refreshFormulaTexts(c.tx, tableId);
+    if (field.type === 'formula' && present(update.type) && update.type !== '' && update.type !== 'formula') {
+      // to another type: its values now become a plain column first, then convert as any field's
+      if (isComputedType(String(update.type))) throw badRequest('a formula converts to a plain type, not to a lookup or rollup', 'type');
+      fieldType(String(update.type), 'type');
+      field = await materialiseFormula(c, String(rel(c, table)), table, field, (f) => columnComment(f, table));
+      details.materialised = { from: 'formula' };
+      ops.push('change_field');
+    }
     if (field.type === 'formula' || update.type === 'formula') {
       if (present(update.type) && update.type !== '' && update.type !== field.type) {
-        throw unprocessable('invalid_conversion', field.type === 'formula' ? `"${field.name}" is a formula: add a field of the type you want instead` : 'a field cannot be converted to a formula: add a new formula field', 'type');
+        throw unprocessable('invalid_conversion', 'a field cannot be converted to a formula: add a new formula field', 'type');
       }
       assertFormulaSpec({ not_null: update.not_null, unique: update.unique, default: update.default });
       if (present(update.options) && (await changeFormula(c, String(rel(c, table)), table, field, (update.options as { expression?: unknown } | null)?.expression))) {

@@ -1,12 +1,12 @@
 // The schema side of formula fields (server/fields/formula.ts, server/formula/): parsing
 // and checking an expression against the table's live fields, the generated column's
 // expression, and keeping the expressions' text right when a field it uses is renamed.
-import { ident } from '../db/ident.js';
+import { ident, literal } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
 import { AppError, unprocessable } from '../errors.js';
 import type { FormulaOpts } from '../fields/formula.js';
 import { FormulaError, type Node } from '../formula/ast.js';
-import { compileFormula } from '../formula/compile.js';
+import { compileFormula, resultSqlType } from '../formula/compile.js';
 import { fieldIds, parseFormula, printFormula } from '../formula/parse.js';
 import type { Change } from './change.js';
 import { listFields, type FieldMeta, type TableMeta } from './metadata.js';
@@ -124,6 +124,40 @@ export async function assertNoFormulaUses(db: Queryable, tableId: number, fieldI
     undefined,
     { formulas: users.map((f) => ({ id: f.id, name: f.name })) },
   );
+}
+
+/** The plain field a formula's values become when it is converted away: its result's type. */
+const PLAIN_OF: Record<string, { type: string; options: object }> = {
+  number: { type: 'number', options: { decimals: 0, any_precision: true } },
+  text: { type: 'text', options: {} },
+  boolean: { type: 'boolean', options: {} },
+  date: { type: 'date', options: {} },
+};
+
+/**
+ * Converting a formula to another type, step one: its current values become a plain column
+ * of the result's type (nothing lost): a stored formula's generated column keeps its values
+ * (DROP EXPRESSION, PostgreSQL 13+); a formula computed at read time gets a column filled
+ * with what it reads now (today's values for today()). The caller's type change then
+ * converts that plain field as any other, with its loss report.
+ */
+export async function materialiseFormula(c: Change, relation: string, table: TableMeta, field: FieldMeta, columnComment: (f: FieldMeta) => string): Promise<FieldMeta> {
+  const opts = field.options as FormulaOpts;
+  const plain = PLAIN_OF[opts.result ?? 'text']!;
+  const col = ident(field.column_name);
+  if (opts.stored === false) {
+    const live = new Map((await listFields(c.tx, table.id)).map((f) => [f.id, f]));
+    const expr = virtualFormulaRef(field, live, 't');
+    await c.ddl(`ALTER TABLE ${relation} ADD COLUMN ${col} ${resultSqlType(opts.result ?? 'text')}`);
+    if (expr) await c.ddl(`UPDATE ${relation} AS t SET ${col} = ${expr}`);
+  } else {
+    await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP EXPRESSION`);
+  }
+  const { rows } = await c.tx.query<{ attnum: number }>(`SELECT attnum FROM pg_attribute WHERE attrelid = $1 AND attname = $2 AND NOT attisdropped`, [table.table_oid, field.column_name]);
+  await c.tx.query(`UPDATE tablewright.fields SET type = $2, options = $3, attnum = $4, read_only = false, updated_at = now() WHERE id = $1`, [field.id, plain.type, plain.options, rows[0]?.attnum ?? null]);
+  const now = { ...field, type: plain.type, options: plain.options } as FieldMeta;
+  await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment(now))}`);
+  return now;
 }
 
 /** After a field's display name changed: the formulas that use it print it anew. */

@@ -129,4 +129,31 @@ describe('formulas computed at read time (today())', function () {
     const p2 = await app.request('POST', `/trash/fields/${F.Title.id}/purge`, { json: { confirm: `data.tasks.${trash_name}` } });
     expect(p2.status, p2.text).to.equal(200);
   });
+
+  it('converting a formula to a plain type keeps its current values as a column (stored: DROP EXPRESSION; today(): filled with today\'s values)', async () => {
+    const stored = await app.request('POST', `/tables/${tid}/fields`, { json: { name: 'Code', type: 'formula', options: { expression: "'T' & len('abc')" } } });
+    expect(stored.status, stored.text).to.equal(201);
+    const code = stored.body.field ?? stored.body;
+    const before = (await list('sort=id')).map((r) => [r.id, r.days_left, r.code]);
+    const toText = await app.request('PATCH', `/tables/${tid}/fields/${code.id}`, { json: { type: 'text' } });
+    expect(toText.status, toText.text).to.equal(200);
+    const toNumber = await app.request('PATCH', `/tables/${tid}/fields/${F.left.id}`, { json: { type: 'number' } });
+    expect(toNumber.status, toNumber.text).to.equal(200);
+    const after = (await list('sort=id')).map((r) => [r.id, r.days_left, r.code]);
+    expect(after).to.deep.equal(before);
+    const cols = await sql.rows(`SELECT attname, attgenerated FROM pg_attribute WHERE attrelid = 'data.tasks'::regclass AND attname IN ('code', 'days_left') ORDER BY attname`);
+    expect(cols).to.deep.equal([{ attname: 'code', attgenerated: '' }, { attname: 'days_left', attgenerated: '' }]);
+    expect((await sql.rows(`SELECT days_left::text AS v FROM data.tasks ORDER BY id`)).map((r) => r.v)).to.deep.equal(before.map((b) => (b[1] === null ? null : String(b[1]))));
+    // now plain fields: writable
+    const w = await app.request('PATCH', `/tables/${tid}/rows/${before[0]![0]}`, { json: { days_left: 99, code: 'x' } });
+    expect(w.status, w.text).to.equal(200);
+    const rec = await app.request('GET', '/reconcile');
+    expect(rec.body.items.filter((i: any) => JSON.stringify(i).includes('days_left') || JSON.stringify(i).includes('"code"'))).to.deep.equal([]);
+  });
+
+  it('a field does not convert to a formula (422 naming type): add a formula field instead', async () => {
+    const res = await app.request('PATCH', `/tables/${tid}/fields/${F.Done.id}`, { json: { type: 'formula', options: { expression: '1' } } });
+    expect(res.status, res.text).to.equal(422);
+    expect(res.body.error.field).to.equal('type');
+  });
 });
