@@ -21,6 +21,7 @@ import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalNam
 import { columnComment } from './comments.js';
 import { addManyLink, hasNoColumn, isManyLink } from './m2m.js';
 import { addComputedField, addVirtualFormula, checkComputedSource } from './computed_fields.js';
+import { convertToFormula } from './formula_convert.js';
 import { isComputedType } from '../fields/computed.js';
 import { convertMultiplicity, multiplicityChange, multiplicityReport } from './m2m_convert.js';
 import { addSystemColumn, assertConvertible, assertSystemConstraints, leaveSystemType } from './system_fields.js';
@@ -599,10 +600,16 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
       details.materialised = { from: 'formula' };
       ops.push('change_field');
     }
-    if (field.type === 'formula' || update.type === 'formula') {
-      if (present(update.type) && update.type !== '' && update.type !== field.type) {
-        throw unprocessable('invalid_conversion', 'a field cannot be converted to a formula: add a new formula field', 'type');
-      }
+    if (update.type === 'formula' && field.type !== 'formula') {
+      // its values are replaced by computed ones: a loss, reported and kept (formula_convert.ts)
+      assertFormulaSpec({ not_null: update.not_null, unique: update.unique, default: update.default });
+      const out = await convertToFormula(c, String(rel(c, table)), table, field, { options: update.options, confirm: flag(update.confirm_loss, 'confirm_loss') ?? false, version: table.version + 1 }, (f) => columnComment(f, table));
+      field = out.field;
+      details.type = { from: 'plain', to: 'formula', report: out.report, ...(out.kept ? { kept_in_trash: out.kept } : {}) };
+      ops.push('change_field');
+      update = { ...update, options: undefined, type: undefined };
+    }
+    if (field.type === 'formula') {
       assertFormulaSpec({ not_null: update.not_null, unique: update.unique, default: update.default });
       if (present(update.options) && (await changeFormula(c, String(rel(c, table)), table, field, (update.options as { expression?: unknown } | null)?.expression))) {
         ops.push('change_field');

@@ -154,7 +154,7 @@ export async function materialiseFormula(c: Change, relation: string, table: Tab
     await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP EXPRESSION`);
   }
   const { rows } = await c.tx.query<{ attnum: number }>(`SELECT attnum FROM pg_attribute WHERE attrelid = $1 AND attname = $2 AND NOT attisdropped`, [table.table_oid, field.column_name]);
-  await c.tx.query(`UPDATE tablewright.fields SET type = $2, options = $3, attnum = $4, read_only = false, updated_at = now() WHERE id = $1`, [field.id, plain.type, plain.options, rows[0]?.attnum ?? null]);
+  await c.tx.query(`UPDATE tablewright.fields SET type = $2, options = $3, attnum = $4, read_only = false, pg_default = NULL, updated_at = now() WHERE id = $1`, [field.id, plain.type, plain.options, rows[0]?.attnum ?? null]);
   const now = { ...field, type: plain.type, options: plain.options } as FieldMeta;
   await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment(now))}`);
   return now;

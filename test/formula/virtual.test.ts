@@ -151,8 +151,32 @@ describe('formulas computed at read time (today())', function () {
     expect(rec.body.items.filter((i: any) => JSON.stringify(i).includes('days_left') || JSON.stringify(i).includes('"code"'))).to.deep.equal([]);
   });
 
-  it('a field does not convert to a formula (422 naming type): add a formula field instead', async () => {
-    const res = await app.request('PATCH', `/tables/${tid}/fields/${F.Done.id}`, { json: { type: 'formula', options: { expression: '1' } } });
+  it('a field converts to a formula only with confirm_loss (its values are replaced), the old values kept in the trash', async () => {
+    const note = await app.request('POST', `/tables/${tid}/fields`, { json: { name: 'Note', type: 'text', column: 'note' } });
+    expect(note.status, note.text).to.equal(201);
+    const nid = (note.body.field ?? note.body).id;
+    await sql.exec(`UPDATE data.tasks SET note = 'n' || id WHERE id IN (SELECT id FROM data.tasks ORDER BY id LIMIT 2)`);
+    const before = await sql.snapshot();
+    const refused = await app.request('PATCH', `/tables/${tid}/fields/${nid}`, { json: { type: 'formula', options: { expression: "'computed'" } } });
+    expect(refused.status, refused.text).to.equal(422);
+    expect(refused.body.error.code).to.equal('lossy_conversion');
+    expect(refused.body.error.details.lost).to.equal(2);
+    expect(await sql.snapshot(), 'nothing changed').to.deep.equal(before);
+    const ok = await app.request('PATCH', `/tables/${tid}/fields/${nid}`, { json: { type: 'formula', options: { expression: "'computed'" }, confirm_loss: true } });
+    expect(ok.status, ok.text).to.equal(200);
+    expect((await list('sort=id')).every((r) => r.note === 'computed')).to.equal(true);
+    expect((await sql.one(`SELECT attgenerated FROM pg_attribute WHERE attrelid = 'data.tasks'::regclass AND attname = 'note'`)).attgenerated).to.equal('s');
+    const trashed = (await app.request('GET', `/tables/${tid}/fields?trashed=1`)).body.fields.find((f: any) => /^Note \(before change to Formula/.test(f.name));
+    expect(trashed, 'a trashed copy of the old values').to.not.equal(undefined);
+    const { trash_name } = await sql.one(`SELECT trash_name FROM tablewright.fields WHERE id = $1`, [trashed.id]);
+    expect((await sql.rows(`SELECT ${trash_name} AS v FROM data.tasks WHERE ${trash_name} IS NOT NULL ORDER BY id`)).map((r) => r.v)).to.have.length(2);
+    const rec = await app.request('GET', '/reconcile');
+    expect(rec.body.items.filter((i: any) => JSON.stringify(i).includes('"note"')).map((i: any) => i.message)).to.deep.equal([]);
+  });
+
+  it('a link or a system field does not convert to a formula (422 naming type)', async () => {
+    const auto = await app.request('POST', `/tables/${tid}/fields`, { json: { name: 'No', type: 'autonumber' } });
+    const res = await app.request('PATCH', `/tables/${tid}/fields/${(auto.body.field ?? auto.body).id}`, { json: { type: 'formula', options: { expression: '1' }, confirm_loss: true } });
     expect(res.status, res.text).to.equal(422);
     expect(res.body.error.field).to.equal('type');
   });
