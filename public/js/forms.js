@@ -102,7 +102,18 @@
 
   // A field form shows the option inputs of the chosen type only (without JavaScript it
   // shows them all, and the server keeps those of the chosen type).
-  const OPTION_TYPES = { 'options[decimals]': 'number', 'options[choices]': 'single_select', 'options[table_id]': 'link' };
+  // Each options block (by its first control) and the types that use it.
+  const OPTION_TYPES = {
+    'options[decimals]': ['number', 'percent', 'currency'],
+    'options[any_precision]': ['number'],
+    'options[choices]': ['single_select', 'multiple_select'],
+    'options[expression]': ['formula'],
+    'options[table_id]': ['link'],
+    'options[multiple]': ['link'],
+    'options[link_field_id]': ['lookup', 'rollup'],
+    'options[max]': ['rating'],
+    'options[code]': ['currency'],
+  };
   function showOptionsFor(form) {
     const type = form.querySelector('select[name="type"]');
     const fieldset = form.querySelector('fieldset.options');
@@ -111,7 +122,7 @@
     Array.from(fieldset.children).forEach((div) => {
       const control = div.querySelector('[name^="options["]');
       if (!control) return;
-      const on = OPTION_TYPES[control.name] === type.value;
+      const on = (OPTION_TYPES[control.name] || []).includes(type.value);
       div.hidden = !on;
       if (on) shown += 1;
     });

@@ -157,6 +157,8 @@ export function apiValue(field: FieldMeta | undefined, text: JsonText): unknown 
     if (field.type === 'single_select' && typeof raw === 'number') return fieldType(field.type).toJson(raw, field.options);
     if (field.type === 'multiple_select' && Array.isArray(raw)) return fieldType(field.type).toJson(raw, field.options);
     if (field.type === 'link' && typeof raw === 'number') return { id: raw, label: null };
+    // a many-to-many link's ids (its pairs' history: sql/migrations/061_link_history.sql)
+    if (field.type === 'link' && Array.isArray(raw)) return raw.map((id) => ({ id: Number(id), label: null }));
   } catch {
     // a value that no longer fits its field's type: shown as stored
   }
@@ -183,6 +185,7 @@ export function displayValue(field: FieldMeta | undefined, text: JsonText): stri
   if (v === null || v === undefined) return '';
   if (typeof v === 'string') return v;
   if (v instanceof RawJson) return v.text.length > 120 ? `${v.text.slice(0, 119)}…` : v.text;
+  if (Array.isArray(v) && v.every((x) => typeof x === 'object' && x !== null && 'id' in x)) return v.map((x: { id: number }) => `#${x.id}`).join(', ');
   if (typeof v === 'object' && v !== null && 'label' in v) {
     const o = v as { id: number; label: string | null };
     return o.label ?? `#${o.id}`;

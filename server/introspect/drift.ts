@@ -394,12 +394,14 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
     if (!byOid || stale.length) reidentify.push(identityItem(t, tableRef, rel, stale));
 
     // A formula that uses a trashed (or gone) field reads as empty until the field is back.
-    const liveFields = new Map(fields.filter((f) => f.trashed_at === null).map((f) => [f.id, f]));
+    // (all the table's fields: a formula using today() has no column, nor has a lookup)
+    const ownFields = snap.meta.fields.filter((f) => f.table_id === t.id);
+    const liveFields = new Map(ownFields.filter((f) => f.trashed_at === null).map((f) => [f.id, f]));
     for (const f of liveFields.values()) {
       if (f.type !== 'formula') continue;
       const missing = missingInputs(f, liveFields);
       if (!missing.length) continue;
-      const names = missing.map((id) => fields.find((x) => x.id === id)?.name ?? `#${id}`);
+      const names = missing.map((id) => ownFields.find((x) => x.id === id)?.name ?? `#${id}`);
       items.push({
         id: `broken_formula:f${f.id}`,
         kind: 'broken_formula',

@@ -8,7 +8,7 @@ import { ident, identFromCatalog, qualified } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
 import { numberToJson } from '../fields/number.js';
 import { resultType } from '../fields/formula.js';
-import { missingInputs } from '../schema/formula_fields.js';
+import { isVirtualFormula, missingInputs, virtualFormulaRef } from '../schema/formula_fields.js';
 import { fieldType } from '../fields/registry.js';
 import type { FieldTypeDef } from '../fields/types.js';
 import { FIELD_COLUMNS, getLiveTable, getTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
@@ -149,7 +149,9 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
     // A formula using a trashed field is broken: read as empty (never an error) until the
     // field comes back. Reconcile reports it.
     const broken = meta.type === 'formula' && missingInputs(meta, live).length > 0;
-    const ref = broken ? `NULL::${type.sqlType(meta.options)}` : `${ROW_ALIAS}.${quoted}`;
+    let ref = broken ? `NULL::${type.sqlType(meta.options)}` : `${ROW_ALIAS}.${quoted}`;
+    // a formula using today() has no column: the query computes it from the row's columns
+    if (isVirtualFormula(meta)) ref = virtualFormulaRef(meta, live, ROW_ALIAS) ?? `NULL::${type.sqlType(meta.options)}`;
     // a system field (autonumber, created_at...) and a formula are PostgreSQL's to fill: read-only for every write path
     const computed = Boolean(type.system) || meta.type === 'formula';
     const field: ModelField = { meta: computed ? { ...meta, read_only: true } : meta, type, options: meta.options, column: meta.column_name, quoted: String(quoted), ref };

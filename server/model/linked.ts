@@ -19,6 +19,16 @@ import { isManyLink } from '../schema/m2m.js';
 import { checkComputedSource } from '../schema/computed_fields.js';
 import { NUMERIC_TYPES, type RollupFn } from '../fields/computed.js';
 import { fieldType } from '../fields/registry.js';
+import { lit } from '../fields/common.js';
+import type { SelectOpts } from '../fields/single_select.js';
+
+const SELECT_TYPES = new Set(['single_select', 'multiple_select']);
+
+/** SQL: a multiple_select value's labels as text[], in the options' order (ids of no option left out). */
+function optionLabelsArray(col: string, opts: SelectOpts): string {
+  if (!opts.choices.length) return 'ARRAY[]::text[]';
+  return `array_remove(ARRAY[${opts.choices.map((c) => `CASE WHEN ${Number(c.id)} = ANY(${col}) THEN ${lit(c.label)} END`).join(', ')}]::text[], NULL)`;
+}
 
 export interface LateralSpec {
   alias: string;
@@ -122,13 +132,21 @@ export async function computedSql(
   const name = `v${meta.id}`;
   if (meta.type === 'lookup') {
     const t = fieldType(target!.type);
-    // each value as the API writes it: exact text for numbers (selectSql), labels' text as is
-    const value = t.selectSql ? t.selectSql(col, target!.options) : col;
-    const ref = laterals.output(l.spec, name, `coalesce(jsonb_agg(to_jsonb(${value}) ORDER BY ${LINKED}.id) FILTER (WHERE ${col} IS NOT NULL), '[]'::jsonb)`);
+    if (target!.type === 'multiple_select') {
+      // each linked row's labels in the options' order, flattened into one list (lax $[*][*])
+      const labels = optionLabelsArray(col, target!.options as SelectOpts);
+      const ref = laterals.output(l.spec, name, `coalesce(jsonb_path_query_array(jsonb_agg(to_jsonb(${labels}) ORDER BY ${LINKED}.id) FILTER (WHERE ${col} IS NOT NULL), '$[*][*]'), '[]'::jsonb)`);
+      return { ref, select: ref };
+    }
+    // each value as the API writes it: a select's label (an option gone: left out), exact
+    // text for numbers (selectSql), text as is
+    const value = target!.type === 'single_select' ? t.toText(col, target!.options) : t.selectSql ? t.selectSql(col, target!.options) : col;
+    const ref = laterals.output(l.spec, name, `coalesce(jsonb_agg(to_jsonb(${value}) ORDER BY ${LINKED}.id) FILTER (WHERE ${value} IS NOT NULL), '[]'::jsonb)`);
     return { ref, select: ref };
   }
   const numeric = target ? NUMERIC_TYPES.has(target.type) : true;
-  const text = target ? `(${col})::text` : `${LINKED}.id::text`;
+  // a select's values concatenate as their labels, never their option ids
+  const text = !target ? `${LINKED}.id::text` : SELECT_TYPES.has(target.type) ? fieldType(target.type).toText(col, target.options) : `(${col})::text`;
   const agg: Record<RollupFn, string> = {
     count: `count(${col})`,
     sum: `coalesce(sum(${col}), ${target?.type === 'duration' ? "'0'::interval" : '0'})`,

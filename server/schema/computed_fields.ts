@@ -39,3 +39,20 @@ export async function addComputedField(
   );
   return getField(c.tx, table.id, rows[0]!.id);
 }
+
+/**
+ * Adding a formula computed at read time (it uses today(), which a stored generated column
+ * cannot): a metadata row alone, like a lookup; the listing query computes it.
+ */
+export async function addVirtualFormula(
+  c: Change,
+  table: TableMeta,
+  spec: { name: string; column: string; options: object; position: number },
+): Promise<FieldMeta> {
+  c.reached('validate');
+  const { rows } = await c.tx.query<{ id: number }>(
+    /* sql */ `INSERT INTO tablewright.fields (table_id, name, column_name, type, options, position, read_only) VALUES ($1, $2, $3, 'formula', $4, $5, false) RETURNING id`,
+    [table.id, spec.name, spec.column, spec.options, spec.position],
+  );
+  return getField(c.tx, table.id, rows[0]!.id);
+}

@@ -10,7 +10,7 @@ import { badRequest, conflict, unprocessable } from '../errors.js';
 import { conversionSql, displaySql, lossPredicate, type FieldShape } from '../fields/convert.js';
 import { fieldType, parseOptions } from '../fields/registry.js';
 import { assignChoiceIds, type Choice } from '../fields/single_select.js';
-import { assertFormulaSpec, changeFormula, prepareFormula, refreshFormulaTexts } from './formula_fields.js';
+import { assertFormulaSpec, changeFormula, materialiseFormula, prepareFormula, refreshFormulaTexts } from './formula_fields.js';
 import { FieldValueError, type FieldTypeDef, type SqlEnv } from '../fields/types.js';
 import { assertNoDependents, attnumOf, columnNames, columnSlots, PG_MAX_COLUMNS } from './catalog.js';
 import { schemaChange, type Actor, type Change, type EditorDeps } from './change.js';
@@ -20,7 +20,8 @@ import { keepLostValues } from './lost_values.js';
 import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
 import { columnComment } from './comments.js';
 import { addManyLink, hasNoColumn, isManyLink } from './m2m.js';
-import { addComputedField, checkComputedSource } from './computed_fields.js';
+import { addComputedField, addVirtualFormula, checkComputedSource } from './computed_fields.js';
+import { convertToFormula } from './formula_convert.js';
 import { isComputedType } from '../fields/computed.js';
 import { convertMultiplicity, multiplicityChange, multiplicityReport } from './m2m_convert.js';
 import { addSystemColumn, assertConvertible, assertSystemConstraints, leaveSystemType } from './system_fields.js';
@@ -202,6 +203,10 @@ export async function addFieldSingly(c: Change, table: TableMeta, spec: FieldSpe
   if (type.name === 'lookup' || type.name === 'rollup') {
     if (notNull || unique || dflt || flag(spec.indexed, `${prefix}indexed`)) throw badRequest('a lookup or rollup is computed: it cannot be required, unique, indexed or have a default', `${prefix}type`);
     return addComputedField(c, table, { name, column, type: type.name, options, position: next }, prefix);
+  }
+  if (type.name === 'formula' && options.stored === false) {
+    if (flag(spec.indexed, `${prefix}indexed`)) throw badRequest('a formula using today() is computed when rows are read: it cannot be indexed', `${prefix}indexed`);
+    return addVirtualFormula(c, table, { name, column, options, position: next });
   }
   if (many) {
     c.reached('validate');
@@ -587,10 +592,24 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
       }
     }
     if (ops.includes('rename_field')) await refreshFormulaTexts(c.tx, tableId);
-    if (field.type === 'formula' || update.type === 'formula') {
-      if (present(update.type) && update.type !== '' && update.type !== field.type) {
-        throw unprocessable('invalid_conversion', field.type === 'formula' ? `"${field.name}" is a formula: add a field of the type you want instead` : 'a field cannot be converted to a formula: add a new formula field', 'type');
-      }
+    if (field.type === 'formula' && present(update.type) && update.type !== '' && update.type !== 'formula') {
+      // to another type: its values now become a plain column first, then convert as any field's
+      if (isComputedType(String(update.type))) throw badRequest('a formula converts to a plain type, not to a lookup or rollup', 'type');
+      fieldType(String(update.type), 'type');
+      field = await materialiseFormula(c, String(rel(c, table)), table, field, (f) => columnComment(f, table));
+      details.materialised = { from: 'formula' };
+      ops.push('change_field');
+    }
+    if (update.type === 'formula' && field.type !== 'formula') {
+      // its values are replaced by computed ones: a loss, reported and kept (formula_convert.ts)
+      assertFormulaSpec({ not_null: update.not_null, unique: update.unique, default: update.default });
+      const out = await convertToFormula(c, String(rel(c, table)), table, field, { options: update.options, confirm: flag(update.confirm_loss, 'confirm_loss') ?? false, version: table.version + 1 }, (f) => columnComment(f, table));
+      field = out.field;
+      details.type = { from: 'plain', to: 'formula', report: out.report, ...(out.kept ? { kept_in_trash: out.kept } : {}) };
+      ops.push('change_field');
+      update = { ...update, options: undefined, type: undefined };
+    }
+    if (field.type === 'formula') {
       assertFormulaSpec({ not_null: update.not_null, unique: update.unique, default: update.default });
       if (present(update.options) && (await changeFormula(c, String(rel(c, table)), table, field, (update.options as { expression?: unknown } | null)?.expression))) {
         ops.push('change_field');

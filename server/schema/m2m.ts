@@ -25,7 +25,8 @@ import { derivePhysicalName, validateDisplayName } from './names.js';
 export const isManyLink = (f: { type: string; options?: any }): boolean => f.type === 'link' && f.options?.multiple === true;
 
 /** A field without a column of its own: a many-to-many link, a lookup, a rollup. */
-export const hasNoColumn = (f: { type: string; options?: any }): boolean => isManyLink(f) || f.type === 'lookup' || f.type === 'rollup';
+// a formula computed at read time (options.stored false: it uses today()) has no column either
+export const hasNoColumn = (f: { type: string; options?: any }): boolean => isManyLink(f) || f.type === 'lookup' || f.type === 'rollup' || (f.type === 'formula' && f.options?.stored === false);
 
 export interface JunctionShape {
   junction: string;
@@ -137,6 +138,8 @@ export async function attachJunction(c: Change, src: TableMeta, fwd: number, opt
   // The pair's key serves the source side; the target side gets its own index.
   await c.ddl(`CREATE INDEX ${ident(`ix_m2m_f${rev}`)} ON ${j} (${b}, ${a})`);
   await c.ddl(`COMMENT ON TABLE ${j} IS ${literal(junctionComment({ id: fwd }, { id: rev }, src, tgt))}`);
+  // adding and removing pairs shows in both rows' history (sql/migrations/061_link_history.sql)
+  await c.ddl(`SELECT tablewright.sync_link_triggers(${literal(String(j))}::regclass)`);
   c.alsoTables.push(tgt.id);
   return { field: await getField(c.tx, src.id, fwd), reverse: await getField(c.tx, tgt.id, rev) };
 }

@@ -12,6 +12,7 @@ import { assertNoDependents } from '../schema/catalog.js';
 import { schemaChange, type Actor, type Change } from '../schema/change.js';
 import { getField, getTable, type TableMeta } from '../schema/metadata.js';
 import { isManyLink, purgeManyLink } from '../schema/m2m.js';
+import { assertNoFormulaUses } from '../schema/formula_fields.js';
 import { formatDuration, humanAge, humanBytes } from './duration.js';
 import { historyStats, rowTrashStats, type HistoryStats } from '../history/retention.js';
 
@@ -348,6 +349,7 @@ export async function purgeField(deps: TrashDeps, actor: Actor, fieldId: number,
       const details = { name: f.name, column: f.column_name, dropped: physical, trashed_at: f.trashed_at, trashed_by: f.trashed_by, reason: f.trash_reason, ...(opts.cutoff ? { policy: true } : {}) };
       return { result: { purged: physical, existed: true }, tableId, fieldId, details };
     }
+    await assertNoFormulaUses(c.tx, tableId, fieldId, f.name);
     const rel = await locate(c.tx, table, { data: c.deps.config.dataSchema, trash: c.deps.config.trashSchema });
     const column = f.trash_name ?? f.column_name;
     const physical = `${rel?.schema ?? c.deps.config.dataSchema}.${rel?.name ?? table.table_name}.${column}`;
