@@ -9,7 +9,6 @@ import { AppError, badRequest, conflict, notFound, unprocessable } from '../erro
 import { FieldValueError } from '../fields/types.js';
 import { isStaleModelError } from './cache.js';
 import { stampSql, type WriteContext } from '../history/stamp.js';
-import type { InlineAnnouncement } from '../live/announce.js';
 import { rowToJson, ROW_ALIAS, type Model, type ModelField } from './compile.js';
 import { fieldOfJunctionConstraint, manyWriteCtes, resolveManyValues, splitManyValues, type ManyWrite } from './link_writes.js';
 import {
@@ -303,11 +302,7 @@ function actorColumn(model: Model, w: WriteContext | undefined, mode: 'create' |
   return undefined;
 }
 
-/** The announcement of a single-row write, in its own statement (live/announce.ts). */
-const announce = (params: Params, a?: InlineAnnouncement) =>
-  a ? `, pg_notify(${params.add(a.channel)}, (${params.add(JSON.stringify(a.payload))}::jsonb || jsonb_build_object('row_ids', jsonb_build_array(${ROW_ALIAS}.id)))::text) AS "__an"` : '';
-
-export async function createRow(db: Queryable, model: Model, body: unknown, w?: WriteContext, a?: InlineAnnouncement): Promise<Row> {
+export async function createRow(db: Queryable, model: Model, body: unknown, w?: WriteContext): Promise<Row> {
   const target = writeTarget(model);
   const { values, problems } = parseRowInput(model, body, 'create');
   if (problems.length) throw invalid(problems);
@@ -326,7 +321,7 @@ export async function createRow(db: Queryable, model: Model, body: unknown, w?: 
     : `INSERT INTO ${target} DEFAULT VALUES`;
   try {
     const ctes = manyWriteCtes(writes, params, 'create');
-    const { rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *)${ctes} SELECT ${model.selectList}${stamp(params, w)}${announce(params, a)} FROM ${ROW_ALIAS} ${model.joins}`, params.values);
+    const { rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *)${ctes} SELECT ${model.selectList}${stamp(params, w)} FROM ${ROW_ALIAS} ${model.joins}`, params.values);
     // the statement's own snapshot does not see the pairs it wrote: they are read after it
     return writes.length ? withLinks(db, model, rowToJson(model, rows[0]!), writes) : rowToJson(model, rows[0]!);
   } catch (err) {
@@ -341,7 +336,7 @@ async function withLinks(db: Queryable, model: Model, row: Row, writes: ManyWrit
   return row;
 }
 
-export async function updateRow(db: Queryable, model: Model, id: number, body: unknown, w?: WriteContext, a?: InlineAnnouncement): Promise<Row> {
+export async function updateRow(db: Queryable, model: Model, id: number, body: unknown, w?: WriteContext): Promise<Row> {
   const target = writeTarget(model);
   const { values, problems } = parseRowInput(model, body, 'update');
   if (problems.length) throw invalid(problems);
@@ -357,7 +352,7 @@ export async function updateRow(db: Queryable, model: Model, id: number, body: u
   let rows: Row[];
   try {
     const ctes = manyWriteCtes(writes, params, 'update');
-    ({ rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${update})${ctes} SELECT ${model.selectList}${stamp(params, w)}${announce(params, a)} FROM ${ROW_ALIAS} ${model.joins}`, params.values));
+    ({ rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${update})${ctes} SELECT ${model.selectList}${stamp(params, w)} FROM ${ROW_ALIAS} ${model.joins}`, params.values));
   } catch (err) {
     throw rowError(model, err, 'update');
   }
@@ -366,10 +361,10 @@ export async function updateRow(db: Queryable, model: Model, id: number, body: u
 }
 
 /** The row goes to the row trash (the history trigger keeps it, with who and when). */
-export async function deleteRow(db: Queryable, model: Model, id: number, w?: WriteContext, a?: InlineAnnouncement): Promise<void> {
+export async function deleteRow(db: Queryable, model: Model, id: number, w?: WriteContext): Promise<void> {
   const target = writeTarget(model);
   const params = new Params();
-  const sql = `WITH ${ROW_ALIAS} AS (DELETE FROM ${target} WHERE id = ${params.add(id)} RETURNING id) SELECT id${stamp(params, w)}${announce(params, a)} FROM ${ROW_ALIAS}`;
+  const sql = `WITH ${ROW_ALIAS} AS (DELETE FROM ${target} WHERE id = ${params.add(id)} RETURNING id) SELECT id${stamp(params, w)} FROM ${ROW_ALIAS}`;
   const { rowCount } = await db.query(sql, params.values).catch((err: unknown) => {
     throw rowError(model, err, 'delete');
   });
