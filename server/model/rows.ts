@@ -10,6 +10,7 @@ import { FieldValueError } from '../fields/types.js';
 import { isStaleModelError } from './cache.js';
 import { stampSql, type WriteContext } from '../history/stamp.js';
 import { rowToJson, ROW_ALIAS, type Model, type ModelField } from './compile.js';
+import { modelStatement, queryStatement } from './statements.js';
 import { fieldOfJunctionConstraint, manyWriteCtes, resolveManyValues, splitManyValues, type ManyWrite } from './link_writes.js';
 import {
   decodeCursor,
@@ -101,7 +102,7 @@ export async function listRows(pool: import('pg').Pool, model: Model, req: ListR
     ? `SELECT ${model.selectList}, ${sort.map((_, i) => `${ROW_ALIAS}."__k${i}"`).join(', ')} FROM (SELECT ${ROW_ALIAS}.*, ${keys} FROM ${pageOf(model.plainFrom)}) AS ${ROW_ALIAS} ${model.joins} ORDER BY ${orderBy(sort)}`
     : `SELECT ${model.selectList}, ${keys} FROM ${pageOf(model.from)}`;
   const keyset = req.after !== undefined && req.after !== '';
-  const { rows } = await pool.query<Row>(text, params.values).catch((err: { code?: string }) => {
+  const { rows } = await queryStatement<Row>(pool, modelStatement(model, text, () => text), params.values).catch((err: { code?: string }) => {
     // A cursor decodes to strings; one that does not fit the sort's types (a text for the
     // id, a number past bigint) is PostgreSQL's data exception: the client's cursor is bad.
     if (keyset && typeof err?.code === 'string' && err.code.startsWith('22')) throw badRequest('after is not a cursor from this listing (sort and cursor must match)', 'after');
@@ -310,18 +311,26 @@ export async function createRow(db: Queryable, model: Model, body: unknown, w?: 
   const writes = many.length ? await resolveManyValues(db, many) : [];
   const params = new Params();
   const columns = [...values.keys()];
-  const exprs = columns.map((c) => params.add(values.get(c)));
+  for (const c of columns) params.add(values.get(c));
   const actor = actorColumn(model, w, 'create');
-  if (actor) {
-    columns.push(actor.column);
-    exprs.push(stampSql(params, w!));
-  }
-  const insert = columns.length
-    ? `INSERT INTO ${target} (${columns.map((c) => model.byColumn.get(c)!.quoted).join(', ')}) VALUES (${exprs.join(', ')})`
-    : `INSERT INTO ${target} DEFAULT VALUES`;
+  const actorSql = actor ? stampSql(params, w!) : '';
+  const stamped = stamp(params, w);
+  const build = (ctes: string) => {
+    const names = [...columns.map((c) => model.byColumn.get(c)!.quoted), ...(actor ? [actor.quoted] : [])];
+    const exprs = [...columns.map((_, i) => `$${i + 1}`), ...(actor ? [actorSql] : [])];
+    const insert = names.length ? `INSERT INTO ${target} (${names.join(', ')}) VALUES (${exprs.join(', ')})` : `INSERT INTO ${target} DEFAULT VALUES`;
+    return `WITH ${ROW_ALIAS} AS (${insert} RETURNING *)${ctes} SELECT ${model.selectList}${stamped} FROM ${ROW_ALIAS} ${model.joins}`;
+  };
   try {
-    const ctes = manyWriteCtes(writes, params, 'create');
-    const { rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *)${ctes} SELECT ${model.selectList}${stamp(params, w)} FROM ${ROW_ALIAS} ${model.joins}`, params.values);
+    let rows: Row[];
+    if (writes.length) {
+      const ctes = manyWriteCtes(writes, params, 'create');
+      ({ rows } = await db.query<Row>(build(ctes), params.values));
+    } else {
+      // one text per set of columns (and whether the write is stamped): built once per model
+      const s = modelStatement(model, `create\0${columns.join('\0')}\0${actor ? 'a' : ''}${w ? 'w' : ''}`, () => build(''));
+      ({ rows } = await queryStatement<Row>(db, s, params.values));
+    }
     // the statement's own snapshot does not see the pairs it wrote: they are read after it
     return writes.length ? withLinks(db, model, rowToJson(model, rows[0]!), writes) : rowToJson(model, rows[0]!);
   } catch (err) {
