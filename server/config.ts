@@ -48,6 +48,7 @@ const schema = z.object({
   LOCK_TIMEOUT_MS: int(1, 600_000).default(3000),
   LOCK_ATTEMPT_MS: int(1, 600_000).default(200),
   STATEMENT_TIMEOUT_MS: int(0, 86_400_000).default(30_000),
+  PG_PREPARE: z.enum(['auto', '0', '1', 'true', 'false', 'yes', 'no']).default('auto'),
   MAX_FIELDS: int(1, 1500).default(500),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
@@ -87,6 +88,13 @@ export type Config = {
   tokenCacheTtlS: number;
   /** a statement of a request runs at most this long (503 query_timeout); 0: no limit. Schema changes and jobs are exempt */
   statementTimeoutMs: number;
+  /**
+   * the row API's statements are named prepared statements (parsed and planned once per
+   * connection); off behind a transaction-pooling PgBouncer, where a connection's
+   * statements do not follow the client. auto: on unless LISTEN_DATABASE_URL differs from
+   * DATABASE_URL (the PgBouncer setup)
+   */
+  prepareStatements: boolean;
   /** a type change on a table with more (estimated) rows runs as a job */
   jobThresholdRows: number;
   /** a CSV import of a larger upload (bytes) runs as a job, the upload kept in PostgreSQL */
@@ -209,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     importMaxBytes: e.IMPORT_MAX_BYTES,
     importJobBytes: e.IMPORT_JOB_BYTES,
     statementTimeoutMs: e.STATEMENT_TIMEOUT_MS,
+    prepareStatements: e.PG_PREPARE === 'auto' ? !e.LISTEN_DATABASE_URL || e.LISTEN_DATABASE_URL === e.DATABASE_URL : ['1', 'true', 'yes'].includes(e.PG_PREPARE),
     pgBinDir: e.PG_BIN_DIR,
   };
 }

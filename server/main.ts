@@ -66,7 +66,7 @@ export async function runMigrations(pool: pg.Pool, config: Config, log: Logger):
 export async function start(config: Config, log: Logger): Promise<Instance> {
   const db = await openDatabase(config, log);
   const effective: Config = { ...config, databaseUrl: db.url, listenDatabaseUrl: config.listenDatabaseUrl ?? db.url };
-  const pool = createPool({ connectionString: db.url, max: config.poolMax, connectTimeoutMs: config.connectTimeoutMs, statementTimeoutMs: config.statementTimeoutMs }, log);
+  const pool = createPool({ connectionString: db.url, max: config.poolMax, connectTimeoutMs: config.connectTimeoutMs, statementTimeoutMs: config.statementTimeoutMs, prepareStatements: config.prepareStatements }, log);
   const closers: Array<() => Promise<void>> = [];
   closers.push(() => pool.end());
   if (db.embedded) closers.push(() => db.embedded!.stop());

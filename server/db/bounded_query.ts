@@ -36,8 +36,15 @@ export class BoundedQuery extends PgQuery {
 
   prepare(connection: Connection): void {
     for (const text of this.preamble) {
-      connection.parse({ text, name: '', types: [] });
-      connection.bind({});
+      // With a named statement (a pool that prepares: db/pool.ts) the preamble is prepared
+      // too, once per connection, under a name its text decides.
+      const name = (this as { name?: string }).name ? `tw_pre_${text.replace(/\W+/g, '_').slice(-40)}` : '';
+      const parsed = (connection as unknown as { parsedStatements: Record<string, string> }).parsedStatements;
+      if (!name || parsed[name] !== text) {
+        connection.parse({ text, name, types: [] });
+        if (name) parsed[name] = text;
+      }
+      connection.bind({ statement: name });
       connection.execute({});
     }
     super.prepare(connection);

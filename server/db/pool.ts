@@ -28,6 +28,8 @@ export interface PoolOptions {
   applicationName?: string;
   /** PostgreSQL's statement_timeout for every statement (0 or unset: none) */
   statementTimeoutMs?: number;
+  /** named prepared statements may be used (preparedName); never behind a transaction pooler */
+  prepareStatements?: boolean;
 }
 
 /**
@@ -44,6 +46,7 @@ class TimeoutPool extends pg.Pool {
   constructor(
     config: pg.PoolConfig,
     readonly statementTimeoutMs: number,
+    readonly prepareStatements: boolean,
   ) {
     super(config);
   }
@@ -105,6 +108,7 @@ export function createPool(opts: PoolOptions, log: Logger): pg.Pool {
       },
     } as pg.PoolConfig,
     timeout,
+    opts.prepareStatements ?? false,
   );
   // An idle client that loses its connection (server restart, pg_terminate_backend)
   // emits 'error' on the pool; without a listener that would crash the process.
@@ -134,6 +138,16 @@ function boundTransactions(client: pg.PoolClient, timeoutMs: number): void {
     }
     return original(...args);
   };
+}
+
+/**
+ * The name to send a statement under on `db`: `name` when `db` is a pool that may keep
+ * named prepared statements (PoolOptions.prepareStatements), else none (an unnamed
+ * statement, parsed and planned each time). Never on a checked-out client: its
+ * transaction may run behind a pooler, and statements inside transactions are rare.
+ */
+export function preparedName(db: unknown, name: string): string | undefined {
+  return db instanceof TimeoutPool && db.prepareStatements ? name : undefined;
 }
 
 /** The statement timeout a pool sets in each transaction (0: none). */

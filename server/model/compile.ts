@@ -71,6 +71,14 @@ export interface Model {
    */
   key: ReadonlyArray<{ column: string; expr: string }>;
   compiledAt: number;
+  /** the statements this model has sent, by key (server/model/statements.ts) */
+  statements: Map<string, ModelStatement>;
+}
+
+/** A row statement of one model: its text, and the name it is prepared under. */
+export interface ModelStatement {
+  text: string;
+  name: string;
 }
 
 export const ROW_ALIAS = 't';
@@ -228,6 +236,7 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
     searchable: fields.filter((f) => f.type.searchable),
     ...rowKey,
     compiledAt: Date.now(),
+    statements: new Map(),
   };
 }
 

@@ -9,8 +9,8 @@ import { AppError, badRequest, conflict, notFound, unprocessable } from '../erro
 import { FieldValueError } from '../fields/types.js';
 import { isStaleModelError } from './cache.js';
 import { stampSql, type WriteContext } from '../history/stamp.js';
-import type { InlineAnnouncement } from '../live/announce.js';
 import { rowToJson, ROW_ALIAS, type Model, type ModelField } from './compile.js';
+import { modelStatement, queryStatement } from './statements.js';
 import { fieldOfJunctionConstraint, manyWriteCtes, resolveManyValues, splitManyValues, type ManyWrite } from './link_writes.js';
 import {
   decodeCursor,
@@ -110,7 +110,7 @@ export async function listRows(pool: import('pg').Pool, model: Model, req: ListR
       ? `SELECT ${model.selectList}, ${sort.map((_, i) => `${ROW_ALIAS}."__k${i}"`).join(', ')} FROM (SELECT ${ROW_ALIAS}.*, ${keys} FROM ${pageOf(model.plainFrom)}) AS ${ROW_ALIAS} ${model.joins} ORDER BY ${orderBy(sort)}`
       : `SELECT ${model.selectList}, ${keys} FROM ${pageOf(model.from)}`;
   const keyset = req.after !== undefined && req.after !== '';
-  const { rows } = await pool.query<Row>(text, params.values).catch((err: { code?: string }) => {
+  const { rows } = await queryStatement<Row>(pool, modelStatement(model, text, () => text), params.values).catch((err: { code?: string }) => {
     // A cursor decodes to strings; one that does not fit the sort's types (a text for the
     // id, a number past bigint) is PostgreSQL's data exception: the client's cursor is bad.
     if (keyset && typeof err?.code === 'string' && err.code.startsWith('22')) throw badRequest('after is not a cursor from this listing (sort and cursor must match)', 'after');
@@ -331,11 +331,7 @@ function actorColumn(model: Model, w: WriteContext | undefined, mode: 'create' |
   return undefined;
 }
 
-/** The announcement of a single-row write, in its own statement (live/announce.ts). */
-const announce = (params: Params, a?: InlineAnnouncement) =>
-  a ? `, pg_notify(${params.add(a.channel)}, (${params.add(JSON.stringify(a.payload))}::jsonb || jsonb_build_object('row_ids', jsonb_build_array(${ROW_ALIAS}.id)))::text) AS "__an"` : '';
-
-export async function createRow(db: Queryable, model: Model, body: unknown, w?: WriteContext, a?: InlineAnnouncement): Promise<Row> {
+export async function createRow(db: Queryable, model: Model, body: unknown, w?: WriteContext): Promise<Row> {
   const target = writeTarget(model);
   const { values, problems } = parseRowInput(model, body, 'create');
   if (problems.length) throw invalid(problems);
@@ -343,18 +339,26 @@ export async function createRow(db: Queryable, model: Model, body: unknown, w?: 
   const writes = many.length ? await resolveManyValues(db, many) : [];
   const params = new Params();
   const columns = [...values.keys()];
-  const exprs = columns.map((c) => params.add(values.get(c)));
+  for (const c of columns) params.add(values.get(c));
   const actor = actorColumn(model, w, 'create');
-  if (actor) {
-    columns.push(actor.column);
-    exprs.push(stampSql(params, w!));
-  }
-  const insert = columns.length
-    ? `INSERT INTO ${target} (${columns.map((c) => model.byColumn.get(c)!.quoted).join(', ')}) VALUES (${exprs.join(', ')})`
-    : `INSERT INTO ${target} DEFAULT VALUES`;
+  const actorSql = actor ? stampSql(params, w!) : '';
+  const stamped = stamp(params, w);
+  const build = (ctes: string) => {
+    const names = [...columns.map((c) => model.byColumn.get(c)!.quoted), ...(actor ? [actor.quoted] : [])];
+    const exprs = [...columns.map((_, i) => `$${i + 1}`), ...(actor ? [actorSql] : [])];
+    const insert = names.length ? `INSERT INTO ${target} (${names.join(', ')}) VALUES (${exprs.join(', ')})` : `INSERT INTO ${target} DEFAULT VALUES`;
+    return `WITH ${ROW_ALIAS} AS (${insert} RETURNING *)${ctes} SELECT ${model.selectList}${stamped} FROM ${ROW_ALIAS} ${model.joins}`;
+  };
   try {
-    const ctes = manyWriteCtes(writes, params, 'create');
-    const { rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${insert} RETURNING *)${ctes} SELECT ${model.selectList}${stamp(params, w)}${announce(params, a)} FROM ${ROW_ALIAS} ${model.joins}`, params.values);
+    let rows: Row[];
+    if (writes.length) {
+      const ctes = manyWriteCtes(writes, params, 'create');
+      ({ rows } = await db.query<Row>(build(ctes), params.values));
+    } else {
+      // one text per set of columns (and whether the write is stamped): built once per model
+      const s = modelStatement(model, `create\0${columns.join('\0')}\0${actor ? 'a' : ''}${w ? 'w' : ''}`, () => build(''));
+      ({ rows } = await queryStatement<Row>(db, s, params.values));
+    }
     // the statement's own snapshot does not see the pairs it wrote: they are read after it
     return writes.length ? withLinks(db, model, rowToJson(model, rows[0]!), writes) : rowToJson(model, rows[0]!);
   } catch (err) {
@@ -369,7 +373,7 @@ async function withLinks(db: Queryable, model: Model, row: Row, writes: ManyWrit
   return row;
 }
 
-export async function updateRow(db: Queryable, model: Model, id: number, body: unknown, w?: WriteContext, a?: InlineAnnouncement): Promise<Row> {
+export async function updateRow(db: Queryable, model: Model, id: number, body: unknown, w?: WriteContext): Promise<Row> {
   const target = writeTarget(model);
   const { values, problems } = parseRowInput(model, body, 'update');
   if (problems.length) throw invalid(problems);
@@ -385,7 +389,7 @@ export async function updateRow(db: Queryable, model: Model, id: number, body: u
   let rows: Row[];
   try {
     const ctes = manyWriteCtes(writes, params, 'update');
-    ({ rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${update})${ctes} SELECT ${model.selectList}${stamp(params, w)}${announce(params, a)} FROM ${ROW_ALIAS} ${model.joins}`, params.values));
+    ({ rows } = await db.query<Row>(`WITH ${ROW_ALIAS} AS (${update})${ctes} SELECT ${model.selectList}${stamp(params, w)} FROM ${ROW_ALIAS} ${model.joins}`, params.values));
   } catch (err) {
     throw rowError(model, err, 'update');
   }
@@ -394,10 +398,10 @@ export async function updateRow(db: Queryable, model: Model, id: number, body: u
 }
 
 /** The row goes to the row trash (the history trigger keeps it, with who and when). */
-export async function deleteRow(db: Queryable, model: Model, id: number, w?: WriteContext, a?: InlineAnnouncement): Promise<void> {
+export async function deleteRow(db: Queryable, model: Model, id: number, w?: WriteContext): Promise<void> {
   const target = writeTarget(model);
   const params = new Params();
-  const sql = `WITH ${ROW_ALIAS} AS (DELETE FROM ${target} WHERE id = ${params.add(id)} RETURNING id) SELECT id${stamp(params, w)}${announce(params, a)} FROM ${ROW_ALIAS}`;
+  const sql = `WITH ${ROW_ALIAS} AS (DELETE FROM ${target} WHERE id = ${params.add(id)} RETURNING id) SELECT id${stamp(params, w)} FROM ${ROW_ALIAS}`;
   const { rowCount } = await db.query(sql, params.values).catch((err: unknown) => {
     throw rowError(model, err, 'delete');
   });

@@ -33,6 +33,13 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
   // filter[col][op]=v in query strings needs the nested parser.
   app.set('query parser', 'extended');
 
+  // Express 5 parses the query string again on every read of req.query (a getter); a
+  // listing reads it several times (flash, filters, view). Parsed once, kept as a value.
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    Object.defineProperty(req, 'query', { value: req.query, writable: true, configurable: true, enumerable: true });
+    next();
+  });
+
   app.use(
     pinoHttp({
       logger: ctx.log,

@@ -108,7 +108,7 @@ describe('live updates (server-sent events)', function () {
     expect(other.events).to.deep.equal([]);
   });
 
-  it('an update and a delete through A reach B, each from its own write statement; a write that fails announces nothing', async () => {
+  it('an update and a delete through A reach B, each announced after its write commits; a write that fails announces nothing', async () => {
     const field = (await a.request('POST', `/tables/${tableId}/fields`, { json: { name: 'Code', type: 'text', unique: true } })).body;
     expect(field.column).to.be.a('string');
     const watched = await openStream(b, `/events?table=${tableId}`);

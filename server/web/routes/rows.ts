@@ -12,7 +12,7 @@ import { idParam } from '../../schema/input.js';
 import { choiceOption } from '../grid_view.js';
 import { answerKind, reply } from '../negotiate.js';
 import { route } from '../route.js';
-import { announceRows, inlineAnnouncement, type InlineAnnouncement, type RowsAnnouncement } from '../../live/announce.js';
+import { announceRows, type RowsAnnouncement } from '../../live/announce.js';
 import { actorName } from '../../auth/caller.js';
 import { body } from './schema_deps.js';
 import { answerRowPage, saveRowForm, wantsPage } from '../row_page.js';
@@ -42,11 +42,6 @@ export function rowsChanged(ctx: AppContext, req: Request, op: RowsAnnouncement[
   announceRows(ctx.pool, req.log ?? ctx.log, { tableId: idParam(req.params.id), op, rowIds, actor: actorName(req.caller), instance: ctx.instanceId, requestId: req.id === undefined ? undefined : String(req.id) });
 }
 
-/** The announcement a single-row write sends from its own statement (no extra statement). */
-export function rowAnnouncement(ctx: AppContext, req: Request, op: RowsAnnouncement['op']): InlineAnnouncement {
-  return inlineAnnouncement({ tableId: idParam(req.params.id), op, actor: actorName(req.caller), instance: ctx.instanceId, requestId: req.id === undefined ? undefined : String(req.id) });
-}
-
 export const rowRoutes = [
   route('get', '/tables/:id/rows', 'viewer', 'list rows: size, page or after, sort=col,-col, filter[col][op]=v, search, count, view (a saved view; the other parameters narrow it)', async (ctx, req, res) => {
     const result = await useModel(ctx, req, async (model) => {
@@ -66,7 +61,8 @@ export const rowRoutes = [
       res.status(201).json({ rows });
       return;
     }
-    const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, body(req), writeContext(req), rowAnnouncement(ctx, req, 'create')));
+    const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, body(req), writeContext(req)));
+    rowsChanged(ctx, req, 'create', [row.id as number]);
     res.location(`/tables/${req.params.id}/rows/${row.id}`);
     await reply(req, res, { status: 201, json: row, redirect: `/tables/${req.params.id}` });
   }),
@@ -109,12 +105,14 @@ export const rowRoutes = [
       if (saved) rowsChanged(ctx, req, 'update', [rowId(req)]);
       return;
     }
-    const row = await useModel(ctx, req, (model) => updateRow(ctx.pool, model, rowId(req), body(req), writeContext(req), rowAnnouncement(ctx, req, 'update')));
+    const row = await useModel(ctx, req, (model) => updateRow(ctx.pool, model, rowId(req), body(req), writeContext(req)));
+    rowsChanged(ctx, req, 'update', [rowId(req)]);
     await reply(req, res, { json: row, redirect: `/tables/${req.params.id}` });
   }),
 
   route('delete', '/tables/:id/rows/:rid', 'editor', 'delete a row (204): it goes to the row trash', async (ctx, req, res) => {
-    await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, rowId(req), writeContext(req), rowAnnouncement(ctx, req, 'delete')));
+    await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, rowId(req), writeContext(req)));
+    rowsChanged(ctx, req, 'delete', [rowId(req)]);
     await reply(req, res, { status: 204, json: null, redirect: withFlash(`/tables/${req.params.id}`, 'row_deleted', rowId(req)) });
   }),
 ];
