@@ -11,7 +11,7 @@ import type { Model, ModelField } from '../model/compile.js';
 import { getRow, type Row } from '../model/rows.js';
 import { cellView, editorView, type EditorView, type LinkPicker } from './grid_view.js';
 import { answerKind, reply } from './negotiate.js';
-import { linkPicker } from './routes/grid.js';
+import { linkPicker } from './link_picker.js';
 import { getRow as readRow, updateRow } from '../model/rows.js';
 import { writeContext } from '../history/stamp.js';
 import { withFlash } from './flash.js';

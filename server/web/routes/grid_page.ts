@@ -1,24 +1,24 @@
 // The console's grid of rows on the table page: one fragment for the current query
-// (filters, search, sort, page), one cell at a time for inline editing, and the grid's
-// own add/delete forms (which answer the grid again, keeping the query). The JSON API
-// for rows is routes/rows.ts; these handlers call the same model functions.
+// (filters, search, sort, page, the view and its layout), and the grid's own add/delete
+// forms (which answer the grid again, keeping the query). Editing one cell in place is
+// grid_cell_edit.ts. The JSON API for rows is routes/rows.ts; these handlers call the
+// same model functions.
 import type { Request, Response } from 'express';
 import { MULTIPLE_MARK } from '../row_page.js';
 import { allows } from '../../auth/roles.js';
 import type { AppContext } from '../../context.js';
-import { AppError, notFound } from '../../errors.js';
+import { AppError } from '../../errors.js';
 import type { FilterOp } from '../../fields/types.js';
-import { withModel } from '../../model/cache.js';
-import { listChoices } from '../../model/choices.js';
 import type { Model, ModelField } from '../../model/compile.js';
 import { DEFAULT_PAGE_SIZE, filterCondition, Params, parsePage, parseSize } from '../../model/query.js';
-import { createRow, deleteRow, getRow, listRows, updateRow, writeTarget, type ListRequest, type ListResult, type Row } from '../../model/rows.js';
+import { createRow, deleteRow, listRows, type ListRequest, type ListResult } from '../../model/rows.js';
 import { idParam } from '../../schema/input.js';
-import { cellView, choiceOption, editorView, type LinkPicker } from '../grid_view.js';
+import { cellView, editorView } from '../grid_view.js';
+import { linkPicker, linkValueFromLabel } from '../link_picker.js';
 import { rowCellsHtml } from '../grid_cells.js';
 import { answerKind, reply } from '../negotiate.js';
 import { route } from '../route.js';
-import { modelsOf, useModel, rowsChanged } from './rows.js';
+import { useModel, rowsChanged } from './rows.js';
 import { body } from './schema_deps.js';
 import { tableLocals } from './tables.js';
 import { writeContext } from '../../history/stamp.js';
@@ -143,9 +143,9 @@ function filterError(model: Model, f: FilterSpec): string | undefined {
 /** A browser navigating (no htmx, no JSON): it gets whole pages. */
 const browserPage = (req: Request) => answerKind(req) === 'page';
 
-const canEdit = (req: Request) => allows(req.caller?.role, 'editor');
+export const canEdit = (req: Request) => allows(req.caller?.role, 'editor');
 
-function fieldInfo(f: ModelField) {
+export function fieldInfo(f: ModelField) {
   return {
     column: f.column,
     name: f.meta.name,
@@ -169,26 +169,6 @@ export function pageList(page: number, pages: number): Array<number | null> {
     last = p;
   }
   return out;
-}
-
-/**
- * What a link field's editor offers: the linked table's first rows for its datalist
- * (GET /tables/:id/rows/choices refreshes them as the user types). None when the linked
- * table is gone (in the trash since this model was compiled): the id input alone.
- */
-export async function linkPicker(ctx: AppContext, f: ModelField): Promise<LinkPicker | undefined> {
-  if (!f.link) return undefined;
-  const tableId = f.link.tableId;
-  try {
-    return await withModel(modelsOf(ctx), tableId, async (target) => ({
-      tableId,
-      tableName: target.table.name,
-      options: (await listChoices(ctx.pool, target, {})).map(choiceOption),
-    }));
-  } catch (err) {
-    if (err instanceof AppError && err.status === 404) return undefined;
-    throw err;
-  }
 }
 
 /**
@@ -338,35 +318,10 @@ export async function answerGrid(ctx: AppContext, req: Request, res: Response, o
   });
 }
 
-// ---------------------------------------------------------------- cells
+/** A form value: the last of repeated inputs (a hidden "false" before a checkbox); a multiple select's values, joined (row_page.ts MULTIPLE_MARK). */
+export const formValue = (v: unknown): unknown => (Array.isArray(v) ? (v[0] === MULTIPLE_MARK ? v.slice(1).map(String).join(',') : v[v.length - 1]) : v === MULTIPLE_MARK ? '' : v);
 
-function cellField(model: Model, column: unknown): ModelField {
-  const f = typeof column === 'string' ? model.byColumn.get(column) : undefined;
-  if (!f) throw notFound(`field "${String(column).slice(0, 60)}" of table "${model.table.name}"`);
-  return f;
-}
-
-const rowId = (req: Request) => idParam(req.params.rid, 'rid');
-
-function cellLocals(req: Request, model: Model, f: ModelField, row: Row) {
-  return {
-    tableId: model.tableId,
-    rowId: row.id as number,
-    field: fieldInfo(f),
-    view: cellView(f, row[f.column]),
-    editable: canEdit(req) && !model.table.read_only && !f.meta.read_only,
-  };
-}
-
-async function editorLocals(ctx: AppContext, model: Model, f: ModelField, row: Row, sent?: { value: string; checked?: boolean; error: string }) {
-  const editor = editorView(f, row[f.column], await linkPicker(ctx, f));
-  if (sent) Object.assign(editor, { value: editor.input === 'checkbox' ? 'true' : sent.value, checked: sent.checked });
-  return { tableId: model.tableId, rowId: row.id as number, field: fieldInfo(f), editor, error: sent?.error ?? null };
-}
-
-/** A form value: the last of repeated inputs (a hidden "false" before a checkbox). */
-// a multiple select's values, joined (row_page.ts MULTIPLE_MARK)
-const formValue = (v: unknown): unknown => (Array.isArray(v) ? (v[0] === MULTIPLE_MARK ? v.slice(1).map(String).join(',') : v[v.length - 1]) : v === MULTIPLE_MARK ? '' : v);
+export const rowId = (req: Request) => idParam(req.params.rid, 'rid');
 
 // ---------------------------------------------------------------- routes
 
@@ -384,7 +339,11 @@ export const gridRoutes = [
   route('post', '/tables/:id/grid/rows', 'editor', 'add a row from the grid form; answers the grid for the query string', async (ctx, req, res) => {
     const values = Object.fromEntries(Object.entries(body(req)).map(([k, v]) => [k, formValue(v)]).filter(([, v]) => v !== '' && v !== undefined));
     try {
-      const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, values, writeContext(req)));
+      const row = await useModel(ctx, req, async (model) => {
+        // A link input takes the linked row's label as well as its id (link_picker.ts).
+        for (const f of model.fields) if (f.column in values) values[f.column] = await linkValueFromLabel(ctx, f, values[f.column], f.column);
+        return createRow(ctx.pool, model, values, writeContext(req));
+      });
       rowsChanged(ctx, req, 'create', [row.id as number]);
       await answerGrid(ctx, req, res, { status: 201, json: row, extra: { undo: undoOffer(req, [row.id as number], `Row ${row.id} added.`) } });
     } catch (err) {
@@ -405,56 +364,5 @@ export const gridRoutes = [
     await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, id, writeContext(req)));
     rowsChanged(ctx, req, 'delete', [id]);
     await answerGrid(ctx, req, res, { json: { deleted: id }, extra: { undo: undoOffer(req, [id], `Row ${id} deleted (it is in the row trash).`) }, flash: ['row_deleted', id] });
-  }),
-
-  route('get', '/tables/:id/rows/:rid/cells/:column', 'viewer', 'one cell of the grid, as shown', async (ctx, req, res) => {
-    const locals = await useModel(ctx, req, async (model) => {
-      const f = cellField(model, req.params.column);
-      return cellLocals(req, model, f, await getRow(ctx.pool, model, rowId(req)));
-    });
-    if (browserPage(req)) return void res.redirect(303, `/tables/${locals.tableId}`);
-    await reply(req, res, { json: { value: locals.view }, fragment: 'grid_cell', locals });
-  }),
-
-  route('get', '/tables/:id/rows/:rid/cells/:column/edit', 'editor', "one cell's editor (an input for its type)", async (ctx, req, res) => {
-    const locals = await useModel(ctx, req, async (model) => {
-      writeTarget(model); // no editor for a table that takes no writes
-      const f = cellField(model, req.params.column);
-      return editorLocals(ctx, model, f, await getRow(ctx.pool, model, rowId(req)));
-    });
-    await reply(req, res, { json: { editor: locals.editor }, fragment: 'grid_cell_edit', page: 'cell_edit', locals: { ...locals, title: `Edit ${locals.field.name}` } });
-  }),
-
-  route('patch', '/tables/:id/rows/:rid/cells/:column', 'editor', "save one cell (value=...); answers the cell, or its editor with the message (422)", async (ctx, req, res) => {
-    const b = body(req);
-    const raw = formValue(b.value);
-    const id = rowId(req);
-    const done = await useModel(ctx, req, async (model) => {
-      const f = cellField(model, req.params.column);
-      // A checkbox sends nothing when cleared: a boolean cell without "value" is false.
-      const value = f.meta.type === 'boolean' && raw === undefined ? 'false' : raw ?? '';
-      try {
-        const row = await updateRow(ctx.pool, model, id, { [f.column]: value }, writeContext(req));
-        return { ok: true as const, row, locals: { ...cellLocals(req, model, f, row), undo: undoOffer(req, [id], `${f.meta.name} of row ${id} saved.`) } };
-      } catch (err) {
-        if (!(err instanceof AppError) || err.status === 404 || err.status >= 500 || err.code === 'unknown_field' || err.code === 'read_only') throw err;
-        const row = await getRow(ctx.pool, model, id);
-        const sent = { value: typeof value === 'string' ? value : JSON.stringify(value), checked: value === 'true', error: err.message };
-        return { ok: false as const, err, locals: await editorLocals(ctx, model, f, row, sent) };
-      }
-    });
-    if (done.ok) {
-      rowsChanged(ctx, req, 'update', [id]);
-      // The cell, and (out of band, into the flash area) the notice with its Undo.
-      await reply(req, res, { json: done.row, fragment: 'grid_cell_saved', redirect: `/tables/${idParam(req.params.id)}`, locals: done.locals });
-      return;
-    }
-    await reply(req, res, {
-      status: done.err.status,
-      json: done.err.toJSON(),
-      fragment: 'grid_cell_edit',
-      page: 'cell_edit',
-      locals: { ...done.locals, title: `Edit ${done.locals.field.name}` },
-    });
   }),
 ];
