@@ -3,7 +3,7 @@
 // links stay single-column (no JavaScript needed) and data-sort-add carries the URL a
 // shift+click follows. The browser side is in test/e2e/console.test.ts.
 import { expect } from 'chai';
-import { sortLinks } from '../../server/web/routes/grid.js';
+import { sortLinks } from '../../server/web/routes/grid_page.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 

@@ -25,6 +25,7 @@ import { writeContext } from '../../history/stamp.js';
 import { withFlash, type FlashKey } from '../flash.js';
 import { gridView, viewBar, type GridView } from '../grid_saved_views.js';
 import { throughView } from './views.js';
+import { appendLayout, hasLayout, layoutChanged, layoutOf, layoutParams, layoutWith, moved, type Layout, type LayoutParams } from '../grid_layout.js';
 
 /**
  * The Undo a notice offers after a row action (views/partials/undo_notice.ejs): the action
@@ -59,6 +60,8 @@ export interface GridState {
   size: number;
   /** a saved view's id, 'all' for none, '' for the default */
   view: string;
+  /** the layout's changes the URL carries (grid_layout.ts): hidden, order, widths, frozen */
+  layout: LayoutParams;
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : Array.isArray(v) ? str(v[v.length - 1]) : '');
@@ -95,6 +98,7 @@ export function gridState(query: Record<string, unknown>): GridState {
     page: parsePage(str(query.page) || undefined) ?? 1,
     size: parseSize(str(query.size) || undefined),
     view: /^(\d{1,15}|all)$/.test(str(query.view)) ? str(query.view) : '',
+    layout: layoutParams(query),
   };
 }
 
@@ -112,6 +116,7 @@ export function stateQuery(state: GridState, overrides: Partial<GridState> = {})
   if (s.page > 1) q.set('page', String(s.page));
   if (s.size !== DEFAULT_PAGE_SIZE) q.set('size', String(s.size));
   if (s.view) q.set('view', s.view);
+  appendLayout(q, s.layout);
   return q.toString();
 }
 
@@ -201,6 +206,29 @@ export function sortLinks(sort: string, href: (sort: string) => string) {
   };
 }
 
+/**
+ * The layout's controls (grid.ejs): the "Hide fields" menu (every field in order, shown or
+ * not), each header's menu (move left/right, hide, freeze up to here) as links, and what
+ * public/js/grid.js needs to drag and resize (the full layout as a query).
+ */
+function layoutLocals(model: Model, layout: Layout, href: (change: Partial<Layout>) => string) {
+  const shownCols = layout.order.filter((c) => !layout.hidden.includes(c));
+  return {
+    frozen: Math.min(layout.frozen, shownCols.length),
+    allFields: layout.order.map((c) => ({ column: c, name: model.byColumn.get(c)!.meta.name, shown: !layout.hidden.includes(c) })),
+    hiddenCount: layout.hidden.length,
+    layoutOrder: layout.order.join(','),
+    layoutWidths: Object.entries(layout.widths).map(([c, w]) => `${c}:${w}`).join(','),
+    moveHref: (column: string, by: number) => {
+      const i = shownCols.indexOf(column) + by;
+      return i < 0 || i >= shownCols.length ? null : href({ order: moved(layout, column, by) });
+    },
+    hideHref: (column: string) => href({ hidden: [...layout.hidden, column] }),
+    showAllHref: href({ hidden: [] }),
+    freezeHref: (n: number) => href({ frozen: n }),
+  };
+}
+
 /** The grid for the table page: none for a table in the trash (it has no rows to show). */
 export async function gridForPage(ctx: AppContext, req: Request, trashed: boolean): Promise<Record<string, unknown> | null> {
   return trashed ? null : gridLocals(ctx, req);
@@ -220,7 +248,7 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
   } catch (err) {
     if (!(err instanceof AppError) || err.status !== 400) throw err;
     problem = err.message;
-    state = { filters: [], search: '', sort: '', page: 1, size: DEFAULT_PAGE_SIZE, view: '' };
+    state = { filters: [], search: '', sort: '', page: 1, size: DEFAULT_PAGE_SIZE, view: '', layout: {} };
   }
   // A filter the model refuses (a value its type does not take, an operator it lacks) is
   // marked beside it and left out; the others still apply.
@@ -248,9 +276,13 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
   state = { ...state, size: loaded.size, view: gv.active ? String(gv.active.id) : state.view };
   if (gv.missing) problem = 'That view is not there (deleted, or another user\'s personal view): the rows are shown without it.';
   const editable = canEdit(req) && !model.table.read_only;
-  // Through a view: its column order, without its hidden fields.
-  const shown = gv.resolved ? gv.resolved.order.filter((c) => !gv.resolved!.hidden.has(c)).map((c) => model.byColumn.get(c)!).filter(Boolean) : model.fields;
-  const fields = shown.map((f) => ({ ...fieldInfo(f), width: gv.resolved?.widths[f.column] }));
+  // The view's layout (or the table's own), with what the URL changes: its column order,
+  // without its hidden fields. Once the URL changes any of it, links carry all of it.
+  const { layout, unknown } = layoutOf(model, gv.resolved, state.layout);
+  if (unknown.length) problem = `The layout names what is no field of this table (left out): ${unknown.slice(0, 5).join(', ')}.`;
+  state = { ...state, layout: hasLayout(state.layout) ? layoutWith(layout, {}) : {} };
+  const shown = layout.order.filter((c) => !layout.hidden.includes(c)).map((c) => model.byColumn.get(c)!).filter(Boolean);
+  const fields = shown.map((f) => ({ ...fieldInfo(f), width: layout.widths[f.column] }));
   const count = result.count ?? 0;
   const pages = Math.max(1, Math.ceil(count / state.size));
   const base = `/tables/${tableId}`;
@@ -258,7 +290,7 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
   const effectiveSort = state.sort || gv.resolved?.sort || '';
   const { sortKeys, sortOf, sortOrder, ariaSort, sortHref, addHref } = sortLinks(effectiveSort, (sort) => `${base}?${q({ sort, page: 1 })}`);
   const validFilters = state.filters.filter((_, i) => !filterErrors[i]);
-  const bar = viewBar(req, model, gv, { base, filters: validFilters, search: state.search, sort: state.sort, href: (view) => `${base}?${stateQuery({ filters: [], search: '', sort: '', page: 1, size: DEFAULT_PAGE_SIZE, view })}` });
+  const bar = viewBar(req, model, gv, { base, filters: validFilters, search: state.search, sort: state.sort, layout, layoutChanged: layoutChanged(model, gv.resolved, layout), href: (view) => `${base}?${stateQuery({ filters: [], search: '', sort: '', page: 1, size: DEFAULT_PAGE_SIZE, view, layout: {} })}` });
   // The add-row form is there for editors only: only they need the link pickers' rows.
   const addFields = editable ? model.fields.filter((f) => !f.meta.read_only) : [];
   const pickers = await Promise.all(addFields.map((f) => linkPicker(ctx, f)));
@@ -278,7 +310,7 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
     problem,
     filterErrors,
     bar,
-    frozen: gv.resolved?.frozen ?? 0,
+    ...layoutLocals(model, layout, (change) => `${base}?${q({ layout: layoutWith(layout, change) })}`),
     editable,
     count,
     countExact: result.count_exact !== false,
