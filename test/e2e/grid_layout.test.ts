@@ -13,7 +13,7 @@ import { SESSION_COOKIE } from '../../server/web/auth.js';
 import { collectPageErrors, htmxIdle, launchBrowser, screenshots, skipWithoutBrowser, type Browser } from './lib.js';
 
 describe('grid layout: hide, reorder, resize, freeze, saved into the view (e2e)', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let db: TestDatabase | undefined;
   let app: TestApp | undefined;
   let browser: Browser | undefined;
@@ -173,7 +173,8 @@ describe('grid layout: hide, reorder, resize, freeze, saved into the view (e2e)'
     await screenshots(page, 'grid-layout');
   });
 
-  it('without JavaScript: the "Hide fields" form and the header menu links hide and move columns; Save writes them', async () => {
+  it('without JavaScript: the "Hide fields" form and the header menu links hide and move columns; Save writes them', async function () {
+    this.timeout(180_000);
     const id = await newView('No JS test');
     const plain = await launchBrowser({ javaScriptEnabled: false });
     try {
