@@ -1,4 +1,4 @@
-// Sorting the grid by several columns (routes/grid.ts sortLinks, grid_sort_link.ejs):
+// Sorting the grid by several columns (routes/grid_page.ts sortLinks, grid_sort_link.ejs):
 // the header shows each key's place, aria-sort marks the first key's column alone, plain
 // links stay single-column (no JavaScript needed) and data-sort-add carries the URL a
 // shift+click follows. The browser side is in test/e2e/console.test.ts.
