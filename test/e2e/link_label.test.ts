@@ -111,6 +111,13 @@ describe('link cells take the linked row\'s label (e2e)', function () {
     }
   });
 
+  it('the row page\'s form takes a label too (with or without JavaScript it is a plain form)', async () => {
+    await page.goto(url(`/tables/${orders}/rows/${firstOrder}`));
+    await page.fill('#row-vendor', 'acme');
+    await page.click(`button:has-text("Save row ${firstOrder}")`);
+    await eventually(async () => (await vendorOf(firstOrder))?.id === v.acme, 10_000, 'saved as Acme from the row page');
+  });
+
   it('the add-row form takes a label too', async () => {
     await page.goto(url(`/tables/${orders}`));
     await page.click('details.add-row summary');
