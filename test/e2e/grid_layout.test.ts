@@ -31,6 +31,8 @@ describe('grid layout: hide, reorder, resize, freeze, saved into the view (e2e)'
     const userId = await addUser(app, 'lay@example.com', 'editor');
     sql = await Sql.connect(db.url);
     browser = await launchBrowser();
+    // A loaded machine (2 CPUs shared) can take more than lib.ts's 10 s for a first page.
+    browser.context.setDefaultTimeout(30_000);
     page = browser.page;
     errors = collectPageErrors(page);
     cookie = (await sessionFor(app, userId)).cookie.split('=')[1]!;

@@ -29,6 +29,8 @@ describe('link cells take the linked row\'s label (e2e)', function () {
     app = await startApp(db.url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off' }, 'e2e-link-label');
     const userId = await addUser(app, 'lin@example.com', 'editor');
     browser = await launchBrowser();
+    // A loaded machine (2 CPUs shared) can take more than lib.ts's 10 s for a first page.
+    browser.context.setDefaultTimeout(30_000);
     page = browser.page;
     errors = collectPageErrors(page);
     const session = await sessionFor(app, userId);
