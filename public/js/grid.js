@@ -271,13 +271,3 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => initGrids());
   else initGrids();
 })();
-
-// Column widths saved in a view (data-width on the header; the CSP allows no style attribute).
-function applyViewWidths(root) {
-  for (const th of (root || document).querySelectorAll('table.grid th[data-width]')) {
-    const w = Number(th.getAttribute('data-width'));
-    if (w > 0) { th.style.width = `${w}px`; th.style.minWidth = `${w}px`; }
-  }
-}
-document.addEventListener('DOMContentLoaded', () => applyViewWidths(document));
-document.addEventListener('htmx:afterSwap', (e) => applyViewWidths(e.target));

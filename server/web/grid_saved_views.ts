@@ -8,11 +8,12 @@ import type { Model } from '../model/compile.js';
 import { filterJson, resolveView, type ResolvedView } from '../views/apply.js';
 import { listViews, type ViewRow } from '../views/store.js';
 import { viewCaller } from './routes/views.js';
+import type { Layout } from './grid_layout.js';
 
 export const NO_VIEW = 'all';
 
 /** The grid's URL parameters other than the view: when there are none, the default view opens. */
-const GRID_PARAMS = ['fc', 'fo', 'fv', 'filter', 'search', 'sort', 'page', 'size'];
+const GRID_PARAMS = ['fc', 'fo', 'fv', 'filter', 'search', 'sort', 'page', 'size', 'hide', 'show', 'order', 'widths', 'frozen'];
 
 export interface GridView {
   views: ViewRow[];
@@ -44,11 +45,11 @@ export function maySave(req: Request, view: ViewRow): boolean {
  * The view bar's locals. `filters` are the URL's valid filters (they narrow the view);
  * saving writes the view's filter and them together, and the sort shown.
  */
-export function viewBar(req: Request, model: Model, gv: GridView, opts: { base: string; filters: Array<{ column: string; op: string; value: string }>; search: string; sort: string; href: (view: string) => string }) {
+export function viewBar(req: Request, model: Model, gv: GridView, opts: { base: string; filters: Array<{ column: string; op: string; value: string }>; search: string; sort: string; layout: Layout; layoutChanged: boolean; href: (view: string) => string }) {
   const { active, resolved } = gv;
   const urlSort = opts.sort;
-  const dirty = Boolean(active && resolved && (opts.filters.length > 0 || (urlSort !== '' && urlSort !== resolved.sort)));
-  const unsavedNoView = !active && (opts.filters.length > 0 || urlSort !== '');
+  const dirty = Boolean(active && resolved && (opts.filters.length > 0 || (urlSort !== '' && urlSort !== resolved.sort) || opts.layoutChanged));
+  const unsavedNoView = !active && (opts.filters.length > 0 || urlSort !== '' || opts.layoutChanged);
   const clauses = opts.filters.map((f) => ({ column: f.column, op: f.op, value: f.value }));
   const filter = JSON.stringify([...(active ? filterJson(model, active.spec.filter) : []), ...clauses]);
   return {
@@ -66,8 +67,11 @@ export function viewBar(req: Request, model: Model, gv: GridView, opts: { base: 
     createAction: `/tables/${model.tableId}/views`,
     filter,
     sort: urlSort || resolved?.sort || '',
-    hidden: JSON.stringify(resolved ? [...resolved.hidden] : []),
-    order: JSON.stringify(active ? resolved!.order : []),
+    // The layout shown (the view's, or as changed): Save and Save as new view write it.
+    hidden: JSON.stringify(opts.layout.hidden),
+    order: JSON.stringify(active || opts.layoutChanged ? opts.layout.order : []),
+    widths: JSON.stringify(opts.layout.widths),
+    frozen: opts.layout.frozen,
     size: active?.spec.size ?? '',
   };
 }

@@ -172,7 +172,7 @@ export function editorView(field: ModelField, value: unknown, picker?: LinkPicke
         return { input: 'text', value: manyLinkText(Array.isArray(value) ? value : []), hint: `labels or #ids of ${picker?.tableName ?? 'linked'} rows, comma-separated` };
       }
       const v = value as { id: number; label: string | null } | null;
-      const hint = v ? `now: ${choiceOption({ id: v.id, label: v.label || `#${v.id}` }).label}` : picker ? `a row id, or type to search ${picker.tableName}` : 'a row id';
+      const hint = v ? `now: ${choiceOption({ id: v.id, label: v.label || `#${v.id}` }).label}` : picker ? `a label or row id; type to search ${picker.tableName}` : 'a row id';
       return { input: 'link', value: v ? String(v.id) : '', hint, ...(picker ? { picker } : {}) };
     }
     case 'email':

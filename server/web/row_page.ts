@@ -11,7 +11,7 @@ import type { Model, ModelField } from '../model/compile.js';
 import { getRow, type Row } from '../model/rows.js';
 import { cellView, editorView, type EditorView, type LinkPicker } from './grid_view.js';
 import { answerKind, reply } from './negotiate.js';
-import { linkPicker } from './routes/grid.js';
+import { linkPicker, linkValueFromLabel } from './link_picker.js';
 import { getRow as readRow, updateRow } from '../model/rows.js';
 import { writeContext } from '../history/stamp.js';
 import { withFlash } from './flash.js';
@@ -154,6 +154,8 @@ export async function saveRowForm(ctx: AppContext, req: Request, res: Response, 
     return false;
   }
   try {
+    // A link field takes its row's label as well as its id (link_picker.ts).
+    for (const f of model.fields) if (f.column in changes) changes[f.column] = await linkValueFromLabel(ctx, f, changes[f.column], f.column);
     await updateRow(ctx.pool, model, id, changes, writeContext(req));
   } catch (err) {
     if (!(err instanceof AppError) || err.status >= 500 || err.status === 404) throw err;

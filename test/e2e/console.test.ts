@@ -401,12 +401,12 @@ describe('the console in a browser (e2e)', function () {
 
     // Sorting: a click on Qty sorts by it alone; shift+click on Item adds it as the second key.
     const items = () => page.locator('#grid tbody td[data-column="item"]').allInnerTexts();
-    await page.locator('#grid thead th[title^="qty "] a').click();
+    await page.locator('#grid thead th[title^="qty "] a[data-sort-add]').click();
     await htmxIdle(page);
     // htmx pushes the URL after the swap: wait for it rather than read it at once.
     await page.waitForURL((u) => u.searchParams.get('sort') === 'qty');
     const pages = browser!.context.pages().length;
-    await page.locator('#grid thead th[title^="item "] a').click({ modifiers: ['Shift'] });
+    await page.locator('#grid thead th[title^="item "] a[data-sort-add]').click({ modifiers: ['Shift'] });
     await htmxIdle(page);
     await page.waitForURL((u) => u.searchParams.get('sort') === 'qty,item');
     expect(browser!.context.pages().length, 'shift+click opens no new window').to.equal(pages);
@@ -416,7 +416,7 @@ describe('the console in a browser (e2e)', function () {
     expect(await page.locator('#grid thead th[title^="qty "] .sort-order').innerText()).to.equal('1');
     expect(await page.locator('#grid thead th[title^="item "] .sort-order').innerText()).to.equal('2');
     // shift+click again turns the second key around, keeping the first
-    await page.locator('#grid thead th[title^="item "] a').click({ modifiers: ['Shift'] });
+    await page.locator('#grid thead th[title^="item "] a[data-sort-add]').click({ modifiers: ['Shift'] });
     await htmxIdle(page);
     await page.waitForURL((u) => u.searchParams.get('sort') === 'qty,-item');
     expect(await items()).to.deep.equal(['Dowels', 'Anchors', 'Cables', 'Bolts']);

@@ -1,4 +1,4 @@
-// The console grid on the table page (routes/grid.ts, views/partials/grid*.ejs), over real
+// The console grid on the table page (routes/grid_page.ts and grid_cell_edit.ts, views/partials/grid*.ejs), over real
 // HTTP on real PostgreSQL: what a browser and htmx get, escaped, and what edits write.
 import { expect } from 'chai';
 import { createTestToken, startApp, type TestApp } from '../helpers/app.js';

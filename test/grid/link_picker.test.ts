@@ -196,7 +196,7 @@ describe('link picker: rows as choices, and the datalist in link editors', () =>
     const list = /<datalist id="add-employer-choices">([\s\S]*?)<\/datalist>/.exec(form);
     expect(options(list![1]!).map((o) => o.value)).to.deep.equal(all.slice(0, 20).map((c) => c.id));
     expect(form).to.include('<label for="add-employer">Employer</label>');
-    expect(form).to.include('<span class="muted hint" id="add-employer-hint">a row id, or type to search Companies</span>');
+    expect(form).to.include('<span class="muted hint" id="add-employer-hint">a label or row id; type to search Companies</span>');
     expect(form).to.include('<input id="add-name" type="text" name="name" value="">');
     // A viewer gets no add-row form, and so no picker either.
     const viewer = await createTestToken(app, 'viewer');

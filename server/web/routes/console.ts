@@ -13,7 +13,7 @@ import { idParam } from '../../schema/input.js';
 import { getTable, type TableMeta } from '../../schema/metadata.js';
 import { answerKind, reply } from '../negotiate.js';
 import { route } from '../route.js';
-import { gridForPage } from './grid.js';
+import { gridForPage } from './grid_page.js';
 import { historyLocals } from './history.js';
 import { tableLocals } from './tables.js';
 

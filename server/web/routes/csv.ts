@@ -21,7 +21,7 @@ import { flag, idParam } from '../../schema/input.js';
 import { checkMultipartCsrf } from '../csrf.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
-import { gridLocals, gridState, listRequestOf } from './grid.js';
+import { gridLocals, gridState, listRequestOf } from './grid_page.js';
 import { throughView, viewFor, visibleColumns } from './views.js';
 import { answerQueued } from './jobs.js';
 import { modelsOf, rowsChanged, useModel } from './rows.js';

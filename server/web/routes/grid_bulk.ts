@@ -11,7 +11,7 @@ import { idParam } from '../../schema/input.js';
 import { writeContext } from '../../history/stamp.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
-import { answerGrid, gridLocals, gridState, stateQuery, undoOffer } from './grid.js';
+import { answerGrid, gridLocals, gridState, stateQuery, undoOffer } from './grid_page.js';
 import { tableLocals } from './tables.js';
 import { rowsChanged, useModel } from './rows.js';
 import { body } from './schema_deps.js';

@@ -3,7 +3,8 @@ import { authRoutes } from './auth.js';
 import { consoleRoutes } from './console.js';
 import { csvRoutes } from './csv.js';
 import { rejectsRoutes } from '../../import/rejects_route.js';
-import { gridRoutes } from './grid.js';
+import { gridRoutes } from './grid_page.js';
+import { gridCellRoutes } from './grid_cell_edit.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
@@ -22,4 +23,4 @@ import { rowFormRoutes } from './row_form.js';
 import { gridBulkRoutes } from './grid_bulk.js';
 
 /** The route table: everything the HTTP server answers, in one list. */
-export const allRoutes: RouteDef[] = [...healthRoutes, ...importTableRoutes, ...tableRoutes, ...tableIndexRoutes, ...rowHistoryRoutes, ...rowFormRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...gridBulkRoutes, ...csvRoutes, ...rejectsRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];
+export const allRoutes: RouteDef[] = [...healthRoutes, ...importTableRoutes, ...tableRoutes, ...tableIndexRoutes, ...rowHistoryRoutes, ...rowFormRoutes, ...rowRoutes, ...viewRoutes, ...eventRoutes, ...jobRoutes, ...gridRoutes, ...gridCellRoutes, ...gridBulkRoutes, ...csvRoutes, ...rejectsRoutes, ...authRoutes, ...userRoutes, ...tokenRoutes, ...reconcileRoutes, ...trashRoutes, ...consoleRoutes, ...historyRoutes];

@@ -6,7 +6,7 @@ import { idParam } from '../../schema/input.js';
 import { cellView } from '../grid_view.js';
 import { reply } from '../negotiate.js';
 import { route } from '../route.js';
-import { gridState, stateQuery } from './grid.js';
+import { gridState, stateQuery } from './grid_page.js';
 import { useModel } from './rows.js';
 
 export const rowFormRoutes = [

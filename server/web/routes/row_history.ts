@@ -16,7 +16,7 @@ import { asArray, idParam } from '../../schema/input.js';
 import { answerKind, reply } from '../negotiate.js';
 import { answerRowPage, relationOid, wantsPage } from '../row_page.js';
 import { route } from '../route.js';
-import { gridLocals } from './grid.js';
+import { gridLocals } from './grid_page.js';
 import { rowsChanged, useModel } from './rows.js';
 import { body } from './schema_deps.js';
 

@@ -1,30 +1,31 @@
 // The console's grid of rows on the table page: one fragment for the current query
-// (filters, search, sort, page), one cell at a time for inline editing, and the grid's
-// own add/delete forms (which answer the grid again, keeping the query). The JSON API
-// for rows is routes/rows.ts; these handlers call the same model functions.
+// (filters, search, sort, page, the view and its layout), and the grid's own add/delete
+// forms (which answer the grid again, keeping the query). Editing one cell in place is
+// grid_cell_edit.ts. The JSON API for rows is routes/rows.ts; these handlers call the
+// same model functions.
 import type { Request, Response } from 'express';
 import { MULTIPLE_MARK } from '../row_page.js';
 import { allows } from '../../auth/roles.js';
 import type { AppContext } from '../../context.js';
-import { AppError, notFound } from '../../errors.js';
+import { AppError } from '../../errors.js';
 import type { FilterOp } from '../../fields/types.js';
-import { withModel } from '../../model/cache.js';
-import { listChoices } from '../../model/choices.js';
 import type { Model, ModelField } from '../../model/compile.js';
 import { DEFAULT_PAGE_SIZE, filterCondition, Params, parsePage, parseSize } from '../../model/query.js';
-import { createRow, deleteRow, getRow, listRows, updateRow, writeTarget, type ListRequest, type ListResult, type Row } from '../../model/rows.js';
+import { createRow, deleteRow, listRows, type ListRequest, type ListResult } from '../../model/rows.js';
 import { idParam } from '../../schema/input.js';
-import { cellView, choiceOption, editorView, type LinkPicker } from '../grid_view.js';
+import { cellView, editorView } from '../grid_view.js';
+import { linkPicker, linkValueFromLabel } from '../link_picker.js';
 import { rowCellsHtml } from '../grid_cells.js';
 import { answerKind, reply } from '../negotiate.js';
 import { route } from '../route.js';
-import { modelsOf, useModel, rowsChanged } from './rows.js';
+import { useModel, rowsChanged } from './rows.js';
 import { body } from './schema_deps.js';
 import { tableLocals } from './tables.js';
 import { writeContext } from '../../history/stamp.js';
 import { withFlash, type FlashKey } from '../flash.js';
 import { gridView, viewBar, type GridView } from '../grid_saved_views.js';
 import { throughView } from './views.js';
+import { appendLayout, hasLayout, layoutChanged, layoutOf, layoutParams, layoutWith, moved, type Layout, type LayoutParams } from '../grid_layout.js';
 
 /**
  * The Undo a notice offers after a row action (views/partials/undo_notice.ejs): the action
@@ -59,6 +60,8 @@ export interface GridState {
   size: number;
   /** a saved view's id, 'all' for none, '' for the default */
   view: string;
+  /** the layout's changes the URL carries (grid_layout.ts): hidden, order, widths, frozen */
+  layout: LayoutParams;
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : Array.isArray(v) ? str(v[v.length - 1]) : '');
@@ -95,6 +98,7 @@ export function gridState(query: Record<string, unknown>): GridState {
     page: parsePage(str(query.page) || undefined) ?? 1,
     size: parseSize(str(query.size) || undefined),
     view: /^(\d{1,15}|all)$/.test(str(query.view)) ? str(query.view) : '',
+    layout: layoutParams(query),
   };
 }
 
@@ -112,6 +116,7 @@ export function stateQuery(state: GridState, overrides: Partial<GridState> = {})
   if (s.page > 1) q.set('page', String(s.page));
   if (s.size !== DEFAULT_PAGE_SIZE) q.set('size', String(s.size));
   if (s.view) q.set('view', s.view);
+  appendLayout(q, s.layout);
   return q.toString();
 }
 
@@ -143,9 +148,9 @@ function filterError(model: Model, f: FilterSpec): string | undefined {
 /** A browser navigating (no htmx, no JSON): it gets whole pages. */
 const browserPage = (req: Request) => answerKind(req) === 'page';
 
-const canEdit = (req: Request) => allows(req.caller?.role, 'editor');
+export const canEdit = (req: Request) => allows(req.caller?.role, 'editor');
 
-function fieldInfo(f: ModelField) {
+export function fieldInfo(f: ModelField) {
   return {
     column: f.column,
     name: f.meta.name,
@@ -169,26 +174,6 @@ export function pageList(page: number, pages: number): Array<number | null> {
     last = p;
   }
   return out;
-}
-
-/**
- * What a link field's editor offers: the linked table's first rows for its datalist
- * (GET /tables/:id/rows/choices refreshes them as the user types). None when the linked
- * table is gone (in the trash since this model was compiled): the id input alone.
- */
-export async function linkPicker(ctx: AppContext, f: ModelField): Promise<LinkPicker | undefined> {
-  if (!f.link) return undefined;
-  const tableId = f.link.tableId;
-  try {
-    return await withModel(modelsOf(ctx), tableId, async (target) => ({
-      tableId,
-      tableName: target.table.name,
-      options: (await listChoices(ctx.pool, target, {})).map(choiceOption),
-    }));
-  } catch (err) {
-    if (err instanceof AppError && err.status === 404) return undefined;
-    throw err;
-  }
 }
 
 /**
@@ -221,6 +206,29 @@ export function sortLinks(sort: string, href: (sort: string) => string) {
   };
 }
 
+/**
+ * The layout's controls (grid.ejs): the "Hide fields" menu (every field in order, shown or
+ * not), each header's menu (move left/right, hide, freeze up to here) as links, and what
+ * public/js/grid.js needs to drag and resize (the full layout as a query).
+ */
+function layoutLocals(model: Model, layout: Layout, href: (change: Partial<Layout>) => string) {
+  const shownCols = layout.order.filter((c) => !layout.hidden.includes(c));
+  return {
+    frozen: Math.min(layout.frozen, shownCols.length),
+    allFields: layout.order.map((c) => ({ column: c, name: model.byColumn.get(c)!.meta.name, shown: !layout.hidden.includes(c) })),
+    hiddenCount: layout.hidden.length,
+    layoutOrder: layout.order.join(','),
+    layoutWidths: Object.entries(layout.widths).map(([c, w]) => `${c}:${w}`).join(','),
+    moveHref: (column: string, by: number) => {
+      const i = shownCols.indexOf(column) + by;
+      return i < 0 || i >= shownCols.length ? null : href({ order: moved(layout, column, by) });
+    },
+    hideHref: (column: string) => href({ hidden: [...layout.hidden, column] }),
+    showAllHref: href({ hidden: [] }),
+    freezeHref: (n: number) => href({ frozen: n }),
+  };
+}
+
 /** The grid for the table page: none for a table in the trash (it has no rows to show). */
 export async function gridForPage(ctx: AppContext, req: Request, trashed: boolean): Promise<Record<string, unknown> | null> {
   return trashed ? null : gridLocals(ctx, req);
@@ -240,7 +248,7 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
   } catch (err) {
     if (!(err instanceof AppError) || err.status !== 400) throw err;
     problem = err.message;
-    state = { filters: [], search: '', sort: '', page: 1, size: DEFAULT_PAGE_SIZE, view: '' };
+    state = { filters: [], search: '', sort: '', page: 1, size: DEFAULT_PAGE_SIZE, view: '', layout: {} };
   }
   // A filter the model refuses (a value its type does not take, an operator it lacks) is
   // marked beside it and left out; the others still apply.
@@ -268,9 +276,13 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
   state = { ...state, size: loaded.size, view: gv.active ? String(gv.active.id) : state.view };
   if (gv.missing) problem = 'That view is not there (deleted, or another user\'s personal view): the rows are shown without it.';
   const editable = canEdit(req) && !model.table.read_only;
-  // Through a view: its column order, without its hidden fields.
-  const shown = gv.resolved ? gv.resolved.order.filter((c) => !gv.resolved!.hidden.has(c)).map((c) => model.byColumn.get(c)!).filter(Boolean) : model.fields;
-  const fields = shown.map((f) => ({ ...fieldInfo(f), width: gv.resolved?.widths[f.column] }));
+  // The view's layout (or the table's own), with what the URL changes: its column order,
+  // without its hidden fields. Once the URL changes any of it, links carry all of it.
+  const { layout, unknown } = layoutOf(model, gv.resolved, state.layout);
+  if (unknown.length) problem = `The layout names what is no field of this table (left out): ${unknown.slice(0, 5).join(', ')}.`;
+  state = { ...state, layout: hasLayout(state.layout) ? layoutWith(layout, {}) : {} };
+  const shown = layout.order.filter((c) => !layout.hidden.includes(c)).map((c) => model.byColumn.get(c)!).filter(Boolean);
+  const fields = shown.map((f) => ({ ...fieldInfo(f), width: layout.widths[f.column] }));
   const count = result.count ?? 0;
   const pages = Math.max(1, Math.ceil(count / state.size));
   const base = `/tables/${tableId}`;
@@ -278,7 +290,7 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
   const effectiveSort = state.sort || gv.resolved?.sort || '';
   const { sortKeys, sortOf, sortOrder, ariaSort, sortHref, addHref } = sortLinks(effectiveSort, (sort) => `${base}?${q({ sort, page: 1 })}`);
   const validFilters = state.filters.filter((_, i) => !filterErrors[i]);
-  const bar = viewBar(req, model, gv, { base, filters: validFilters, search: state.search, sort: state.sort, href: (view) => `${base}?${stateQuery({ filters: [], search: '', sort: '', page: 1, size: DEFAULT_PAGE_SIZE, view })}` });
+  const bar = viewBar(req, model, gv, { base, filters: validFilters, search: state.search, sort: state.sort, layout, layoutChanged: layoutChanged(model, gv.resolved, layout), href: (view) => `${base}?${stateQuery({ filters: [], search: '', sort: '', page: 1, size: DEFAULT_PAGE_SIZE, view, layout: {} })}` });
   // The add-row form is there for editors only: only they need the link pickers' rows.
   const addFields = editable ? model.fields.filter((f) => !f.meta.read_only) : [];
   const pickers = await Promise.all(addFields.map((f) => linkPicker(ctx, f)));
@@ -298,7 +310,7 @@ export async function gridLocals(ctx: AppContext, req: Request, extra: Record<st
     problem,
     filterErrors,
     bar,
-    frozen: gv.resolved?.frozen ?? 0,
+    ...layoutLocals(model, layout, (change) => `${base}?${q({ layout: layoutWith(layout, change) })}`),
     editable,
     count,
     countExact: result.count_exact !== false,
@@ -338,35 +350,10 @@ export async function answerGrid(ctx: AppContext, req: Request, res: Response, o
   });
 }
 
-// ---------------------------------------------------------------- cells
+/** A form value: the last of repeated inputs (a hidden "false" before a checkbox); a multiple select's values, joined (row_page.ts MULTIPLE_MARK). */
+export const formValue = (v: unknown): unknown => (Array.isArray(v) ? (v[0] === MULTIPLE_MARK ? v.slice(1).map(String).join(',') : v[v.length - 1]) : v === MULTIPLE_MARK ? '' : v);
 
-function cellField(model: Model, column: unknown): ModelField {
-  const f = typeof column === 'string' ? model.byColumn.get(column) : undefined;
-  if (!f) throw notFound(`field "${String(column).slice(0, 60)}" of table "${model.table.name}"`);
-  return f;
-}
-
-const rowId = (req: Request) => idParam(req.params.rid, 'rid');
-
-function cellLocals(req: Request, model: Model, f: ModelField, row: Row) {
-  return {
-    tableId: model.tableId,
-    rowId: row.id as number,
-    field: fieldInfo(f),
-    view: cellView(f, row[f.column]),
-    editable: canEdit(req) && !model.table.read_only && !f.meta.read_only,
-  };
-}
-
-async function editorLocals(ctx: AppContext, model: Model, f: ModelField, row: Row, sent?: { value: string; checked?: boolean; error: string }) {
-  const editor = editorView(f, row[f.column], await linkPicker(ctx, f));
-  if (sent) Object.assign(editor, { value: editor.input === 'checkbox' ? 'true' : sent.value, checked: sent.checked });
-  return { tableId: model.tableId, rowId: row.id as number, field: fieldInfo(f), editor, error: sent?.error ?? null };
-}
-
-/** A form value: the last of repeated inputs (a hidden "false" before a checkbox). */
-// a multiple select's values, joined (row_page.ts MULTIPLE_MARK)
-const formValue = (v: unknown): unknown => (Array.isArray(v) ? (v[0] === MULTIPLE_MARK ? v.slice(1).map(String).join(',') : v[v.length - 1]) : v === MULTIPLE_MARK ? '' : v);
+export const rowId = (req: Request) => idParam(req.params.rid, 'rid');
 
 // ---------------------------------------------------------------- routes
 
@@ -384,7 +371,11 @@ export const gridRoutes = [
   route('post', '/tables/:id/grid/rows', 'editor', 'add a row from the grid form; answers the grid for the query string', async (ctx, req, res) => {
     const values = Object.fromEntries(Object.entries(body(req)).map(([k, v]) => [k, formValue(v)]).filter(([, v]) => v !== '' && v !== undefined));
     try {
-      const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, values, writeContext(req)));
+      const row = await useModel(ctx, req, async (model) => {
+        // A link input takes the linked row's label as well as its id (link_picker.ts).
+        for (const f of model.fields) if (f.column in values) values[f.column] = await linkValueFromLabel(ctx, f, values[f.column], f.column);
+        return createRow(ctx.pool, model, values, writeContext(req));
+      });
       rowsChanged(ctx, req, 'create', [row.id as number]);
       await answerGrid(ctx, req, res, { status: 201, json: row, extra: { undo: undoOffer(req, [row.id as number], `Row ${row.id} added.`) } });
     } catch (err) {
@@ -405,56 +396,5 @@ export const gridRoutes = [
     await useModel(ctx, req, (model) => deleteRow(ctx.pool, model, id, writeContext(req)));
     rowsChanged(ctx, req, 'delete', [id]);
     await answerGrid(ctx, req, res, { json: { deleted: id }, extra: { undo: undoOffer(req, [id], `Row ${id} deleted (it is in the row trash).`) }, flash: ['row_deleted', id] });
-  }),
-
-  route('get', '/tables/:id/rows/:rid/cells/:column', 'viewer', 'one cell of the grid, as shown', async (ctx, req, res) => {
-    const locals = await useModel(ctx, req, async (model) => {
-      const f = cellField(model, req.params.column);
-      return cellLocals(req, model, f, await getRow(ctx.pool, model, rowId(req)));
-    });
-    if (browserPage(req)) return void res.redirect(303, `/tables/${locals.tableId}`);
-    await reply(req, res, { json: { value: locals.view }, fragment: 'grid_cell', locals });
-  }),
-
-  route('get', '/tables/:id/rows/:rid/cells/:column/edit', 'editor', "one cell's editor (an input for its type)", async (ctx, req, res) => {
-    const locals = await useModel(ctx, req, async (model) => {
-      writeTarget(model); // no editor for a table that takes no writes
-      const f = cellField(model, req.params.column);
-      return editorLocals(ctx, model, f, await getRow(ctx.pool, model, rowId(req)));
-    });
-    await reply(req, res, { json: { editor: locals.editor }, fragment: 'grid_cell_edit', page: 'cell_edit', locals: { ...locals, title: `Edit ${locals.field.name}` } });
-  }),
-
-  route('patch', '/tables/:id/rows/:rid/cells/:column', 'editor', "save one cell (value=...); answers the cell, or its editor with the message (422)", async (ctx, req, res) => {
-    const b = body(req);
-    const raw = formValue(b.value);
-    const id = rowId(req);
-    const done = await useModel(ctx, req, async (model) => {
-      const f = cellField(model, req.params.column);
-      // A checkbox sends nothing when cleared: a boolean cell without "value" is false.
-      const value = f.meta.type === 'boolean' && raw === undefined ? 'false' : raw ?? '';
-      try {
-        const row = await updateRow(ctx.pool, model, id, { [f.column]: value }, writeContext(req));
-        return { ok: true as const, row, locals: { ...cellLocals(req, model, f, row), undo: undoOffer(req, [id], `${f.meta.name} of row ${id} saved.`) } };
-      } catch (err) {
-        if (!(err instanceof AppError) || err.status === 404 || err.status >= 500 || err.code === 'unknown_field' || err.code === 'read_only') throw err;
-        const row = await getRow(ctx.pool, model, id);
-        const sent = { value: typeof value === 'string' ? value : JSON.stringify(value), checked: value === 'true', error: err.message };
-        return { ok: false as const, err, locals: await editorLocals(ctx, model, f, row, sent) };
-      }
-    });
-    if (done.ok) {
-      rowsChanged(ctx, req, 'update', [id]);
-      // The cell, and (out of band, into the flash area) the notice with its Undo.
-      await reply(req, res, { json: done.row, fragment: 'grid_cell_saved', redirect: `/tables/${idParam(req.params.id)}`, locals: done.locals });
-      return;
-    }
-    await reply(req, res, {
-      status: done.err.status,
-      json: done.err.toJSON(),
-      fragment: 'grid_cell_edit',
-      page: 'cell_edit',
-      locals: { ...done.locals, title: `Edit ${done.locals.field.name}` },
-    });
   }),
 ];
