@@ -1,5 +1,5 @@
 // The import engine (issue 17): a CSV into a table at COPY speed. The file is parsed in
-// node (csv-parse), every value is parsed and validated by its field type (the same parsers
+// node (copy_csv.ts), every value is parsed and validated by its field type (the same parsers
 // as every other write, so a value is stored exactly or refused), and the good rows stream
 // in COPY text format straight into the typed table, in the caller's transaction. Rows
 // that fail are reported with their line, column and reason; all of them go to a rejects

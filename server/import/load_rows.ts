@@ -62,9 +62,8 @@ export async function loadRows(tx: pg.PoolClient, model: Model, records: AsyncIt
     const d = err instanceof AppError ? (err.details as { line?: number; field?: string; message?: string; problems?: Problem[]; rejected?: number } | undefined) : undefined;
     if (err instanceof AppError && err.code === 'invalid_csv' && d && typeof d.line === 'number') {
       const unit = opts.unit ?? 'line';
-      const at = (n: number) => n;
-      const line = at(d.line);
-      const problems = d.problems?.map((p) => ({ ...p, line: at(p.line), ...(unit === 'row' ? { row: at(p.line) } : {}) }));
+      const line = d.line;
+      const problems = d.problems?.map((p) => ({ ...p, ...(unit === 'row' ? { row: p.line } : {}) }));
       const n = d.rejected ?? problems?.length ?? 1;
       const more = n > 1 ? ` (and ${(n - 1).toLocaleString('en')} more ${unit}${n === 2 ? '' : 's'}: see details.problems)` : '';
       throw new AppError(422, err.code, `${unit} ${line}: ${d.message ?? err.message}${more}`, err.field, {
