@@ -88,7 +88,27 @@ export class CsvReader {
     const out: CsvRecord[] = [];
     const n = text.length;
     let i = 0;
+    // The next quote at or after i (n when none): a whole line before it holds no quoted
+    // cell, and is split by the native String#split (most lines of most files).
+    let nextQuote = -1;
     while (i < n) {
+      if (this.state === State.FieldStart && this.cells.length === 0 && this.field.length === 0 && !this.quotedAny && this.bad === null) {
+        if (nextQuote < i) {
+          nextQuote = text.indexOf('"', i);
+          if (nextQuote < 0) nextQuote = n;
+        }
+        const nl = text.indexOf('\n', i);
+        if (nl >= 0 && nl < nextQuote) {
+          let end = nl;
+          if (end > i && text.charCodeAt(end - 1) === CR) end--;
+          // an empty line (or a lone \r) is no record, as in the state machine below
+          if (end > i) out.push({ cells: text.slice(i, end).split(','), line: this.line });
+          i = nl + 1;
+          this.line++;
+          this.recLine = this.line;
+          continue;
+        }
+      }
       switch (this.state) {
         case State.FieldStart: {
           if (text.charCodeAt(i) === QUOTE) {

@@ -1,5 +1,5 @@
 // The import engine (issue 17): a CSV into a table at COPY speed. The file is parsed in
-// node (csv-parse), every value is parsed and validated by its field type (the same parsers
+// node (copy_csv.ts), every value is parsed and validated by its field type (the same parsers
 // as every other write, so a value is stored exactly or refused), and the good rows stream
 // in COPY text format straight into the typed table, in the caller's transaction. Rows
 // that fail are reported with their line, column and reason; all of them go to a rejects
@@ -8,6 +8,7 @@
 // Row history: the import is one entry (op 'import', the ids as ranges), as before.
 import { Readable } from 'node:stream';
 import type pg from 'pg';
+import { identFromCatalog } from '../db/ident.js';
 import { AppError, unprocessable } from '../errors.js';
 import { FieldValueError } from '../fields/types.js';
 import type { Logger } from '../log.js';
@@ -18,7 +19,8 @@ import { stampTransaction } from '../history/stamp.js';
 import { importWithHistory } from '../history/import.js';
 import { isManyLink } from '../schema/m2m.js';
 import { CsvReader, CsvSyntaxError, type CsvRecord } from './copy_csv.js';
-import { BATCH_BYTES, copyErrorRow, copyText, CopyBatches, DEFAULT_MARK } from './copy.js';
+import { BATCH_BYTES, copyErrorRow, copyText, CopyBatches, DEFAULT_MARK, RowBuffer } from './copy.js';
+import { cellEncoder, COPY_NULL, type CellEncoder } from './cells.js';
 import { commitNewOptions, GrowingChoices, lockForOptions } from './engine_options.js';
 import { rejectsUrl, RejectsWriter, type Problem } from './rejects.js';
 
@@ -56,23 +58,42 @@ interface Column {
   /** the COPY text of "empty cell": the column default, or NULL */
   empty: string;
   grow?: GrowingChoices;
+  encode: CellEncoder;
 }
 
-/** The text of each mapped column's default, for servers before 16 (no COPY DEFAULT). */
-async function defaultTexts(tx: pg.PoolClient, model: Model, fields: ModelField[]): Promise<Map<string, string | null>> {
+/**
+ * The text of each mapped column's default, for servers before 16 (no COPY DEFAULT),
+ * evaluated once for the whole import (as a multi-row INSERT's DEFAULT would be for a
+ * stable one such as now()). The catalog's expression is never put into a query's text:
+ * PostgreSQL evaluates it itself, by an INSERT into a temporary copy of the table's columns
+ * and defaults (LIKE ... INCLUDING DEFAULTS) that names every other column with NULL (so
+ * that only the mapped columns' defaults run) and is dropped at once.
+ */
+export async function defaultTexts(tx: pg.PoolClient, model: Model, fields: ModelField[]): Promise<Map<string, string | null>> {
   const out = new Map<string, string | null>();
-  const { rows } = await tx.query<{ attname: string; expr: string | null }>(
-    `SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      WHERE a.attrelid = $1::regclass AND a.attname = ANY($2)`,
+  const { rows } = await tx.query<{ attname: string }>(
+    `SELECT a.attname FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = $1::regclass AND a.attname = ANY($2) AND a.attgenerated = ''`,
     [model.relation, fields.map((f) => f.column)],
   );
-  for (const r of rows) {
-    if (!r.expr) continue;
-    // The catalog's own expression, evaluated once for the whole import (as a multi-row
-    // INSERT's DEFAULT would be for a stable one such as now()).
-    const v = await tx.query<{ v: string | null }>(`SELECT (${r.expr})::text AS v`);
-    out.set(r.attname, v.rows[0]?.v ?? null);
+  if (!rows.length) return out;
+  const wanted = new Set(rows.map((r) => r.attname));
+  await tx.query(`CREATE TEMP TABLE tw_import_defaults (LIKE ${model.relation} INCLUDING DEFAULTS) ON COMMIT DROP`);
+  {
+    const { rows: cols } = await tx.query<{ attname: string; notnull: boolean }>(
+      `SELECT attname, attnotnull AS notnull FROM pg_attribute WHERE attrelid = 'pg_temp.tw_import_defaults'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    );
+    const others = cols.filter((c) => !wanted.has(c.attname)).map((c) => identFromCatalog(c.attname));
+    const loose = cols.filter((c) => c.notnull).map((c) => `ALTER COLUMN ${identFromCatalog(c.attname)} DROP NOT NULL`);
+    if (loose.length) await tx.query(`ALTER TABLE pg_temp.tw_import_defaults ${loose.join(', ')}`);
+    const list = [...wanted].map((c) => `${identFromCatalog(c)}::text AS ${identFromCatalog(c)}`).join(', ');
+    const insert = others.length
+      ? `INSERT INTO pg_temp.tw_import_defaults (${others.join(', ')}) VALUES (${others.map(() => 'NULL').join(', ')}) RETURNING ${list}`
+      : `INSERT INTO pg_temp.tw_import_defaults DEFAULT VALUES RETURNING ${list}`;
+    const { rows: got } = await tx.query<Record<string, string | null>>(insert);
+    for (const c of wanted) out.set(c, got[0]?.[c] ?? null);
   }
+  await tx.query(`DROP TABLE pg_temp.tw_import_defaults`);
   return out;
 }
 
@@ -144,7 +165,35 @@ async function manyLinkImport(tx: pg.PoolClient, model: Model, source: Readable,
   return { imported, rejected: 0, problems: [], rejects_url: null, added_options: [] };
 }
 
-async function importCopy(tx: pg.PoolClient, model: Model, source: Readable, opts: CopyImportOptions): Promise<CopyImportResult> {
+/** The records of a CSV byte stream, a chunk's worth at a time; `bytes` counts what was read. */
+async function* csvChunks(source: Readable, bytes: { n: number }): AsyncGenerator<CsvRecord[]> {
+  const reader = new CsvReader(MAX_RECORD_BYTES);
+  for await (const chunk of source as AsyncIterable<Buffer | string>) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    bytes.n += buf.length;
+    const recs = reader.feed(buf);
+    if (recs.length) yield recs;
+  }
+  yield reader.end();
+}
+
+function importCopy(tx: pg.PoolClient, model: Model, source: Readable, opts: CopyImportOptions): Promise<CopyImportResult> {
+  const bytes = { n: 0 };
+  return importRecordsCopy(tx, model, csvChunks(source, bytes), opts, bytes);
+}
+
+/**
+ * The engine on records already read (a header first): a CSV file's (importCsvCopy), or
+ * a new table's records from any source (load_rows.ts). A CsvSyntaxError thrown by the
+ * records ends the import with that line's problem.
+ */
+export async function importRecordsCopy(
+  tx: pg.PoolClient,
+  model: Model,
+  records: AsyncIterable<CsvRecord[]>,
+  opts: CopyImportOptions,
+  read: { n: number } = { n: 0 },
+): Promise<CopyImportResult> {
   const target = writeTarget(model);
   const stop = (opts.onError ?? 'stop') === 'stop';
   const rejects = new RejectsWriter(opts.pool, { tableId: model.tableId, actor: opts.actor });
@@ -157,15 +206,14 @@ async function importCopy(tx: pg.PoolClient, model: Model, source: Readable, opt
   const copyDefault = Number(vrows[0]!.v) >= 160000;
   const idsAfter = vrows[0]!.seq ?? '0';
 
-  const reader = new CsvReader(MAX_RECORD_BYTES);
-  let bytes = 0;
   let columns: Column[] | undefined;
   let headerWidth = 0;
-  let batch: string[] = [];
-  let batchBytes = 0;
-  let batchLines: number[] = [];
-  let imported = 0;
   const maxBatch = opts.batchBytes ?? BATCH_BYTES;
+  let batch = new RowBuffer(maxBatch + 64 * 1024);
+  let batchLines: number[] = [];
+  /** skip mode: the batch's records, for the rejects file should PostgreSQL refuse one */
+  let batchCells: string[][] = [];
+  let imported = 0;
   const grown: GrowingChoices[] = [];
   let copy: CopyBatches | undefined;
 
@@ -173,28 +221,34 @@ async function importCopy(tx: pg.PoolClient, model: Model, source: Readable, opt
     await rejects.add(p, cells);
   };
   const flush = async () => {
-    if (!batch.length || !copy) return;
-    const text = batch.join('');
+    if (!batch.count || !copy) return;
+    const rows = batch;
     const lines = batchLines;
-    batch = [];
-    batchBytes = 0;
+    const cells = batchCells;
+    batch = new RowBuffer(maxBatch + 64 * 1024);
     batchLines = [];
-    await copy.send(text, lines);
+    batchCells = [];
+    // skip mode: a row PostgreSQL refuses goes to the rejects, with its line and cells
+    const refused = stop ? undefined : (err: unknown, i: number) => reject(refusal(model, err, lines[i] ?? 0), cells[i] ?? []);
+    await copy.send(rows, lines, refused);
     imported += lines.length;
-    await opts.onProgress?.({ done: imported, bytes });
+    await opts.onProgress?.({ done: imported, bytes: read.n });
   };
 
-  const take = async (rec: CsvRecord) => {
+  const header = async (rec: CsvRecord) => {
     const record = rec.cells;
-    if (!columns) {
-      if (rec.error) throw new CsvSyntaxError(rec.line, rec.error);
-      columns = await mapColumns(tx, model, record, opts, copyDefault, grown);
-      headerWidth = record.length;
-      rejects.setHeader(record);
-      const list = columns.map((c) => c.field.quoted).join(', ');
-      copy = new CopyBatches(tx, `COPY ${target} (${list}) FROM STDIN${copyDefault ? ` WITH (DEFAULT '${DEFAULT_MARK}')` : ''}`, (err, lines) => copyFailure(model, err, lines));
-      return;
-    }
+    if (rec.error) throw new CsvSyntaxError(rec.line, rec.error);
+    columns = await mapColumns(tx, model, record, opts, copyDefault, grown);
+    headerWidth = record.length;
+    rejects.setHeader(record);
+    const list = columns.map((c) => c.field.quoted).join(', ');
+    copy = new CopyBatches(tx, `COPY ${target} (${list}) FROM STDIN${copyDefault ? ` WITH (DEFAULT '${DEFAULT_MARK}')` : ''}`, (err, lines) => copyFailure(model, err, lines), !stop);
+  };
+
+  // Not async: a row that needs no wait (most) costs no promise.
+  const take = (rec: CsvRecord): Promise<void> | undefined => {
+    if (!columns) return header(rec);
+    const record = rec.cells;
     const line = rec.line;
     if (rec.error) return reject({ line, column: null, reason: rec.error }, record);
     if (record.length !== headerWidth) return reject({ line, column: null, reason: `has ${record.length} cells; the header has ${headerWidth}` }, record);
@@ -206,13 +260,11 @@ async function importCopy(tx: pg.PoolClient, model: Model, source: Readable, opt
       let out: string;
       if (cell === '') {
         out = c.empty;
-        if (out === '\\N' && c.field.meta.not_null) bad = addProblem(bad, line, c.field, 'is required');
+        if (out === COPY_NULL && c.field.meta.not_null) bad = addProblem(bad, line, c.field, 'is required');
       } else {
         try {
-          const v = parseCell(c, cell);
-          if (v === null && c.field.meta.not_null) throw new FieldValueError('is required');
-          // a multiple select's option ids: an integer[] literal, not JSON
-          out = Array.isArray(v) && c.field.meta.type === 'multiple_select' ? `{${v.map(Number).join(',')}}` : copyText(v);
+          out = c.encode(cell);
+          if (out === COPY_NULL && c.field.meta.not_null) throw new FieldValueError('is required');
         } catch (err) {
           if (!(err instanceof FieldValueError)) throw err;
           bad = addProblem(bad, line, c.field, err.message);
@@ -226,28 +278,34 @@ async function importCopy(tx: pg.PoolClient, model: Model, source: Readable, opt
     text += '\n';
     batch.push(text);
     batchLines.push(line);
-    batchBytes += text.length;
-    if (batchBytes >= maxBatch) await flush();
+    if (!stop) batchCells.push(record);
+    if (batch.byteLength >= maxBatch) return flush();
+    return undefined;
   };
 
   try {
-    for await (const chunk of source as AsyncIterable<Buffer | string>) {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      bytes += buf.length;
-      for (const rec of reader.feed(buf)) await take(rec);
+    for await (const recs of records) {
+      for (const rec of recs) {
+        const wait = take(rec);
+        if (wait) await wait;
+      }
     }
-    for (const rec of reader.end()) await take(rec);
   } catch (err) {
     await copy?.drain().catch(() => undefined);
     if (err instanceof CsvSyntaxError) {
       await reject({ line: err.line, column: null, reason: err.message }, []);
       throw await rejected(rejects, model, 0);
     }
+    if (err instanceof CopyRowError) {
+      // on_error=stop: PostgreSQL refused a row (the transaction is aborted): its problem
+      await reject(err.problem, []);
+      throw await rejected(rejects, model, 0);
+    }
     throw err;
   }
   if (!columns) throw invalidCsv(undefined, undefined, 'the file is empty: the first line must name the columns');
-  if (!(stop && rejects.count)) await flush();
   try {
+    if (!(stop && rejects.count)) await flush();
     await copy!.drain();
   } catch (err) {
     if (err instanceof CopyRowError) {
@@ -257,6 +315,7 @@ async function importCopy(tx: pg.PoolClient, model: Model, source: Readable, opt
     throw err;
   }
   if (stop && rejects.count) throw await rejected(rejects, model, 0);
+  imported = copy!.accepted;
 
   const version = opts.addOptions ? await commitNewOptions(tx, model, grown, opts.actor, opts.instanceId) : null;
   await stampTransaction(tx, { actor: opts.actor, request: opts.request });
@@ -272,13 +331,13 @@ async function importCopy(tx: pg.PoolClient, model: Model, source: Readable, opt
   };
 }
 
-function parseCell(c: Column, cell: string): unknown {
-  if (!c.grow) return c.field.type.parse(cell, c.field.options);
+/** A single select's cell with add_options: an option it names, or a new one. */
+function parseGrowing(f: ModelField, grow: GrowingChoices, cell: string): unknown {
   try {
-    return c.field.type.parse(cell, c.grow.options);
+    return f.type.parse(cell, grow.options);
   } catch (err) {
     if (!(err instanceof FieldValueError) || /^\d+$/.test(cell.trim())) throw err;
-    const added = c.grow.add(cell);
+    const added = grow.add(cell);
     if (typeof added === 'string') throw new FieldValueError(added);
     return added.id;
   }
@@ -295,12 +354,21 @@ class CopyRowError extends Error {
   }
 }
 
+/** PostgreSQL refused one row (skip mode): the problem for the rejects, naming the constraint. */
+function refusal(model: Model, err: unknown, line: number): Problem {
+  const mapped = rowError(model, err, 'insert');
+  const e = err as { constraint?: string; message?: string };
+  let reason = mapped instanceof AppError ? mapped.message : (e.message ?? 'PostgreSQL refused the row');
+  if (e.constraint && !reason.includes(e.constraint)) reason += ` (constraint "${e.constraint}")`;
+  return { line, column: mapped instanceof AppError ? (mapped.field ?? null) : null, reason };
+}
+
 /** PostgreSQL refused a row of a batch (a unique value repeated, a link to no row): its line. */
 function copyFailure(model: Model, err: unknown, lines: number[]): Error {
   const row = copyErrorRow(err);
   const mapped = rowError(model, err, 'insert');
   if (!(mapped instanceof AppError) || row === undefined) return mapped instanceof Error ? mapped : (err as Error);
-  return new CopyRowError({ line: lines[row - 1] ?? 0, column: mapped.field ?? null, reason: mapped.message });
+  return new CopyRowError(refusal(model, err, lines[row - 1] ?? 0));
 }
 
 async function rejected(rejects: RejectsWriter, model: Model, _imported: number): Promise<AppError> {
@@ -356,12 +424,10 @@ async function mapColumns(tx: pg.PoolClient, model: Model, header: string[], opt
         empty = t == null ? '\\N' : copyText(t);
       }
     }
-    const c: Column = { index, field: f, empty };
-    if (opts.addOptions && f.meta.type === 'single_select') {
-      c.grow = new GrowingChoices(f);
-      grown.push(c.grow);
-    }
-    out.push(c);
+    const grow = opts.addOptions && f.meta.type === 'single_select' ? new GrowingChoices(f) : undefined;
+    if (grow) grown.push(grow);
+    const parse = grow ? (cell: string) => parseGrowing(f, grow, cell) : (cell: string) => f.type.parse(cell, f.options);
+    out.push({ index, field: f, empty, grow, encode: cellEncoder(f, parse, !grow) });
   });
   return out;
 }

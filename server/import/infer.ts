@@ -79,7 +79,8 @@ export class ColumnSample {
     this.nonEmpty++;
     const n = this.counts.get(value);
     if (n !== undefined) this.counts.set(value, n + 1);
-    else if (this.counts.size < MAX_DISTINCT) this.counts.set(value, 1);
+    // a key of its own: a cell cut out of a chunk's text would keep the whole chunk alive
+    else if (this.counts.size < MAX_DISTINCT) this.counts.set(value.length < 13 ? value : `${value} `.slice(0, -1), 1);
     else this.addOverflow(value);
   }
 

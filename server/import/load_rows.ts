@@ -5,16 +5,15 @@
 // 422 invalid_csv listing every problem (details.problems, the rejects file), each with
 // the file's own line (or the sheet's row).
 //
-// The records are written back as CSV with a header of the new fields' column names (a
-// file's blank or repeated headers have unique names by now), each record starting on the
-// line it had in the file, so an error names the file's own line (or the sheet's row).
-import { Readable } from 'node:stream';
-import { stringify } from 'csv-stringify/sync';
+// The records go straight to the engine with a header of the new fields' column names (a
+// file's blank or repeated headers have unique names by now), each with the line it had in
+// the file, so an error names the file's own line (or the sheet's row).
 import type pg from 'pg';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Model } from '../model/compile.js';
-import { importCsvCopy } from './engine.js';
+import type { CsvRecord } from './copy_csv.js';
+import { importRecordsCopy } from './engine.js';
 import type { WriteContext } from '../history/stamp.js';
 import type { SourceRecord } from './records.js';
 
@@ -31,25 +30,24 @@ export interface LoadOptions {
 }
 
 export async function loadRows(tx: pg.PoolClient, model: Model, records: AsyncIterable<SourceRecord>, opts: LoadOptions): Promise<{ imported: number }> {
-  // csv line -> the file's line, only where they differ (a sheet's cell with line breaks)
-  const moved = new Map<number, number>();
-  async function* csv() {
-    let line = 1;
-    yield stringify([opts.columns]);
-    line++;
-    for await (const { record, line: at } of records) {
-      if (at > line) {
-        yield '\n'.repeat(at - line);
-        line = at;
-      } else if (at !== line) moved.set(line, at);
-      const text = stringify([record]);
-      yield text;
-      line += (text.match(/\n/g) ?? []).length;
+  // The records go to the engine as they are (no CSV written and read again), a header of
+  // the new fields' column names first; each keeps the file's line (or the sheet's row).
+  const RUN = 512;
+  async function* runs(): AsyncGenerator<CsvRecord[]> {
+    yield [{ cells: opts.columns, line: 1 }];
+    let run: CsvRecord[] = [];
+    for await (const { record, line } of records) {
+      run.push({ cells: record, line });
+      if (run.length >= RUN) {
+        yield run;
+        run = [];
+      }
     }
+    if (run.length) yield run;
   }
   try {
     const columns = Object.fromEntries(opts.columns.map((c) => [c, c]));
-    const { imported } = await importCsvCopy(tx, model, Readable.from(csv()), {
+    const { imported } = await importRecordsCopy(tx, model, runs(), {
       onError: 'stop',
       columns,
       actor: opts.write.actor,
@@ -64,9 +62,8 @@ export async function loadRows(tx: pg.PoolClient, model: Model, records: AsyncIt
     const d = err instanceof AppError ? (err.details as { line?: number; field?: string; message?: string; problems?: Problem[]; rejected?: number } | undefined) : undefined;
     if (err instanceof AppError && err.code === 'invalid_csv' && d && typeof d.line === 'number') {
       const unit = opts.unit ?? 'line';
-      const at = (n: number) => moved.get(n) ?? n;
-      const line = at(d.line);
-      const problems = d.problems?.map((p) => ({ ...p, line: at(p.line), ...(unit === 'row' ? { row: at(p.line) } : {}) }));
+      const line = d.line;
+      const problems = d.problems?.map((p) => ({ ...p, ...(unit === 'row' ? { row: p.line } : {}) }));
       const n = d.rejected ?? problems?.length ?? 1;
       const more = n > 1 ? ` (and ${(n - 1).toLocaleString('en')} more ${unit}${n === 2 ? '' : 's'}: see details.problems)` : '';
       throw new AppError(422, err.code, `${unit} ${line}: ${d.message ?? err.message}${more}`, err.field, {

@@ -1,49 +1,38 @@
 // A file's records, header first, each with the line (CSV) or row (xlsx) it starts on: what
 // inference samples and what the import loads. Errors name the line, as the import does.
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { parse, type CsvError } from 'csv-parse';
+import { CsvReader, CsvSyntaxError, type CsvRecord } from './copy_csv.js';
 import { invalidCsv } from '../model/csv.js';
+import { MAX_RECORD_BYTES } from './engine.js';
 
 export interface SourceRecord {
   record: string[];
   line: number;
 }
 
-/** The line a record starts on (csv-parse counts the line it ends on). */
-function startLine(endLine: number, record: string[]): number {
-  let breaks = 0;
-  for (const cell of record) for (let i = cell.indexOf('\n'); i >= 0; i = cell.indexOf('\n', i + 1)) breaks++;
-  return endLine - breaks;
-}
-
-/** Bytes handed to the parser at a time: it parses a whole chunk before it can pause. */
-const PARSE_SLICE = 64 * 1024;
-
-/** Slices big chunks (a 1 MB stored chunk, a file in one buffer): a sample stops within 64 KB. */
-async function* sliced(source: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
-  for await (const piece of source) {
-    const buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
-    for (let i = 0; i < buf.length; i += PARSE_SLICE) yield buf.subarray(i, i + PARSE_SLICE);
-  }
-}
-
+/**
+ * The records of a CSV file (the import engine's reader, copy_csv.ts: a UTF-8 BOM
+ * skipped, CRLF or LF, empty lines skipped). A record that cannot be read, or whose
+ * width differs from the header's, is a 422 naming its line, as before.
+ */
 export async function* csvRecords(source: Readable): AsyncGenerator<SourceRecord> {
-  const parser = parse({ bom: true, info: true, skip_empty_lines: true, max_record_size: 10_000_000 });
-  pipeline(Readable.from(sliced(source), { objectMode: false }), parser).catch((err: unknown) => parser.destroy(err as Error));
+  const reader = new CsvReader(MAX_RECORD_BYTES);
+  let width = -1;
+  const check = (r: CsvRecord): SourceRecord => {
+    if (r.error) throw invalidCsv(r.line, undefined, r.error);
+    if (width < 0) width = r.cells.length;
+    else if (r.cells.length !== width) throw invalidCsv(r.line, undefined, `has ${r.cells.length} cells; the header has ${width}`);
+    return { record: r.cells, line: r.line };
+  };
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      yield { record, line: startLine(info.lines, record) };
+    for await (const piece of source as AsyncIterable<Buffer | string>) {
+      for (const r of reader.feed(typeof piece === 'string' ? Buffer.from(piece) : piece)) yield check(r);
     }
+    for (const r of reader.end()) yield check(r);
   } catch (err) {
-    const e = err as CsvError;
-    if (typeof e?.code === 'string' && e.code.startsWith('CSV_')) {
-      const line = (e as { lines?: number }).lines;
-      throw invalidCsv(line, undefined, e.message.replace(/^Invalid (Record Length|Opening Quote|Closing Quote)?:?\s*/i, '').replace(/,? at line \d+\.?$/, '') || 'the file is not valid CSV');
-    }
+    if (err instanceof CsvSyntaxError) throw invalidCsv(err.line, undefined, err.message);
     throw err;
   } finally {
-    parser.destroy();
     source.destroy();
   }
 }

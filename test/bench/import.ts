@@ -1,11 +1,16 @@
 // Issue 17: one generated CSV file (BENCH_IMPORT_ROWS rows, 1,000,000 by default, 12
 // columns: text, numbers with decimals, dates, datetimes, booleans, a categorical column,
-// quoted commas and line breaks) imported three ways, side by side in one run:
-//   - the row-by-row path before issue 17 (INSERTs of 500 rows, server/model/csv.ts importCsv)
-//   - the COPY engine (server/import/engine.ts), into the same kind of table
+// quoted commas and line breaks) imported side by side in one run, over HTTP as a client
+// would (the body streamed from the file, async=0 so that no job is queued):
+//   - create-from-file: POST /tables/import (types inferred from the sample, the table
+//     created and every row loaded by the COPY engine, one transaction)
+//   - append: POST /tables/:id/rows/import into a table with the same 12 fields
 //   - psql's \copy of the same file into an equivalent plain table (the floor)
-// each with rows/s and the peak RSS of this process (the instance) during the import.
+//   - BENCH_IMPORT_OLD=1: also the row-by-row path before issue 17 (INSERTs of 500 rows)
+// each with rows/s, the ratio to the floor, and the peak RSS of this process (the
+// instance runs in it) during the import.
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,9 +20,8 @@ import { once } from 'node:events';
 import { withoutStatementTimeout } from '../../server/db/pool.js';
 import { withTransaction } from '../../server/db/tx.js';
 import { importWithHistory } from '../../server/history/import.js';
-import { importCsvCopy } from '../../server/import/engine.js';
 import { compileModel } from '../../server/model/compile.js';
-import { startApp } from '../helpers/app.js';
+import { startApp, type TestApp } from '../helpers/app.js';
 import { printTable, type Figure } from './lib.js';
 
 const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000);
@@ -69,9 +73,59 @@ async function timed(fn: () => Promise<unknown>): Promise<{ ms: number; rssMb: n
   return { ms: performance.now() - t0, rssMb: Math.round(Math.max(peak, process.memoryUsage().rss) / 1024 / 1024) };
 }
 
+/**
+ * POSTs the file as a text/csv body: by curl (a process of its own, as psql is for the
+ * floor, so that the instance's figures are the instance's) when there is one, else
+ * streamed from this process.
+ */
+function postFile(app: TestApp, path: string, file: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const url = new URL(path, app.url).toString();
+  const parse = (status: number, text: string) => {
+    try {
+      return { status, body: JSON.parse(text) as Record<string, unknown> };
+    } catch {
+      throw new Error(`${path} answered ${status} with no JSON: ${text.slice(0, 200)}`);
+    }
+  };
+  if (existsSync('/usr/bin/curl')) {
+    return new Promise((resolve, reject) => {
+      const p = spawn('/usr/bin/curl', ['-sS', '-X', 'POST', '-H', `Authorization: Bearer ${app.adminToken}`, '-H', 'Accept: application/json', '-H', 'Content-Type: text/csv', '-T', file, '-w', '\n%{http_code}', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.stderr.on('data', (d) => (err += d));
+      p.on('exit', (code) => {
+        if (code !== 0) return reject(new Error(`curl: ${err}`));
+        const at = out.lastIndexOf('\n');
+        try {
+          resolve(parse(Number(out.slice(at + 1)), out.slice(0, at)));
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers: { Authorization: `Bearer ${app.adminToken}`, Accept: 'application/json', 'Content-Type': 'text/csv' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        try {
+          resolve(parse(res.statusCode ?? 0, text));
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+    });
+    req.on('error', reject);
+    createReadStream(file).pipe(req);
+  });
+}
+
 export async function benchImport(url: string): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tw-bench-import-'));
-  const app = await startApp(url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off', PG_CONNECT_TIMEOUT_MS: '30000' }, 'bench');
+  const app = await startApp(url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off', PG_CONNECT_TIMEOUT_MS: '30000', HTTP_REQUEST_TIMEOUT_MS: '3600000', IMPORT_MAX_BYTES: String(4 * 1024 * 1024 * 1024), STATEMENT_TIMEOUT_MS: '0' }, 'bench');
   const figures: Figure[] = [];
   try {
     const file = path.join(dir, 'import.csv');
@@ -83,31 +137,11 @@ export async function benchImport(url: string): Promise<void> {
       if (res.status !== 201) throw new Error(`create table: ${res.text}`);
       return res.body.id as number;
     };
+    const rate = (t: { ms: number }) => Math.round(ROWS / (t.ms / 1000));
     const row = (name: string, t: { ms: number; rssMb: number }, extra: Record<string, string> = {}) =>
-      figures.push({ name, unit: 'import', samples: 1, medianMs: t.ms, p99Ms: t.ms, extra: { 'rows/s': Math.round(ROWS / (t.ms / 1000)).toLocaleString('en'), 'peak RSS MB': String(t.rssMb), ...extra } });
+      figures.push({ name, unit: 'import', samples: 1, medianMs: t.ms, p99Ms: t.ms, extra: { 'rows/s': rate(t).toLocaleString('en'), 'peak RSS MB': String(t.rssMb), ...extra } });
 
-    const oldId = await table('Old path');
-    const oldModel = await compileModel(pool, 'data', oldId);
-    const old = await timed(() =>
-      withTransaction(pool, async (tx) => {
-        await withoutStatementTimeout(tx);
-        const r = await importWithHistory(tx, oldModel, createReadStream(file), {}, { actor: 'bench' });
-        if (r.imported !== ROWS) throw new Error(`old path imported ${r.imported}`);
-      }),
-    );
-    row(`INSERTs of 500 rows (before issue 17), ${ROWS.toLocaleString('en')} rows, ${mb.toFixed(0)} MB`, old);
-
-    const newId = await table('Copy path');
-    const newModel = await compileModel(pool, 'data', newId);
-    const copy = await timed(() =>
-      withTransaction(pool, async (tx) => {
-        await withoutStatementTimeout(tx);
-        const r = await importCsvCopy(tx, newModel, createReadStream(file), { actor: 'bench', pool });
-        if (r.imported !== ROWS) throw new Error(`copy path imported ${r.imported}`);
-      }),
-    );
-    row('COPY engine (parse + field parsers in node, COPY text into the table)', copy, { 'vs INSERT': `${(old.ms / copy.ms).toFixed(1)}x` });
-
+    // The floor first: the other two are compared with it.
     await pool.query(`CREATE TABLE data.copy_floor ${FLOOR_SQL}`);
     let floor: { ms: number; rssMb: number } | undefined;
     if (PSQL) {
@@ -120,11 +154,43 @@ export async function benchImport(url: string): Promise<void> {
             p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`psql: ${err}`))));
           }),
       );
-      row(`psql \\copy of the same file into a plain equivalent table (the floor)`, floor, { 'COPY engine / floor': `${((floor.ms / copy.ms) * 100).toFixed(0)}%` });
+      row(`psql \\copy of the file into a plain equivalent table (the floor), ${ROWS.toLocaleString('en')} rows, ${mb.toFixed(0)} MB`, floor);
     } else {
       process.stdout.write('psql not found: the \\copy floor is skipped\n');
     }
+    const vsFloor = (t: { ms: number }) => ({ 'of floor': floor ? `${((floor.ms / t.ms) * 100).toFixed(0)}%` : '-' });
+
+    const created = await timed(async () => {
+      const res = await postFile(app, '/tables/import?name=Created%20from%20file&async=0', file);
+      if (res.status !== 201 || res.body.imported !== ROWS) throw new Error(`create from file answered ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
+    });
+    row('create-from-file: POST /tables/import (infer, create, COPY)', created, vsFloor(created));
+
+    const appendId = await table('Append');
+    const appended = await timed(async () => {
+      const res = await postFile(app, `/tables/${appendId}/rows/import?async=0`, file);
+      if (res.status !== 200 || res.body.imported !== ROWS) throw new Error(`append answered ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
+    });
+    row('append: POST /tables/:id/rows/import (COPY engine)', appended, vsFloor(appended));
+
+    if (process.env.BENCH_IMPORT_OLD === '1') {
+      const oldId = await table('Old path');
+      const oldModel = await compileModel(pool, 'data', oldId);
+      const old = await timed(() =>
+        withTransaction(pool, async (tx) => {
+          await withoutStatementTimeout(tx);
+          const r = await importWithHistory(tx, oldModel, createReadStream(file), {}, { actor: 'bench' });
+          if (r.imported !== ROWS) throw new Error(`old path imported ${r.imported}`);
+        }),
+      );
+      row('INSERTs of 500 rows (before issue 17)', old, vsFloor(old));
+    }
     printTable(`CSV import, ${ROWS.toLocaleString('en')} rows x 12 columns (${mb.toFixed(0)} MB), one run each`, figures);
+    const ratio = (t: { ms: number }) => (floor ? (floor.ms / t.ms).toFixed(2) : '-');
+    process.stdout.write(
+      `create-from-file ${rate(created).toLocaleString('en')} rows/s, append ${rate(appended).toLocaleString('en')} rows/s, psql floor ${floor ? rate(floor).toLocaleString('en') : '-'} rows/s; ` +
+        `ratio to the floor: create ${ratio(created)}, append ${ratio(appended)}; peak RSS ${Math.max(created.rssMb, appended.rssMb)} MB\n`,
+    );
   } finally {
     await app.stop();
     await rm(dir, { recursive: true, force: true });
