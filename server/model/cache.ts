@@ -12,6 +12,7 @@ import { schemaDrift } from '../db/pg_errors.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { compileModel, type Model } from './compile.js';
+import { renamePreparedStatements } from './statements.js';
 
 export interface ModelCacheOptions {
   pool: pg.Pool;
@@ -148,6 +149,7 @@ export async function withModel<T>(cache: ModelCache, tableId: number, fn: (mode
   } catch (err) {
     if (isStaleModelError(err)) {
       cache.evict(tableId, 'query failed: stale model');
+      renamePreparedStatements(tableId);
     } else if (err instanceof AppError && err.code === 'unknown_field' && (await cache.isStale(model))) {
       // A request names a field this model lacks: one query tells whether the table has
       // changed since (a change whose notification has not arrived yet).

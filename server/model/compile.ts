@@ -79,6 +79,8 @@ export interface Model {
 export interface ModelStatement {
   text: string;
   name: string;
+  /** the table's statement generation the name was made in (statements.ts) */
+  generation: number;
 }
 
 export const ROW_ALIAS = 't';

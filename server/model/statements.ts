@@ -15,16 +15,31 @@ import type { Queryable } from '../db/pool.js';
 import { preparedName } from '../db/pool.js';
 import type { Model, ModelStatement } from './compile.js';
 
+/**
+ * A table's statement generation: bumped when PostgreSQL says a prepared statement no
+ * longer fits the table (a type changed in psql without a version bump: "cached plan must
+ * not change result type", which a connection repeats for as long as it keeps the
+ * statement). The retry and every later request then prepare under new names, so the
+ * table keeps serving as an unnamed statement would, instead of answering 409 until every
+ * pooled connection has closed.
+ */
+const generations = new Map<number, number>();
+
+export function renamePreparedStatements(tableId: number): void {
+  generations.set(tableId, (generations.get(tableId) ?? 0) + 1);
+}
+
 /** Statements kept per model; past this (a client sending ever new filter shapes) the rest go unnamed. */
 export const MAX_STATEMENTS_PER_MODEL = 200;
 
 /** The model's statement under `key`, built by `build` the first time. */
 export function modelStatement(model: Model, key: string, build: () => string): ModelStatement {
+  const generation = generations.get(model.tableId) ?? 0;
   const cached = model.statements.get(key);
-  if (cached) return cached;
+  if (cached && cached.generation === generation) return cached;
   const text = build();
-  const name = `tw_${crypto.createHash('sha1').update(`${model.tableId}:${model.version}\n${text}`).digest('base64url').slice(0, 27)}`;
-  const statement = { text, name };
+  const name = `tw_${crypto.createHash('sha1').update(`${model.tableId}:${model.version}:${generation}\n${text}`).digest('base64url').slice(0, 27)}`;
+  const statement = { text, name, generation };
   if (model.statements.size < MAX_STATEMENTS_PER_MODEL) model.statements.set(key, statement);
   return statement;
 }

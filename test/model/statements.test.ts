@@ -68,4 +68,30 @@ describe('row statements prepared per model', function () {
     expect(loadConfig({ DATABASE_URL: 'postgres://u@bouncer:6432/app', LISTEN_DATABASE_URL: url }).prepareStatements).to.equal(false);
     expect(loadConfig({ DATABASE_URL: 'postgres://u@bouncer:6432/app', LISTEN_DATABASE_URL: url, PG_PREPARE: 'true' }).prepareStatements).to.equal(true);
   });
+  it('a column type changed in psql (no version bump) does not leave a prepared create or listing failing: the statements are prepared again under new names', async () => {
+    const app = await startApp(db.url, { PG_POOL_MAX: '1' });
+    apps.push(app);
+    const table = (await app.request('POST', '/tables', { json: { name: 'Retyped', fields: [{ name: 'Name', type: 'text' }] } })).body;
+    expect((await app.request('POST', `/tables/${table.id}/rows`, { json: { name: 'before' } })).status).to.equal(201);
+    expect((await app.request('GET', `/tables/${table.id}/rows?sort=name`)).status).to.equal(200);
+    const before = await preparedInserts(app);
+    expect(before, 'the create is prepared on the one connection').to.have.length(1);
+    // A DBA's change: the result type of both statements changes under them.
+    const sql = await import('../helpers/sql.js').then((m) => m.Sql.connect(db.url));
+    try {
+      await sql.exec(`ALTER TABLE data.${table.table_name} ALTER COLUMN name TYPE varchar(200)`);
+    } finally {
+      await sql.end();
+    }
+    for (let i = 0; i < 3; i++) {
+      const created = await app.request('POST', `/tables/${table.id}/rows`, { json: { name: `after ${i}` } });
+      expect(created.status, `create ${i} after the psql change: ${created.text}`).to.equal(201);
+      expect(created.body.name).to.equal(`after ${i}`);
+      const listed = await app.request('GET', `/tables/${table.id}/rows?sort=name`);
+      expect(listed.status, `listing ${i} after the psql change: ${listed.text}`).to.equal(200);
+      expect(listed.body.rows.map((r: { name: string }) => r.name)).to.include(`after ${i}`);
+    }
+    const after = await preparedInserts(app);
+    expect(after.length, 'the create was prepared again under a new name').to.equal(2);
+  });
 });
