@@ -35,17 +35,24 @@ function createIndexOp(unique: boolean): OnlineOp {
     },
 
     async start(run) {
-      const state = await indexState(run, name(run));
-      if (state === 'valid') return;
-      // A build that died (the instance was killed) leaves an invalid index: never used for
-      // reads, but kept up to date by every write. It goes, and the build starts over.
-      if (state === 'invalid') await outsideStep(run, 'drop_invalid_index', `DROP INDEX CONCURRENTLY IF EXISTS ${qname(run)}`);
-      await run.progress({ phase: `building the ${unique ? 'unique ' : ''}index (the table keeps serving)` });
-      try {
-        await outsideStep(run, 'build_index', `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(name(run))} ON ${run.relation} ${unique ? '' : indexUsing(run.field.type)}(${run.col})`);
-      } catch (err) {
-        if ((err as { code?: string }).code !== '23505') throw err;
-        throw await duplicatesReport(run);
+      // A build that gives up on a lock (its waits for older transactions count as lock
+      // waits) also leaves its index invalid, and a retry of the same CREATE would meet
+      // 42P07: each attempt starts from the catalog.
+      for (let attempt = 1; ; attempt++) {
+        const state = await indexState(run, name(run));
+        if (state === 'valid') return;
+        // A build that died (the instance was killed) leaves an invalid index: never used for
+        // reads, but kept up to date by every write. It goes, and the build starts over.
+        if (state === 'invalid') await outsideStep(run, 'drop_invalid_index', `DROP INDEX CONCURRENTLY IF EXISTS ${qname(run)}`);
+        await run.progress({ phase: `building the ${unique ? 'unique ' : ''}index (the table keeps serving)` });
+        try {
+          await outsideStep(run, 'build_index', `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(name(run))} ON ${run.relation} ${unique ? '' : indexUsing(run.field.type)}(${run.col})`);
+          return;
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code === '23505') throw await duplicatesReport(run);
+          if ((code !== '55P03' && code !== '42P07') || attempt >= 3) throw err;
+        }
       }
     },
 
