@@ -5,7 +5,7 @@
 import type { AppContext } from '../context.js';
 import { AppError, unprocessable } from '../errors.js';
 import { withModel } from '../model/cache.js';
-import { labelField, listChoices } from '../model/choices.js';
+import { labelField, listChoices, MAX_CHOICE_QUERY } from '../model/choices.js';
 import type { ModelField } from '../model/compile.js';
 import { listRows } from '../model/rows.js';
 import { choiceOption, type LinkPicker } from './grid_view.js';
@@ -47,17 +47,22 @@ export async function linkValueFromLabel(ctx: AppContext, f: ModelField, value: 
   const id = ID_IN_TEXT.exec(text);
   if (id) return id[1] ?? id[2]!;
   const linkedTable = f.link.tableId;
+  const what = text.length > 60 ? `${text.slice(0, 59)}…` : text;
+  // A text no label can hold (a NUL byte, which PostgreSQL's text refuses) names no row;
+  // the lookup's own refusal would name its filter, not the input the user typed in.
+  if (text.includes('\u0000')) throw unprocessable('invalid_value', `${f.meta.name}: no row is labelled "${what.replace(/\u0000/g, '\\0')}"; pick one from the list or give its #id`, field);
   const ids = await withModel(modelsOf(ctx), linkedTable, async (target) => {
     const label = labelField(target);
     if (!label) throw unprocessable('invalid_value', `${f.meta.name}: the rows of ${target.table.name} have no label to type; give a row id`, field);
     const exact = await listRows(ctx.pool, target, { filter: { [label.column]: { eq: text } }, sort: 'id', size: '2', count: '0' });
     if (exact.rows.length > 0) return { rows: exact.rows.map((r) => Number(r.id)), table: target.table.name };
-    // Case aside: the rows whose label contains the text, kept when it is all of the label.
+    // Case aside: the rows whose label contains the text, kept when it is all of the label
+    // (a search takes at most MAX_CHOICE_QUERY characters: a longer text was matched exactly or not at all).
+    if (text.length > MAX_CHOICE_QUERY) return { rows: [], table: target.table.name };
     const near = await listChoices(ctx.pool, target, { q: text, size: '50' });
     return { rows: near.filter((c) => c.label.toLowerCase() === text.toLowerCase()).map((c) => c.id), table: target.table.name };
   });
   if (ids.rows.length === 1) return String(ids.rows[0]);
-  const what = text.length > 60 ? `${text.slice(0, 59)}…` : text;
   if (ids.rows.length === 0) throw unprocessable('invalid_value', `${f.meta.name}: no row of ${ids.table} is labelled "${what}"; pick one from the list or give its #id`, field);
   throw unprocessable('invalid_value', `${f.meta.name}: several rows of ${ids.table} are labelled "${what}" (${ids.rows.map((i) => `#${i}`).join(', ')}…); give the #id of the one you mean`, field);
 }
