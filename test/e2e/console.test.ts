@@ -228,12 +228,13 @@ describe('the console in a browser (e2e)', function () {
     await row.getByText('Edit', { exact: true }).click();
     await row.getByRole('button', { name: 'Move to trash' }).click();
     await htmxIdle(page);
-    await page.locator('#fields-panel .notice', { hasText: 'Field moved to the trash.' }).waitFor();
+    // a schema change each: up to 30 s on a loaded machine (10 s ran out once in a full run)
+    await page.locator('#fields-panel .notice', { hasText: 'Field moved to the trash.' }).waitFor({ timeout: 30_000 });
     expect(await page.locator(`#field-${t.fields.nickname}`).count(), 'gone from the live fields').to.equal(0);
     const trashed = page.locator('#fields-panel li', { hasText: 'Nickname' });
     await trashed.getByRole('button', { name: 'Restore' }).click();
     await htmxIdle(page);
-    await page.locator('#fields-panel .notice', { hasText: 'Field restored.' }).waitFor();
+    await page.locator('#fields-panel .notice', { hasText: 'Field restored.' }).waitFor({ timeout: 30_000 });
     await page.locator(`#field-${t.fields.nickname}`).waitFor();
     const rows = await app!.request('GET', `/tables/${t.id}/rows`);
     expect(rows.body.rows[0].nickname, 'the values came back with the column').to.equal('Rexy');
