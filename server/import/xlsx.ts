@@ -39,9 +39,36 @@ export function cellText(v: unknown): string {
 
 export const xlsxInvalid = (message: string) => new AppError(422, 'invalid_xlsx', message, 'file');
 
+type SheetReader = ExcelJS.stream.xlsx.WorksheetReader & { name: string; iterator?: unknown };
+
+/**
+ * A sheet that sits in one of exceljs's temporary files: its `iterator` is a file stream
+ * (exceljs puts a sheet stored before the shared strings, the usual order, in a temporary
+ * file, and opens it when the sheet is reached).
+ */
+const tempFileStream = (ws: SheetReader): (NodeJS.ReadableStream & { path: unknown; destroy(): void }) | null => {
+  const it = ws.iterator as { path?: unknown; destroy?: unknown; on?: unknown } | undefined;
+  return it && typeof it.path === 'string' && typeof it.destroy === 'function' && typeof it.on === 'function' ? (it as never) : null;
+};
+
+/**
+ * Lets go of a sheet that is not read (or not to the end). exceljs deletes a sheet's
+ * temporary file as soon as it moves to the next sheet, while that file's stream may still
+ * be opening: unread, its "no such file" error had no listener and ended the process. The
+ * stream is closed here, its late error ignored.
+ */
+function letGo(ws: SheetReader): void {
+  const file = tempFileStream(ws);
+  if (!file) return;
+  file.on('error', () => {});
+  file.destroy();
+}
+
 /**
  * The rows of one sheet (the first, or the one named `sheet`, or numbered from 1), header
  * first, each with its row number as `line`. Empty rows are skipped, as in a CSV.
+ * Stopping early (a sample) is fine: the sheets still waiting in temporary files are let
+ * go one by one, so exceljs deletes every one of its files.
  */
 export async function* xlsxRecords(source: Readable, sheet?: string): AsyncGenerator<SourceRecord> {
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(source, {
@@ -51,15 +78,23 @@ export async function* xlsxRecords(source: Readable, sheet?: string): AsyncGener
     worksheets: 'emit',
     entries: 'ignore',
   } as ExcelJS.stream.xlsx.WorkbookStreamReaderOptions);
+  const sheets = (reader as unknown as AsyncIterable<SheetReader>)[Symbol.asyncIterator]();
   const names: string[] = [];
   let found = false;
   let index = 0;
+  let last: SheetReader | null = null;
   try {
-    for await (const ws of reader as AsyncIterable<ExcelJS.stream.xlsx.WorksheetReader & { name: string }>) {
+    for (;;) {
+      const next = await sheets.next();
+      if (next.done) break;
+      const ws = (last = next.value);
       index++;
       names.push(ws.name);
       const wanted = sheet === undefined || sheet === '' ? index === 1 : ws.name === sheet || String(index) === sheet;
-      if (!wanted) continue;
+      if (!wanted) {
+        letGo(ws);
+        continue;
+      }
       found = true;
       let width = 0;
       for await (const row of ws as AsyncIterable<ExcelJS.Row>) {
@@ -82,10 +117,34 @@ export async function* xlsxRecords(source: Readable, sheet?: string): AsyncGener
     if (err instanceof AppError) throw err;
     throw xlsxInvalid(`the file is not a readable .xlsx workbook (${(err as Error).message.slice(0, 200)})`);
   } finally {
+    await release(sheets, last);
     source.destroy();
   }
   if (!found) {
     throw new AppError(422, 'unknown_sheet', `the workbook has no sheet "${String(sheet).slice(0, 60)}"${names.length ? `; its sheets: ${names.slice(0, 20).join(', ')}` : ''}`, 'sheet');
+  }
+}
+
+/**
+ * After the chosen sheet (read whole or not): when sheets are being read from temporary
+ * files (the upload is read to its end by then), the rest are let go in turn so that exceljs
+ * deletes each file; a sheet read straight from the upload needs nothing (the upload is
+ * closed). A failure here is not the import's: it is ignored.
+ */
+async function release(sheets: AsyncIterator<SheetReader>, last: SheetReader | null): Promise<void> {
+  if (!last || !tempFileStream(last)) {
+    await sheets.return?.(undefined).catch(() => undefined);
+    return;
+  }
+  letGo(last);
+  try {
+    for (;;) {
+      const next = await sheets.next();
+      if (next.done) return;
+      letGo(next.value);
+    }
+  } catch {
+    await sheets.return?.(undefined).catch(() => undefined);
   }
 }
 
