@@ -98,7 +98,7 @@ async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config, command.logTo ?? (name === 'serve' ? 1 : 2));
+  const log = createLogger(config, command.logTo ?? (name === 'serve' ? 1 : 2), name !== 'serve');
   try {
     const code = await command.run(config, log, args);
     if (typeof code === 'number') process.exitCode = code;

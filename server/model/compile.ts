@@ -258,19 +258,16 @@ export function readSql(field: Pick<ModelField, 'meta' | 'type' | 'options' | 'r
 /** A row as pg returns it (select list above) -> the JSON scripts get. */
 export function rowToJson(model: Model, row: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = model.hasId ? { id: row.id } : {};
-  for (const f of model.fields) {
-    const value = row[f.column];
-    if (f.rollup) {
-      out[f.column] = value == null ? null : f.rollup.numeric ? new RawJson(String(value)) : value;
-    } else if (f.meta.type === 'rollup') {
-      out[f.column] = null;
-    } else if (f.many !== undefined) {
-      out[f.column] = Array.isArray(value) ? value : [];
-    } else if (f.meta.type === 'link') {
-      out[f.column] = value == null ? null : { id: numberToJson(value), label: (row[`__label_${f.meta.id}`] as string | null) ?? null };
-    } else {
-      out[f.column] = f.type.toJson(value, f.options);
-    }
-  }
+  for (const f of model.fields) out[f.column] = fieldJson(f, row);
   return out;
+}
+
+/** One field of a row as pg returns it -> its JSON value. (row_json.ts writes the common types' text directly.) */
+export function fieldJson(f: ModelField, row: Record<string, unknown>): unknown {
+  const value = row[f.column];
+  if (f.rollup) return value == null ? null : f.rollup.numeric ? new RawJson(String(value)) : value;
+  if (f.meta.type === 'rollup') return null;
+  if (f.many !== undefined) return Array.isArray(value) ? value : [];
+  if (f.meta.type === 'link') return value == null ? null : { id: numberToJson(value), label: (row[`__label_${f.meta.id}`] as string | null) ?? null };
+  return f.type.toJson(value, f.options);
 }

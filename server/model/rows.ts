@@ -10,6 +10,8 @@ import { FieldValueError } from '../fields/types.js';
 import { isStaleModelError } from './cache.js';
 import { stampSql, type WriteContext } from '../history/stamp.js';
 import { rowToJson, ROW_ALIAS, type Model, type ModelField } from './compile.js';
+import { rowsJsonText } from './row_json.js';
+import { RawJson } from '../fields/exact_json.js';
 import { modelStatement, queryStatement } from './statements.js';
 import { fieldOfJunctionConstraint, manyWriteCtes, resolveManyValues, splitManyValues, type ManyWrite } from './link_writes.js';
 import {
@@ -79,7 +81,19 @@ export interface ListResult {
   size: number;
 }
 
-export async function listRows(pool: import('pg').Pool, model: Model, req: ListRequest): Promise<ListResult> {
+export function listRows(pool: import('pg').Pool, model: Model, req: ListRequest): Promise<ListResult> {
+  return listWith(pool, model, req, (rows) => rows.map((r) => rowToJson(model, r)));
+}
+
+/**
+ * The same listing with its rows as JSON text (server/model/row_json.ts: no object per
+ * row), for an answer that goes out as JSON as it is: the row API's GET without a view.
+ */
+export function listRowsJson(pool: import('pg').Pool, model: Model, req: ListRequest): Promise<Omit<ListResult, 'rows'> & { rows: RawJson }> {
+  return listWith(pool, model, req, (rows) => new RawJson(rowsJsonText(model, rows)));
+}
+
+async function listWith<R>(pool: import('pg').Pool, model: Model, req: ListRequest, write: (rows: Row[]) => R): Promise<Omit<ListResult, 'rows'> & { rows: R }> {
   const params = new Params();
   const where = [...(req.view?.where(params) ?? []), ...parseFilters(model, req.filter, params), ...parseSearch(model, req.search, params)];
   const sort = parseSort(model, req.sort);
@@ -119,8 +133,8 @@ export async function listRows(pool: import('pg').Pool, model: Model, req: ListR
   const more = rows.length > size;
   const pageRows = more ? rows.slice(0, size) : rows;
   const last = pageRows[pageRows.length - 1];
-  const result: ListResult = {
-    rows: pageRows.map((r) => rowToJson(model, r)),
+  const result: Omit<ListResult, 'rows'> & { rows: R } = {
+    rows: write(pageRows),
     next: more && last ? encodeCursor(sort.map((_, i) => (last[`__k${i}`] as string | null) ?? null)) : null,
     size,
     ...(page !== undefined ? { page } : {}),

@@ -7,7 +7,7 @@ import { AppError } from '../../errors.js';
 import { ModelCache, withModel } from '../../model/cache.js';
 import { listChoices } from '../../model/choices.js';
 import type { Model } from '../../model/compile.js';
-import { createRow, createRows, deleteRow, deleteRows, getRow, listRows, updateRow, updateRows, type ListRequest } from '../../model/rows.js';
+import { createRow, createRows, deleteRow, deleteRows, getRow, listRows, listRowsJson, updateRow, updateRows, type ListRequest } from '../../model/rows.js';
 import { idParam } from '../../schema/input.js';
 import { choiceOption } from '../grid_view.js';
 import { answerKind, reply } from '../negotiate.js';
@@ -46,8 +46,8 @@ export const rowRoutes = [
   route('get', '/tables/:id/rows', 'viewer', 'list rows: size, page or after, sort=col,-col, filter[col][op]=v, search, count, view (a saved view; the other parameters narrow it)', async (ctx, req, res) => {
     const result = await useModel(ctx, req, async (model) => {
       const v = await viewFor(ctx, req, model);
-      const listed = await listRows(ctx.pool, model, throughView(listRequest(req), v?.resolved));
-      if (!v) return listed;
+      if (!v) return listRowsJson(ctx.pool, model, listRequest(req));
+      const listed = await listRows(ctx.pool, model, throughView(listRequest(req), v.resolved));
       return { ...listed, rows: listed.rows.map((r) => shapeRow(r, model, v.resolved)), view: { id: v.view.id, name: v.view.name, problems: v.resolved.problems } };
     });
     res.json(result);
