@@ -68,6 +68,7 @@ const schema = z.object({
   COLUMN_SLOT_WARNING: int(1, 1600).default(1400),
   IMPORT_MAX_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(100 * 1024 * 1024),
   IMPORT_JOB_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(5 * 1024 * 1024),
+  IMPORT_XLSX_MAX_UNZIPPED_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(2 * 1024 * 1024 * 1024),
   PG_BIN_DIR: z.string().min(1).optional(),
 });
 
@@ -148,6 +149,8 @@ export type Config = {
   columnSlotWarning: number;
   /** the largest CSV file an import reads (bytes); more answers 413 and nothing is written */
   importMaxBytes: number;
+  /** what an .xlsx file may unzip to in all (bytes); more answers 413 (a zip bomb) */
+  importXlsxMaxUnzipped: number;
   /** where `tablewright backup`/`restore` look first for pg_dump and pg_restore */
   pgBinDir: string | undefined;
 };
@@ -215,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ddlDebounceMs: e.DDL_DEBOUNCE_MS,
     columnSlotWarning: e.COLUMN_SLOT_WARNING,
     importMaxBytes: e.IMPORT_MAX_BYTES,
+    importXlsxMaxUnzipped: e.IMPORT_XLSX_MAX_UNZIPPED_BYTES,
     importJobBytes: e.IMPORT_JOB_BYTES,
     statementTimeoutMs: e.STATEMENT_TIMEOUT_MS,
     prepareStatements: e.PG_PREPARE === 'auto' ? !e.LISTEN_DATABASE_URL || e.LISTEN_DATABASE_URL === e.DATABASE_URL : ['1', 'true', 'yes'].includes(e.PG_PREPARE),

@@ -34,7 +34,7 @@ export function importTableJob(deps: EditorDeps): JobHandler {
     await progress({ phase: 'importing', done: 0 });
     let at = Date.now();
     const source = importFileStream(deps.pool, file.id);
-    const records = file.format === 'xlsx' ? xlsxRecords(source, p.sheet) : csvRecords(source);
+    const records = file.format === 'xlsx' ? xlsxRecords(source, p.sheet, deps.config.importXlsxMaxUnzipped) : csvRecords(source);
     const sample = await readSample(records, 0);
     const out = await createTableFromFile(deps, { name: job.created_by }, {
       name: p.name,

@@ -10,6 +10,10 @@ import type { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import { AppError } from '../errors.js';
 import type { SourceRecord } from './records.js';
+import { guardXlsx } from './xlsx_source.js';
+
+/** Default of IMPORT_XLSX_MAX_UNZIPPED_BYTES: what a workbook may unzip to (xlsx_source.ts). */
+export const DEFAULT_MAX_UNZIPPED = 2 * 1024 * 1024 * 1024;
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
@@ -70,8 +74,9 @@ function letGo(ws: SheetReader): void {
  * Stopping early (a sample) is fine: the sheets still waiting in temporary files are let
  * go one by one, so exceljs deletes every one of its files.
  */
-export async function* xlsxRecords(source: Readable, sheet?: string): AsyncGenerator<SourceRecord> {
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(source, {
+export async function* xlsxRecords(source: Readable, sheet?: string, maxUnzipped = DEFAULT_MAX_UNZIPPED): AsyncGenerator<SourceRecord> {
+  const guard = guardXlsx(source, maxUnzipped);
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(guard.stream, {
     sharedStrings: 'cache',
     hyperlinks: 'ignore',
     styles: 'cache', // dates are numbers with a date style: the styles say which
@@ -85,7 +90,7 @@ export async function* xlsxRecords(source: Readable, sheet?: string): AsyncGener
   let last: SheetReader | null = null;
   try {
     for (;;) {
-      const next = await sheets.next();
+      const next = await guard.race(sheets.next());
       if (next.done) break;
       const ws = (last = next.value);
       index++;
@@ -97,7 +102,11 @@ export async function* xlsxRecords(source: Readable, sheet?: string): AsyncGener
       }
       found = true;
       let width = 0;
-      for await (const row of ws as AsyncIterable<ExcelJS.Row>) {
+      const rows = (ws as AsyncIterable<ExcelJS.Row>)[Symbol.asyncIterator]();
+      for (;;) {
+        const step = await guard.race(rows.next());
+        if (step.done) break;
+        const row = step.value;
         const values = row.values as unknown[];
         const record: string[] = [];
         for (let i = 1; i < values.length; i++) record.push(cellText(values[i]));
@@ -114,12 +123,20 @@ export async function* xlsxRecords(source: Readable, sheet?: string): AsyncGener
       break;
     }
   } catch (err) {
+    // A cut-short file makes exceljs fail somehow: the reason it was cut short comes first.
+    const cut = guard.problem();
+    if (cut) throw cut;
     if (err instanceof AppError) throw err;
     throw xlsxInvalid(`the file is not a readable .xlsx workbook (${(err as Error).message.slice(0, 200)})`);
   } finally {
-    await release(sheets, last);
+    // After a cut, exceljs may never answer again: it is left to the garbage collector.
+    if (guard.problem()) void sheets.return?.(undefined).catch(() => undefined);
+    else await release(sheets, last);
+    guard.close();
     source.destroy();
   }
+  const cut = guard.problem();
+  if (cut) throw cut;
   if (!found) {
     throw new AppError(422, 'unknown_sheet', `the workbook has no sheet "${String(sheet).slice(0, 60)}"${names.length ? `; its sheets: ${names.slice(0, 20).join(', ')}` : ''}`, 'sheet');
   }

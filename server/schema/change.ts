@@ -44,7 +44,7 @@ export interface Actor {
 export interface EditorDeps {
   pool: pg.Pool;
   log: Logger;
-  config: Pick<Config, 'dataSchema' | 'trashSchema' | 'lockTimeoutMs' | 'maxFields'> & Partial<Pick<Config, 'lockAttemptMs'>>;
+  config: Pick<Config, 'dataSchema' | 'trashSchema' | 'lockTimeoutMs' | 'maxFields'> & Partial<Pick<Config, 'lockAttemptMs' | 'importXlsxMaxUnzipped'>>;
   /** identifies this instance in notifications (so it can tell its own) */
   instanceId?: string;
   /**

@@ -28,7 +28,8 @@ import { actorOf, editorDeps } from './schema_deps.js';
 /** Rows the preview shows as they would land. */
 const PREVIEW_ROWS = 10;
 
-const recordsOf = (format: FileFormat, stream: Readable, sheet?: string) => (format === 'xlsx' ? xlsxRecords(stream, sheet) : csvRecords(stream));
+const recordsOf = (ctx: AppContext, format: FileFormat, stream: Readable, sheet?: string) =>
+  format === 'xlsx' ? xlsxRecords(stream, sheet, ctx.config.importXlsxMaxUnzipped) : csvRecords(stream);
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
 
@@ -101,7 +102,7 @@ async function importTable(ctx: AppContext, req: Request, res: Response): Promis
       // The file is kept in PostgreSQL first, then sampled from there: any instance runs the job.
       const fileId = src.fileId ?? (await store(ctx, req, src)).id;
       const file = await getImportFile(ctx.pool, fileId);
-      const sample = await readSample(recordsOf(file.format, importFileStream(ctx.pool, fileId), sheet), SAMPLE_ROWS);
+      const sample = await readSample(recordsOf(ctx, file.format, importFileStream(ctx.pool, fileId), sheet), SAMPLE_ROWS);
       const fields = await inferFields(ctx.pool, sample.header, sample.rows, over);
       const job = await enqueueJob(ctx.pool, { kind: IMPORT_TABLE, payload: { fileId, name, table_name: text(p.table_name), sheet, fields }, actor: actorOf(req).name, total: sample.complete ? sample.rows.length : undefined });
       req.log.info({ jobId: job.id, fileId, bytes: file.bytes }, 'table import queued');
@@ -109,7 +110,7 @@ async function importTable(ctx: AppContext, req: Request, res: Response): Promis
     }
 
     const t0 = Date.now();
-    const sample = await readSample(recordsOf(src.format, src.stream, sheet), SAMPLE_ROWS);
+    const sample = await readSample(recordsOf(ctx, src.format, src.stream, sheet), SAMPLE_ROWS);
     const sampledMs = Date.now() - t0;
     const fields = await inferFields(ctx.pool, sample.header, sample.rows, over);
     if (dryRun) {
@@ -149,7 +150,7 @@ async function previewLocals(ctx: AppContext, req: Request, fileId: number) {
   const file = await getImportFile(ctx.pool, fileId);
   const q = req.query as Record<string, unknown>;
   const sheet = text(q.sheet);
-  const sample = await readSample(recordsOf(file.format, importFileStream(ctx.pool, fileId), sheet), SAMPLE_ROWS);
+  const sample = await readSample(recordsOf(ctx, file.format, importFileStream(ctx.pool, fileId), sheet), SAMPLE_ROWS);
   const types = q.types && typeof q.types === 'object' ? (q.types as Record<string, unknown>) : undefined;
   const fields = await inferFields(ctx.pool, sample.header, sample.rows, { types });
   return {
