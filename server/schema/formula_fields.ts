@@ -127,7 +127,7 @@ export async function assertNoFormulaUses(db: Queryable, tableId: number, fieldI
 }
 
 /** The plain field a formula's values become when it is converted away: its result's type. */
-const PLAIN_OF: Record<string, { type: string; options: object }> = {
+export const PLAIN_OF: Record<string, { type: string; options: object }> = {
   number: { type: 'number', options: { decimals: 0, any_precision: true } },
   text: { type: 'text', options: {} },
   boolean: { type: 'boolean', options: {} },
