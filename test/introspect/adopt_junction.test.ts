@@ -111,6 +111,10 @@ describe('reconcile: a hand-made junction table adopted as a many-to-many link',
     const adopt = item.actions.find((a) => a.name === 'adopt_link') as any;
     expect(adopt.params).to.deep.equal(['add_unique']);
 
+    // the Drift page offers it, with the checkbox the action needs
+    const page = await app.request('GET', '/reconcile', { headers: { Accept: 'text/html' } });
+    expect(page.status).to.equal(200);
+    expect(page.text).to.match(/name="action" value="adopt_link"/).and.match(/name="add_unique" value="1" required/);
     const noFlag = await act(app, item.id, 'adopt_link', {}, 422);
     expect(noFlag.error.code).to.equal('unique_pair_required');
     const dup = await act(app, item.id, 'adopt_link', { add_unique: true }, 409);
@@ -168,6 +172,28 @@ describe('reconcile: a hand-made junction table adopted as a many-to-many link',
     const cy = (await rows(students.id)).find((r) => r.id === sid.Cy);
     expect(cy[out.result.field.column].map((x: any) => x.id).sort()).to.deep.equal([cid.Art, cid.Maths].sort());
     expect(cy).to.not.have.property('grade');
+    await expectClean(app);
+  });
+
+  it('a junction of a table with itself (integer columns, a unique index): both sides on that table', async () => {
+    await sql.exec(`CREATE TABLE data.mentoring (
+      mentor int NOT NULL REFERENCES data.students (id) ON DELETE CASCADE,
+      mentee int NOT NULL REFERENCES data.students (id) ON DELETE CASCADE)`);
+    await sql.exec(`CREATE UNIQUE INDEX mentoring_pair ON data.mentoring (mentee, mentor)`);
+    await sql.exec(`INSERT INTO data.mentoring VALUES ($1, $2)`, [sid.Ann, sid.Cy]);
+    const item = await itemFor('mentoring');
+    expect((item.actual as any).junction.pair).to.deep.include({ kind: 'unique index', name: 'mentoring_pair' });
+    const out = await act(app, item.id, 'adopt_link', { name: 'Mentees', reverse_name: 'Mentors' });
+    expect(out.result.field.table_id).to.equal(students.id);
+    expect(out.result.reverse.table_id).to.equal(students.id);
+    // the unique index leads with mentee: mentor gets an index of its own
+    expect(out.result.changed).to.deep.equal(['indexed mentor']);
+    const ix = await sql.rows(`SELECT indexname FROM pg_indexes WHERE schemaname = 'data' AND tablename = 'mentoring' ORDER BY 1`);
+    expect(ix.map((i) => i.indexname)).to.deep.equal([`ix_m2m_f${out.result.field.id}`, `uq_m2m_f${out.result.field.id}`].sort());
+    const ann = (await rows(students.id)).find((r) => r.id === sid.Ann);
+    expect(ann[out.result.field.column].map((x: any) => x.id)).to.deep.equal([sid.Cy]);
+    const cy = (await rows(students.id)).find((r) => r.id === sid.Cy);
+    expect(cy[out.result.reverse.column].map((x: any) => x.id)).to.deep.equal([sid.Ann]);
     await expectClean(app);
   });
 });
