@@ -133,4 +133,16 @@ describe('revert and undo of many-to-many pairs', () => {
     expect(res.status, res.text).to.equal(200);
     expect(await pairs(o)).to.deep.equal(['a']);
   });
+
+  it('a row restored from the row trash comes back with its pairs', async () => {
+    const made = await app.request('POST', `/tables/${orders}/rows`, { json: { title: 'binned', items: [p.b, p.d] } });
+    const o = made.body.id;
+    expect((await app.request('DELETE', `/tables/${orders}/rows/${o}`)).status).to.be.oneOf([200, 204]);
+    expect(await pairs(o)).to.deep.equal([]);
+    const res = await app.request('POST', `/tables/${orders}/rows/${o}/restore`);
+    expect(res.status, res.text).to.equal(200);
+    expect(await pairs(o)).to.deep.equal(['b', 'd']);
+    const d = await app.request('GET', `/tables/${products}/rows/${p.d}`);
+    expect(d.body[reverse.column].map((x: any) => x.id)).to.include(o);
+  });
 });
