@@ -9,7 +9,7 @@ import { isComputedType } from '../fields/computed.js';
 import { fieldType } from '../fields/registry.js';
 import { assertNoDependents, attnumOf } from './catalog.js';
 import type { Change } from './change.js';
-import { assertFormulaSpec, prepareFormula, type PreparedFormula } from './formula_fields.js';
+import { assertFormulaSpec, formulaUsers, prepareFormula, type PreparedFormula } from './formula_fields.js';
 import type { Queryable } from '../db/pool.js';
 import { keepLostValues, type KeptValues } from './lost_values.js';
 import { hasNoColumn } from './m2m.js';
@@ -40,6 +40,14 @@ export async function toFormulaReport(db: Queryable, relation: string, field: Fi
 export async function prepareToFormula(db: Queryable, table: TableMeta, field: FieldMeta, options: unknown): Promise<PreparedFormula> {
   if (hasNoColumn(field) || isComputedType(field.type) || field.type === 'link' || fieldType(field.type).system || field.read_only) {
     throw unprocessable('invalid_conversion', `"${field.name}" (${field.type.replace(/_/g, ' ')}) cannot become a formula: add a new formula field`, 'type');
+  }
+  // a formula reads no other formula (PostgreSQL's generated columns cannot read each other)
+  const users = await formulaUsers(db, table.id, field.id);
+  if (users.length) {
+    const names = users.map((f) => `"${f.name}"${f.trashed_at ? ' (in the trash)' : ''}`).join(', ');
+    throw new AppError(409, 'used_by_formula', `"${field.name}" cannot become a formula: the formula${users.length > 1 ? 's' : ''} ${names} ${users.length > 1 ? 'use' : 'uses'} it, and a formula reads no other formula; change ${users.length > 1 ? 'them' : 'it'} first`, 'type', {
+      formulas: users.map((f) => ({ id: f.id, name: f.name })),
+    });
   }
   const expression = (options as { expression?: unknown } | null | undefined)?.expression;
   if (typeof expression !== 'string') throw new AppError(400, 'invalid_options', 'options.expression: a formula needs an expression', 'options.expression');

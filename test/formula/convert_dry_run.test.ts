@@ -20,12 +20,12 @@ describe('formula conversions: dry_run=1', function () {
     app = await startApp(db.url);
     sql = await Sql.connect(db.url);
     const res = await app.request('POST', '/tables', {
-      json: { name: 'Parts', table_name: 'parts', fields: [{ name: 'Name', type: 'text', column: 'name' }, { name: 'Qty', type: 'number', column: 'qty' }, { name: 'Due', type: 'date', column: 'due' }] },
+      json: { name: 'Parts', table_name: 'parts', fields: [{ name: 'Name', type: 'text', column: 'name' }, { name: 'Code', type: 'text', column: 'code' }, { name: 'Qty', type: 'number', column: 'qty' }, { name: 'Due', type: 'date', column: 'due' }] },
     });
     expect(res.status, res.text).to.equal(201);
     tid = res.body.id;
     for (const f of res.body.fields) F[f.name as string] = f;
-    const rows = await app.request('POST', `/tables/${tid}/rows`, { json: [{ name: 'bolt', qty: 3, due: '2030-01-01' }, { name: 'nut', qty: 12 }, { qty: 1 }] });
+    const rows = await app.request('POST', `/tables/${tid}/rows`, { json: [{ name: 'bolt', code: 'B1', qty: 3, due: '2030-01-01' }, { name: 'nut', code: 'N2', qty: 12 }, { qty: 1 }] });
     expect(rows.status, rows.text).to.equal(201);
     for (const [name, expression] of [['Label', "upper({Name}) & '-' & {Qty}"], ['Double', '{Qty} * 2'], ['Left', 'date_diff(today(), {Due})']]) {
       const f = await app.request('POST', `/tables/${tid}/fields`, { json: { name, type: 'formula', options: { expression } } });
@@ -52,29 +52,36 @@ describe('formula conversions: dry_run=1', function () {
   const statements = (body: any) => (body.plan.steps as Array<{ sql: string }>).map((s) => s.sql).join('\n');
 
   it('to a formula: every non-empty value is reported lost, with examples, and the plan drops the column for a generated one', async () => {
-    const body = await dry('Name', { type: 'formula', options: { expression: "'part ' & {Qty}" } });
-    expect(body).to.deep.include({ dry_run: true, field_id: F.Name.id, rows: 3, non_empty: 2, lost: 2 });
+    const body = await dry('Code', { type: 'formula', options: { expression: "'part ' & {Qty}" } });
+    expect(body).to.deep.include({ dry_run: true, field_id: F.Code.id, rows: 3, non_empty: 2, lost: 2 });
     expect(body.from.type).to.equal('text');
     expect(body.to.type).to.equal('formula');
     expect(body.to.options).to.include({ expression: "'part ' & {Qty}", stored: true, result: 'text' });
-    expect(body.examples.map((e: any) => e.value)).to.deep.equal(['bolt', 'nut']);
-    expect(statements(body)).to.match(/DROP COLUMN "name"/).and.match(/ADD COLUMN "name" text GENERATED ALWAYS AS \(.+\) STORED/);
+    expect(body.examples.map((e: any) => e.value)).to.deep.equal(['B1', 'N2']);
+    expect(statements(body)).to.match(/DROP COLUMN "code"/).and.match(/ADD COLUMN "code" text GENERATED ALWAYS AS \(.+\) STORED/);
     expect(body.plan.steps.some((s: any) => s.class === 'rewrite')).to.equal(true);
   });
 
   it('to a formula using today(): the plan drops the column and adds none', async () => {
-    const body = await dry('Qty', { type: 'formula', options: { expression: 'date_diff(today(), {Due})' } });
-    expect(body).to.deep.include({ rows: 3, non_empty: 3, lost: 3 });
+    const body = await dry('Code', { type: 'formula', options: { expression: 'date_diff(today(), {Due})' } });
+    expect(body).to.deep.include({ rows: 3, non_empty: 2, lost: 2 });
     expect(body.to.options.stored).to.equal(false);
     const run = statements(body).split('\n').filter((l) => !l.startsWith('--')).join('\n');
-    expect(run).to.match(/DROP COLUMN "qty"/).and.not.match(/ADD COLUMN/);
+    expect(run).to.match(/DROP COLUMN "code"/).and.not.match(/ADD COLUMN/);
   });
 
-  it('the same refusals as the real conversion: a bad expression (422 naming options.expression), a formula over itself', async () => {
-    const bad = await dry('Name', { type: 'formula', options: { expression: '{Nope} + 1' } }, 422);
+  it('the same refusals as the real conversion: a bad expression (422 naming options.expression), a formula over itself, a field a formula uses (409)', async () => {
+    const bad = await dry('Code', { type: 'formula', options: { expression: '{Nope} + 1' } }, 422);
     expect(bad.error.field).to.equal('options.expression');
-    const self = await dry('Name', { type: 'formula', options: { expression: 'upper({Name})' } }, 422);
+    const self = await dry('Code', { type: 'formula', options: { expression: 'upper({Code})' } }, 422);
     expect(self.error.field).to.equal('options.expression');
+    // Label uses Name: the dry run says what the conversion would say
+    const used = await dry('Name', { type: 'formula', options: { expression: "'x'" } }, 409);
+    expect(used.error).to.deep.include({ code: 'used_by_formula', field: 'type' });
+    expect(used.error.message).to.match(/the formula "Label" uses it/);
+    const real = await app.request('PATCH', `/tables/${tid}/fields/${F.Name.id}`, { json: { type: 'formula', options: { expression: "'x'" }, confirm_loss: 1 } });
+    expect(real.status, real.text).to.equal(409);
+    expect(real.body.error.code).to.equal('used_by_formula');
   });
 
   it('from a stored formula to a plain type: the values it holds now converted, losses counted; the plan drops the expression then converts', async () => {
