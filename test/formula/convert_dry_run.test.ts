@@ -60,6 +60,13 @@ describe('formula conversions: dry_run=1', function () {
     expect(body.examples.map((e: any) => e.value)).to.deep.equal(['B1', 'N2']);
     expect(statements(body)).to.match(/DROP COLUMN "code"/).and.match(/ADD COLUMN "code" text GENERATED ALWAYS AS \(.+\) STORED/);
     expect(body.plan.steps.some((s: any) => s.class === 'rewrite')).to.equal(true);
+    // the console's field form asks the same and shows the report with its plan
+    const page = await app.request('PATCH', `/tables/${tid}/fields/${F.Code.id}`, {
+      form: { type: 'formula', options_json: JSON.stringify({ expression: "'part ' & {Qty}" }), dry_run: '1' },
+      headers: { Accept: 'text/html', 'HX-Request': 'true' },
+    });
+    expect(page.status, page.text).to.equal(200);
+    expect(page.text).to.include('from text to formula').and.include('2 values would be replaced').and.include('GENERATED ALWAYS AS');
   });
 
   it('to a formula using today(): the plan drops the column and adds none', async () => {
