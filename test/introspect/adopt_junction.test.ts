@@ -172,6 +172,14 @@ describe('reconcile: a hand-made junction table adopted as a many-to-many link',
     const cy = (await rows(students.id)).find((r) => r.id === sid.Cy);
     expect(cy[out.result.field.column].map((x: any) => x.id).sort()).to.deep.equal([cid.Art, cid.Maths].sort());
     expect(cy).to.not.have.property('grade');
+    // the adopted link trashes and restores as one the console made: the junction, its pairs and its other columns stay
+    const f = out.result.field;
+    expect((await app.request('DELETE', `/tables/${students.id}/fields/${f.id}`)).status).to.equal(200);
+    expect(await sql.one(`SELECT count(*)::int AS n, count(grade)::int AS g FROM data.grades`)).to.deep.equal({ n: 2, g: 1 });
+    await expectClean(app, 'a trashed side keeps its junction claimed');
+    expect((await app.request('POST', `/tables/${students.id}/fields/${f.id}/restore`)).status).to.equal(200);
+    const again = (await rows(students.id)).find((r) => r.id === sid.Cy);
+    expect(again[f.column].map((x: any) => x.id).sort()).to.deep.equal([cid.Art, cid.Maths].sort());
     await expectClean(app);
   });
 
