@@ -1,7 +1,8 @@
 // Going back, through the history: revert a row to how it was before an entry (the API
 // and the row page), and undo one's own last action in the console. Both run in one
 // transaction, stamped (reason 'revert' / 'undo'), so that what they do is itself in the
-// history; both lock the row first (an advisory lock: the row may not exist).
+// history; both lock the row first (an advisory lock: the row may not exist). Many-to-many
+// pairs come back with the columns (link_pairs.ts).
 import type pg from 'pg';
 import type { PoolClient } from 'pg';
 import { withTransaction } from '../db/tx.js';
@@ -12,6 +13,7 @@ import { currentRow, deleteRow, insertRow, loadRowTable, place, restoreLinks, up
 import { pairsSql, type JsonText, type RowValues, SHADOW_COLUMN } from './columns.js';
 import { ENTRY_COLUMNS, type EntryRow } from './entries.js';
 import { stampTransaction, type WriteContext } from './stamp.js';
+import { manyFields, pairsBefore, putPairs } from './link_pairs.js';
 
 /**
  * Serialises reverts and undos of these rows, present or not (an advisory lock per row),
@@ -56,13 +58,21 @@ export async function revertRow(pool: pg.Pool, dataSchema: string, model: Model,
     const current = await currentRow(tx, table, rowId);
     let exists = current !== undefined;
     let values: RowValues = new Map(current ?? []);
+    // the oldest deletion walked back, and the keys set since it (older entries)
+    let deletedAt: number | undefined;
+    const touched = new Set<string>();
     for (const e of since) {
       if (e.op === 'update') {
         exists = true;
-        for (const [k, v] of table.resolver.values(e.layout_id, e.old_pairs)) values.set(k, v);
+        for (const [k, v] of table.resolver.values(e.layout_id, e.old_pairs)) {
+          values.set(k, v);
+          touched.add(k);
+        }
       } else if (e.op === 'delete') {
         exists = true;
         values = table.resolver.values(e.layout_id, e.old_pairs);
+        deletedAt = Number(e.id);
+        touched.clear();
       } else {
         exists = false;
         values = new Map();
@@ -72,18 +82,27 @@ export async function revertRow(pool: pg.Pool, dataSchema: string, model: Model,
       if (current) await deleteRow(tx, table, rowId);
       return { row: null, skipped: [] };
     }
+    // Many-to-many pairs (link_pairs.ts): a deletion took them without an entry of the row's own.
+    if (deletedAt !== undefined) {
+      const untouched = [...manyFields(table).keys()].filter((k) => !touched.has(k));
+      for (const [k, v] of await pairsBefore(tx, table, rowId, deletedAt, untouched)) values.set(k, v);
+    }
+    const pairs: RowValues = new Map([...values].filter(([k]) => manyFields(table).has(k)));
+    for (const k of pairs.keys()) values.delete(k);
     if (!current) {
       const placed = place(table, values);
       await insertRow(tx, table, rowId, placed);
       await tx.query(`DELETE FROM tablewright.row_trash WHERE table_id = $1 AND row_id = $2`, [model.tableId, rowId]);
       const deletion = since.find((e) => e.op === 'delete');
       if (deletion) await restoreLinks(tx, dataSchema, model.tableId, rowId, deletion.xact);
-      return { row: await getRow(tx, model, rowId), skipped: placed.skipped };
+      const lost = await putPairs(tx, dataSchema, table, rowId, pairs);
+      return { row: await getRow(tx, model, rowId), skipped: [...placed.skipped, ...lost] };
     }
     const changed: RowValues = new Map([...values].filter(([k, v]) => current.get(k) !== v));
     const placed = place(table, changed);
     await updateRow(tx, table, rowId, placed);
-    return { row: await getRow(tx, model, rowId), skipped: placed.skipped };
+    const lost = await putPairs(tx, dataSchema, table, rowId, pairs);
+    return { row: await getRow(tx, model, rowId), skipped: [...placed.skipped, ...lost] };
   });
 }
 
@@ -177,8 +196,16 @@ export async function undoAction(pool: pg.Pool, dataSchema: string, model: Model
 async function reverse(tx: PoolClient, t: RowTable, dataSchema: string, e: EntryRow): Promise<void> {
   const rowId = Number(e.row_id);
   if (e.op === 'update') {
-    const placed = place(t, t.resolver.values(e.layout_id, e.old_pairs));
+    const values = t.resolver.values(e.layout_id, e.old_pairs);
+    const pairs: RowValues = new Map([...values].filter(([k]) => manyFields(t).has(k)));
+    for (const k of pairs.keys()) values.delete(k);
+    const placed = place(t, values);
     if (!(await updateRow(tx, t, rowId, placed))) throw conflict('row_gone', `row ${rowId} is not in the table any more`);
+    if (pairs.size) {
+      const { rows } = await tx.query(`SELECT 1 FROM ${t.model.relation} WHERE id = $1`, [rowId]);
+      if (!rows.length) throw conflict('row_gone', `row ${rowId} is not in the table any more`);
+      await putPairs(tx, dataSchema, t, rowId, pairs);
+    }
     return;
   }
   if (e.op === 'insert' || e.op === 'restore') {

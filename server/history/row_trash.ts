@@ -1,7 +1,8 @@
 // The row trash (tablewright.row_trash): rows deleted by any path (the API, the grid, a
 // bulk delete, psql, a TRUNCATE) land there through the history trigger, with every
 // value, who and when. A restore puts a row back with its own id and values, into the
-// table's columns as they are now, and puts back the links its deletion cleared.
+// table's columns as they are now, and puts back the links its deletion cleared (and its
+// many-to-many pairs, which went with it).
 import type pg from 'pg';
 import type { Queryable } from '../db/pool.js';
 import { withTransaction } from '../db/tx.js';
@@ -11,6 +12,7 @@ import { getRow, MAX_BULK_ROWS, writeTarget, type Row } from '../model/rows.js';
 import { insertRow, loadRowTable, place, restoreLinks } from './apply.js';
 import { apiValue, ColumnResolver, displayValue, pairsSql, type JsonText, SHADOW_COLUMN } from './columns.js';
 import { stampTransaction, type WriteContext } from './stamp.js';
+import { manyFields, pairsBefore, putPairs } from './link_pairs.js';
 
 export const TRASH_PAGE = 50;
 export const MAX_TRASH_PAGE = 500;
@@ -117,6 +119,17 @@ export async function restoreRows(pool: pg.Pool, dataSchema: string, model: Mode
     await tx.query(`DELETE FROM tablewright.row_trash WHERE id = ANY($1::int8[])`, [[...newest.values()].map((e) => e.id)]);
     let links = 0;
     for (const id of ids) links += await restoreLinks(tx, dataSchema, model.tableId, id, newest.get(id)!.xact);
+    // Many-to-many pairs went with the row (ON DELETE CASCADE): back as its pair history had them.
+    const many = [...manyFields(table).keys()];
+    for (const id of many.length ? ids : []) {
+      const { rows: del } = await tx.query<{ id: string | null }>(
+        `SELECT min(id)::text AS id FROM tablewright.row_history WHERE table_id = $1 AND row_id = $2 AND op = 'delete' AND xact = $3::xid8`,
+        [model.tableId, id, newest.get(id)!.xact],
+      );
+      if (del[0]?.id == null) continue;
+      const lost = await putPairs(tx, dataSchema, table, id, await pairsBefore(tx, table, id, Number(del[0].id), many));
+      if (lost.length) skipped[id] = [...(skipped[id] ?? []), ...lost];
+    }
     const rows: Row[] = [];
     for (const id of ids) rows.push(await getRow(tx, model, id));
     return { rows, links_restored: links, skipped };

@@ -38,6 +38,7 @@ import { readCatalog, type CatalogColumn, type CatalogTable, type FieldRow } fro
 import { displayNameOf, expectedColumnType, mapColumn, type TypeMapping } from './types.js';
 import { rebuildTable } from './rebuild.js';
 import { adoptTableIndex } from './adopt_index.js';
+import { adoptJunction } from './adopt_junction.js';
 import { notOwnerMessage, relationOwnership } from '../db/privileges.js';
 import { locateTable, matchColumns, readDatabaseIdentity, wasRestored } from './identity.js';
 import { reidentifyDatabase } from './reidentify.js';
@@ -49,8 +50,12 @@ export interface ActionRequest {
   /** adopt: a new physical name when the current one cannot be ours */
   table_name?: unknown;
   column?: unknown;
-  /** adopt: the display name */
+  /** adopt: the display name (adopt_link: the link field's) */
   name?: unknown;
+  /** adopt_link: the reverse field's display name */
+  reverse_name?: unknown;
+  /** adopt_link: add the unique pair a junction lacks */
+  add_unique?: unknown;
   /** purge: the qualified name of what will be dropped, typed back */
   confirm?: unknown;
   /** restore of a retyped column: accept that values which do not convert become empty */
@@ -115,6 +120,7 @@ async function dispatch(deps: ReconcileDeps, actor: Actor, item: DriftItem, acti
       return refreshIdentity(deps, actor, tableId!);
     case 'untracked_table':
       if (action === 'purge') return purgeUntrackedTable(deps, actor, item.table!.schema, item.table!.table_name, req.confirm);
+      if (action === 'adopt_link') return adoptJunction(deps, actor, item, req);
       return adoptTable(deps, actor, item.table!.table_name, req);
     case 'untracked_column':
       if (action === 'purge') return purgeUntrackedColumn(deps, actor, tableId!, item.column!.name, req.confirm);

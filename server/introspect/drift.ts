@@ -15,6 +15,7 @@ import { expectedColumnType } from './types.js';
 import { historyItemId } from '../history/triggers.js';
 import { hasNoColumn, isManyLink } from '../schema/m2m.js';
 import { missingInputs } from '../schema/formula_fields.js';
+import { junctionMessage, junctionShape } from './junction_shape.js';
 
 export const DRIFT_KINDS = [
   'missing_table',
@@ -37,7 +38,7 @@ export const DRIFT_KINDS = [
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
-export const ACTION_NAMES = ['recreate', 'forget', 'adopt', 'ignore', 'unignore', 'purge', 'accept', 'revert', 'restore', 'rebuild', 'reidentify'] as const;
+export const ACTION_NAMES = ['recreate', 'forget', 'adopt', 'adopt_link', 'ignore', 'unignore', 'purge', 'accept', 'revert', 'restore', 'rebuild', 'reidentify'] as const;
 export type ActionName = (typeof ACTION_NAMES)[number];
 
 export interface DriftAction {
@@ -85,6 +86,11 @@ const A = {
   recreate: (what: string): DriftAction => ({ name: 'recreate', label: `Recreate the ${what} from metadata (empty)` }),
   forget: (what: string): DriftAction => ({ name: 'forget', label: `Forget the ${what} (delete its metadata)`, destructive: true }),
   adopt: (params: string[] = []): DriftAction => ({ name: 'adopt', label: 'Adopt (describe it in metadata)', params }),
+  adoptLink: (a: string, b: string, addUnique: boolean): DriftAction => ({
+    name: 'adopt_link',
+    label: `Adopt as a many-to-many link between "${a}" and "${b}" (its pairs stay where they are${addUnique ? '; adds the unique pair' : ''})`,
+    params: addUnique ? ['add_unique'] : [],
+  }),
   ignore: (): DriftAction => ({ name: 'ignore', label: 'Ignore (keep it outside the console)' }),
   purge: (what: string): DriftAction => ({ name: 'purge', label: `Drop the ${what}`, destructive: true, params: ['confirm'] }),
   accept: (label: string): DriftAction => ({ name: 'accept', label }),
@@ -522,18 +528,45 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
     });
   }
 
+  // A hand-made junction between two live managed tables can be adopted as a many-to-many
+  // link (junction_shape.ts): the tables by their catalog oid now (a verified one's is its own).
+  const managedByOid = new Map<number, TableMeta>();
+  for (const t of snap.meta.tables) {
+    if (t.trashed_at) continue;
+    const oid = matched.get(t.id)?.rel.oid ?? (snap.verified.has(t.id) && t.table_oid !== null ? Number(t.table_oid) : undefined);
+    if (oid !== undefined) managedByOid.set(oid, t);
+  }
+  const idAttnum = (oid: number) => {
+    const r = snap.byOid.get(oid);
+    return r ? idColumn(r)?.attnum : undefined;
+  };
+
   for (const rel of snap.tables) {
     if (claimed.has(rel.oid) || verifiedOids.has(rel.oid)) continue;
     const inTrash = rel.schema === trash;
+    const junction = inTrash ? undefined : junctionShape(rel, managedByOid, idAttnum);
     items.push({
       id: untrackedTableId(rel.schema, rel.name),
       kind: 'untracked_table',
       message: inTrash
         ? `Table ${rel.schema}.${rel.name} is in the trash schema but no metadata knows it (an orphan).`
-        : `Table ${rel.schema}.${rel.name} (${rel.columns.length} columns) is in the database but not in the metadata.`,
+        : `Table ${rel.schema}.${rel.name} (${rel.columns.length} columns) is in the database but not in the metadata.${junction ? junctionMessage(rel, junction) : ''}`,
       table: { schema: rel.schema, table_name: rel.name, oid: rel.oid },
-      actual: { columns: rel.columns.length, est_rows: Math.round(rel.est_rows), primary_key: rel.pk_columns?.length ? rel.columns.filter((c) => rel.pk_columns!.includes(c.attnum)).map((c) => c.name) : null },
-      actions: (inTrash ? [A.ignore(), A.purge('table')] : [A.adopt(usableName(rel.name) ? [] : ['table_name']), A.ignore(), A.purge('table')]).filter((a) => !(restored && a.destructive)),
+      actual: {
+        columns: rel.columns.length,
+        est_rows: Math.round(rel.est_rows),
+        primary_key: rel.pk_columns?.length ? rel.columns.filter((c) => rel.pk_columns!.includes(c.attnum)).map((c) => c.name) : null,
+        ...(junction ? { junction } : {}),
+      },
+      actions: (inTrash
+        ? [A.ignore(), A.purge('table')]
+        : [
+            ...(junction && !junction.refused ? [A.adoptLink(junction.self.table, junction.other.table, junction.pair === null)] : []),
+            A.adopt(usableName(rel.name) ? [] : ['table_name']),
+            A.ignore(),
+            A.purge('table'),
+          ]
+      ).filter((a) => !(restored && a.destructive)),
     });
   }
 

@@ -9,6 +9,7 @@ import { changesTypeOrOptions, hasOwnIndex, typeChangeRewrites, type FieldSpec, 
 import { flag } from './input.js';
 import type { FieldMeta, TableMeta } from './metadata.js';
 import { OPS, onlineKindOf } from './online/run.js';
+import { asPlain, convertsFromFormula, convertsToFormula, FORMULA_NOT_ONLINE, formulaSteps } from './formula_preview.js';
 import { chooseOnline, makePlan, step, tableSize, type Plan, type PlanStep } from './plan.js';
 
 const set = (v: unknown) => v !== undefined && v !== '';
@@ -44,6 +45,13 @@ export async function planFieldUpdate(
   const size = await tableSize(db, table.table_oid);
   const relation = String(qualified(deps.config.dataSchema, table.table_name));
   const col = String(ident(field.column_name));
+  if (convertsToFormula(field, update) || convertsFromFormula(field, update)) {
+    const steps = await formulaSteps(db, table, field, update, relation, size);
+    // from a formula: then the conversion of the plain column it became, as for any field
+    if (convertsFromFormula(field, update)) steps.push(...(await planFieldUpdate(db, deps, table, asPlain(field), update, false, typePlan)).steps.filter((s) => !s.sql.startsWith('-- metadata only: display name')));
+    const job = size.rows > deps.jobThresholdRows ? `; about ${size.rows} rows, past JOB_THRESHOLD_ROWS (${deps.jobThresholdRows}): a job` : '';
+    return makePlan(steps, size, { online: false, reason: FORMULA_NOT_ONLINE + job });
+  }
   const kind = onlineKindOf(field, update as Record<string, unknown>, typeChangeOf(field, update));
   const choice = chooseOnline(size.rows, deps.jobThresholdRows, online);
   if (kind && choice.online) {

@@ -22,6 +22,7 @@ import { columnComment } from './comments.js';
 import { addManyLink, hasNoColumn, isManyLink } from './m2m.js';
 import { addComputedField, addVirtualFormula, checkComputedSource } from './computed_fields.js';
 import { convertToFormula } from './formula_convert.js';
+import { convertsFromFormula, convertsToFormula, previewFormulaConversion } from './formula_preview.js';
 import { isComputedType } from '../fields/computed.js';
 import { convertMultiplicity, multiplicityChange, multiplicityReport } from './m2m_convert.js';
 import { addSystemColumn, assertConvertible, assertSystemConstraints, leaveSystemType } from './system_fields.js';
@@ -342,12 +343,19 @@ function hasChoices(raw: unknown): boolean {
 export async function previewFieldChange(deps: EditorDeps, tableId: number, fieldId: number, update: FieldUpdate): Promise<LossReport> {
   const client = await deps.pool.connect();
   try {
-    await client.query('BEGIN READ ONLY');
+    // read-only, but for a formula computed at read time: its values go into a temporary table
+    const computedNow = (await getField(client, tableId, fieldId)).options?.stored === false;
+    await client.query(computedNow ? 'BEGIN' : 'BEGIN READ ONLY');
     await client.query(`SELECT set_config('timezone', 'UTC', true)`);
     const table = await getLiveTable(client, tableId);
     const field = await getField(client, tableId, fieldId);
     if (field.trashed_at) throw conflict('trashed', `field "${field.name}" is in the trash; restore it first`);
     const toType = present(update.type) && update.type !== '' ? String(update.type) : field.type;
+    if (convertsFromFormula(field, update) && isComputedType(toType)) throw badRequest('a formula converts to a plain type, not to a lookup or rollup', 'type');
+    if (convertsToFormula(field, update) || convertsFromFormula(field, update)) {
+      if (convertsToFormula(field, update)) assertFormulaSpec({ not_null: update.not_null, unique: update.unique, default: update.default });
+      return await previewFormulaConversion(client, deps, table, field, update);
+    }
     if ((isComputedType(field.type) || isComputedType(toType)) && toType !== field.type) {
       throw badRequest('a lookup or rollup is computed: it converts to no other type, nor another type to it (add a new field)', 'type');
     }

@@ -9,7 +9,8 @@ import { isComputedType } from '../fields/computed.js';
 import { fieldType } from '../fields/registry.js';
 import { assertNoDependents, attnumOf } from './catalog.js';
 import type { Change } from './change.js';
-import { assertFormulaSpec, prepareFormula } from './formula_fields.js';
+import { assertFormulaSpec, formulaUsers, prepareFormula, type PreparedFormula } from './formula_fields.js';
+import type { Queryable } from '../db/pool.js';
 import { keepLostValues, type KeptValues } from './lost_values.js';
 import { hasNoColumn } from './m2m.js';
 import { getField, type FieldMeta, type TableMeta } from './metadata.js';
@@ -23,16 +24,34 @@ export interface ToFormulaReport {
 }
 
 /** What converting `field` to a formula would lose: every non-empty value. */
-export async function toFormulaReport(c: Change, relation: string, field: FieldMeta): Promise<ToFormulaReport> {
+export async function toFormulaReport(db: Queryable, relation: string, field: FieldMeta): Promise<ToFormulaReport> {
   const col = ident(field.column_name);
   const text = fieldType(field.type).toText(String(col), field.options);
-  const { rows } = await c.tx.query<{ rows: number; non_empty: number; examples: Array<{ id: number; value: string | null }> | null }>(
+  const { rows } = await db.query<{ rows: number; non_empty: number; examples: Array<{ id: number; value: string | null }> | null }>(
     `SELECT count(*)::int AS rows, count(${col})::int AS non_empty,
             (SELECT json_agg(json_build_object('id', e.id, 'value', e.v)) FROM (SELECT id, ${text} AS v FROM ${relation} WHERE ${col} IS NOT NULL ORDER BY id LIMIT 5) e) AS examples
        FROM ${relation}`,
   );
   const r = rows[0]!;
   return { field_id: field.id, rows: r.rows, non_empty: r.non_empty, lost: r.non_empty, examples: r.examples ?? [] };
+}
+
+/** The checks of a conversion to a formula, and its expression parsed against the table (a dry run's too). */
+export async function prepareToFormula(db: Queryable, table: TableMeta, field: FieldMeta, options: unknown): Promise<PreparedFormula> {
+  if (hasNoColumn(field) || isComputedType(field.type) || field.type === 'link' || fieldType(field.type).system || field.read_only) {
+    throw unprocessable('invalid_conversion', `"${field.name}" (${field.type.replace(/_/g, ' ')}) cannot become a formula: add a new formula field`, 'type');
+  }
+  // a formula reads no other formula (PostgreSQL's generated columns cannot read each other)
+  const users = await formulaUsers(db, table.id, field.id);
+  if (users.length) {
+    const names = users.map((f) => `"${f.name}"${f.trashed_at ? ' (in the trash)' : ''}`).join(', ');
+    throw new AppError(409, 'used_by_formula', `"${field.name}" cannot become a formula: the formula${users.length > 1 ? 's' : ''} ${names} ${users.length > 1 ? 'use' : 'uses'} it, and a formula reads no other formula; change ${users.length > 1 ? 'them' : 'it'} first`, 'type', {
+      formulas: users.map((f) => ({ id: f.id, name: f.name })),
+    });
+  }
+  const expression = (options as { expression?: unknown } | null | undefined)?.expression;
+  if (typeof expression !== 'string') throw new AppError(400, 'invalid_options', 'options.expression: a formula needs an expression', 'options.expression');
+  return prepareFormula(db, table, expression, field.id);
 }
 
 export async function convertToFormula(
@@ -43,13 +62,8 @@ export async function convertToFormula(
   update: { options?: unknown; dry_run?: boolean; confirm: boolean; version: number },
   columnComment: (f: FieldMeta) => string,
 ): Promise<{ field: FieldMeta; report: ToFormulaReport; kept?: KeptValues; dryRun: boolean }> {
-  if (hasNoColumn(field) || isComputedType(field.type) || field.type === 'link' || fieldType(field.type).system || field.read_only) {
-    throw unprocessable('invalid_conversion', `"${field.name}" (${field.type.replace(/_/g, ' ')}) cannot become a formula: add a new formula field`, 'type');
-  }
-  const expression = (update.options as { expression?: unknown } | null | undefined)?.expression;
-  if (typeof expression !== 'string') throw new AppError(400, 'invalid_options', 'options.expression: a formula needs an expression', 'options.expression');
-  const prepared = await prepareFormula(c.tx, table, expression, field.id);
-  const report = await toFormulaReport(c, relation, field);
+  const prepared = await prepareToFormula(c.tx, table, field, update.options);
+  const report = await toFormulaReport(c.tx, relation, field);
   if (update.dry_run) return { field, report, dryRun: true };
   if (report.lost > 0 && !update.confirm) {
     throw unprocessable(

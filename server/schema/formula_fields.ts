@@ -105,6 +105,12 @@ export function virtualFormulaRef(formula: FieldMeta, live: Map<number, FieldMet
 /** A formula with no column: computed by the listing query (it uses today()). */
 export const isVirtualFormula = (f: { type: string; options?: any }): boolean => f.type === 'formula' && f.options?.stored === false;
 
+/** The formulas of a table (live or in the trash) that use a field. */
+export async function formulaUsers(db: Queryable, tableId: number, fieldId: number): Promise<FieldMeta[]> {
+  const all = [...(await listFields(db, tableId)), ...(await listFields(db, tableId, { trashed: true }))];
+  return all.filter((f) => f.type === 'formula' && f.id !== fieldId && f.options?.ast && fieldIds(f.options.ast as Node).includes(fieldId));
+}
+
 /**
  * Purging a field that a formula of its table uses (live or in the trash) is refused with a
  * 409 naming the formulas: a stored formula's generated column depends on the column
@@ -113,8 +119,7 @@ export const isVirtualFormula = (f: { type: string; options?: any }): boolean =>
  * allowed (the formula reads empty, reconcile reports it) because restore repairs it.
  */
 export async function assertNoFormulaUses(db: Queryable, tableId: number, fieldId: number, fieldName: string): Promise<void> {
-  const all = [...(await listFields(db, tableId)), ...(await listFields(db, tableId, { trashed: true }))];
-  const users = all.filter((f) => f.type === 'formula' && f.id !== fieldId && f.options?.ast && fieldIds(f.options.ast as Node).includes(fieldId));
+  const users = await formulaUsers(db, tableId, fieldId);
   if (!users.length) return;
   const names = users.map((f) => `"${f.name}"${f.trashed_at ? ' (in the trash)' : ''}`).join(', ');
   throw new AppError(
@@ -127,7 +132,7 @@ export async function assertNoFormulaUses(db: Queryable, tableId: number, fieldI
 }
 
 /** The plain field a formula's values become when it is converted away: its result's type. */
-const PLAIN_OF: Record<string, { type: string; options: object }> = {
+export const PLAIN_OF: Record<string, { type: string; options: object }> = {
   number: { type: 'number', options: { decimals: 0, any_precision: true } },
   text: { type: 'text', options: {} },
   boolean: { type: 'boolean', options: {} },

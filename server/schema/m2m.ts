@@ -95,7 +95,32 @@ export async function attachJunction(c: Change, src: TableMeta, fwd: number, opt
   });
   if (tgt.read_only) throw unprocessable('invalid_link_target', `options.table_id: table "${tgt.name}" was adopted read-only; a many-to-many link needs a table made here`, `${prefix}options.table_id`);
   const shape = await junctionNames(c.tx, dataSchema, src, tgt);
+  const rev = await linkSides(c, src, tgt, fwd, shape, options.reverse_name, prefix);
 
+  const j = qualified(dataSchema, shape.junction);
+  const a = ident(shape.self_column);
+  const b = ident(shape.other_column);
+  await c.ddl(
+    `CREATE TABLE ${j} (${a} bigint NOT NULL CONSTRAINT ${ident(`fk_m2m_f${fwd}`)} REFERENCES ${qualified(dataSchema, src.table_name)} (id) ON DELETE CASCADE, ` +
+      `${b} bigint NOT NULL CONSTRAINT ${ident(`fk_m2m_f${rev}`)} REFERENCES ${qualified(dataSchema, tgt.table_name)} (id) ON DELETE CASCADE, ` +
+      `CONSTRAINT ${ident(`uq_m2m_f${fwd}`)} PRIMARY KEY (${a}, ${b}))`,
+  );
+  // The pair's key serves the source side; the target side gets its own index.
+  await c.ddl(`CREATE INDEX ${ident(`ix_m2m_f${rev}`)} ON ${j} (${b}, ${a})`);
+  await c.ddl(`COMMENT ON TABLE ${j} IS ${literal(junctionComment({ id: fwd }, { id: rev }, src, tgt))}`);
+  // adding and removing pairs shows in both rows' history (sql/migrations/061_link_history.sql)
+  await c.ddl(`SELECT tablewright.sync_link_triggers(${literal(String(j))}::regclass)`);
+  c.alsoTables.push(tgt.id);
+  return { field: await getField(c.tx, src.id, fwd), reverse: await getField(c.tx, tgt.id, rev) };
+}
+
+/**
+ * Both sides' metadata over a junction: the reverse field on `tgt` (its name given, or the
+ * source table's, made free there) and both fields' options naming the junction and each
+ * other. `fwd` is the side's row on `src`, already written. Answers the reverse field's id.
+ */
+export async function linkSides(c: Change, src: TableMeta, tgt: TableMeta, fwd: number, shape: JunctionShape, givenName: string | undefined, prefix = ''): Promise<number> {
+  const options = { reverse_name: givenName };
   // The reverse field: its name given, or the source table's; made free on the target.
   const wanted = options.reverse_name !== undefined ? validateDisplayName(options.reverse_name, `${prefix}options.reverse_name`) : src.name;
   const { rows: names } = await c.tx.query<{ name: string; column_name: string }>(
@@ -126,22 +151,7 @@ export async function attachJunction(c: Change, src: TableMeta, fwd: number, opt
   const revOptions = { table_id: src.id, multiple: true, junction: shape.junction, self_column: shape.other_column, other_column: shape.self_column, reverse_field_id: fwd };
   await c.tx.query(`UPDATE tablewright.fields SET options = $2, attnum = NULL, indexed = true, not_null = false, is_unique = false, default_value = NULL, updated_at = now() WHERE id = $1`, [fwd, fwdOptions]);
   await c.tx.query(`UPDATE tablewright.fields SET options = $2 WHERE id = $1`, [rev, revOptions]);
-
-  const j = qualified(dataSchema, shape.junction);
-  const a = ident(shape.self_column);
-  const b = ident(shape.other_column);
-  await c.ddl(
-    `CREATE TABLE ${j} (${a} bigint NOT NULL CONSTRAINT ${ident(`fk_m2m_f${fwd}`)} REFERENCES ${qualified(dataSchema, src.table_name)} (id) ON DELETE CASCADE, ` +
-      `${b} bigint NOT NULL CONSTRAINT ${ident(`fk_m2m_f${rev}`)} REFERENCES ${qualified(dataSchema, tgt.table_name)} (id) ON DELETE CASCADE, ` +
-      `CONSTRAINT ${ident(`uq_m2m_f${fwd}`)} PRIMARY KEY (${a}, ${b}))`,
-  );
-  // The pair's key serves the source side; the target side gets its own index.
-  await c.ddl(`CREATE INDEX ${ident(`ix_m2m_f${rev}`)} ON ${j} (${b}, ${a})`);
-  await c.ddl(`COMMENT ON TABLE ${j} IS ${literal(junctionComment({ id: fwd }, { id: rev }, src, tgt))}`);
-  // adding and removing pairs shows in both rows' history (sql/migrations/061_link_history.sql)
-  await c.ddl(`SELECT tablewright.sync_link_triggers(${literal(String(j))}::regclass)`);
-  c.alsoTables.push(tgt.id);
-  return { field: await getField(c.tx, src.id, fwd), reverse: await getField(c.tx, tgt.id, rev) };
+  return rev;
 }
 
 /** Where a many-to-many field's junction is now (null: dropped outside the console). */

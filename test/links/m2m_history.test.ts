@@ -92,7 +92,7 @@ describe('history of many-to-many pairs', () => {
     expect(gone[0].op).to.equal('delete');
   });
 
-  it('a revert before a pair entry answers (never a 500) and leaves the pairs as they are (it puts columns back, and pairs have none)', async () => {
+  it('a revert before a pair entry whose linked row is gone answers (never a 500): that pair cannot come back, the others stay (test/links/m2m_revert.test.ts reverts pairs)', async () => {
     const [e] = await history(orders, order);
     const res = await app.request('POST', `/tables/${orders}/rows/${order}/revert`, { json: { entry: e.id } });
     expect(res.status, res.text).to.equal(200);

@@ -37,6 +37,9 @@ export function onlineKindOf(field: FieldMeta, update: Record<string, unknown>, 
   const set = (k: string) => update[k] !== undefined && update[k] !== '';
   // a many-to-many link, or a link becoming one: a junction, never a column change
   if (field.type === 'link' && (field.options?.multiple || (update.options as { multiple?: unknown } | undefined)?.multiple)) return null;
+  // a formula, or a field becoming one: a stored generated column is filled by a rewrite under
+  // ACCESS EXCLUSIVE whatever we do (server/schema/formula_preview.ts); one transaction, or a job
+  if (field.type === 'formula' || update.type === 'formula') return null;
   const kinds: OnlineKind[] = [];
   if (typeChange === 'rewrite') kinds.push('change_type');
   if (on(update.not_null, 'not_null') && !field.not_null) kinds.push('set_not_null');

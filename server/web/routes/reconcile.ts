@@ -37,7 +37,7 @@ export const reconcileRoutes = [
     'post',
     '/reconcile/actions',
     'admin',
-    'resolve a drift item: item, action (recreate|forget|adopt|ignore|unignore|purge|accept|revert|restore|rebuild), table_name?, column?, name?, confirm?, confirm_loss?, note?; a rebuild of a table past JOB_THRESHOLD_ROWS (or async=1) runs as a job (202)',
+    'resolve a drift item: item, action (recreate|forget|adopt|adopt_link|ignore|unignore|purge|accept|revert|restore|rebuild), table_name?, column?, name?, reverse_name?, add_unique?, confirm?, confirm_loss?, note?; a rebuild of a table past JOB_THRESHOLD_ROWS (or async=1) runs as a job (202)',
     async (ctx, req, res) => {
       const b = body(req);
       if (b.action === 'rebuild') {
@@ -51,7 +51,7 @@ export const reconcileRoutes = [
         }
       }
       const out = await applyAction(reconcileDeps(ctx), actorOf(req), {
-        item: b.item, action: b.action, table_name: b.table_name, column: b.column, name: b.name, confirm: b.confirm, confirm_loss: b.confirm_loss, note: b.note,
+        item: b.item, action: b.action, table_name: b.table_name, column: b.column, name: b.name, reverse_name: b.reverse_name, add_unique: b.add_unique, confirm: b.confirm, confirm_loss: b.confirm_loss, note: b.note,
       });
       const report = await reconcile(reconcileDeps(ctx));
       ctx.drift?.accept(report);
