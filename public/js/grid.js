@@ -58,11 +58,26 @@
     return target;
   }
 
+  /**
+   * The URL of a cell's editor: GET /tables/:id/rows/:rid/cells/:column/edit, from the
+   * grid section's data-table-id, the row's key (tr id="row-KEY") and the cell's
+   * data-column. One listener asks for it (cells carry no hx-* attributes of their own:
+   * 5,000 of them made the page twice as big).
+   */
+  function editUrl(cell) {
+    const section = cell.closest('[data-table-id]');
+    const row = cell.parentElement;
+    if (!section || !row || !row.id || row.id.indexOf('row-') !== 0) return null;
+    return '/tables/' + encodeURIComponent(section.dataset.tableId) + '/rows/' + encodeURIComponent(row.id.slice(4)) + '/cells/' + encodeURIComponent(cell.dataset.column) + '/edit';
+  }
+
   function edit(cell, key) {
     if (!cell.hasAttribute('data-editable') || isEditing(cell) || !window.htmx) return;
+    const url = editUrl(cell);
+    if (!url) return;
     refocus = cell.id;
     typed = key === undefined ? null : { id: cell.id, text: key };
-    window.htmx.trigger(cell, 'tw-edit');
+    window.htmx.ajax('GET', url, { source: cell, target: cell, swap: 'outerHTML' });
   }
 
   const textInputOf = (cell) => cell.querySelector('textarea, input:not([type=hidden]):not([type=checkbox]):not([type=date]):not([type=datetime-local])');
@@ -267,7 +282,28 @@
     }
   }, true);
 
-  document.addEventListener('htmx:load', (event) => initGrids(event.target));
+  // The toolbar's toggle (grid.ejs, data-toolbar-more): shown as one button at phone
+  // widths. Open while the user works in it, it stays open across the grid's swap. Where
+  // the browser cannot show a closed <details>' content from CSS (::details-content), it
+  // is opened at wide widths.
+  let toolsOpen = false;
+  document.addEventListener('htmx:beforeRequest', (event) => {
+    const el = event.detail.elt;
+    const tools = el && el.closest && el.closest('[data-toolbar-more]');
+    toolsOpen = !!(tools && tools.open);
+  });
+  function initTools(root) {
+    const wide = !(window.CSS && CSS.supports && CSS.supports('selector(::details-content)')) && window.matchMedia('(min-width: 641px)').matches;
+    (root || document).querySelectorAll('[data-toolbar-more]').forEach((tools) => {
+      if (toolsOpen || wide) tools.open = true;
+    });
+    toolsOpen = false;
+  }
+
+  document.addEventListener('htmx:load', (event) => {
+    initGrids(event.target);
+    if (event.target.querySelector) initTools(event.target);
+  });
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => initGrids());
   else initGrids();
 })();
