@@ -14,6 +14,9 @@
     const n = grid ? boxes(grid).filter((b) => b.checked).length : 0;
     const label = form.querySelector('[data-bulk-count]');
     if (label) label.textContent = n ? n + (n === 1 ? ' row checked:' : ' rows checked:') : 'Checked rows:';
+    // The bar is there once a row is checked (or it has a message to show); without
+    // JavaScript it always is.
+    form.toggleAttribute('data-idle', n === 0 && !form.querySelector('.field-error'));
     const all = grid && grid.querySelector('input[data-pick-all]');
     if (all) {
       const total = grid ? boxes(grid).length : 0;
