@@ -39,7 +39,12 @@
     });
   }
 
-  /** The first N field columns stick at the left, each where it stands (after the row id). */
+  /**
+   * The first N field columns stick at the left, and with them every column before them
+   * (the check box, the row id, the row menu): each at the sum of the widths before it, so
+   * that they sit side by side and nothing scrolls into a gap between them. Widths, not
+   * offsetLeft: a stuck cell's offsetLeft moves with the scroll.
+   */
   function applyFrozen(table) {
     const n = Number(table.dataset.frozen || 0);
     table.querySelectorAll('.frozen, .frozen-last').forEach((c) => {
@@ -50,14 +55,21 @@
     const headRow = table.tHead && table.tHead.rows[0];
     if (!headRow) return;
     const heads = Array.from(headRow.querySelectorAll('th.field-head')).slice(0, n);
-    const at = heads.map((th) => [th.cellIndex, th.offsetLeft]);
+    if (!heads.length) return;
+    const lastIndex = heads[heads.length - 1].cellIndex;
+    const at = [];
+    let left = 0;
+    for (let i = 0; i <= lastIndex; i++) {
+      at.push([i, left]);
+      left += headRow.cells[i].getBoundingClientRect().width;
+    }
     const rows = [headRow, ...Array.from(table.tBodies[0] ? table.tBodies[0].rows : [])].filter((r) => r.cells.length === headRow.cells.length);
     for (const row of rows) {
-      at.forEach(([index, left], i) => {
+      at.forEach(([index, x], i) => {
         const cell = row.cells[index];
         cell.classList.add('frozen');
         if (i === at.length - 1) cell.classList.add('frozen-last');
-        cell.style.left = left + 'px';
+        cell.style.left = x + 'px';
       });
     }
   }
