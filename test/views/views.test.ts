@@ -235,6 +235,33 @@ describe('saved views', () => {
     expect(lines.slice(1).map((l) => l.split(',').slice(0, 2).join(','))).to.deep.equal(expected);
   });
 
+  it('the CSV export follows a layout given only in the URL (hide, show, order), alone or over a view, as the grid shows it', async () => {
+    const head = async (q: string) => {
+      const res = await app.request('GET', `/tables/${t}/rows.csv?${q}`, { headers: { Accept: 'text/csv' } });
+      expect(res.status, res.text).to.equal(200);
+      return res.text.split('\r\n')[0];
+    };
+    // Every field, in display order (earlier tests may have added some).
+    const all = (await head('')).split(',').slice(1);
+    const rest = (...named: string[]) => all.filter((c) => !named.includes(c));
+    expect(all.slice(0, 5)).to.deep.equal(['name', 'price', 'code', 'notes', 'kind']);
+    expect(await head('hide=notes,kind&order=code,price')).to.equal(['id', 'code', 'price', ...rest('code', 'price', 'notes', 'kind')].join(','));
+    expect(await head('show=name&show=price&order=price')).to.equal('id,price,name');
+    const v = await app.request('POST', `/tables/${t}/views`, { json: { name: 'Layout export', hidden: ['notes'], order: ['kind', 'name'] } });
+    expect(await head(`view=${v.body.id}`)).to.equal(['id', 'kind', 'name', ...rest('kind', 'name', 'notes')].join(','));
+    // The URL's layout over the view's: hide replaces the view's hidden list, order moves.
+    expect(await head(`view=${v.body.id}&hide=kind,code&order=price`)).to.equal(['id', 'price', 'name', ...rest('price', 'name', 'kind', 'code')].join(','));
+    // The grid's own export link carries the layout it shows: its header and the grid's agree.
+    const grid = await app.request('GET', `/tables/${t}/grid?view=${v.body.id}&hide=kind,code&order=price`, { headers: { Accept: 'text/html', 'HX-Request': 'true' } });
+    const href = /href="([^"]*rows\.csv[^"]*)" download>Export CSV/.exec(grid.text)![1]!.replace(/&amp;/g, '&');
+    const gridCols = [...grid.text.matchAll(/<th scope="col" class="field-head[^"]*" data-column="([a-z_0-9]+)"/g)].map((m) => m[1]);
+    expect(await head(href.split('?')[1]!)).to.equal(['id', ...gridCols].join(','));
+    // A name that is no field: 400 naming the parameter, not a 500 and not a silent file.
+    const bad = await app.request('GET', `/tables/${t}/rows.csv?order=nope,price`, { headers: { Accept: 'application/json' } });
+    expect(bad.status, bad.text).to.equal(400);
+    expect(bad.text).to.include('order');
+  });
+
   it('a view of a trashed table cannot be changed (409) and stays as it was', async () => {
     const other = await app.request('POST', '/tables', { json: { name: 'Doomed' } });
     const v = await app.request('POST', `/tables/${other.body.id}/views`, { json: { name: 'V' } });

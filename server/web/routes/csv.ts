@@ -23,6 +23,8 @@ import { reply } from '../negotiate.js';
 import { route } from '../route.js';
 import { gridLocals, gridState, listRequestOf } from './grid_page.js';
 import { throughView, viewFor, visibleColumns } from './views.js';
+import { hasLayout, layoutOf, type LayoutParams } from '../grid_layout.js';
+import type { ResolvedView } from '../../views/apply.js';
 import { answerQueued } from './jobs.js';
 import { modelsOf, rowsChanged, useModel } from './rows.js';
 import { freshModel } from '../../model/cache.js';
@@ -140,6 +142,20 @@ function importFlags(req: Request, fields: Record<string, string>): ImportFlags 
   };
 }
 
+/**
+ * The columns of an export whose URL changes the layout (the grid's export links carry
+ * hide/show/order once the grid's URL does): the fields shown, in the order shown. A name
+ * that is no field is a 400 naming its parameter (the grid's own links never carry one).
+ */
+function exportColumns(model: Model, resolved: ResolvedView | undefined, params: LayoutParams): string[] {
+  const { layout, unknown } = layoutOf(model, resolved, params);
+  if (unknown.length) {
+    const param = (['order', 'hide', 'show'] as const).find((k) => params[k]?.includes(unknown[0]!)) ?? 'widths';
+    throw badRequest(`${param} names what is no field of this table: ${unknown.slice(0, 5).join(', ')}`, param);
+  }
+  return layout.order.filter((c) => !layout.hidden.includes(c));
+}
+
 export const csvRoutes = [
   route(
     'get',
@@ -153,9 +169,11 @@ export const csvRoutes = [
       // The first chunk (header and first page) under useModel: a stale model is retried
       // before anything is sent. The rest streams with the same model.
       const { model, chunks, first } = await useModel(ctx, req, async (model) => {
-        // ?view=: the saved view's filter, sort, hidden fields and column order.
+        // ?view=: the saved view's filter, sort, hidden fields and column order; and the
+        // layout the URL changes (hide, show, order), as the grid the user looks at shows it.
         const v = await viewFor(ctx, req, model);
-        const chunks = exportCsv(ctx.pool, model, throughView(list, v?.resolved), { excel, ...(v ? { columns: visibleColumns(model, v.resolved) } : {}) });
+        const columns = hasLayout(state.layout) ? exportColumns(model, v?.resolved, state.layout) : v ? visibleColumns(model, v.resolved) : undefined;
+        const chunks = exportCsv(ctx.pool, model, throughView(list, v?.resolved), { excel, ...(columns ? { columns } : {}) });
         const head = await chunks.next();
         const page = await chunks.next();
         return { model, chunks, first: [head.value, page.done ? undefined : page.value].filter((c): c is string => typeof c === 'string') };
