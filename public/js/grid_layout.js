@@ -141,11 +141,7 @@
       th.classList.remove('resizing');
       th.draggable = true;
       if (Math.abs(width - Math.round(startWidth)) < 2) return;
-      const widths = {};
-      for (const pair of csv(table.dataset.layoutWidths)) {
-        const i = pair.lastIndexOf(':');
-        widths[pair.slice(0, i)] = Number(pair.slice(i + 1));
-      }
+      const widths = widthsOf(table);
       widths[th.dataset.column] = width;
       relayout(table, { widths });
     };
@@ -153,6 +149,53 @@
     handle.addEventListener('pointerup', onUp);
     handle.addEventListener('pointercancel', onUp);
   });
+  /** The layout's widths (data-layout-widths, "col:px,..."), as {column: px}. */
+  function widthsOf(table) {
+    const widths = {};
+    for (const pair of csv(table.dataset.layoutWidths)) {
+      const i = pair.lastIndexOf(':');
+      widths[pair.slice(0, i)] = Number(pair.slice(i + 1));
+    }
+    return widths;
+  }
+
+  // ---- the keyboard's resize: Alt+ArrowRight / Alt+ArrowLeft on a header (its sort link
+  // or menu) widens or narrows its column by 20 px (Shift: 60 px) at once; the grid is
+  // asked for again with the new width once the keys stop (400 ms), the focus kept there.
+  let keyResize = null;
+  let refocusHead = null;
+  document.addEventListener('keydown', (event) => {
+    if (!event.altKey || event.ctrlKey || event.metaKey || (event.key !== 'ArrowLeft' && event.key !== 'ArrowRight')) return;
+    const th = headOf(event.target);
+    if (!th) return;
+    event.preventDefault();
+    const table = th.closest('table[data-grid]');
+    const step = (event.shiftKey ? 60 : 20) * (event.key === 'ArrowRight' ? 1 : -1);
+    const width = Math.round(Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, th.getBoundingClientRect().width + step)));
+    setWidth(th, width);
+    applyFrozen(table);
+    if (keyResize) clearTimeout(keyResize.timer);
+    const widths = Object.assign(widthsOf(table), keyResize && keyResize.table === table ? keyResize.widths : {});
+    widths[th.dataset.column] = width;
+    keyResize = {
+      table,
+      widths,
+      timer: setTimeout(() => {
+        keyResize = null;
+        refocusHead = th.dataset.column;
+        relayout(table, { widths });
+      }, 400),
+    };
+  });
+  document.addEventListener('htmx:afterSettle', () => {
+    if (!refocusHead) return;
+    const column = refocusHead;
+    refocusHead = null;
+    const th = Array.from(document.querySelectorAll('table[data-grid] thead th.field-head')).find((h) => h.dataset.column === column);
+    const target = th && (th.querySelector('a') || th.querySelector('summary'));
+    if (target) target.focus();
+  });
+
   // A click on the edge is no sort.
   document.addEventListener('click', (event) => {
     if (event.target.closest && event.target.closest('[data-resize]')) event.preventDefault();

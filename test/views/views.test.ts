@@ -239,7 +239,7 @@ describe('saved views', () => {
     const head = async (q: string) => {
       const res = await app.request('GET', `/tables/${t}/rows.csv?${q}`, { headers: { Accept: 'text/csv' } });
       expect(res.status, res.text).to.equal(200);
-      return res.text.split('\r\n')[0];
+      return res.text.split('\r\n')[0]!;
     };
     // Every field, in display order (earlier tests may have added some).
     const all = (await head('')).split(',').slice(1);
