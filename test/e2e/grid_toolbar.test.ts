@@ -82,8 +82,13 @@ describe('grid toolbar: the grid near the top, frozen columns clear of the next 
           // A filter and a sort in the URL on top of the view's: the chips are there too.
           await p.goto(url(`/tables/${tableId}?view=${viewId}&fc=name&fo=contains&fv=item&sort=name`));
           const top = await p.locator('#grid thead tr').first().evaluate((el) => el.getBoundingClientRect().top + window.scrollY);
-          await p.screenshot({ path: `/tmp/w18_top_${label}_${js}.png` });
           expect(top, `header top at ${label} px`).to.be.lessThan(HEADER_TOP_MAX);
+          // At desktop widths nothing is folded: the search box and Hide fields are there.
+          if (label === '1280') {
+            expect(await p.locator('#grid-search').isVisible(), 'search shown at 1280 px').to.equal(true);
+            expect(await p.locator('#grid [data-fields-menu] > summary').isVisible(), 'Hide fields shown at 1280 px').to.equal(true);
+            expect(await p.locator('#grid [data-toolbar-more] > summary').isVisible(), 'no toggle at 1280 px').to.equal(false);
+          }
           // What folded away is one click (or tap) away, and opens without JavaScript.
           if (label === '375') {
             const filters = p.locator('#grid .filter-bar #fv-0');
@@ -92,6 +97,14 @@ describe('grid toolbar: the grid near the top, frozen columns clear of the next 
             await p.locator('#grid .filter-details > summary').click();
             expect(await filters.isVisible(), 'the filter form opens').to.equal(true);
             expect(await filters.inputValue()).to.equal('item');
+            if (js) {
+              // Applying a filter from the open toggle swaps the grid; the toggle stays open.
+              await filters.fill('number 1');
+              await p.click('#grid .filter-bar button[type=submit]');
+              await htmxIdle(p);
+              await p.waitForURL(/fv=number\+1/);
+              expect(await p.locator('#grid [data-toolbar-more]').getAttribute('open'), 'the toggle stays open').to.not.equal(null);
+            }
           }
           const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
           expect(overflow, 'the page does not scroll sideways').to.equal(0);
