@@ -10,6 +10,7 @@ import { schemaChange, TABLE_SET_LOCK } from '../schema/change.js';
 import { createTableIn } from '../schema/tables.js';
 import { validateDisplayName } from '../schema/names.js';
 import { compileModel } from '../model/compile.js';
+import { ident } from '../db/ident.js';
 import type { WriteContext } from '../history/stamp.js';
 import type { Queryable } from '../db/pool.js';
 import type pg from 'pg';
@@ -21,7 +22,8 @@ export interface CreateFromFile {
   name: unknown;
   table_name?: unknown;
   fields: InferredField[];
-  records: AsyncIterable<SourceRecord>;
+  /** the file's records in runs (records.ts) */
+  records: AsyncIterable<SourceRecord[]>;
   unit?: 'line' | 'row';
   write: WriteContext;
   onProgress?: (imported: number) => Promise<void>;
@@ -37,7 +39,13 @@ export async function createTableFromFile(deps: EditorDeps, actor: Actor, spec: 
     await spec.afterBegin?.(c.tx);
     const id = await createTableIn(c, name, spec.table_name, fieldSpecsOf(spec.fields));
     const model = await compileModel(c.tx, deps.config.dataSchema, id);
+    // The rows go into the new table before its primary key: PostgreSQL builds the index
+    // once, from sorted ids, rather than one insert into it per row (with the rows numbered
+    // by the engine rather than by nextval, about half of PostgreSQL's work per row).
+    const key = ident(`pk_t${id}`);
+    await c.ddl(`ALTER TABLE ${model.relation} DROP CONSTRAINT ${key}`);
     const { imported } = await loadRows(c.tx, model, spec.records, {
+      freshIds: true,
       columns: spec.fields.map((f) => f.column),
       write: spec.write,
       pool: deps.pool,
@@ -45,6 +53,7 @@ export async function createTableFromFile(deps: EditorDeps, actor: Actor, spec: 
       onProgress: spec.onProgress,
       unit: spec.unit,
     });
+    await c.ddl(`ALTER TABLE ${model.relation} ADD CONSTRAINT ${key} PRIMARY KEY (id)`);
     await spec.beforeCommit?.(c.tx);
     return { result: { id, imported }, tableId: id, details: { name, fields: spec.fields.length, rows: imported } };
   });

@@ -7,6 +7,7 @@
 // caller rolls back, nothing written. on_error=skip: the good rows are kept.
 // Row history: the import is one entry (op 'import', the ids as ranges), as before.
 import { Readable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type pg from 'pg';
 import { identFromCatalog } from '../db/ident.js';
 import { AppError, unprocessable } from '../errors.js';
@@ -39,6 +40,13 @@ export interface CopyImportOptions {
   onProgress?: (p: { done: number; bytes: number }) => Promise<void> | void;
   /** for tests: bytes of COPY text per statement */
   batchBytes?: number;
+  /**
+   * A table created in this transaction, its id sequence never used (create-from-file):
+   * the rows are numbered 1, 2, ... in the COPY itself (COPY takes an identity column's
+   * value, GENERATED ALWAYS or not) and the sequence is set past them at the end: no
+   * nextval per row. Ignored in skip mode or when the sequence has been used.
+   */
+  freshIds?: boolean;
 }
 
 export interface CopyImportResult {
@@ -205,6 +213,8 @@ export async function importRecordsCopy(
   );
   const copyDefault = Number(vrows[0]!.v) >= 160000;
   const idsAfter = vrows[0]!.seq ?? '0';
+  const ownIds = opts.freshIds === true && stop && vrows[0]!.seq === null && model.fields.every((f) => f.column !== 'id');
+  let lastId = 0;
 
   let columns: Column[] | undefined;
   let headerWidth = 0;
@@ -241,7 +251,7 @@ export async function importRecordsCopy(
     columns = await mapColumns(tx, model, record, opts, copyDefault, grown);
     headerWidth = record.length;
     rejects.setHeader(record);
-    const list = columns.map((c) => c.field.quoted).join(', ');
+    const list = (ownIds ? ['id'] : []).concat(columns.map((c) => String(c.field.quoted))).join(', ');
     copy = new CopyBatches(tx, `COPY ${target} (${list}) FROM STDIN${copyDefault ? ` WITH (DEFAULT '${DEFAULT_MARK}')` : ''}`, (err, lines) => copyFailure(model, err, lines), !stop);
   };
 
@@ -252,7 +262,7 @@ export async function importRecordsCopy(
     const line = rec.line;
     if (rec.error) return reject({ line, column: null, reason: rec.error }, record);
     if (record.length !== headerWidth) return reject({ line, column: null, reason: `has ${record.length} cells; the header has ${headerWidth}` }, record);
-    let text = '';
+    let text = ownIds ? `${lastId + 1}\t` : '';
     let bad: Problem | null = null;
     for (let i = 0; i < columns.length; i++) {
       const c = columns[i]!;
@@ -276,6 +286,7 @@ export async function importRecordsCopy(
     if (bad) return reject(bad, record);
     if (stop && rejects.count) return; // nothing will be written: only problems matter now
     text += '\n';
+    if (ownIds) lastId++;
     batch.push(text);
     batchLines.push(line);
     if (!stop) batchCells.push(record);
@@ -289,6 +300,10 @@ export async function importRecordsCopy(
         const wait = take(rec);
         if (wait) await wait;
       }
+      // A source that has data ready resolves in microtasks and never lets the event loop
+      // turn: the batch in flight would stay in the socket's buffer, and PostgreSQL would
+      // wait for the rest of it while the next one is parsed. One turn per run of records.
+      if (copy?.busy) await nextTurn();
     }
   } catch (err) {
     await copy?.drain().catch(() => undefined);
@@ -316,10 +331,12 @@ export async function importRecordsCopy(
   }
   if (stop && rejects.count) throw await rejected(rejects, model, 0);
   imported = copy!.accepted;
+  if (ownIds && lastId > 0) await tx.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), $2)`, [model.relation, lastId]);
 
   const version = opts.addOptions ? await commitNewOptions(tx, model, grown, opts.actor, opts.instanceId) : null;
   await stampTransaction(tx, { actor: opts.actor, request: opts.request });
-  if (imported > 0) await recordImport(tx, model, target, idsAfter, imported, opts);
+  // the engine's own ids are 1..lastId, every one written (stop mode)
+  if (imported > 0) await recordImport(tx, model, target, idsAfter, imported, opts, ownIds ? [[1, lastId]] : undefined);
   const rejectsId = await rejects.finish();
   opts.log?.info({ tableId: model.tableId, imported, rejected: rejects.count, version }, 'csv import (copy) done');
   return {
@@ -433,15 +450,18 @@ async function mapColumns(tx: pg.PoolClient, model: Model, header: string[], opt
 }
 
 /** The history's one entry for the import: the rows and the ids they got, as ranges. */
-async function recordImport(tx: pg.PoolClient, model: Model, target: string, idsAfter: string, imported: number, opts: CopyImportOptions): Promise<void> {
+async function recordImport(tx: pg.PoolClient, model: Model, target: string, idsAfter: string, imported: number, opts: CopyImportOptions, known?: number[][]): Promise<void> {
   // The rows this transaction wrote (xmin), past the id sequence's value before the import.
-  const { rows } = await tx.query<{ lo: string; hi: string }>(
-    `SELECT min(id)::text AS lo, max(id)::text AS hi FROM (
-        SELECT id, id - row_number() OVER (ORDER BY id) AS g FROM ${target} WHERE id > $1::bigint AND xmin = pg_current_xact_id()::xid
-      ) s GROUP BY g ORDER BY min(id)`,
-    [idsAfter],
-  );
-  const ids = rows.map((r) => [Number(r.lo), Number(r.hi)]);
+  const ids =
+    known ??
+    (
+      await tx.query<{ lo: string; hi: string }>(
+        `SELECT min(id)::text AS lo, max(id)::text AS hi FROM (
+            SELECT id, id - row_number() OVER (ORDER BY id) AS g FROM ${target} WHERE id > $1::bigint AND xmin = pg_current_xact_id()::xid
+          ) s GROUP BY g ORDER BY min(id)`,
+        [idsAfter],
+      )
+    ).rows.map((r) => [Number(r.lo), Number(r.hi)]);
   await tx.query(
     /* sql */ `INSERT INTO tablewright.row_history (table_id, row_id, op, actor, application, request_id, reason, new_values)
       VALUES ($1, NULL, 'import', $2, nullif(current_setting('application_name'), ''), $3, 'import', $4)`,

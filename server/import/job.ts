@@ -9,7 +9,7 @@ import type { EditorDeps } from '../schema/change.js';
 import { createTableFromFile } from './create.js';
 import { dropImportFile, getImportFile, importFileStream } from './files.js';
 import type { InferredField } from './infer_plan.js';
-import { csvRecords, readSample, sampleThenRest } from './records.js';
+import { csvRuns, readSample, runsOf, sampleThenRest } from './records.js';
 import { xlsxRecords } from './xlsx.js';
 
 export const IMPORT_TABLE = 'import_table';
@@ -34,7 +34,7 @@ export function importTableJob(deps: EditorDeps): JobHandler {
     await progress({ phase: 'importing', done: 0 });
     let at = Date.now();
     const source = importFileStream(deps.pool, file.id);
-    const records = file.format === 'xlsx' ? xlsxRecords(source, p.sheet, deps.config.importXlsxMaxUnzipped) : csvRecords(source);
+    const records = file.format === 'xlsx' ? runsOf(xlsxRecords(source, p.sheet, deps.config.importXlsxMaxUnzipped)) : csvRuns(source);
     const sample = await readSample(records, 0);
     const out = await createTableFromFile(deps, { name: job.created_by }, {
       name: p.name,

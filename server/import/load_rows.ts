@@ -27,28 +27,22 @@ export interface LoadOptions {
   onProgress?: (imported: number) => Promise<void>;
   /** 'row' for a sheet: errors say "row 12" */
   unit?: 'line' | 'row';
+  /** a table created in this transaction: the engine numbers the rows (CopyImportOptions.freshIds) */
+  freshIds?: boolean;
 }
 
-export async function loadRows(tx: pg.PoolClient, model: Model, records: AsyncIterable<SourceRecord>, opts: LoadOptions): Promise<{ imported: number }> {
+export async function loadRows(tx: pg.PoolClient, model: Model, records: AsyncIterable<SourceRecord[]>, opts: LoadOptions): Promise<{ imported: number }> {
   // The records go to the engine as they are (no CSV written and read again), a header of
   // the new fields' column names first; each keeps the file's line (or the sheet's row).
-  const RUN = 512;
   async function* runs(): AsyncGenerator<CsvRecord[]> {
     yield [{ cells: opts.columns, line: 1 }];
-    let run: CsvRecord[] = [];
-    for await (const { record, line } of records) {
-      run.push({ cells: record, line });
-      if (run.length >= RUN) {
-        yield run;
-        run = [];
-      }
-    }
-    if (run.length) yield run;
+    for await (const run of records) yield run.map(({ record, line }) => ({ cells: record, line }));
   }
   try {
     const columns = Object.fromEntries(opts.columns.map((c) => [c, c]));
     const { imported } = await importRecordsCopy(tx, model, runs(), {
       onError: 'stop',
+      freshIds: opts.freshIds,
       columns,
       actor: opts.write.actor,
       request: opts.write.request,

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { choicesFor, inferColumn } from '../../server/import/infer.js';
 import { samplesOf } from '../../server/import/infer_plan.js';
-import { csvRecords, readSample } from '../../server/import/records.js';
+import { csvRuns, readSample } from '../../server/import/records.js';
 import { startApp } from '../helpers/app.js';
 import { printTable, summarise, type Figure } from './lib.js';
 
@@ -49,7 +49,7 @@ export async function benchImportInfer(url: string): Promise<void> {
   // 1. parse + infer a sample of ROWS records
   const mem0 = process.memoryUsage().rss;
   let t0 = performance.now();
-  const sample = await readSample(csvRecords(Readable.from(csvChunks(ROWS))), ROWS);
+  const sample = await readSample(csvRuns(Readable.from(csvChunks(ROWS))), ROWS);
   const parsed = performance.now() - t0;
   t0 = performance.now();
   const samples = samplesOf(sample.header, sample.rows);

@@ -105,6 +105,25 @@ describe('a new table from a file (POST /tables/import)', () => {
     expect(row).to.deep.include({ zip: '01005', price: '5.5', active: true, born: '1990-01-06', meta: '{"i": 5}', notes: 'two\nlines' });
   });
 
+  it('numbers the rows 1..N in file order, builds the primary key after them, and the next row gets N+1', async () => {
+    const rows = ['Label,Amount'];
+    for (let i = 1; i <= 2500; i++) rows.push(`r${i},${i}`);
+    const r = await post(rows.join('\n'), '?name=Numbered&async=0');
+    expect(r.status, r.text).to.equal(201);
+    const t = r.body.table;
+    const ids = await sql.one(`SELECT min(id)::int AS lo, max(id)::int AS hi, count(*)::int AS n, bool_and(label = 'r' || id) AS ordered FROM data.${t.table_name}`);
+    expect(ids).to.deep.equal({ lo: 1, hi: 2500, n: 2500, ordered: true });
+    const pk = await sql.one(
+      `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'data.${t.table_name}'::regclass AND contype = 'p'`,
+    );
+    expect(pk).to.deep.equal({ conname: `pk_t${t.id}`, def: 'PRIMARY KEY (id)' });
+    const history = await sql.one(`SELECT new_values FROM tablewright.row_history WHERE table_id = $1 AND op = 'import'`, [t.id]);
+    expect(history.new_values).to.deep.equal({ rows: 2500, ids: [[1, 2500]] });
+    const next = await app.request('POST', `/tables/${t.id}/rows`, { json: { label: 'after', amount: 1 } });
+    expect(next.status, next.text).to.equal(201);
+    expect(Number(next.body.id)).to.equal(2501);
+  });
+
   it('a value past the sample that does not fit is reported with its line, and nothing is created', async () => {
     const rows = ['Qty'];
     for (let i = 0; i < 10_500; i++) rows.push(String(i));

@@ -13,7 +13,7 @@ import { dropImportFile, getImportFile, importFileStream, storeImportFile, type 
 import { inferFields, SAMPLE_ROWS, type InferredField } from '../../import/infer_plan.js';
 import { IMPORT_TYPES } from '../../import/infer.js';
 import { IMPORT_TABLE } from '../../import/job.js';
-import { csvRecords, readSample, sampleThenRest, type SourceRecord } from '../../import/records.js';
+import { csvRuns, readSample, runsOf, sampleThenRest, type SourceRecord } from '../../import/records.js';
 import { fileUpload } from '../../import/upload.js';
 import { xlsxRecords } from '../../import/xlsx.js';
 import { writeContext } from '../../history/stamp.js';
@@ -29,7 +29,7 @@ import { actorOf, editorDeps } from './schema_deps.js';
 const PREVIEW_ROWS = 10;
 
 const recordsOf = (ctx: AppContext, format: FileFormat, stream: Readable, sheet?: string) =>
-  format === 'xlsx' ? xlsxRecords(stream, sheet, ctx.config.importXlsxMaxUnzipped) : csvRecords(stream);
+  format === 'xlsx' ? runsOf(xlsxRecords(stream, sheet, ctx.config.importXlsxMaxUnzipped)) : csvRuns(stream);
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
 
