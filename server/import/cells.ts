@@ -13,7 +13,7 @@ import { validDay } from '../fields/date.js';
 import { numberPrecision } from '../fields/number.js';
 import { FieldValueError } from '../fields/types.js';
 import type { ModelField } from '../model/compile.js';
-import { copyText } from './copy.js';
+import { copyText, escapeCopy } from './copy.js';
 
 /** COPY's NULL. */
 export const COPY_NULL = '\\N';
@@ -64,15 +64,19 @@ const digitsAt = (s: string, from: number, to: number) => {
 
 /** YYYY-MM-DD, a real day of the years 1000-9999: the date parser's own answer. */
 export function canonicalDate(s: string): boolean {
+  return s.length === 10 && dateAt(s);
+}
+
+/** s starts with YYYY-MM-DD, a real day of the years 1000-9999. */
+function dateAt(s: string): boolean {
   return (
-    s.length === 10 &&
     s.charCodeAt(4) === 45 &&
     s.charCodeAt(7) === 45 &&
     digitsAt(s, 0, 4) &&
     digitsAt(s, 5, 7) &&
     digitsAt(s, 8, 10) &&
     s.charCodeAt(0) !== 48 &&
-    validDay(Number(s.slice(0, 4)), two(s, 5), two(s, 8))
+    validDay(two(s, 0) * 100 + two(s, 2), two(s, 5), two(s, 8))
   );
 }
 
@@ -80,7 +84,7 @@ export function canonicalDate(s: string): boolean {
 export function canonicalDatetime(s: string): boolean {
   const n = s.length;
   if (n < 20 || n > 27 || n === 21 || s.charCodeAt(n - 1) !== 90 /* Z */) return false;
-  if (!canonicalDate(s.slice(0, 10)) || s.charCodeAt(10) !== 84 /* T */ || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return false;
+  if (!dateAt(s) || s.charCodeAt(10) !== 84 /* T */ || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return false;
   if (!digitsAt(s, 11, 13) || !digitsAt(s, 14, 16) || !digitsAt(s, 17, 19)) return false;
   if (two(s, 11) > 23 || two(s, 14) > 59 || two(s, 17) > 59) return false;
   if (n === 20) return true;
@@ -124,6 +128,12 @@ export function cellEncoder(f: ModelField, parse: (cell: string) => unknown, pur
   const exact = exactForm(f);
   const slow = (cell: string) => slowEncode(f, parse, cell);
   if (!pure) return slow;
+  // Text is its own parser's answer (or refused by it): only COPY's escaping is left, and a
+  // memo would cost as much as the parser (most text does not repeat).
+  if (f.meta.type === 'text' || f.meta.type === 'long_text') return (cell) => {
+      const v = parse(cell);
+      return v == null ? COPY_NULL : escapeCopy(v as string);
+    };
   const memo = new Map<string, string | FieldValueError>();
   let lookups = 0;
   let hits = 0;

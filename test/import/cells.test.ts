@@ -42,6 +42,7 @@ describe('the import cell encoder', () => {
     ['datetime', {}, datetimeish],
     ['boolean', {}, fc.constantFrom('true', 'FALSE', 'yes', 'n', '1', '0', ' t ', 'maybe', '')],
     ['text', {}, fc.string({ unit: fc.constantFrom('a', '\\', '\t', '\n', '\0', '\ud800', 'é') })],
+    ['long_text', { max_length: 4 }, fc.string({ unit: fc.constantFrom('a', '\\', '\r', '\n', '\0', '\udc00', 'é') })],
   ];
   for (const [type, options, arb] of cases) {
     it(`${type} ${JSON.stringify(options)}: the same COPY text or the same refusal as the parser, asked once or many times`, () => {
