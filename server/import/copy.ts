@@ -61,16 +61,21 @@ export class RowBuffer {
     return this.len;
   }
 
-  /** One row (its text ends in \n). */
-  push(row: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit
-    if (this.len + row.length * 3 > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + row.length * 3));
+  /** One row, and the \n that ends it. */
+  pushLine(row: string): void {
+    this.room(row.length + 1);
+    this.starts.push(this.len);
+    this.len += this.buf.write(row, this.len, 'utf8');
+    this.buf[this.len++] = 10;
+  }
+
+  /** Room for `units` UTF-16 units (UTF-8 takes at most 3 bytes for each). */
+  private room(units: number): void {
+    if (this.len + units * 3 > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + units * 3));
       this.buf.copy(bigger, 0, 0, this.len);
       this.buf = bigger;
     }
-    this.starts.push(this.len);
-    this.len += this.buf.write(row, this.len, 'utf8');
   }
 
   /** The bytes of rows [from, to). */

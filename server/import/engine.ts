@@ -217,6 +217,7 @@ export async function importRecordsCopy(
   let lastId = 0;
 
   let columns: Column[] | undefined;
+  let rowParts: string[] | undefined;
   let headerWidth = 0;
   const maxBatch = opts.batchBytes ?? BATCH_BYTES;
   let batch = new RowBuffer(maxBatch + 64 * 1024);
@@ -250,6 +251,7 @@ export async function importRecordsCopy(
     if (rec.error) throw new CsvSyntaxError(rec.line, rec.error);
     columns = await mapColumns(tx, model, record, opts, copyDefault, grown);
     headerWidth = record.length;
+    rowParts = new Array<string>(columns.length + (ownIds ? 1 : 0)).fill('');
     rejects.setHeader(record);
     const list = (ownIds ? ['id'] : []).concat(columns.map((c) => String(c.field.quoted))).join(', ');
     copy = new CopyBatches(tx, `COPY ${target} (${list}) FROM STDIN${copyDefault ? ` WITH (DEFAULT '${DEFAULT_MARK}')` : ''}`, (err, lines) => copyFailure(model, err, lines), !stop);
@@ -262,7 +264,10 @@ export async function importRecordsCopy(
     const line = rec.line;
     if (rec.error) return reject({ line, column: null, reason: rec.error }, record);
     if (record.length !== headerWidth) return reject({ line, column: null, reason: `has ${record.length} cells; the header has ${headerWidth}` }, record);
-    let text = ownIds ? `${lastId + 1}\t` : '';
+    // the row's COPY texts, joined once (one flat string, not a chain of concatenations)
+    const parts = rowParts!;
+    const first = ownIds ? 1 : 0;
+    if (ownIds) parts[0] = String(lastId + 1);
     let bad: Problem | null = null;
     for (let i = 0; i < columns.length; i++) {
       const c = columns[i]!;
@@ -281,13 +286,12 @@ export async function importRecordsCopy(
           out = '';
         }
       }
-      text += i === 0 ? out : `\t${out}`;
+      parts[first + i] = out;
     }
     if (bad) return reject(bad, record);
     if (stop && rejects.count) return; // nothing will be written: only problems matter now
-    text += '\n';
     if (ownIds) lastId++;
-    batch.push(text);
+    batch.pushLine(parts.join('\t'));
     batchLines.push(line);
     if (!stop) batchCells.push(record);
     if (batch.byteLength >= maxBatch) return flush();
