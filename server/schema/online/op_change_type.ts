@@ -30,7 +30,7 @@ import { trashName } from '../names.js';
 import { step } from '../plan.js';
 import { backfill } from './backfill.js';
 import { advance, finishOnlineChange, getOnlineChange } from './state.js';
-import { briefStep, constraintState, indexState, longStep, outsideStep, type OnlineOp, type OnlineRun } from './steps.js';
+import { briefStep, buildIndex, constraintState, indexState, longStep, type OnlineOp, type OnlineRun } from './steps.js';
 import { dropSyncTrigger, syncTriggerDdl } from './trigger.js';
 
 export const shadowName = (fieldId: number) => `_tw_new_f${fieldId}`;
@@ -157,12 +157,10 @@ export const changeType: OnlineOp = {
     if (run.field.is_unique) indexes.push([n.uq, true]);
     if (hasOwnIndex(run.field) || (t.to.type === 'link' && !run.field.indexed && !run.field.is_unique)) indexes.push([n.ix, false]);
     for (const [name, unique] of indexes) {
-      const state = await indexState(run, name);
-      if (state === 'valid') continue;
-      if (state === 'invalid') await outsideStep(run, 'drop_invalid_index', `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(schema, name)}`);
+      if ((await indexState(run, name)) === 'valid') continue;
       await run.progress({ phase: `building the ${unique ? 'unique ' : ''}index on the new column (the table keeps serving)` });
       try {
-        await outsideStep(run, 'build_index', `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(name)} ON ${run.relation} (${sh})`);
+        await buildIndex(run, name, `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(name)} ON ${run.relation} (${sh})`);
       } catch (err) {
         if ((err as { code?: string }).code !== '23505') throw err;
         throw unprocessable('would_duplicate', `"${run.field.name}" is unique, and converted values would repeat; drop UNIQUE first`, 'type');

@@ -2,7 +2,8 @@
 //
 //   start     DROP INDEX CONCURRENTLY the invalid leftover of a crashed build, if any;
 //             CREATE [UNIQUE] INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and
-//             writes go on; a duplicate ends it with a report, nothing kept)
+//             writes go on; a duplicate ends it with a report, nothing kept); both with
+//             the brief steps' lock budget (steps.ts buildIndex)
 //   complete  brief: UNIQUE attaches the index as its constraint (ADD CONSTRAINT ... USING
 //             INDEX), a plain index only becomes the field's; metadata, version, audit, NOTIFY
 //   rollback  DROP INDEX CONCURRENTLY IF EXISTS
@@ -14,7 +15,7 @@ import { unprocessable } from '../../errors.js';
 import { hasOwnIndex, indexUsing } from '../fields.js';
 import { step } from '../plan.js';
 import { finishOnlineChange } from './state.js';
-import { briefStep, indexState, outsideStep, type OnlineOp, type OnlineRun } from './steps.js';
+import { briefStep, buildIndex, indexState, outsideStep, type OnlineOp, type OnlineRun } from './steps.js';
 
 const indexName = (unique: boolean, fieldId: number) => (unique ? `uq_f${fieldId}` : `ix_f${fieldId}`);
 
@@ -35,24 +36,13 @@ function createIndexOp(unique: boolean): OnlineOp {
     },
 
     async start(run) {
-      // A build that gives up on a lock (its waits for older transactions count as lock
-      // waits) also leaves its index invalid, and a retry of the same CREATE would meet
-      // 42P07: each attempt starts from the catalog.
-      for (let attempt = 1; ; attempt++) {
-        const state = await indexState(run, name(run));
-        if (state === 'valid') return;
-        // A build that died (the instance was killed) leaves an invalid index: never used for
-        // reads, but kept up to date by every write. It goes, and the build starts over.
-        if (state === 'invalid') await outsideStep(run, 'drop_invalid_index', `DROP INDEX CONCURRENTLY IF EXISTS ${qname(run)}`);
-        await run.progress({ phase: `building the ${unique ? 'unique ' : ''}index (the table keeps serving)` });
-        try {
-          await outsideStep(run, 'build_index', `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(name(run))} ON ${run.relation} ${unique ? '' : indexUsing(run.field.type)}(${run.col})`);
-          return;
-        } catch (err) {
-          const code = (err as { code?: string }).code;
-          if (code === '23505') throw await duplicatesReport(run);
-          if ((code !== '55P03' && code !== '42P07') || attempt >= 3) throw err;
-        }
+      await run.progress({ phase: `building the ${unique ? 'unique ' : ''}index (the table keeps serving)` });
+      try {
+        // catalog first at each attempt: a valid index is done, an invalid leftover goes first
+        await buildIndex(run, name(run), `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(name(run))} ON ${run.relation} ${unique ? '' : indexUsing(run.field.type)}(${run.col})`);
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') throw await duplicatesReport(run);
+        throw err;
       }
     },
 

@@ -19,7 +19,7 @@ import { conflict } from '../../errors.js';
 import { listFields } from '../metadata.js';
 import { countDuplicates, duplicatesError, insertTableIndexRow } from '../table_indexes.js';
 import { finishOnlineChange } from './state.js';
-import { briefStep, indexState, outsideStep, type OnlineOp, type OnlineRun } from './steps.js';
+import { briefStep, buildIndex, indexState, outsideStep, type OnlineOp, type OnlineRun } from './steps.js';
 
 export interface TableIndexPayload {
   name: string;
@@ -82,24 +82,13 @@ export const tableIndex: OnlineOp = {
     const p = payloadOf(run);
     const fields = await members(run);
     const columns = fields.map((f) => String(ident(f.column_name))).join(', ');
-    // A build that gave up on a lock (its wait for older transactions is a lock wait too)
-    // also leaves its index invalid: each attempt starts from the catalog.
-    for (let attempt = 1; ; attempt++) {
-      const state = await indexState(run, p.name);
-      if (state === 'valid') return;
-      // A build that died leaves its index invalid: unused by reads, kept up to date by
-      // every write. It goes, and the build starts over.
-      if (state === 'invalid') await outsideStep(run, 'drop_invalid_index', `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(run.deps.config.dataSchema, p.name)}`);
-      await run.progress({ phase: `building the ${p.unique ? 'unique ' : ''}index (the table keeps serving)`, done: 0 });
-      try {
-        await withProgress(run, outsideStep(run, 'build_index', `CREATE ${p.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(p.name)} ON ${run.relation} (${columns})`));
-        return;
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        if (code === '23505') throw duplicatesError(fields, await countDuplicates(run.deps.pool, run.relation, fields));
-        if ((code !== '55P03' && code !== '42P07') || attempt >= 3) throw err;
-        run.deps.log.info({ code, attempt }, 'index build gave up on a lock; dropping its invalid index and building again');
-      }
+    await run.progress({ phase: `building the ${p.unique ? 'unique ' : ''}index (the table keeps serving)`, done: 0 });
+    try {
+      // catalog first at each attempt (steps.ts buildIndex): a valid index is done, an invalid leftover goes first
+      await buildIndex(run, p.name, `CREATE ${p.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(p.name)} ON ${run.relation} (${columns})`, (build) => withProgress(run, build));
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') throw duplicatesError(fields, await countDuplicates(run.deps.pool, run.relation, fields));
+      throw err;
     }
   },
 

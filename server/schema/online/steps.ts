@@ -3,6 +3,7 @@
 // outside a transaction (CREATE/DROP INDEX CONCURRENTLY), a step in its own transaction
 // without a statement timeout (VALIDATE CONSTRAINT), each retried on lock timeouts.
 import type pg from 'pg';
+import { qualified } from '../../db/ident.js';
 import { withoutStatementTimeout } from '../../db/pool.js';
 import { withTransaction } from '../../db/tx.js';
 import { AppError } from '../../errors.js';
@@ -79,15 +80,18 @@ export async function briefStep<T = void>(run: OnlineRun, step: string, body: (c
   return out.value;
 }
 
-/** Runs fn, retrying while it gives up on a lock (55P03), with backoff, up to LOCK_TIMEOUT_MS. */
-export async function withLockRetries<T>(deps: EditorDeps, fn: (lockMs: number) => Promise<T>): Promise<T> {
+/**
+ * Runs fn, retrying while it gives up on a lock (55P03, or another code `retry` accepts),
+ * with backoff, up to LOCK_TIMEOUT_MS: the budget every brief step has (schemaChange's).
+ */
+export async function withLockRetries<T>(deps: EditorDeps, fn: (lockMs: number) => Promise<T>, retry: (code: string | undefined) => boolean = (c) => c === '55P03'): Promise<T> {
   const deadline = Date.now() + deps.config.lockTimeoutMs;
   for (let attempt = 1; ; attempt++) {
     const lockMs = Math.max(1, Math.min(deps.config.lockAttemptMs ?? deps.config.lockTimeoutMs, deadline - Date.now()));
     try {
       return await fn(lockMs);
     } catch (err) {
-      if ((err as { code?: string }).code !== '55P03') throw err;
+      if (!retry((err as { code?: string }).code)) throw err;
       const pause = lockBackoffMs(attempt);
       if (Date.now() + pause >= deadline) throw err;
       await new Promise((r) => setTimeout(r, pause));
@@ -107,21 +111,55 @@ export async function outsideStep(run: OnlineRun, step: string, sql: string): Pr
 
 /** A statement outside any transaction (CREATE/DROP INDEX CONCURRENTLY), with short lock attempts. */
 export async function runOutside(deps: EditorDeps, sql: string): Promise<void> {
-  await withLockRetries(deps, async (lockMs) => {
-    const client: pg.PoolClient = await deps.pool.connect();
-    let broken: Error | undefined;
-    try {
-      // Session settings on a pooled connection are put back before it goes back to the pool.
-      await client.query(`SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', '0', false)`, [`${lockMs}ms`]);
-      await client.query(sql);
-    } catch (err) {
-      if ((err as { code?: string }).code === undefined) broken = err as Error;
-      throw err;
-    } finally {
-      await client.query('RESET lock_timeout; RESET statement_timeout').catch((e: Error) => (broken = e));
-      client.release(broken);
-    }
-  });
+  await withLockRetries(deps, (lockMs) => runOutsideOnce(deps, sql, lockMs));
+}
+
+/** One attempt of a statement outside any transaction, its lock waits bounded by lockMs. */
+async function runOutsideOnce(deps: EditorDeps, sql: string, lockMs: number): Promise<void> {
+  const client: pg.PoolClient = await deps.pool.connect();
+  let broken: Error | undefined;
+  try {
+    // Session settings on a pooled connection are put back before it goes back to the pool.
+    await client.query(`SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', '0', false)`, [`${lockMs}ms`]);
+    await client.query(sql);
+  } catch (err) {
+    if ((err as { code?: string }).code === undefined) broken = err as Error;
+    throw err;
+  } finally {
+    await client.query('RESET lock_timeout; RESET statement_timeout').catch((e: Error) => (broken = e));
+    client.release(broken);
+  }
+}
+
+/**
+ * CREATE [UNIQUE] INDEX CONCURRENTLY `name` (createSql), with the brief steps' lock budget
+ * (LOCK_ATTEMPT_MS per attempt, backoff, given up after LOCK_TIMEOUT_MS). A build that gives
+ * up on a lock (its waits for older transactions are lock waits too) or that died with its
+ * instance leaves an invalid index: never used by reads, kept up to date by every write, and
+ * a second CREATE of the same name meets 42P07. So each attempt starts from the catalog:
+ * a valid index is done (a resumed change after its build), an invalid one goes first.
+ * A build's own failure (23505, a duplicate) is the caller's.
+ */
+export async function buildIndex(run: OnlineRun, name: string, createSql: string, during?: (build: Promise<void>) => Promise<void>): Promise<void> {
+  const dropSql = `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(run.deps.config.dataSchema, name)}`;
+  await withLockRetries(
+    run.deps,
+    async (lockMs) => {
+      const state = await indexState(run, name);
+      if (state === 'valid') return;
+      if (state === 'invalid') {
+        await runOutsideOnce(run.deps, dropSql, lockMs);
+        await audit(run, 'drop_invalid_index', dropSql);
+      }
+      const build = runOutsideOnce(run.deps, createSql, lockMs);
+      await (during ? during(build) : build);
+      await audit(run, 'build_index', createSql);
+    },
+    (code) => {
+      if (code === '55P03' || code === '42P07') run.deps.log.info({ code, index: name }, 'index build gave up on a lock; dropping its invalid index and building again');
+      return code === '55P03' || code === '42P07';
+    },
+  );
 }
 
 /** A long step in a transaction of its own (VALIDATE CONSTRAINT): no statement timeout, short lock attempts. */
