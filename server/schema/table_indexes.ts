@@ -143,7 +143,7 @@ async function freeName(deps: EditorDeps, base: string): Promise<string> {
 }
 
 /** The steps, their locks and estimates (dry_run=1). */
-export async function planTableIndex(deps: EditorDeps, tableId: number, spec: IndexSpec): Promise<{ name: string; plan: Plan; duplicates?: Awaited<ReturnType<typeof countDuplicates>> }> {
+export async function planTableIndex(deps: EditorDeps, tableId: number, spec: IndexSpec, opts: { duplicates: boolean } = { duplicates: true }): Promise<{ name: string; plan: Plan; duplicates?: Awaited<ReturnType<typeof countDuplicates>> }> {
   const r = await resolve(deps, tableId, spec);
   const size = await tableSize(deps.pool, r.table.table_oid);
   const steps = [];
@@ -159,7 +159,7 @@ export async function planTableIndex(deps: EditorDeps, tableId: number, spec: In
     if (spec.unique) steps.push(step(`ALTER TABLE ${r.relation} ADD CONSTRAINT ${ident(r.name)} UNIQUE USING INDEX ${ident(r.name)}`, 'ACCESS EXCLUSIVE', 'brief', size));
   }
   const plan = makePlan(steps, size, spec.online === false ? { online: false, reason: 'online=0' } : { online: true, reason: 'indexes over several fields are built online (a job past the job threshold)' });
-  return { name: r.name, plan, ...(spec.unique ? { duplicates: await countDuplicates(deps.pool, r.relation, r.fields) } : {}) };
+  return { name: r.name, plan, ...(spec.unique && opts.duplicates ? { duplicates: await countDuplicates(deps.pool, r.relation, r.fields) } : {}) };
 }
 
 /** Values that repeat over the fields (rows with an empty member never clash, as in PostgreSQL). */

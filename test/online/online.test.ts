@@ -142,6 +142,22 @@ describe('online schema changes', function () {
     await expectClean(app);
   });
 
+  it("the console's field form (every input sent, name, column and default as they are) ticking Indexed goes online; with a new name it is one transaction", async () => {
+    const t = await createTable(app, 'Visits', [{ name: 'Page', type: 'text', column: 'page', default: 'home' }, { name: 'Ref', type: 'text', column: 'ref' }]);
+    const [page, ref] = [t.fields[0]!.id, t.fields[1]!.id];
+    await sql.exec(`INSERT INTO data.visits (page, ref) SELECT 'p' || g, 'r' || g FROM generate_series(1, 500) g`);
+    const form = (name: string, column: string, dflt: string) => ({ name, column, type: '', default: dflt, not_null: '0', unique: '0', indexed: '1', online: '1' });
+    const res = await app.request('PATCH', `/tables/${t.id}/fields/${page}`, { json: form('Page', 'page', 'home') });
+    expect(res.status, res.text).to.equal(202);
+    expect((await waitForJob(app, res.body.id)).status).to.equal('done');
+    expect(await sql.one(`SELECT indexed FROM tablewright.fields WHERE id = $1`, [page])).to.deep.equal({ indexed: true });
+    // a rename with it: not one online change, so the single transaction (200)
+    const both = await app.request('PATCH', `/tables/${t.id}/fields/${ref}`, { json: form('Referrer', 'ref', '') });
+    expect(both.status, both.text).to.equal(200);
+    expect(both.body.indexed).to.equal(true);
+    await expectClean(app);
+  });
+
   it('NOT NULL online: CHECK NOT VALID, VALIDATE, SET NOT NULL, the CHECK dropped; empty values refuse it, nothing left', async () => {
     const t = await createTable(app, 'Orders', [{ name: 'Ref', type: 'text' }, { name: 'Note', type: 'text' }]);
     const ref = t.fields[0]!.id;

@@ -46,7 +46,11 @@ export function onlineKindOf(field: FieldMeta, update: Record<string, unknown>, 
   if (on(update.unique, 'unique') && !field.is_unique) kinds.push('set_unique');
   else if (on(update.indexed, 'indexed') && !field.indexed && !field.is_unique) kinds.push('create_index');
   if (kinds.length !== 1) return null;
-  const others = typeChange === 'metadata' || (['name', 'column', 'default'] as const).some(set) ||
+  // The console's field form sends every input: a name, column or default the same as now is no change.
+  const renamed = (set('name') && update.name !== field.name) || (set('column') && update.column !== field.column_name);
+  const cur = field.default_value;
+  const sameDefault = update.default === undefined || (update.default === '' ? cur === null || cur === undefined : cur !== null && typeof cur !== 'object' && String(update.default) === String(cur));
+  const others = typeChange === 'metadata' || renamed || !sameDefault ||
     (set('not_null') && kinds[0] !== 'set_not_null' && flag(update.not_null, 'not_null') !== field.not_null) ||
     (set('unique') && kinds[0] !== 'set_unique' && flag(update.unique, 'unique') !== field.is_unique) ||
     (set('indexed') && !['create_index', 'set_unique'].includes(kinds[0]!) && flag(update.indexed, 'indexed') !== field.indexed);

@@ -27,8 +27,11 @@ function create(constraints: boolean) {
     const spec = { fields: asArray(b.fields) ?? (typeof b.fields === 'string' && req.is('application/x-www-form-urlencoded') ? [b.fields] : b.fields), unique: constraints ? true : (flag(b.unique, 'unique') ?? false), name: b.name, online };
     const deps = editorDeps(ctx);
     if (flag(b.dry_run ?? req.query.dry_run, 'dry_run')) {
-      const { name, plan, duplicates } = await planTableIndex(deps, id, spec);
-      await reply(req, res, { json: { dry_run: true, name, unique: spec.unique, plan, ...(duplicates ? { duplicates } : {}) } });
+      // plan_only=1 (the console's plan beside Add index, asked as the form changes): the
+      // plan alone, without the duplicates scan (it reads the whole table)
+      const planOnly = flag(b.plan_only ?? req.query.plan_only, 'plan_only') ?? false;
+      const { name, plan, duplicates } = await planTableIndex(deps, id, spec, { duplicates: !planOnly });
+      await reply(req, res, { json: { dry_run: true, name, unique: spec.unique, plan, ...(duplicates ? { duplicates } : {}) }, fragment: 'change_plan', locals: { plan } });
       return;
     }
     // Past the job threshold (or online=1): a resumable job, 202 with its page.
@@ -59,11 +62,11 @@ export const tableIndexRoutes = [
   route('get', '/tables/:id/indexes', 'viewer', 'indexes over several fields (unique or not), fields by id in order', async (ctx, req, res) => {
     await reply(req, res, { json: { indexes: await listed(ctx, idParam(req.params.id)) } });
   }),
-  route('post', '/tables/:id/indexes', 'admin', 'an index over several fields: fields [ids], unique?, name?, dry_run?, online=1|0 (built online; past the job threshold or online=1 a resumable job, 202; online=0 one blocking transaction; a unique one reports duplicates first)', create(false)),
+  route('post', '/tables/:id/indexes', 'admin', 'an index over several fields: fields [ids], unique?, name?, dry_run? (plan_only=1: the plan without the duplicates scan), online=1|0 (built online; past the job threshold or online=1 a resumable job, 202; online=0 one blocking transaction; a unique one reports duplicates first)', create(false)),
   route('delete', '/tables/:id/indexes/:iid', 'admin', 'drop an index over several fields (its constraint too, when unique)', drop(false)),
   route('get', '/tables/:id/constraints', 'viewer', 'UNIQUE constraints over several fields', async (ctx, req, res) => {
     await reply(req, res, { json: { constraints: await listed(ctx, idParam(req.params.id), true) } });
   }),
-  route('post', '/tables/:id/constraints', 'admin', 'a UNIQUE constraint over several fields: fields [ids], name?, dry_run?, online=1|0 (duplicates reported first; built online, as a job past the job threshold)', create(true)),
+  route('post', '/tables/:id/constraints', 'admin', 'a UNIQUE constraint over several fields: fields [ids], name?, dry_run? (plan_only=1: the plan without the duplicates scan), online=1|0 (duplicates reported first; built online, as a job past the job threshold)', create(true)),
   route('delete', '/tables/:id/constraints/:iid', 'admin', 'drop a UNIQUE constraint over several fields', drop(true)),
 ];
