@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { lockBackoffMs } from '../../server/schema/change.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { waitForJob } from '../helpers/jobs.js';
 import { Sql } from '../helpers/sql.js';
 import { createTable, QUIET } from '../introspect/lib.js';
 
@@ -77,5 +78,38 @@ describe('schema changes take their locks in short attempts', function () {
     expect(res.body.error.details.attempts).to.be.greaterThan(3);
     expect(res.body.error.message).to.match(/short lock attempts/);
     expect(waited).to.be.within(3500, 5500);
+  });
+
+  it('an online index build waits for an old snapshot in the same short attempts and budget: it goes through once the snapshot ends, or gives up with 409 table_busy, no invalid index left', async () => {
+    const t = await createTable(app, 'Snap', [{ name: 'A', type: 'text' }, { name: 'B', type: 'text' }]);
+    await holder.exec(`INSERT INTO data.snap (a, b) SELECT 'a' || g, 'b' || g FROM generate_series(1, 2000) g`);
+    const [a, b] = [t.fields[0]!.id, t.fields[1]!.id];
+    const invalid = async () => (await holder.rows(`SELECT 1 FROM pg_index WHERE indrelid = 'data.snap'::regclass AND NOT indisvalid`)).length;
+    // A REPEATABLE READ transaction's snapshot: every CONCURRENTLY build waits for it at its end.
+    await holder.exec('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await holder.exec('SELECT 1');
+    const res = await app.request('PATCH', `/tables/${t.id}/fields/${a}`, { json: { indexed: true, online: 1 } });
+    expect(res.status, res.text).to.equal(202);
+    await sleep(1500);
+    await holder.exec('ROLLBACK');
+    const done = await waitForJob(app, res.body.id);
+    expect(done.status, JSON.stringify(done.error)).to.equal('done');
+    expect(await invalid()).to.equal(0);
+    // held for good: the build gives up once its waits and pauses reach LOCK_TIMEOUT_MS (4 s), after more than the 3 attempts it used to count
+    await holder.exec('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await holder.exec('SELECT 1');
+    try {
+      const res2 = await app.request('PATCH', `/tables/${t.id}/fields/${b}`, { json: { unique: true, online: 1 } });
+      expect(res2.status, res2.text).to.equal(202);
+      const failed = await waitForJob(app, res2.body.id, 30_000);
+      expect(failed.status).to.equal('failed');
+      expect(failed.error.code, JSON.stringify(failed.error)).to.equal('table_busy');
+      expect(failed.error.message).to.match(/index build gave up waiting/);
+      expect(failed.error.details.attempts).to.be.greaterThan(3);
+    } finally {
+      await holder.exec('ROLLBACK');
+    }
+    expect(await invalid(), 'the rollback dropped the invalid index').to.equal(0);
+    expect((await holder.one(`SELECT is_unique FROM tablewright.fields WHERE id = $1`, [b])).is_unique).to.equal(false);
   });
 });

@@ -83,17 +83,29 @@ export async function briefStep<T = void>(run: OnlineRun, step: string, body: (c
 /**
  * Runs fn, retrying while it gives up on a lock (55P03, or another code `retry` accepts),
  * with backoff, up to LOCK_TIMEOUT_MS: the budget every brief step has (schemaChange's).
+ * `waitsOnly`: the budget counts each failed attempt's lock wait (LOCK_ATTEMPT_MS) and the
+ * pauses, not the work an attempt did before it gave up (a concurrent index build scans the
+ * table for seconds before its last waits; that is not waiting).
  */
-export async function withLockRetries<T>(deps: EditorDeps, fn: (lockMs: number) => Promise<T>, retry: (code: string | undefined) => boolean = (c) => c === '55P03'): Promise<T> {
-  const deadline = Date.now() + deps.config.lockTimeoutMs;
+export async function withLockRetries<T>(
+  deps: EditorDeps,
+  fn: (lockMs: number) => Promise<T>,
+  retry: (code: string | undefined) => boolean = (c) => c === '55P03',
+  opts: { waitsOnly?: boolean } = {},
+): Promise<T> {
+  const started = Date.now();
+  let waited = 0;
+  const spent = () => (opts.waitsOnly ? waited : Date.now() - started);
   for (let attempt = 1; ; attempt++) {
-    const lockMs = Math.max(1, Math.min(deps.config.lockAttemptMs ?? deps.config.lockTimeoutMs, deadline - Date.now()));
+    const lockMs = Math.max(1, Math.min(deps.config.lockAttemptMs ?? deps.config.lockTimeoutMs, deps.config.lockTimeoutMs - spent()));
     try {
       return await fn(lockMs);
     } catch (err) {
       if (!retry((err as { code?: string }).code)) throw err;
+      waited += lockMs;
       const pause = lockBackoffMs(attempt);
-      if (Date.now() + pause >= deadline) throw err;
+      if (spent() + pause >= deps.config.lockTimeoutMs) throw err;
+      waited += pause;
       await new Promise((r) => setTimeout(r, pause));
     }
   }
@@ -133,7 +145,7 @@ async function runOutsideOnce(deps: EditorDeps, sql: string, lockMs: number): Pr
 
 /**
  * CREATE [UNIQUE] INDEX CONCURRENTLY `name` (createSql), with the brief steps' lock budget
- * (LOCK_ATTEMPT_MS per attempt, backoff, given up after LOCK_TIMEOUT_MS). A build that gives
+ * (LOCK_ATTEMPT_MS per attempt, backoff, given up after LOCK_TIMEOUT_MS of waits and pauses). A build that gives
  * up on a lock (its waits for older transactions are lock waits too) or that died with its
  * instance leaves an invalid index: never used by reads, kept up to date by every write, and
  * a second CREATE of the same name meets 42P07. So each attempt starts from the catalog:
@@ -142,24 +154,41 @@ async function runOutsideOnce(deps: EditorDeps, sql: string, lockMs: number): Pr
  */
 export async function buildIndex(run: OnlineRun, name: string, createSql: string, during?: (build: Promise<void>) => Promise<void>): Promise<void> {
   const dropSql = `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(run.deps.config.dataSchema, name)}`;
-  await withLockRetries(
-    run.deps,
-    async (lockMs) => {
-      const state = await indexState(run, name);
-      if (state === 'valid') return;
-      if (state === 'invalid') {
-        await runOutsideOnce(run.deps, dropSql, lockMs);
-        await audit(run, 'drop_invalid_index', dropSql);
-      }
-      const build = runOutsideOnce(run.deps, createSql, lockMs);
-      await (during ? during(build) : build);
-      await audit(run, 'build_index', createSql);
-    },
-    (code) => {
-      if (code === '55P03' || code === '42P07') run.deps.log.info({ code, index: name }, 'index build gave up on a lock; dropping its invalid index and building again');
-      return code === '55P03' || code === '42P07';
-    },
-  );
+  const givesUp = (code: string | undefined) => code === '55P03' || code === '42P07';
+  let attempts = 0;
+  const started = Date.now();
+  const attempt = async (lockMs: number) => {
+    const state = await indexState(run, name);
+    if (state === 'valid') return;
+    if (state === 'invalid') {
+      await runOutsideOnce(run.deps, dropSql, lockMs);
+      await audit(run, 'drop_invalid_index', dropSql);
+    }
+    attempts++;
+    const build = runOutsideOnce(run.deps, createSql, lockMs);
+    await (during ? during(build) : build);
+    await audit(run, 'build_index', createSql);
+  };
+  try {
+    await withLockRetries(
+      run.deps,
+      attempt,
+      (code) => {
+        if (givesUp(code)) run.deps.log.info({ code, index: name, attempts }, 'index build gave up on a lock; dropping its invalid index and building again');
+        return givesUp(code);
+      },
+      { waitsOnly: true },
+    );
+  } catch (err) {
+    if (!givesUp((err as { code?: string }).code)) throw err;
+    throw new AppError(
+      409,
+      'table_busy',
+      `the index build gave up waiting for older transactions or locks on the table: ${attempts} attempts over ${Date.now() - started} ms (LOCK_ATTEMPT_MS each, LOCK_TIMEOUT_MS of waiting in all); try again when the table is quieter`,
+      undefined,
+      { attempts },
+    );
+  }
 }
 
 /** A long step in a transaction of its own (VALIDATE CONSTRAINT): no statement timeout, short lock attempts. */
