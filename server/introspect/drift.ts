@@ -231,7 +231,12 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
   // many-to-many links have no column: their junction table is theirs (server/schema/m2m.ts)
   const manyLinks = snap.meta.fields.filter((f) => isManyLink(f));
   const noColumn = (f: SnapshotField) => hasNoColumn(f);
+  // every field of a table, those without a column too (formulas read them all)
+  const allFieldsOf = new Map<number, SnapshotField[]>();
   for (const f of snap.meta.fields) {
+    let all = allFieldsOf.get(f.table_id);
+    if (!all) allFieldsOf.set(f.table_id, (all = []));
+    all.push(f);
     if (noColumn(f)) continue;
     let list = fieldsOf.get(f.table_id);
     if (!list) fieldsOf.set(f.table_id, (list = []));
@@ -401,7 +406,7 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
 
     // A formula that uses a trashed (or gone) field reads as empty until the field is back.
     // (all the table's fields: a formula using today() has no column, nor has a lookup)
-    const ownFields = snap.meta.fields.filter((f) => f.table_id === t.id);
+    const ownFields = allFieldsOf.get(t.id) ?? [];
     const liveFields = new Map(ownFields.filter((f) => f.trashed_at === null).map((f) => [f.id, f]));
     for (const f of liveFields.values()) {
       if (f.type !== 'formula') continue;
