@@ -66,13 +66,38 @@ export async function checkCancel(run: OnlineRun): Promise<void> {
   if (now.cancel_requested) throw new CancelledError();
 }
 
+// Autovacuum and the online steps. Autovacuum holds SHARE UPDATE EXCLUSIVE on a table
+// while it works on it, and a backfill that rewrote every row is what makes it come.
+// PostgreSQL cancels an autovacuum (not one against wraparound) for a lock request only
+// once that request has waited deadlock_timeout (1 s by default) behind it: attempts of
+// LOCK_ATTEMPT_MS (200 ms) never wait that long, so a step gave up behind it attempt after
+// attempt until LOCK_TIMEOUT_MS (at 2,000,000 rows: 409 table_busy after a backfill). So
+// the steps that take SHARE UPDATE EXCLUSIVE (a concurrent index build, VALIDATE) wait at
+// least deadlock_timeout + 500 ms an attempt, and a brief step takes it first, the same
+// way, before its ACCESS EXCLUSIVE attempt. Such a wait holds up no read or write: their
+// locks conflict with SHARE UPDATE EXCLUSIVE neither held nor waiting.
+
+/** A lock_timeout for this attempt that outlasts deadlock_timeout: SQL for set_config's value. */
+const PAST_DEADLOCK_TIMEOUT = /* sql */ `GREATEST($1::int, (SELECT setting::int + 500 FROM pg_settings WHERE name = 'deadlock_timeout'))::text || 'ms'`;
+
+/** SHARE UPDATE EXCLUSIVE on the table, waited for past deadlock_timeout; then the attempt's own lock_timeout again. */
+export async function holdOffAutovacuum(tx: pg.ClientBase, relation: string): Promise<void> {
+  const { rows } = await tx.query<{ attempt: string }>(
+    `SELECT current_setting('lock_timeout') AS attempt, set_config('lock_timeout', ${PAST_DEADLOCK_TIMEOUT.replace('$1::int', '0')}, true)`,
+  );
+  await tx.query(`LOCK TABLE ${relation} IN SHARE UPDATE EXCLUSIVE MODE`);
+  await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [rows[0]!.attempt]);
+}
+
 /**
  * A brief step: one schemaChange (short lock attempts with backoff, audited with its DDL,
  * version + 1 and NOTIFY) that also records the step on the change's row, in one commit.
+ * It holds off autovacuum first (above).
  */
 export async function briefStep<T = void>(run: OnlineRun, step: string, body: (c: Change) => Promise<T>): Promise<T> {
   const deps = { ...run.deps, onlineChangeId: run.change.id };
   const out = await schemaChange(deps, run.actor, `online_${run.change.kind}:${step}`, run.table.id, async (c) => {
+    await holdOffAutovacuum(c.tx, run.relation);
     const result = await body(c);
     await advance(c.tx, run.change.id, { step });
     return { result: { value: result }, tableId: run.table.id, fieldId: run.field.id, details: { online_change: run.change.id, step } };
@@ -132,7 +157,8 @@ async function runOutsideOnce(deps: EditorDeps, sql: string, lockMs: number): Pr
   let broken: Error | undefined;
   try {
     // Session settings on a pooled connection are put back before it goes back to the pool.
-    await client.query(`SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', '0', false)`, [`${lockMs}ms`]);
+    // A concurrent index build takes SHARE UPDATE EXCLUSIVE: its waits outlast deadlock_timeout (above).
+    await client.query(`SELECT set_config('lock_timeout', ${PAST_DEADLOCK_TIMEOUT}, false), set_config('statement_timeout', '0', false)`, [lockMs]);
     await client.query(sql);
   } catch (err) {
     if ((err as { code?: string }).code === undefined) broken = err as Error;
@@ -196,7 +222,8 @@ export async function longStep(run: OnlineRun, step: string, sql: string): Promi
   await withLockRetries(run.deps, (lockMs) =>
     withTransaction(run.deps.pool, async (tx) => {
       await withoutStatementTimeout(tx);
-      await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockMs}ms`]);
+      // VALIDATE takes SHARE UPDATE EXCLUSIVE: its wait outlasts deadlock_timeout (above).
+      await tx.query(`SELECT set_config('lock_timeout', ${PAST_DEADLOCK_TIMEOUT}, true)`, [lockMs]);
       await tx.query(sql);
       await advance(tx, run.change.id, { step });
     }),
