@@ -7,7 +7,6 @@
 // counted as an editor counts lines. A quote inside a bare cell spoils that record only
 // (reported, the next line is read); a quote closed and followed by something other than a
 // comma or a line end, one never closed, or a record longer than the limit, ends the file.
-import { StringDecoder } from 'node:string_decoder';
 
 export interface CsvRecord {
   cells: string[];
@@ -39,7 +38,9 @@ const enum State {
 }
 
 export class CsvReader {
-  private readonly decoder = new StringDecoder('utf8');
+  // fatal: a byte sequence that is not UTF-8 is refused (naming its line), never read as
+  // U+FFFD: a value is stored exactly or refused. ignoreBOM: the BOM is dropped below.
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   private line = 1;
   private recLine = 1;
   private cells: string[] = [];
@@ -54,7 +55,12 @@ export class CsvReader {
 
   /** The records completed by this chunk. */
   feed(chunk: Buffer): CsvRecord[] {
-    let text = this.decoder.write(chunk);
+    let text: string;
+    try {
+      text = this.decoder.decode(chunk, { stream: true });
+    } catch {
+      throw this.notUtf8(chunk);
+    }
     if (!this.started && text.length) {
       this.started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -64,11 +70,25 @@ export class CsvReader {
 
   /** The last record (a file need not end with a line break); throws when a quote is left open. */
   end(): CsvRecord[] {
-    const out = this.scan(this.decoder.end());
+    let rest: string;
+    try {
+      rest = this.decoder.decode();
+    } catch {
+      throw new CsvSyntaxError(this.line, `line ${this.line}: the file ends inside a UTF-8 character (the file is not UTF-8 text: save it as UTF-8)`);
+    }
+    const out = this.scan(rest);
     if (this.state === State.Quoted) throw new CsvSyntaxError(this.quoteLine, `a quote opened on line ${this.quoteLine} is never closed`);
     if (this.state === State.CrAfterQuote) this.state = State.QuoteSeen;
     if (this.cells.length || this.field.length || this.quotedAny || this.state === State.QuoteSeen) this.endRecord(out);
     return out;
+  }
+
+  /** The refusal of a chunk that is not UTF-8, naming the line of its first bad byte. */
+  private notUtf8(chunk: Buffer): CsvSyntaxError {
+    const at = firstBadUtf8(chunk);
+    let line = this.line;
+    for (let i = chunk.indexOf(LF); i >= 0 && i < at; i = chunk.indexOf(LF, i + 1)) line++;
+    return new CsvSyntaxError(line, `line ${line}: bytes that are not UTF-8 (byte 0x${chunk[at]?.toString(16).padStart(2, '0') ?? '??'}): save the file as UTF-8; nothing is read as a replacement character`);
   }
 
   private endRecord(out: CsvRecord[]): void {
@@ -199,4 +219,24 @@ export class CsvReader {
     if (pending > this.maxRecord) throw new CsvSyntaxError(this.recLine, `the record is longer than ${Math.round(this.maxRecord / 1024 / 1024)} MB`);
     return out;
   }
+}
+
+/** The offset of the first byte that cannot begin or continue a UTF-8 character here (a sequence cut by the chunk's end is not counted). */
+export function firstBadUtf8(b: Buffer): number {
+  const cont = (i: number, lo = 0x80, hi = 0xbf) => i >= b.length || (b[i]! >= lo && b[i]! <= hi);
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    if (c < 0x80) i++;
+    else if (c >= 0xc2 && c <= 0xdf) {
+      if (!cont(i + 1)) return i;
+      i += 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      if (!cont(i + 1, c === 0xe0 ? 0xa0 : 0x80, c === 0xed ? 0x9f : 0xbf) || !cont(i + 2)) return i;
+      i += 3;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      if (!cont(i + 1, c === 0xf0 ? 0x90 : 0x80, c === 0xf4 ? 0x8f : 0xbf) || !cont(i + 2) || !cont(i + 3)) return i;
+      i += 4;
+    } else return i;
+  }
+  return 0; // the bad sequence began in an earlier chunk
 }

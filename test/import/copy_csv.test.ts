@@ -74,3 +74,40 @@ describe('the import CSV reader', () => {
     expect(() => r.feed(Buffer.from(`a\n${'x'.repeat(2000)}`))).to.throw(CsvSyntaxError, /longer than/);
   });
 });
+
+describe('the import CSV reader and bytes that are not UTF-8', () => {
+  // Before: a StringDecoder read them as U+FFFD, so a file in Latin-1 was imported with its
+  // accented letters replaced, silently. Now the file is refused, naming the line.
+  const BAD = [[0xff], [0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe9, 0x74], [0xf5, 0x80, 0x80, 0x80], [0xf0, 0x28, 0x8c, 0x28]];
+  it('any invalid sequence on any line, the bytes cut anywhere: refused with that line; valid text around it never is', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ unit: fc.constantFrom('a', 'é', '😀', ' ', 'x', '€'), maxLength: 10 }), { minLength: 1, maxLength: 15 }),
+        fc.nat(),
+        fc.constantFrom(...BAD),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }),
+        (lines, pick, bad, cuts) => {
+          const at = pick % lines.length;
+          const parts = lines.map((l, i) => (i === at ? Buffer.concat([Buffer.from(`${l},`), Buffer.from(bad), Buffer.from(',z')]) : Buffer.from(`${l},y`)));
+          const bytes = Buffer.concat(parts.flatMap((p, i) => (i ? [Buffer.from('\n'), p] : [p])));
+          let caught: unknown;
+          try {
+            readAll(bytes, cuts);
+          } catch (err) {
+            caught = err;
+          }
+          expect(caught).to.be.instanceOf(CsvSyntaxError);
+          expect((caught as CsvSyntaxError).message).to.match(/not UTF-8/);
+          // the line of the bad bytes (a cut inside them may name the chunk's line at worst: never a later one)
+          expect((caught as CsvSyntaxError).line).to.be.at.most(at + 1).and.at.least(1);
+          expect(readAll(Buffer.concat(parts.filter((_, i) => i !== at).flatMap((p, i) => (i ? [Buffer.from('\n'), p] : [p]))), cuts).length).to.equal(lines.length - 1);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a file cut inside a UTF-8 character is refused at its end', () => {
+    expect(() => readAll(Buffer.from([0x61, 0x2c, 0x62, 0x0a, 0x63, 0x2c, 0xe2, 0x82]), [])).to.throw(CsvSyntaxError, /ends inside a UTF-8 character/);
+  });
+});
