@@ -5,12 +5,10 @@
 // Without JavaScript the same form works, with a confirm page before the delete.
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
-import { addUser, sessionFor } from '../auth/lib.js';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
-import { SESSION_COOKIE } from '../../server/web/auth.js';
-import { collectPageErrors, htmxIdle, launchBrowser, screenshots, skipWithoutBrowser, type Browser } from './lib.js';
+import type { TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
+import type { Sql } from '../helpers/sql.js';
+import { htmxIdle, signedInConsole, screenshots, skipWithoutBrowser, type Browser } from './lib.js';
 
 for (const js of [true, false]) {
   describe(`checked rows in the grid, ${js ? 'with' : 'without'} JavaScript (e2e)`, function () {
@@ -26,15 +24,8 @@ for (const js of [true, false]) {
     before(async function () {
       this.timeout(120_000);
       skipWithoutBrowser(this);
-      db = await freshDatabase();
-      app = await startApp(db.url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off' }, 'e2e-bulk');
-      const userId = await addUser(app, 'kim@example.com', 'editor');
-      sql = await Sql.connect(db.url);
-      browser = await launchBrowser({ javaScriptEnabled: js });
-      page = browser.page;
-      errors = collectPageErrors(page);
-      const session = await sessionFor(app, userId);
-      await browser.context.addCookies([{ name: SESSION_COOKIE, value: session.cookie.split('=')[1]!, url: app.url }]);
+      const signedIn = await signedInConsole('e2e-bulk', 'kim@example.com', { javaScriptEnabled: js });
+      ({ db, app, sql, browser, page, errors } = signedIn);
       const t = await app.request('POST', '/tables', { json: { name: 'Tasks', fields: [{ name: 'Title', type: 'text' }, { name: 'Points', type: 'number' }] } });
       tableId = t.body.id;
       await sql.exec(`INSERT INTO data.tasks (title, points) SELECT 'task ' || i, i FROM generate_series(1, 8) i`);

@@ -4,13 +4,12 @@
 // "unsaved changes", and Save writes it into the view, which the API then returns and a
 // reload shows.
 import { expect } from 'chai';
-import type { Page } from 'playwright-core';
-import { addUser, sessionFor } from '../auth/lib.js';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
 import { SESSION_COOKIE } from '../../server/web/auth.js';
-import { collectPageErrors, htmxIdle, launchBrowser, screenshots, skipWithoutBrowser, type Browser } from './lib.js';
+import type { Page } from 'playwright-core';
+import type { TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
+import type { Sql } from '../helpers/sql.js';
+import { htmxIdle, launchBrowser, signedInConsole, screenshots, skipWithoutBrowser, type Browser } from './lib.js';
 
 describe('grid layout: hide, reorder, resize, freeze, saved into the view (e2e)', function () {
   this.timeout(120_000);
@@ -26,17 +25,8 @@ describe('grid layout: hide, reorder, resize, freeze, saved into the view (e2e)'
   before(async function () {
     this.timeout(120_000);
     skipWithoutBrowser(this);
-    db = await freshDatabase();
-    app = await startApp(db.url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off' }, 'e2e-grid-layout');
-    const userId = await addUser(app, 'lay@example.com', 'editor');
-    sql = await Sql.connect(db.url);
-    browser = await launchBrowser();
-    // A loaded machine (2 CPUs shared) can take more than lib.ts's 10 s for a first page.
-    browser.context.setDefaultTimeout(30_000);
-    page = browser.page;
-    errors = collectPageErrors(page);
-    cookie = (await sessionFor(app, userId)).cookie.split('=')[1]!;
-    await browser.context.addCookies([{ name: SESSION_COOKIE, value: cookie, url: app.url }]);
+    const signedIn = await signedInConsole('e2e-grid-layout', 'lay@example.com', { timeoutMs: 30_000 });
+    ({ db, app, sql, browser, page, errors, cookie } = signedIn);
     const fields = ['Name', 'Qty', 'Notes', 'Shelf', 'Colour', 'Supplier', 'Origin', 'Remarks'].map((name) => ({ name, type: name === 'Qty' ? 'number' : 'text' }));
     const t = await app.request('POST', '/tables', { json: { name: 'Layout stock', fields } });
     tableId = t.body.id;

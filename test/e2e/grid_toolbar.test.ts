@@ -5,13 +5,13 @@
 // of the next header when the grid scrolls sideways; a focused header resizes its column
 // from the keyboard.
 import { expect } from 'chai';
-import type { Page } from 'playwright-core';
-import { addUser, sessionFor } from '../auth/lib.js';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
 import { SESSION_COOKIE } from '../../server/web/auth.js';
-import { collectPageErrors, htmxIdle, launchBrowser, PHONE, skipWithoutBrowser, WIDE, type Browser } from './lib.js';
+import { addUser, sessionFor } from '../auth/lib.js';
+import type { Page } from 'playwright-core';
+import type { TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
+import type { Sql } from '../helpers/sql.js';
+import { htmxIdle, launchBrowser, signedInConsole, PHONE, skipWithoutBrowser, WIDE, type Browser } from './lib.js';
 
 /** How far down the page the grid's header row may start (CSS px from the page's top). */
 const HEADER_TOP_MAX = 300;
@@ -30,16 +30,8 @@ describe('grid toolbar: the grid near the top, frozen columns clear of the next 
   before(async function () {
     this.timeout(120_000);
     skipWithoutBrowser(this);
-    db = await freshDatabase();
-    app = await startApp(db.url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off' }, 'e2e-grid-toolbar');
-    const userId = await addUser(app, 'bar@example.com', 'editor');
-    sql = await Sql.connect(db.url);
-    browser = await launchBrowser();
-    browser.context.setDefaultTimeout(30_000);
-    page = browser.page;
-    errors = collectPageErrors(page);
-    const cookie = (await sessionFor(app, userId)).cookie.split('=')[1]!;
-    await browser.context.addCookies([{ name: SESSION_COOKIE, value: cookie, url: app.url }]);
+    const signedIn = await signedInConsole('e2e-grid-toolbar', 'bar@example.com', { timeoutMs: 30_000 });
+    ({ db, app, sql, browser, page, errors } = signedIn);
     const fields = ['Name', 'Qty', 'Notes', 'Shelf', 'Colour', 'Supplier', 'Origin', 'Remarks'].map((name) => ({ name, type: name === 'Qty' ? 'number' : 'text' }));
     const t = await app.request('POST', '/tables', { json: { name: 'Toolbar stock', fields } });
     tableId = t.body.id;

@@ -7,6 +7,11 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { projectRoot } from '../../server/paths.js';
+import { SESSION_COOKIE } from '../../server/web/auth.js';
+import { addUser, sessionFor } from '../auth/lib.js';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { Sql } from '../helpers/sql.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const SCREENSHOTS = path.join(projectRoot, 'test-artifacts', 'screenshots');
@@ -111,4 +116,57 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
     if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The console in a browser, signed in as a new user: what most browser tests start from. */
+export interface SignedInConsole {
+  db: TestDatabase;
+  app: TestApp;
+  /** straight SQL on the test database (fixtures) */
+  sql: Sql;
+  browser: Browser;
+  page: Page;
+  /** errors the page logs (collectPageErrors) */
+  errors: string[];
+  /** the session cookie's value */
+  cookie: string;
+  /** closes the browser, the SQL client, the instance, and drops the database */
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh database, an instance (drift checks and cleanup off), a user of `role` with a
+ * session, and a browser carrying its cookie. `timeoutMs`: the browser's default wait (a
+ * loaded machine can take more than 10 s for a first page).
+ */
+export async function signedInConsole(
+  name: string,
+  email: string,
+  opts: { role?: 'viewer' | 'editor' | 'admin'; javaScriptEnabled?: boolean; timeoutMs?: number } = {},
+): Promise<SignedInConsole> {
+  const db = await freshDatabase();
+  const app = await startApp(db.url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off' }, name);
+  const userId = await addUser(app, email, opts.role ?? 'editor');
+  const sql = await Sql.connect(db.url);
+  const browser = await launchBrowser({ javaScriptEnabled: opts.javaScriptEnabled });
+  if (opts.timeoutMs) browser.context.setDefaultTimeout(opts.timeoutMs);
+  const page = browser.page;
+  const errors = collectPageErrors(page);
+  const cookie = (await sessionFor(app, userId)).cookie.split('=')[1]!;
+  await browser.context.addCookies([{ name: SESSION_COOKIE, value: cookie, url: app.url }]);
+  return {
+    db,
+    app,
+    sql,
+    browser,
+    page,
+    errors,
+    cookie,
+    close: async () => {
+      await browser.close();
+      await sql.end();
+      await app.stop();
+      await db.drop();
+    },
+  };
 }

@@ -4,12 +4,10 @@
 // refused cells marked in place). Each step is checked in the database, not only on screen.
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
-import { addUser, sessionFor } from '../auth/lib.js';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
-import { SESSION_COOKIE } from '../../server/web/auth.js';
-import { collectPageErrors, htmxIdle, launchBrowser, screenshots, skipWithoutBrowser, type Browser } from './lib.js';
+import type { TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
+import type { Sql } from '../helpers/sql.js';
+import { htmxIdle, signedInConsole, screenshots, skipWithoutBrowser, type Browser } from './lib.js';
 
 describe('spreadsheet editing in the grid (e2e)', function () {
   this.timeout(90_000);
@@ -24,16 +22,9 @@ describe('spreadsheet editing in the grid (e2e)', function () {
   before(async function () {
     this.timeout(120_000);
     skipWithoutBrowser(this);
-    db = await freshDatabase();
-    app = await startApp(db.url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off' }, 'e2e-sheet');
-    const userId = await addUser(app, 'sam@example.com', 'editor');
-    sql = await Sql.connect(db.url);
-    browser = await launchBrowser();
-    page = browser.page;
+    const signedIn = await signedInConsole('e2e-sheet', 'sam@example.com');
+    ({ db, app, sql, browser, page, errors } = signedIn);
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.url });
-    errors = collectPageErrors(page);
-    const session = await sessionFor(app, userId);
-    await browser.context.addCookies([{ name: SESSION_COOKIE, value: session.cookie.split('=')[1]!, url: app.url }]);
     const t = await app.request('POST', '/tables', {
       json: { name: 'Parts', fields: [{ name: 'Name', type: 'text' }, { name: 'Qty', type: 'number' }, { name: 'Ok', type: 'boolean' }, { name: 'Notes', type: 'long_text' }] },
     });

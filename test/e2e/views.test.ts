@@ -3,12 +3,10 @@
 // reset", and the grid starting near the top of the page at 1280 and 375 px.
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
-import { addUser, sessionFor } from '../auth/lib.js';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
-import { SESSION_COOKIE } from '../../server/web/auth.js';
-import { collectPageErrors, htmxIdle, launchBrowser, PHONE, screenshots, skipWithoutBrowser, WIDE, type Browser } from './lib.js';
+import type { TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
+import type { Sql } from '../helpers/sql.js';
+import { htmxIdle, signedInConsole, PHONE, screenshots, skipWithoutBrowser, WIDE, type Browser } from './lib.js';
 
 describe('saved views in the console (e2e)', function () {
   this.timeout(60_000);
@@ -23,15 +21,8 @@ describe('saved views in the console (e2e)', function () {
   before(async function () {
     this.timeout(120_000);
     skipWithoutBrowser(this);
-    db = await freshDatabase();
-    app = await startApp(db.url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off' }, 'e2e-views');
-    const userId = await addUser(app, 'eve@example.com', 'editor');
-    sql = await Sql.connect(db.url);
-    browser = await launchBrowser();
-    page = browser.page;
-    errors = collectPageErrors(page);
-    const session = await sessionFor(app, userId);
-    await browser.context.addCookies([{ name: SESSION_COOKIE, value: session.cookie.split('=')[1]!, url: app.url }]);
+    const signedIn = await signedInConsole('e2e-views', 'eve@example.com');
+    ({ db, app, sql, browser, page, errors } = signedIn);
     const t = await app.request('POST', '/tables', { json: { name: 'Stock', fields: [{ name: 'Name', type: 'text' }, { name: 'Qty', type: 'number' }, { name: 'Notes', type: 'long_text' }] } });
     tableId = t.body.id;
     await sql.exec(`INSERT INTO data.stock (name, qty, notes) SELECT 'item ' || i, i, 'n' FROM generate_series(1, 30) i`);
