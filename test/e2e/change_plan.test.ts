@@ -5,11 +5,9 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import type { Page } from 'playwright-core';
-import { addUser, sessionFor } from '../auth/lib.js';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { SESSION_COOKIE } from '../../server/web/auth.js';
-import { collectPageErrors, htmxIdle, launchBrowser, skipWithoutBrowser, type Browser } from './lib.js';
+import type { TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { htmxIdle, signedInConsole, skipWithoutBrowser, type Browser, type SignedInConsole } from './lib.js';
 
 describe('the plan of a schema change beside its button (e2e)', function () {
   this.timeout(120_000);
@@ -18,14 +16,14 @@ describe('the plan of a schema change beside its button (e2e)', function () {
   let browser: Browser | undefined;
   let page: Page;
   let errors: string[] = [];
+  let signedIn: SignedInConsole | undefined;
   let table: { id: number; fields: Array<{ id: number; name: string }> };
 
   before(async function () {
     this.timeout(120_000);
     skipWithoutBrowser(this);
-    db = await freshDatabase();
-    app = await startApp(db.url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off', JOB_THRESHOLD_ROWS: '1000' }, 'e2e-plan');
-    const userId = await addUser(app, 'ada@example.com', 'admin');
+    signedIn = await signedInConsole('e2e-plan', 'ada@example.com', { role: 'admin', timeoutMs: 30_000, env: { JOB_THRESHOLD_ROWS: '1000' } });
+    ({ db, app, browser, page, errors } = signedIn);
     const t = await app.request('POST', '/tables', { json: { name: 'Orders', fields: [{ name: 'Code', type: 'text', column: 'code' }, { name: 'Region', type: 'text', column: 'region' }, { name: 'Amount', type: 'number', column: 'amount' }] } });
     expect(t.status, t.text).to.equal(201);
     table = t.body;
@@ -37,19 +35,11 @@ describe('the plan of a schema change beside its button (e2e)', function () {
     } finally {
       await client.end();
     }
-    browser = await launchBrowser();
-    page = browser.page;
-    page.context().setDefaultTimeout(30_000);
-    errors = collectPageErrors(page);
-    const session = await sessionFor(app, userId);
-    await browser.context.addCookies([{ name: SESSION_COOKIE, value: session.cookie.split('=')[1]!, url: app.url }]);
   });
 
   after(async function () {
     this.timeout(60_000);
-    await browser?.close();
-    await app?.stop();
-    await db?.drop();
+    await signedIn?.close();
   });
 
   afterEach(function () {

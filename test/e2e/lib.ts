@@ -142,10 +142,10 @@ export interface SignedInConsole {
 export async function signedInConsole(
   name: string,
   email: string,
-  opts: { role?: 'viewer' | 'editor' | 'admin'; javaScriptEnabled?: boolean; timeoutMs?: number } = {},
+  opts: { role?: 'viewer' | 'editor' | 'admin'; javaScriptEnabled?: boolean; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<SignedInConsole> {
   const db = await freshDatabase();
-  const app = await startApp(db.url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off' }, name);
+  const app = await startApp(db.url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off', ...opts.env }, name);
   const userId = await addUser(app, email, opts.role ?? 'editor');
   const sql = await Sql.connect(db.url);
   const browser = await launchBrowser({ javaScriptEnabled: opts.javaScriptEnabled });
