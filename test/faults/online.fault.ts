@@ -6,9 +6,10 @@
 // the values right, no trigger, shadow column, invalid index or NOT VALID constraint of
 // ours left, and reconcile clean. And an admin's cancel rolls a running change back.
 import { expect } from 'chai';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { type TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
-import { adminTokenFor, eventually, startDaemon, stopDaemons, type Daemon } from './lib.js';
+import { bigTable, expectReconcileClean, jobEnd, leftovers } from './big_table.js';
+import { eventually, startDaemon, stopDaemons, type Daemon } from './lib.js';
 
 const ROWS = 300_000;
 const ENV = { JOB_STALE_MS: '1500', JOB_POLL_MS: '100', JOB_THRESHOLD_ROWS: '1000', DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off' };
@@ -21,21 +22,12 @@ describe('SIGKILL in the middle of an online schema change: another instance fin
   let table: { id: number; table_name: string; fields: Array<{ id: number; column: string }> };
 
   before(async () => {
-    db = await freshDatabase();
-    sql = await Sql.connect(db.url);
-    token = await adminTokenFor(db.url);
-    const setup = await startDaemon({ DATABASE_URL: db.url, ...ENV }, token);
-    try {
-      const res = await setup.call('POST', '/tables', {
-        json: { name: 'Big', fields: [{ name: 'Amount', type: 'number', column: 'amount' }, { name: 'Code', type: 'text', column: 'code' }, { name: 'Note', type: 'text', column: 'note' }, { name: 'Other', type: 'text', column: 'other' }] },
-      });
-      expect(res.status, res.text).to.equal(201);
-      table = res.body;
-    } finally {
-      await setup.stop();
-    }
-    await sql.exec(`INSERT INTO data.big (amount, code, note, other) SELECT g, 'c' || g, 'n', 'o' || g FROM generate_series(1, ${ROWS}) g`);
-    await sql.exec(`ANALYZE data.big`);
+    ({ db, sql, token, table } = await bigTable(
+      'Big',
+      [{ name: 'Amount', type: 'number', column: 'amount' }, { name: 'Code', type: 'text', column: 'code' }, { name: 'Note', type: 'text', column: 'note' }, { name: 'Other', type: 'text', column: 'other' }],
+      (rel) => `INSERT INTO ${rel} (amount, code, note, other) SELECT g, 'c' || g, 'n', 'o' || g FROM generate_series(1, ${ROWS}) g`,
+      ENV,
+    ));
   });
   after(async () => {
     await stopDaemons();
@@ -43,38 +35,15 @@ describe('SIGKILL in the middle of an online schema change: another instance fin
     await db?.drop();
   });
 
-  const leftovers = async () =>
-    sql.rows(
-      `SELECT 'index ' || c.relname AS what FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'data.big'::regclass AND (NOT i.indisvalid OR c.relname ~ '_new_')
-       UNION ALL SELECT 'constraint ' || conname FROM pg_constraint WHERE conrelid = 'data.big'::regclass AND (NOT convalidated OR conname ~ '^nn_|_new_')
-       UNION ALL SELECT 'column ' || attname FROM pg_attribute WHERE attrelid = 'data.big'::regclass AND attname ~ '^_tw_new_' AND NOT attisdropped
-       UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE tgrelid = 'data.big'::regclass AND tgname ~ '^tw_sync_'
-       UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE proname ~ '^tw_sync_'`,
-    );
-
   async function killWhen(daemon: Daemon, what: string, reached: () => Promise<boolean>): Promise<void> {
     await eventually(what, reached, 120_000, 20);
     daemon.cli.child.kill('SIGKILL');
     expect((await daemon.cli.exited).signal).to.equal('SIGKILL');
   }
 
-  async function finishedBy(other: Daemon, jobId: number): Promise<any> {
-    return eventually(
-      `job ${jobId} finished by the other instance`,
-      async () => {
-        const res = await other.call('GET', `/jobs/${jobId}`);
-        return res.body.status === 'done' || res.body.status === 'failed' ? res.body : undefined;
-      },
-      180_000,
-      200,
-    );
-  }
-
   async function expectClean(d: Daemon) {
-    expect(await leftovers(), 'nothing of the change in flight is left').to.deep.equal([]);
-    const report = (await d.call('GET', '/reconcile')).body;
-    expect(report.items, JSON.stringify(report.items)).to.deep.equal([]);
-    expect(report.in_flight).to.deep.equal([]);
+    expect(await leftovers(sql, 'data.big'), 'nothing of the change in flight is left').to.deep.equal([]);
+    await expectReconcileClean(d);
   }
 
   const cases: Array<{ what: string; field: number; body: Record<string, unknown>; hold?: string; reached: () => Promise<boolean>; check: () => Promise<void> }> = [
@@ -121,7 +90,7 @@ describe('SIGKILL in the middle of an online schema change: another instance fin
       }
       const res = { body: { id: (c as { jobId?: number }).jobId! } };
       const b = await startDaemon({ DATABASE_URL: db.url, ...ENV }, token);
-      const job = await finishedBy(b, res.body.id);
+      const job = await jobEnd(b, res.body.id);
       expect(job.status, JSON.stringify(job.error)).to.equal('done');
       expect(job.attempts, 'run twice: killed, then resumed').to.equal(2);
       await c.check();
@@ -138,7 +107,7 @@ describe('SIGKILL in the middle of an online schema change: another instance fin
     await eventually('the backfill going', async () => (await sql.rows(`SELECT 1 FROM tablewright.online_changes WHERE step = 'backfill' AND status = 'running'`)).length > 0, 120_000, 20);
     const cancel = await a.call('POST', `/jobs/${res.body.id}/cancel`);
     expect(cancel.status, cancel.text).to.equal(202);
-    const job = await finishedBy(a, res.body.id);
+    const job = await jobEnd(a, res.body.id);
     expect(job.status).to.equal('failed');
     expect(job.error.code).to.equal('cancelled');
     const field = (await a.call('GET', `/tables/${table.id}/fields/${fid}`)).body;

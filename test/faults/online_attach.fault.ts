@@ -9,10 +9,11 @@
 // again, attaches once; no invalid index, trigger or half-made constraint; the metadata
 // says what the catalog has; reconcile clean with nothing in flight.
 import { expect } from 'chai';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { type TestDatabase } from '../helpers/db.js';
 import { SCHEMA_LOCK_NAMESPACE } from '../../server/schema/change.js';
 import { Sql } from '../helpers/sql.js';
-import { adminTokenFor, eventually, startDaemon, stopDaemons, type Daemon } from './lib.js';
+import { bigTable, expectReconcileClean, jobEnd, leftovers, waitingOn as waitingOnLock } from './big_table.js';
+import { eventually, startDaemon, stopDaemons, type Daemon } from './lib.js';
 
 const ROWS = 100_000;
 const ENV = {
@@ -34,29 +35,17 @@ describe('SIGKILL between the concurrent index build and the attach: another ins
   const fid = (i: number) => table.fields[i]!.id;
 
   before(async () => {
-    db = await freshDatabase();
-    sql = await Sql.connect(db.url);
-    token = await adminTokenFor(db.url);
-    const setup = await startDaemon({ DATABASE_URL: db.url, ...ENV }, token);
-    try {
-      const res = await setup.call('POST', '/tables', {
-        json: {
-          name: 'Attach',
-          fields: [
-            { name: 'Code', type: 'text', column: 'code' },
-            { name: 'Kind', type: 'text', column: 'kind' },
-            { name: 'Left', type: 'text', column: 'l' },
-            { name: 'Right', type: 'number', column: 'r' },
-          ],
-        },
-      });
-      expect(res.status, res.text).to.equal(201);
-      table = res.body;
-    } finally {
-      await setup.stop();
-    }
-    await sql.exec(`INSERT INTO data.attach (code, kind, l, r) SELECT 'c' || g, 'k' || (g % 100), 'l' || (g % 1000), g / 1000 FROM generate_series(1, ${ROWS}) g`);
-    await sql.exec(`ANALYZE data.attach`);
+    ({ db, sql, token, table } = await bigTable(
+      'Attach',
+      [
+        { name: 'Code', type: 'text', column: 'code' },
+        { name: 'Kind', type: 'text', column: 'kind' },
+        { name: 'Left', type: 'text', column: 'l' },
+        { name: 'Right', type: 'number', column: 'r' },
+      ],
+      (rel) => `INSERT INTO ${rel} (code, kind, l, r) SELECT 'c' || g, 'k' || (g % 100), 'l' || (g % 1000), g / 1000 FROM generate_series(1, ${ROWS}) g`,
+      ENV,
+    ));
   });
   after(async () => {
     await stopDaemons();
@@ -64,35 +53,15 @@ describe('SIGKILL between the concurrent index build and the attach: another ins
     await db?.drop();
   });
 
-  const leftovers = async () =>
-    sql.rows(
-      `SELECT 'index ' || c.relname AS what FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'data.attach'::regclass AND (NOT i.indisvalid OR NOT i.indisready)
-       UNION ALL SELECT 'constraint ' || conname FROM pg_constraint WHERE conrelid = 'data.attach'::regclass AND NOT convalidated
-       UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE tgrelid = 'data.attach'::regclass AND tgname ~ '^tw_sync_'
-       UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE proname ~ '^tw_sync_'`,
-    );
+  const inFlight = () => leftovers(sql, 'data.attach');
 
-  /** The daemon's backend waiting for a lock on a statement matching re. */
-  const waitingOn = (re: string) => async () =>
-    (await sql.rows(`SELECT 1 FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query ~ $1`, [re])).length > 0;
+  const waitingOn = (re: string) => waitingOnLock(sql, re);
 
   const indexValid = async (name: string) =>
     (await sql.rows(`SELECT i.indisvalid AND i.indisready AS ok FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1`, [name]))[0]?.ok ?? null;
 
   const audited = async (changeId: number) =>
     (await sql.rows(`SELECT operation FROM tablewright.audit WHERE details->>'online_change' = $1 ORDER BY id`, [String(changeId)])).map((r) => r.operation);
-
-  async function jobEnd(d: Daemon, jobId: number): Promise<any> {
-    return eventually(
-      `job ${jobId} ended`,
-      async () => {
-        const res = await d.call('GET', `/jobs/${jobId}`);
-        return res.body.status === 'done' || res.body.status === 'failed' ? res.body : undefined;
-      },
-      180_000,
-      200,
-    );
-  }
 
   /**
    * Starts the change on one instance and stops its job between the build and the attach:
@@ -155,11 +124,9 @@ describe('SIGKILL between the concurrent index build and the attach: another ins
   }
 
   async function expectClean(d: Daemon, changeId: number) {
-    expect(await leftovers(), 'no invalid index, NOT VALID constraint or trigger').to.deep.equal([]);
+    expect(await inFlight(), 'no invalid index, NOT VALID constraint or trigger').to.deep.equal([]);
     expect(await sql.one(`SELECT status FROM tablewright.online_changes WHERE id = $1`, [changeId])).to.deep.equal({ status: 'done' });
-    const report = (await d.call('GET', '/reconcile')).body;
-    expect(report.items, JSON.stringify(report.items)).to.deep.equal([]);
-    expect(report.in_flight).to.deep.equal([]);
+    await expectReconcileClean(d);
   }
 
   it('a single-field UNIQUE, killed inside the attach: the valid index is attached as its constraint once, not built again', async () => {

@@ -17,9 +17,10 @@
 // lock, the table's metadata row, a row of the table; each attempt waits LOCK_ATTEMPT_MS =
 // 10 s here), so the kill lands on a known statement.
 import { expect } from 'chai';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { type TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
-import { adminTokenFor, eventually, startDaemon, stopDaemons, type Daemon } from './lib.js';
+import { bigTable, expectReconcileClean, jobEnd, leftovers, waitingOn as waitingOnLock } from './big_table.js';
+import { eventually, startDaemon, stopDaemons, type Daemon } from './lib.js';
 
 const ROWS = 150_000;
 const ENV = {
@@ -41,29 +42,17 @@ describe('SIGKILL at the validate, swap and rollback steps of an online change; 
   const fid = (i: number) => table.fields[i]!.id;
 
   before(async () => {
-    db = await freshDatabase();
-    sql = await Sql.connect(db.url);
-    token = await adminTokenFor(db.url);
-    const setup = await startDaemon({ DATABASE_URL: db.url, ...ENV }, token);
-    try {
-      const res = await setup.call('POST', '/tables', {
-        json: {
-          name: 'Steps',
-          fields: [
-            { name: 'Code', type: 'text', column: 'code' },
-            { name: 'Amount', type: 'number', column: 'amount' },
-            { name: 'Other', type: 'text', column: 'other' },
-            { name: 'Spent', type: 'number', column: 'spent' },
-          ],
-        },
-      });
-      expect(res.status, res.text).to.equal(201);
-      table = res.body;
-    } finally {
-      await setup.stop();
-    }
-    await sql.exec(`INSERT INTO data.steps (code, amount, other, spent) SELECT 'c' || g, g, CASE WHEN g % 10 = 0 THEN 'x' || g ELSE g::text END, g FROM generate_series(1, ${ROWS}) g`);
-    await sql.exec(`ANALYZE data.steps`);
+    ({ db, sql, token, table } = await bigTable(
+      'Steps',
+      [
+        { name: 'Code', type: 'text', column: 'code' },
+        { name: 'Amount', type: 'number', column: 'amount' },
+        { name: 'Other', type: 'text', column: 'other' },
+        { name: 'Spent', type: 'number', column: 'spent' },
+      ],
+      (rel) => `INSERT INTO ${rel} (code, amount, other, spent) SELECT 'c' || g, g, CASE WHEN g % 10 = 0 THEN 'x' || g ELSE g::text END, g FROM generate_series(1, ${ROWS}) g`,
+      ENV,
+    ));
   });
   after(async () => {
     await stopDaemons();
@@ -72,26 +61,15 @@ describe('SIGKILL at the validate, swap and rollback steps of an online change; 
   });
 
   /** Our objects that only a change in flight has. */
-  const leftovers = async () =>
-    sql.rows(
-      `SELECT 'index ' || c.relname AS what FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'data.steps'::regclass AND (NOT i.indisvalid OR c.relname ~ '_new_')
-       UNION ALL SELECT 'constraint ' || conname FROM pg_constraint WHERE conrelid = 'data.steps'::regclass AND (NOT convalidated OR conname ~ '^nn_|_new_')
-       UNION ALL SELECT 'column ' || attname FROM pg_attribute WHERE attrelid = 'data.steps'::regclass AND attname ~ '^_tw_new_' AND NOT attisdropped
-       UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE tgrelid = 'data.steps'::regclass AND tgname ~ '^tw_sync_'
-       UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE proname ~ '^tw_sync_'`,
-    );
+  const inFlight = () => leftovers(sql, 'data.steps');
 
   async function expectClean(d: Daemon) {
-    expect(await leftovers(), 'nothing of the change in flight is left').to.deep.equal([]);
+    expect(await inFlight(), 'nothing of the change in flight is left').to.deep.equal([]);
     expect(await sql.rows(`SELECT id, status FROM tablewright.online_changes WHERE status = 'running'`), 'no change left running').to.deep.equal([]);
-    const report = (await d.call('GET', '/reconcile')).body;
-    expect(report.items, JSON.stringify(report.items)).to.deep.equal([]);
-    expect(report.in_flight).to.deep.equal([]);
+    await expectReconcileClean(d);
   }
 
-  /** The daemon's backend waiting for a lock on a statement matching re. */
-  const waitingOn = (re: string) => async () =>
-    (await sql.rows(`SELECT 1 FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query ~ $1`, [re])).length > 0;
+  const waitingOn = (re: string) => waitingOnLock(sql, re);
 
   /** The change in flight has its shadow column (and trigger), committed. */
   const shadowAdded = async () => (await sql.rows(`SELECT 1 FROM tablewright.online_changes WHERE step IN ('add_shadow', 'backfill') AND status = 'running'`)).length > 0;
@@ -99,18 +77,6 @@ describe('SIGKILL at the validate, swap and rollback steps of an online change; 
   async function kill(d: Daemon) {
     d.cli.child.kill('SIGKILL');
     expect((await d.cli.exited).signal).to.equal('SIGKILL');
-  }
-
-  async function jobEnd(d: Daemon, jobId: number): Promise<any> {
-    return eventually(
-      `job ${jobId} ended`,
-      async () => {
-        const res = await d.call('GET', `/jobs/${jobId}`);
-        return res.body.status === 'done' || res.body.status === 'failed' ? res.body : undefined;
-      },
-      180_000,
-      200,
-    );
   }
 
   const columnType = async (col: string) => (await sql.one(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'data.steps'::regclass AND attname = $1`, [col])).t;
@@ -215,7 +181,7 @@ describe('SIGKILL at the validate, swap and rollback steps of an online change; 
       await eventually('the rollback waiting at its version bump', waitingOn('UPDATE tablewright.tables SET version'), 120_000);
       await kill(a);
       await holder.exec('ROLLBACK');
-      expect((await leftovers()).length, 'the killed rollback undid nothing').to.be.greaterThan(0);
+      expect((await inFlight()).length, 'the killed rollback undid nothing').to.be.greaterThan(0);
       const b = await startDaemon({ DATABASE_URL: db.url, ...ENV }, token);
       const job = await jobEnd(b, res.body.id);
       expect(job.status).to.equal('failed');
@@ -253,7 +219,7 @@ describe('SIGKILL at the validate, swap and rollback steps of an online change; 
       await holder.end();
       await a.stop(1000);
     }
-    expect((await leftovers()).length, 'the dead change left its shadow column and trigger').to.be.greaterThan(0);
+    expect((await inFlight()).length, 'the dead change left its shadow column and trigger').to.be.greaterThan(0);
     const b = await startDaemon({ DATABASE_URL: db.url, ...ENV }, token);
     const job = await jobEnd(b, res.body.id);
     expect(job.status).to.equal('failed');

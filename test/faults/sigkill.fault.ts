@@ -5,10 +5,11 @@
 // not at all, and a job the dead process was running ends failed or is run again.
 import { expect } from 'chai';
 import { performance } from 'node:perf_hooks';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { type TestDatabase } from '../helpers/db.js';
 import { runCli } from '../helpers/process.js';
 import { Sql } from '../helpers/sql.js';
-import { adminTokenFor, columnsBothWays, daemonLogged, eventually, LEVEL, startDaemon, stopDaemons, type Daemon } from './lib.js';
+import { bigTable } from './big_table.js';
+import { columnsBothWays, daemonLogged, eventually, LEVEL, startDaemon, stopDaemons, type Daemon } from './lib.js';
 
 const ROWS = 500_000;
 
@@ -29,22 +30,11 @@ describe('SIGKILL in the middle of a schema change on a large table', function (
   let table: { id: number; table_name: string; fields: Array<{ id: number; column: string }> };
 
   before(async () => {
-    db = await freshDatabase();
-    sql = await Sql.connect(db.url);
-    token = await adminTokenFor(db.url);
-    const setup = await startDaemon({ DATABASE_URL: db.url }, token);
-    try {
-      const res = await setup.call('POST', '/tables', {
-        json: { name: 'Big', fields: [{ name: 'Amount', type: 'text' }, { name: 'Code', type: 'text' }, { name: 'Amount in a job', type: 'text' }] },
-      });
-      expect(res.status, res.text).to.equal(201);
-      table = res.body;
-    } finally {
-      await setup.stop();
-    }
-    const [amount, code, amount2] = table.fields.map((f) => f.column);
-    await sql.exec(`INSERT INTO data.${table.table_name} (${amount}, ${code}, ${amount2}) SELECT (g % 100000)::text, 'c' || g, (g % 777)::text FROM generate_series(1, ${ROWS}) g`);
-    await sql.exec(`ANALYZE data.${table.table_name}`);
+    ({ db, sql, token, table } = await bigTable(
+      'Big',
+      [{ name: 'Amount', type: 'text' }, { name: 'Code', type: 'text' }, { name: 'Amount in a job', type: 'text' }],
+      (rel, [amount, code, amount2]) => `INSERT INTO ${rel} (${amount}, ${code}, ${amount2}) SELECT (g % 100000)::text, 'c' || g, (g % 777)::text FROM generate_series(1, ${ROWS}) g`,
+    ));
   });
   after(async () => {
     await stopDaemons();
