@@ -6,39 +6,12 @@
 import { z } from 'zod';
 import { asText, isEmpty, lit, wholeNumberInput } from './common.js';
 import { RawJson } from './exact_json.js';
-import { COLORS, type Choice, type SelectOpts } from './single_select.js';
+import { choicesSchema, type Choice, type SelectOpts } from './single_select.js';
 import { FieldValueError, type FieldTypeDef } from './types.js';
 
-const choice = z
-  .object({
-    id: z.number().int().min(1).max(2_000_000_000).optional(),
-    label: z
-      .string()
-      .trim()
-      .min(1, 'an option needs a label')
-      .max(100, 'an option label is at most 100 characters')
-      .refine((s) => !s.includes('\0'), 'may not contain NUL bytes')
-      .refine((s) => !s.includes(','), 'a multiple select option label may not contain a comma (values are written as comma-separated labels)'),
-    color: z.enum(COLORS).default('gray'),
-  })
-  .strict();
-
-const options = z
-  .object({ choices: z.array(choice).max(500, 'at most 500 options').default([]) })
-  .strict()
-  .superRefine((o, ctx) => {
-    const labels = new Set<string>();
-    const ids = new Set<number>();
-    for (const c of o.choices) {
-      const key = c.label.toLowerCase();
-      if (labels.has(key)) ctx.addIssue({ code: 'custom', message: `two options are labelled "${c.label}"` });
-      labels.add(key);
-      if (c.id !== undefined) {
-        if (ids.has(c.id)) ctx.addIssue({ code: 'custom', message: `two options have the id ${c.id}` });
-        ids.add(c.id);
-      }
-    }
-  });
+const options = choicesSchema((s) =>
+  s.refine((l) => !l.includes(','), 'a multiple select option label may not contain a comma (values are written as comma-separated labels)'),
+);
 
 export const OPTION_IDS_TYPE = 'tablewright.option_ids';
 

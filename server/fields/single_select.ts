@@ -6,35 +6,37 @@ import { FieldValueError, type FieldTypeDef } from './types.js';
 
 export const COLORS = ['gray', 'blue', 'green', 'yellow', 'orange', 'red', 'purple', 'pink'] as const;
 
-const choice = z
-  .object({
-    id: z.number().int().min(1).max(2_000_000_000).optional(),
-    label: z
-      .string()
-      .trim()
-      .min(1, 'an option needs a label')
-      .max(100, 'an option label is at most 100 characters')
-      .refine((s) => !s.includes('\0'), 'may not contain NUL bytes'),
-    color: z.enum(COLORS).default('gray'),
-  })
-  .strict();
-
-const options = z
-  .object({ choices: z.array(choice).max(500, 'at most 500 options').default([]) })
-  .strict()
-  .superRefine((o, ctx) => {
-    const labels = new Set<string>();
-    const ids = new Set<number>();
-    for (const c of o.choices) {
-      const key = c.label.toLowerCase();
-      if (labels.has(key)) ctx.addIssue({ code: 'custom', message: `two options are labelled "${c.label}"` });
-      labels.add(key);
-      if (c.id !== undefined) {
-        if (ids.has(c.id)) ctx.addIssue({ code: 'custom', message: `two options have the id ${c.id}` });
-        ids.add(c.id);
+/** The options of a select field: at most 500, labels unique (ignoring case), ids unique. `label` may refine labels further. */
+export function choicesSchema(label: (s: z.ZodString) => z.ZodType<string> = (s) => s) {
+  const choice = z
+    .object({
+      id: z.number().int().min(1).max(2_000_000_000).optional(),
+      label: label(z.string().trim().min(1, 'an option needs a label').max(100, 'an option label is at most 100 characters')).refine(
+        (s) => !s.includes('\0'),
+        'may not contain NUL bytes',
+      ),
+      color: z.enum(COLORS).default('gray'),
+    })
+    .strict();
+  return z
+    .object({ choices: z.array(choice).max(500, 'at most 500 options').default([]) })
+    .strict()
+    .superRefine((o, ctx) => {
+      const labels = new Set<string>();
+      const ids = new Set<number>();
+      for (const c of o.choices) {
+        const key = c.label.toLowerCase();
+        if (labels.has(key)) ctx.addIssue({ code: 'custom', message: `two options are labelled "${c.label}"` });
+        labels.add(key);
+        if (c.id !== undefined) {
+          if (ids.has(c.id)) ctx.addIssue({ code: 'custom', message: `two options have the id ${c.id}` });
+          ids.add(c.id);
+        }
       }
-    }
-  });
+    });
+}
+
+const options = choicesSchema();
 
 export type Choice = { id: number; label: string; color: (typeof COLORS)[number] };
 export type SelectOpts = { choices: Choice[] };
