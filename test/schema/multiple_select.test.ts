@@ -202,6 +202,23 @@ describe('multiple_select fields', function () {
     expect(res.body.error.field).to.match(/^options/);
   });
 
+  it('the option rules single_select has hold here too: labels unique ignoring case, ids unique, no NUL, at most 500 (each a 400 naming options)', async () => {
+    const before = (await app.request('GET', `/tables/${tid}/fields/${fid}`)).body.options;
+    const bad: Array<[string, unknown[], RegExp]> = [
+      ['same label, other case', [{ label: 'Red' }, { label: 'red' }], /two options are labelled/],
+      ['same id', [{ id: 7, label: 'x' }, { id: 7, label: 'y' }], /two options have the id 7/],
+      ['NUL byte', [{ label: 'a\u0000b' }], /NUL/],
+      ['501 options', Array.from({ length: 501 }, (_, i) => ({ label: `o${i}` })), /at most 500/],
+    ];
+    for (const [what, choices, said] of bad) {
+      const res = await app.request('PATCH', `/tables/${tid}/fields/${fid}`, { json: { options: { choices } } });
+      expect(res.status, what).to.equal(400);
+      expect(res.body.error.field, what).to.match(/^options/);
+      expect(res.body.error.message, what).to.match(said);
+    }
+    expect((await app.request('GET', `/tables/${tid}/fields/${fid}`)).body.options, 'nothing changed').to.deep.equal(before);
+  });
+
   it('adoption: a DBA-made integer[] column is adopted read-only (ids without labels), our own domain column as a multiple select; reconcile is clean after', async () => {
     const nid = (await sql.one(`SELECT id FROM tablewright.tables WHERE table_name = 'notes'`)).id;
     await sql.exec(`ALTER TABLE data.notes ADD COLUMN dba_ids integer[], ADD COLUMN dba_opts tablewright.option_ids`);
