@@ -126,9 +126,7 @@ export class CopyBatches {
    * `refused` (skip mode): told each row PostgreSQL refused, by its index in `rows`.
    */
   async send(rows: RowBuffer, lines: number[], refused?: (err: unknown, index: number) => Promise<void>): Promise<void> {
-    const w0 = performance.now();
     await this.drain();
-    (globalThis as any).__wait = ((globalThis as any).__wait ?? 0) + performance.now() - w0;
     const p = (this.skip && refused ? this.guarded(rows, lines, refused) : this.copy(rows.bytes()).then(() => void (this.accepted += rows.count))).catch(
       (err: unknown) => {
         throw err instanceof BatchFailure ? err.error : this.onBatchError(err, lines);
@@ -187,10 +185,6 @@ export class CopyBatches {
   }
 
   private async copy(data: Buffer): Promise<void> {
-    const c0 = performance.now();
-    try { await this.copy0(data); } finally { (globalThis as any).__copy = ((globalThis as any).__copy ?? 0) + performance.now() - c0; }
-  }
-  private async copy0(data: Buffer): Promise<void> {
     const stream = this.client.query(copyFrom(this.sql));
     const done = new Promise<void>((resolve, reject) => {
       stream.on('finish', resolve);

@@ -6,6 +6,8 @@
 //     created and every row loaded by the COPY engine, one transaction)
 //   - append: POST /tables/:id/rows/import into a table with the same 12 fields
 //   - psql's \copy of the same file into an equivalent plain table (the floor)
+//   - dry_run=1 of the same file: the time from the upload's start to the answer (the
+//     server reads a sample, not the file; the client stops sending once answered)
 //   - BENCH_IMPORT_OLD=1: also the row-by-row path before issue 17 (INSERTs of 500 rows)
 // each with rows/s, the ratio to the floor, and the peak RSS of this process (the
 // instance runs in it) during the import.
@@ -123,6 +125,39 @@ function postFile(app: TestApp, path: string, file: string): Promise<{ status: n
   });
 }
 
+/**
+ * POST /tables/import?dry_run=1 with the file streamed as the body: the time from the first
+ * byte sent to the whole answer, as a client that stops sending once answered sees it.
+ */
+function dryRun(app: TestApp, file: string): Promise<{ ms: number; fields: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const body = createReadStream(file);
+    const req = http.request(new URL('/tables/import?dry_run=1&name=Dry', app.url), { method: 'POST', headers: { Authorization: `Bearer ${app.adminToken}`, Accept: 'application/json', 'Content-Type': 'text/csv' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        const ms = performance.now() - t0;
+        body.unpipe(req);
+        body.destroy();
+        req.destroy();
+        try {
+          const json = JSON.parse(text) as { fields?: unknown[] };
+          if (res.statusCode !== 200 || !Array.isArray(json.fields)) throw new Error(`dry run answered ${res.statusCode}: ${text.slice(0, 300)}`);
+          resolve({ ms, fields: json.fields.length });
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+    });
+    req.on('error', (err) => {
+      if (!req.destroyed) reject(err);
+    });
+    body.pipe(req);
+  });
+}
+
 export async function benchImport(url: string): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tw-bench-import-'));
   const app = await startApp(url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off', PG_CONNECT_TIMEOUT_MS: '30000', HTTP_REQUEST_TIMEOUT_MS: '3600000', IMPORT_MAX_BYTES: String(4 * 1024 * 1024 * 1024), STATEMENT_TIMEOUT_MS: '0' }, 'bench');
@@ -160,6 +195,9 @@ export async function benchImport(url: string): Promise<void> {
     }
     const vsFloor = (t: { ms: number }) => ({ 'of floor': floor ? `${((floor.ms / t.ms) * 100).toFixed(0)}%` : '-' });
 
+    const dry = await dryRun(app, file);
+    figures.push({ name: `dry_run=1 of the file: upload to answer (${dry.fields} fields inferred from the sample)`, unit: 'request', samples: 1, medianMs: dry.ms, p99Ms: dry.ms, extra: {} });
+
     const created = await timed(async () => {
       const res = await postFile(app, '/tables/import?name=Created%20from%20file&async=0', file);
       if (res.status !== 201 || res.body.imported !== ROWS) throw new Error(`create from file answered ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
@@ -189,7 +227,7 @@ export async function benchImport(url: string): Promise<void> {
     const ratio = (t: { ms: number }) => (floor ? (floor.ms / t.ms).toFixed(2) : '-');
     process.stdout.write(
       `create-from-file ${rate(created).toLocaleString('en')} rows/s, append ${rate(appended).toLocaleString('en')} rows/s, psql floor ${floor ? rate(floor).toLocaleString('en') : '-'} rows/s; ` +
-        `ratio to the floor: create ${ratio(created)}, append ${ratio(appended)}; peak RSS ${Math.max(created.rssMb, appended.rssMb)} MB\n`,
+        `ratio to the floor: create ${ratio(created)}, append ${ratio(appended)}; peak RSS ${Math.max(created.rssMb, appended.rssMb)} MB; dry run ${(dry.ms / 1000).toFixed(2)} s\n`,
     );
   } finally {
     await app.stop();
