@@ -8,6 +8,9 @@
 // (reported, the next line is read); a quote closed and followed by something other than a
 // comma or a line end, one never closed, or a record longer than the limit, ends the file.
 
+/** Longest record read (one line of the file, quoted line breaks included). */
+export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
 export interface CsvRecord {
   cells: string[];
   line: number;

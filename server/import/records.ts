@@ -1,9 +1,8 @@
 // A file's records, header first, each with the line (CSV) or row (xlsx) it starts on: what
 // inference samples and what the import loads. Errors name the line, as the import does.
 import { Readable } from 'node:stream';
-import { CsvReader, CsvSyntaxError, type CsvRecord } from './copy_csv.js';
+import { CsvReader, CsvSyntaxError, MAX_RECORD_BYTES, type CsvRecord } from './copy_csv.js';
 import { invalidCsv } from '../model/csv.js';
-import { MAX_RECORD_BYTES } from './engine.js';
 
 export interface SourceRecord {
   record: string[];

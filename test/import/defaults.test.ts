@@ -4,7 +4,7 @@
 // the table come back as PostgreSQL evaluates them, and only the mapped ones run.
 import { expect } from 'chai';
 import { withTransaction } from '../../server/db/tx.js';
-import { defaultTexts } from '../../server/import/engine.js';
+import { defaultTexts } from '../../server/import/column_defaults.js';
 import { compileModel } from '../../server/model/compile.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
