@@ -27,6 +27,8 @@ export class CsvSyntaxError extends Error {
   }
 }
 
+import { badByteAt, CUT_CHARACTER_REASON, notUtf8Reason, unfinishedTail } from './utf8.js';
+
 const QUOTE = 34;
 const COMMA = 44;
 const LF = 10;
@@ -53,6 +55,8 @@ export class CsvReader {
   private started = false;
   private bad: string | null = null;
   private quoteLine = 1;
+  /** the chunk before (a bad character may have begun in it) */
+  private prev: Buffer = Buffer.alloc(0);
 
   constructor(private readonly maxRecord: number) {}
 
@@ -64,6 +68,7 @@ export class CsvReader {
     } catch {
       throw this.notUtf8(chunk);
     }
+    this.prev = chunk;
     if (!this.started && text.length) {
       this.started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -77,7 +82,7 @@ export class CsvReader {
     try {
       rest = this.decoder.decode();
     } catch {
-      throw new CsvSyntaxError(this.line, `line ${this.line}: the file ends inside a UTF-8 character (the file is not UTF-8 text: save it as UTF-8)`);
+      throw new CsvSyntaxError(this.line, CUT_CHARACTER_REASON);
     }
     const out = this.scan(rest);
     if (this.state === State.Quoted) throw new CsvSyntaxError(this.quoteLine, `a quote opened on line ${this.quoteLine} is never closed`);
@@ -88,10 +93,8 @@ export class CsvReader {
 
   /** The refusal of a chunk that is not UTF-8, naming the line of its first bad byte. */
   private notUtf8(chunk: Buffer): CsvSyntaxError {
-    const at = firstBadUtf8(chunk);
-    let line = this.line;
-    for (let i = chunk.indexOf(LF); i >= 0 && i < at; i = chunk.indexOf(LF, i + 1)) line++;
-    return new CsvSyntaxError(line, `line ${line}: bytes that are not UTF-8 (byte 0x${chunk[at]?.toString(16).padStart(2, '0') ?? '??'}): save the file as UTF-8; nothing is read as a replacement character`);
+    const bad = badByteAt(unfinishedTail(this.prev), chunk, this.line);
+    return new CsvSyntaxError(bad.line, notUtf8Reason(bad.byte));
   }
 
   private endRecord(out: CsvRecord[]): void {
@@ -222,24 +225,4 @@ export class CsvReader {
     if (pending > this.maxRecord) throw new CsvSyntaxError(this.recLine, `the record is longer than ${Math.round(this.maxRecord / 1024 / 1024)} MB`);
     return out;
   }
-}
-
-/** The offset of the first byte that cannot begin or continue a UTF-8 character here (a sequence cut by the chunk's end is not counted). */
-export function firstBadUtf8(b: Buffer): number {
-  const cont = (i: number, lo = 0x80, hi = 0xbf) => i >= b.length || (b[i]! >= lo && b[i]! <= hi);
-  for (let i = 0; i < b.length; ) {
-    const c = b[i]!;
-    if (c < 0x80) i++;
-    else if (c >= 0xc2 && c <= 0xdf) {
-      if (!cont(i + 1)) return i;
-      i += 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      if (!cont(i + 1, c === 0xe0 ? 0xa0 : 0x80, c === 0xed ? 0x9f : 0xbf) || !cont(i + 2)) return i;
-      i += 3;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      if (!cont(i + 1, c === 0xf0 ? 0x90 : 0x80, c === 0xf4 ? 0x8f : 0xbf) || !cont(i + 2) || !cont(i + 3)) return i;
-      i += 4;
-    } else return i;
-  }
-  return 0; // the bad sequence began in an earlier chunk
 }

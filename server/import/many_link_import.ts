@@ -7,9 +7,9 @@ import type pg from 'pg';
 import { unprocessable } from '../errors.js';
 import { importWithHistory } from '../history/import.js';
 import type { Model, ModelField } from '../model/compile.js';
-import { mapHeader } from '../model/csv.js';
+import { invalidCsv, mapHeader } from '../model/csv.js';
 import { isManyLink } from '../schema/m2m.js';
-import { CsvReader, MAX_RECORD_BYTES } from './copy_csv.js';
+import { CsvReader, CsvSyntaxError, MAX_RECORD_BYTES } from './copy_csv.js';
 import type { CopyImportOptions, CopyImportResult } from './engine.js';
 
 /**
@@ -18,7 +18,15 @@ import type { CopyImportOptions, CopyImportResult } from './engine.js';
  */
 export async function manyLinkOfFile(model: Model, source: Readable, opts: CopyImportOptions): Promise<{ many: ModelField | null; stream: Readable }> {
   if (!model.fields.some((f) => isManyLink(f.meta))) return { many: null, stream: source };
-  const { header, stream } = await peekHeader(source);
+  let peeked: Awaited<ReturnType<typeof peekHeader>>;
+  try {
+    peeked = await peekHeader(source);
+  } catch (err) {
+    // bytes that are not UTF-8, or a record past the limit, in the first chunk: its line
+    if (err instanceof CsvSyntaxError) throw invalidCsv(err.line, undefined, err.message);
+    throw err;
+  }
+  const { header, stream } = peeked;
   if (!header) return { many: null, stream };
   const mapped = opts.columns ? header.map((h) => model.byColumn.get(opts.columns![h.trim()] ?? '') ?? null) : mapHeader(model, header, opts.ignoreUnknown);
   return { many: mapped.find((f) => f && isManyLink(f.meta)) ?? null, stream };

@@ -2,7 +2,9 @@
 //
 // Export walks the listing with the keyset cursor (never OFFSET), a page of 1000 rows at a
 // time, so that a table of any size streams in constant memory and in a stable order.
-// Import reads a stream record by record (csv-parse), maps the header to fields, parses
+// Import reads a stream record by record (csv-parse, after a strict UTF-8 decoding: bytes
+// that are not UTF-8 are refused naming their line, as the COPY engine's reader does,
+// never read as U+FFFD), maps the header to fields, parses
 // every value with its field type, and inserts in batches inside the caller's transaction:
 // one bad row anywhere means nothing is written.
 import type { Readable } from 'node:stream';
@@ -15,6 +17,7 @@ import type { Queryable } from '../db/pool.js';
 import { AppError, unprocessable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { jsonText } from '../fields/json.js';
+import { badUtf8Line, Utf8Guard } from '../import/utf8.js';
 import type { Model, ModelField } from './compile.js';
 import { createRow, createRows, listRows, parseRowInput, writeTarget, type ListRequest, type Row } from './rows.js';
 
@@ -174,7 +177,10 @@ export function mapHeader(model: Model, header: string[], ignoreUnknown = false)
  * within them: the import itself will.
  */
 export function checkCsvHeader(model: Model, firstBytes: Buffer, whole: boolean, ignoreUnknown = false): void {
-  if (!whole && firstBytes.indexOf(0x0a) < 0) return;
+  const nl = firstBytes.indexOf(0x0a);
+  if (!whole && nl < 0) return;
+  const bad = badUtf8Line(nl < 0 ? firstBytes : firstBytes.subarray(0, nl));
+  if (bad) throw invalidCsv(1, undefined, bad.reason);
   let header: string[] | undefined;
   try {
     header = (parseSync(firstBytes, { bom: true, to: 1, skip_empty_lines: true }) as string[][])[0];
@@ -272,7 +278,7 @@ export async function importCsv(tx: Queryable, model: Model, source: Readable, o
   const parser = parse({ bom: true, info: true, skip_empty_lines: true, max_record_size: 10_000_000 });
   // An error in the source (too large, connection lost) ends the parser with it, and
   // surfaces from the loop below; stopping early (a bad row) destroys the source.
-  pipeline(source, parser).catch(() => undefined);
+  pipeline(source, new Utf8Guard((e) => invalidCsv(e.line, undefined, e.reason)), parser).catch(() => undefined);
   let columns: Array<ModelField | null> | undefined;
   let batch: Array<{ line: number; body: Record<string, unknown> }> = [];
   let imported = 0;
