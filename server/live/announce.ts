@@ -32,8 +32,12 @@ export function announcementPayload(a: RowsAnnouncement): Record<string, unknown
   };
 }
 
+/** A logger, or how to get one: a request's logger is made only if a warning needs it. */
+type LogSource = Logger | (() => Logger);
+const loggerOf = (log: LogSource): Logger => (typeof log === 'function' ? log() : log);
+
 interface Announcer {
-  pending: Array<{ payload: string; log: Logger; tableId: number }>;
+  pending: Array<{ payload: string; log: LogSource; tableId: number }>;
   inFlight: boolean;
 }
 
@@ -48,14 +52,14 @@ function send(pool: pg.Pool, a: Announcer): void {
   a.inFlight = true;
   pool
     .query(NOTIFY_ALL, [ROWS_CHANNEL, batch.map((b) => b.payload)])
-    .catch((err) => batch[0]!.log.warn({ err, tableIds: [...new Set(batch.map((b) => b.tableId))], lost: batch.length }, 'row change not announced'))
+    .catch((err) => loggerOf(batch[0]!.log).warn({ err, tableIds: [...new Set(batch.map((b) => b.tableId))], lost: batch.length }, 'row change not announced'))
     .finally(() => {
       a.inFlight = false;
       send(pool, a);
     });
 }
 
-export function announceRows(pool: pg.Pool, log: Logger, a: RowsAnnouncement): void {
+export function announceRows(pool: pg.Pool, log: LogSource, a: RowsAnnouncement): void {
   let announcer = announcers.get(pool);
   if (!announcer) announcers.set(pool, (announcer = { pending: [], inFlight: false }));
   announcer.pending.push({ payload: JSON.stringify(announcementPayload(a)), log, tableId: a.tableId });

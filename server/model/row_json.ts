@@ -91,3 +91,8 @@ export function rowsJsonText(model: Model, rows: Row[]): string {
   for (let i = 0; i < rows.length; i++) parts[i] = rowText(w, rows[i]!);
   return `[${parts.join(',')}]`;
 }
+
+/** One row as pg returns it -> the JSON text of rowToJson's object for it. */
+export function rowJsonText(model: Model, row: Row): string {
+  return rowText(rowWriter(model), row);
+}

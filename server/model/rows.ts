@@ -10,8 +10,8 @@ import { FieldValueError } from '../fields/types.js';
 import { isStaleModelError } from './cache.js';
 import { stampSql, type WriteContext } from '../history/stamp.js';
 import { rowToJson, ROW_ALIAS, type Model, type ModelField } from './compile.js';
-import { rowsJsonText } from './row_json.js';
-import { RawJson } from '../fields/exact_json.js';
+import { rowJsonText, rowsJsonText } from './row_json.js';
+import { RawJson, stringifyExact } from '../fields/exact_json.js';
 import { modelStatement, queryStatement } from './statements.js';
 import { fieldOfJunctionConstraint, manyWriteCtes, resolveManyValues, splitManyValues, type ManyWrite } from './link_writes.js';
 import {
@@ -346,6 +346,26 @@ function actorColumn(model: Model, w: WriteContext | undefined, mode: 'create' |
 }
 
 export async function createRow(db: Queryable, model: Model, body: unknown, w?: WriteContext): Promise<Row> {
+  const { row, writes } = await insertRow(db, model, body, w);
+  // the statement's own snapshot does not see the pairs it wrote: they are read after it
+  return writes.length ? withLinks(db, model, rowToJson(model, row), writes) : rowToJson(model, row);
+}
+
+/**
+ * createRow for an answer that goes out as JSON as it is (the row API's POST): the row as
+ * JSON text, written by the model's row writer (row_json.ts), with no object in between.
+ */
+export async function createRowJson(db: Queryable, model: Model, body: unknown, w?: WriteContext): Promise<{ id: unknown; json: RawJson }> {
+  const { row, writes } = await insertRow(db, model, body, w);
+  if (writes.length) {
+    const linked = await withLinks(db, model, rowToJson(model, row), writes);
+    return { id: linked.id, json: new RawJson(stringifyExact(linked)) };
+  }
+  return { id: row.id, json: new RawJson(rowJsonText(model, row)) };
+}
+
+/** The INSERT of createRow: the row as pg returns it (the model's select list). */
+async function insertRow(db: Queryable, model: Model, body: unknown, w?: WriteContext): Promise<{ row: Row; writes: ManyWrite[] }> {
   const target = writeTarget(model);
   const { values, problems } = parseRowInput(model, body, 'create');
   if (problems.length) throw invalid(problems);
@@ -373,8 +393,7 @@ export async function createRow(db: Queryable, model: Model, body: unknown, w?: 
       const s = modelStatement(model, `create\0${columns.join('\0')}\0${actor ? 'a' : ''}${w ? 'w' : ''}`, () => build(''));
       ({ rows } = await queryStatement<Row>(db, s, params.values));
     }
-    // the statement's own snapshot does not see the pairs it wrote: they are read after it
-    return writes.length ? withLinks(db, model, rowToJson(model, rows[0]!), writes) : rowToJson(model, rows[0]!);
+    return { row: rows[0]!, writes };
   } catch (err) {
     throw rowError(model, err, 'insert');
   }

@@ -1,8 +1,6 @@
 // The HTTP application: middleware, the route table, and one error handler.
-import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { pinoHttp } from 'pino-http';
 import type { AppContext } from '../context.js';
 import { publicDir } from '../paths.js';
 import { authorize, resolveCaller, setupState } from './auth.js';
@@ -12,6 +10,7 @@ import { createMetrics } from './metrics.js';
 import { exactJsonBody, useExactJsonResponses } from './json_body.js';
 import { answerKind } from './negotiate.js';
 import { renderView, setViewCache } from './render.js';
+import { requestLog } from './request_log.js';
 import type { RouteDef } from './route.js';
 import { allRoutes } from './routes/index.js';
 import { securityHeaders } from './security.js';
@@ -23,7 +22,6 @@ const htmxFile = require.resolve('htmx.org/dist/htmx.min.js');
 /** Limits on what a request may carry; larger bodies answer 413, malformed ones 400. */
 export const BODY_LIMIT = '1mb';
 export const MAX_FORM_FIELDS = 1000;
-const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): express.Express {
   const app = express();
@@ -40,27 +38,7 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
     next();
   });
 
-  app.use(
-    pinoHttp({
-      logger: ctx.log,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
-      // The message reads as one line an operator can scan (LOG_FORMAT=pretty prints it
-      // alone); the same facts stay structured in req, res and responseTime.
-      customSuccessMessage: (req, res, ms) => `${req.method} ${req.url} ${res.statusCode} ${Math.round(ms)}ms`,
-      customErrorMessage: (req, res, err) => `${req.method} ${req.url} ${res.statusCode} ${err.message}`,
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(requestLog(app, ctx.log));
 
   ctx.metrics ??= createMetrics(ctx);
   app.use(ctx.metrics.observe);

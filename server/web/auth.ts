@@ -12,6 +12,7 @@ import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { answerKind } from './negotiate.js';
 import type { Access } from './route.js';
+import { bindActor } from './request_log.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -111,7 +112,7 @@ export function resolveCaller(ctx: AppContext): RequestHandler {
     res.locals.caller = req.caller;
     res.locals.actor = actorName(req.caller);
     res.locals.csrfToken = req.caller?.session?.csrfToken;
-    if (req.caller) req.log?.setBindings?.({ actor: actorName(req.caller) });
+    bindActor(req);
     next();
   };
 }

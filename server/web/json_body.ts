@@ -26,10 +26,23 @@ export function exactJsonBody(limit: string) {
   return [readText, parse];
 }
 
-/** res.json for an app: JSON.stringify's output, with RawJson values written exactly. */
+/**
+ * res.json for an app: JSON.stringify's output, with RawJson values written exactly.
+ *
+ * Answers to anything but GET and HEAD go out without express's send(), and so without
+ * the ETag it would compute (a sha1 of the body, and the body turned into a Buffer for
+ * it, on every create): an ETag only serves a later conditional GET or HEAD of the same
+ * URL, which a POST, PATCH or DELETE answer is never matched against (express's
+ * freshness check, too, is for GET and HEAD alone).
+ */
 export function useExactJsonResponses(app: express.Express): void {
   app.response.json = function json(this: Response, body: unknown) {
     if (!this.get('Content-Type')) this.set('Content-Type', 'application/json; charset=utf-8');
-    return this.send(stringifyExact(body));
+    const text = stringifyExact(body);
+    const method = this.req.method;
+    if (method === 'GET' || method === 'HEAD' || this.statusCode === 204 || this.statusCode === 304) return this.send(text);
+    this.setHeader('Content-Length', Buffer.byteLength(text));
+    this.end(text, 'utf8');
+    return this;
   };
 }

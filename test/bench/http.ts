@@ -80,6 +80,16 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+/** CPU time (user + system) a process has used so far, in ms; undefined off Linux. */
+async function cpuMs(pid: number | undefined): Promise<number | undefined> {
+  try {
+    const fields = (await fs.readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return undefined;
+  }
+}
+
 async function cannon(opts: autocannon.Options, amount: number): Promise<Run> {
   const r = await autocannon({ connections: CONCURRENCY, amount, ...opts });
   if (r.non2xx || r.errors) throw new Error(`${opts.url}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
@@ -125,33 +135,43 @@ export async function benchHttp(url: string): Promise<void> {
     }
     const token = (await createToken(pool, { name: 'bench-http', role: 'admin' }, 'bench')).token;
 
-    const bare = await startProcess(['--import', 'tsx', path.join(projectRoot, 'test/bench/bare_server.ts')], { DATABASE_URL: url, PG_POOL_MAX: '10', BARE_SQL: JSON.stringify(tables.bare) }, /^listening \d+/);
+    // BENCH_CPU_PROF=dir: both servers write a CPU profile there when they stop (bare/ and tablewright/).
+    const prof = (who: string) => (process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.join(process.env.BENCH_CPU_PROF, who)] : []);
+    const bare = await startProcess([...prof('bare'), '--import', 'tsx', path.join(projectRoot, 'test/bench/bare_server.ts')], { DATABASE_URL: url, PG_POOL_MAX: '10', BARE_SQL: JSON.stringify(tables.bare) }, /^listening \d+/);
     procs.push(bare.child);
     const bareUrl = `http://127.0.0.1:${/listening (\d+)/.exec(bare.line)![1]}`;
-    // BENCH_CPU_PROF=dir: Tablewright writes a CPU profile there when it stops.
-    const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-    const tw = await startProcess([...prof, '--import', 'tsx', cliPath, 'serve'], { DATABASE_URL: url, PORT: '0', LOG_LEVEL: 'info', LOG_FORMAT: 'json', PG_POOL_MAX: '10', NODE_ENV: 'production' }, /Tablewright console: http/);
+    const tw = await startProcess([...prof('tablewright'), '--import', 'tsx', cliPath, 'serve'], { DATABASE_URL: url, PORT: '0', LOG_LEVEL: 'info', LOG_FORMAT: 'json', PG_POOL_MAX: '10', NODE_ENV: 'production' }, /Tablewright console: http/);
     procs.push(tw.child);
     const twUrl = /Tablewright console: (http:\/\/[^"\s]+)/.exec(tw.line)![1]!.replace(/\/$/, '');
     const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json', 'Content-Type': 'application/json' };
 
     const runs: Record<string, Run[]> = {};
     const record = (key: string, r: Run) => (runs[key] ??= []).push(r);
+    // The servers' own CPU per request (user + system, from /proc): what each costs the
+    // machine that PostgreSQL and the load generator share, whatever the throughput.
+    const cpu: Record<string, number> = {};
+    const measured = async <T>(key: string, child: ChildProcess, amount: number, run: () => Promise<T>): Promise<T> => {
+      const before = await cpuMs(child.pid);
+      const r = await run();
+      const after = await cpuMs(child.pid);
+      if (before !== undefined && after !== undefined) cpu[key] = (cpu[key] ?? 0) + (after - before) / amount;
+      return r;
+    };
     const postBodies = (target: Target) => {
       let i = 0;
       return [{ setupRequest: (req: any) => ({ ...req, body: JSON.stringify(rowValues(tables[target].columns, i++)) }) }];
     };
     for (let rep = 0; rep < REPEATS; rep++) {
       record('insert sql', await concurrent(pool, INSERTS, (i) => pool.query(tables.sql.insert, Object.values(rowValues(tables.sql.columns, i)))));
-      record('insert bare', await cannon({ url: `${bareUrl}/rows`, method: 'POST', headers: { 'Content-Type': 'application/json' }, requests: postBodies('bare') }, INSERTS));
-      record('insert tablewright', await cannon({ url: `${twUrl}/tables/${tables.tablewright.id}/rows`, method: 'POST', headers, requests: postBodies('tablewright') }, INSERTS));
+      record('insert bare', await measured('insert bare', bare.child, INSERTS * REPEATS, () => cannon({ url: `${bareUrl}/rows`, method: 'POST', headers: { 'Content-Type': 'application/json' }, requests: postBodies('bare') }, INSERTS)));
+      record('insert tablewright', await measured('insert tablewright', tw.child, INSERTS * REPEATS, () => cannon({ url: `${twUrl}/tables/${tables.tablewright.id}/rows`, method: 'POST', headers, requests: postBodies('tablewright') }, INSERTS)));
     }
     for (const t of Object.values(tables)) await pool.query(`VACUUM ANALYZE ${(await compileModel(pool, config.dataSchema, t.id)).relation}`);
     const twList = `${twUrl}/tables/${tables.tablewright.id}/rows?size=100&sort=${tables.tablewright.columns[20]}&filter[${tables.tablewright.columns[0]}][contains]=alpha`;
     for (let rep = 0; rep < REPEATS; rep++) {
       record('list sql', await concurrent(pool, LISTS, () => pool.query(tables.sql.list, ['%alpha%'])));
-      record('list bare', await cannon({ url: `${bareUrl}/rows?contains=alpha`, headers: { Accept: 'application/json' } }, LISTS));
-      record('list tablewright', await cannon({ url: twList, headers }, LISTS));
+      record('list bare', await measured('list bare', bare.child, LISTS * REPEATS, () => cannon({ url: `${bareUrl}/rows?contains=alpha`, headers: { Accept: 'application/json' } }, LISTS)));
+      record('list tablewright', await measured('list tablewright', tw.child, LISTS * REPEATS, () => cannon({ url: twList, headers }, LISTS)));
     }
     const rss = Number(/VmRSS:\s+(\d+)/.exec(await fs.readFile(`/proc/${tw.child.pid}/status`, 'utf8'))![1]) / 1024;
 
@@ -179,6 +199,7 @@ export async function benchHttp(url: string): Promise<void> {
       if (i === 0) process.stdout.write(`${widths.map((w) => '-'.repeat(w)).join('-|-')}\n`);
     }
     process.stdout.write(`per-run rows/s or req/s: ${Object.entries(runs).map(([k, rs]) => `${k} ${rs.map((r) => fmt(r.perSecond)).join('/')}`).join('; ')}\n`);
+    if (Object.keys(cpu).length) process.stdout.write(`server CPU per request (user + system): ${Object.entries(cpu).map(([k, ms]) => `${k} ${ms.toFixed(2)} ms`).join('; ')}\n`);
     process.stdout.write(`Tablewright RSS after the list workload: ${rss.toFixed(0)} MB\n`);
   } finally {
     for (const p of procs) await stop(p);

@@ -7,7 +7,7 @@ import { AppError } from '../../errors.js';
 import { ModelCache, withModel } from '../../model/cache.js';
 import { listChoices } from '../../model/choices.js';
 import type { Model } from '../../model/compile.js';
-import { createRow, createRows, deleteRow, deleteRows, getRow, listRows, listRowsJson, updateRow, updateRows, type ListRequest } from '../../model/rows.js';
+import { createRowJson, createRows, deleteRow, deleteRows, getRow, listRows, listRowsJson, updateRow, updateRows, type ListRequest } from '../../model/rows.js';
 import { idParam } from '../../schema/input.js';
 import { choiceOption } from '../grid_view.js';
 import { answerKind, reply } from '../negotiate.js';
@@ -39,7 +39,7 @@ const rowId = (req: Request) => idParam(req.params.rid, 'rid');
 
 /** After a committed write: consoles watching this table (on any instance) refresh. */
 export function rowsChanged(ctx: AppContext, req: Request, op: RowsAnnouncement['op'], rowIds?: number[]): void {
-  announceRows(ctx.pool, req.log ?? ctx.log, { tableId: idParam(req.params.id), op, rowIds, actor: actorName(req.caller), instance: ctx.instanceId, requestId: req.id === undefined ? undefined : String(req.id) });
+  announceRows(ctx.pool, () => req.log ?? ctx.log, { tableId: idParam(req.params.id), op, rowIds, actor: actorName(req.caller), instance: ctx.instanceId, requestId: req.id === undefined ? undefined : String(req.id) });
 }
 
 export const rowRoutes = [
@@ -61,10 +61,10 @@ export const rowRoutes = [
       res.status(201).json({ rows });
       return;
     }
-    const row = await useModel(ctx, req, (model) => createRow(ctx.pool, model, body(req), writeContext(req)));
+    const row = await useModel(ctx, req, (model) => createRowJson(ctx.pool, model, body(req), writeContext(req)));
     rowsChanged(ctx, req, 'create', [row.id as number]);
     res.location(`/tables/${req.params.id}/rows/${row.id}`);
-    await reply(req, res, { status: 201, json: row, redirect: `/tables/${req.params.id}` });
+    await reply(req, res, { status: 201, json: row.json, redirect: `/tables/${req.params.id}` });
   }),
 
   route('patch', '/tables/:id/rows', 'editor', 'update rows: a JSON list of {id, column: value}, at most 1000, all or nothing; or {rows: [...], create: [...]} to add rows in the same transaction (a pasted range)', async (ctx, req, res) => {
