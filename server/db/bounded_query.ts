@@ -13,6 +13,17 @@ type Connection = {
   execute(c: { portal?: string; rows?: number }): void;
 };
 
+/** The prepared name of a preamble statement (a few texts in all: remembered, not rebuilt per query). */
+const preambleNames = new Map<string, string>();
+function preambleName(text: string): string {
+  let name = preambleNames.get(text);
+  if (name === undefined) {
+    name = `tw_pre_${text.replace(/\W+/g, '_').slice(-40)}`;
+    if (preambleNames.size < 100) preambleNames.set(text, name);
+  }
+  return name;
+}
+
 const PgQuery = (pg as unknown as { Query: new (...args: any[]) => any }).Query;
 
 export class BoundedQuery extends PgQuery {
@@ -38,7 +49,7 @@ export class BoundedQuery extends PgQuery {
     for (const text of this.preamble) {
       // With a named statement (a pool that prepares: db/pool.ts) the preamble is prepared
       // too, once per connection, under a name its text decides.
-      const name = (this as { name?: string }).name ? `tw_pre_${text.replace(/\W+/g, '_').slice(-40)}` : '';
+      const name = (this as { name?: string }).name ? preambleName(text) : '';
       const parsed = (connection as unknown as { parsedStatements: Record<string, string> }).parsedStatements;
       if (!name || parsed[name] !== text) {
         connection.parse({ text, name, types: [] });

@@ -14,6 +14,7 @@ import { requestLog } from './request_log.js';
 import type { RouteDef } from './route.js';
 import { allRoutes } from './routes/index.js';
 import { securityHeaders } from './security.js';
+import { series } from './series.js';
 import { flashLocals } from './flash.js';
 
 const require = createRequire(import.meta.url);
@@ -31,18 +32,10 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
   // filter[col][op]=v in query strings needs the nested parser.
   app.set('query parser', 'extended');
 
-  // Express 5 parses the query string again on every read of req.query (a getter); a
-  // listing reads it several times (flash, filters, view). Parsed once, kept as a value.
-  app.use((req: Request, _res: Response, next: NextFunction) => {
-    Object.defineProperty(req, 'query', { value: req.query, writable: true, configurable: true, enumerable: true });
-    next();
-  });
-
-  app.use(requestLog(app, ctx.log));
-
+  // The layers every request passes are run as two (series.ts): these, and after the
+  // static files, the body parsers and the caller's identity.
   ctx.metrics ??= createMetrics(ctx);
-  app.use(ctx.metrics.observe);
-  app.use(securityHeaders());
+  app.use(series(keepQuery, requestLog(app, ctx.log), ctx.metrics.observe, securityHeaders()));
 
   app.get('/vendor/htmx.min.js', (_req, res) => {
     res.sendFile(htmxFile, { maxAge: ctx.config.production ? '7d' : 0 });
@@ -53,25 +46,29 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
 
   // JSON bodies and answers keep every digit of every number (json_body.ts).
   useExactJsonResponses(app);
-  app.use(exactJsonBody(BODY_LIMIT));
-  app.use(express.urlencoded({ extended: true, limit: BODY_LIMIT, parameterLimit: MAX_FORM_FIELDS }));
-  app.use(methodOverride);
-  // Who is calling (bearer token or session cookie), then CSRF for cookie sessions;
-  // each route's access rule is enforced by authorize() where the route is registered.
-  app.use(resolveCaller(ctx));
-  app.use(csrfProtection);
-
-  app.use((_req, res, next) => {
-    res.locals.title = 'Tablewright';
-    // The cached drift summary for the layout's banner (never a reconcile per page view).
-    res.locals.drift = ctx.drift?.current();
-    next();
-  });
-  app.use(flashLocals);
+  app.use(
+    series(
+      exactJsonBody(BODY_LIMIT),
+      express.urlencoded({ extended: true, limit: BODY_LIMIT, parameterLimit: MAX_FORM_FIELDS }),
+      methodOverride,
+      // Who is calling (bearer token or session cookie), then CSRF for cookie sessions;
+      // each route's access rule is enforced by authorize() where the route is registered.
+      resolveCaller(ctx),
+      csrfProtection,
+      (_req, res, next) => {
+        res.locals.title = 'Tablewright';
+        // The cached drift summary for the layout's banner (never a reconcile per page view).
+        res.locals.drift = ctx.drift?.current();
+        next();
+      },
+      flashLocals,
+    ),
+  );
 
   const setupNeeded = setupState(ctx);
   for (const r of routes) {
-    app[r.method](r.path, authorize(ctx, r.access, setupNeeded), (req: Request, res: Response, next: NextFunction) => r.handler(ctx, req, res, next));
+    // the access rule and the handler as one layer of the route (series.ts)
+    app[r.method](r.path, series(authorize(ctx, r.access, setupNeeded), (req: Request, res: Response, next: NextFunction) => r.handler(ctx, req, res, next)));
   }
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
@@ -79,6 +76,15 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
   });
   app.use(errorHandler(ctx));
   return app;
+}
+
+/**
+ * Express 5 parses the query string again on every read of req.query (a getter); a
+ * listing reads it several times (flash, filters, view). Parsed once, kept as a value.
+ */
+function keepQuery(req: Request, _res: Response, next: NextFunction): void {
+  Object.defineProperty(req, 'query', { value: req.query, writable: true, configurable: true, enumerable: true });
+  next();
 }
 
 /** Plain HTML forms can only POST: `_method=PATCH|PUT|DELETE` in the body stands for the verb. */
