@@ -8,8 +8,8 @@
 // made concurrent writes commit one at a time (bench http: creates at concurrency 8 ran
 // at a third of the speed). Instead each pool has one announcer: an announcement goes
 // out at once when none is in flight, and those that arrive meanwhile go together in the
-// next statement (one payload each, as before, so listeners see no difference). Only
-// writes that committed are announced; the order of announcements is kept.
+// next statement, ANNOUNCE_GAP_MS after it (one payload each, as before, so listeners see
+// no difference). Only writes that committed are announced; their order is kept.
 import type pg from 'pg';
 import { ROWS_CHANNEL, type RowsChange } from '../bus/index.js';
 import type { Logger } from '../log.js';
@@ -46,16 +46,35 @@ const announcers = new WeakMap<pg.Pool, Announcer>();
 // One statement for the batch, in order: one pg_notify per payload.
 const NOTIFY_ALL = /* sql */ `SELECT count(pg_notify($1, p.payload)) FROM unnest($2::text[]) AS p(payload)`;
 
+/**
+ * After a statement, those that arrived while it ran wait this long before the next goes:
+ * under a steady stream of writes the announcements go in batches at most this often
+ * (each NOTIFY statement is a transaction that commits, and its commit record is flushed:
+ * one per row write, at hundreds of writes a second, cost PostgreSQL as much as the
+ * writes' own commits), while a write after a quiet moment is announced at once.
+ */
+export const ANNOUNCE_GAP_MS = 10;
+
 function send(pool: pg.Pool, a: Announcer): void {
   if (a.inFlight || a.pending.length === 0) return;
+  if ((pool as { ending?: boolean }).ending) {
+    a.pending.length = 0; // shutting down: nothing can go out any more
+    return;
+  }
   const batch = a.pending.splice(0, MAX_BATCH);
   a.inFlight = true;
   pool
     .query(NOTIFY_ALL, [ROWS_CHANNEL, batch.map((b) => b.payload)])
     .catch((err) => loggerOf(batch[0]!.log).warn({ err, tableIds: [...new Set(batch.map((b) => b.tableId))], lost: batch.length }, 'row change not announced'))
     .finally(() => {
-      a.inFlight = false;
-      send(pool, a);
+      if (a.pending.length === 0) {
+        a.inFlight = false;
+        return;
+      }
+      setTimeout(() => {
+        a.inFlight = false;
+        send(pool, a);
+      }, ANNOUNCE_GAP_MS).unref();
     });
 }
 

@@ -149,12 +149,23 @@ export async function benchHttp(url: string): Promise<void> {
     const record = (key: string, r: Run) => (runs[key] ??= []).push(r);
     // The servers' own CPU per request (user + system, from /proc): what each costs the
     // machine that PostgreSQL and the load generator share, whatever the throughput.
+    // And the transactions the database committed per request (each one a commit record
+    // to flush): a server that writes more than its row pays for it in PostgreSQL's time.
     const cpu: Record<string, number> = {};
+    const commits: Record<string, number> = {};
+    const committed = async () => {
+      await new Promise((r) => setTimeout(r, 1100)); // backends report their counts at most once a second
+      const { rows } = await pool.query<{ n: string }>(`SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()`);
+      return Number(rows[0]!.n);
+    };
     const measured = async <T>(key: string, child: ChildProcess, amount: number, run: () => Promise<T>): Promise<T> => {
+      const commitsBefore = await committed();
       const before = await cpuMs(child.pid);
       const r = await run();
       const after = await cpuMs(child.pid);
+      const commitsAfter = await committed();
       if (before !== undefined && after !== undefined) cpu[key] = (cpu[key] ?? 0) + (after - before) / amount;
+      commits[key] = (commits[key] ?? 0) + (commitsAfter - commitsBefore - 1) / amount; // less the count's own
       return r;
     };
     const postBodies = (target: Target) => {
@@ -200,6 +211,7 @@ export async function benchHttp(url: string): Promise<void> {
     }
     process.stdout.write(`per-run rows/s or req/s: ${Object.entries(runs).map(([k, rs]) => `${k} ${rs.map((r) => fmt(r.perSecond)).join('/')}`).join('; ')}\n`);
     if (Object.keys(cpu).length) process.stdout.write(`server CPU per request (user + system): ${Object.entries(cpu).map(([k, ms]) => `${k} ${ms.toFixed(2)} ms`).join('; ')}\n`);
+    process.stdout.write(`database commits per request: ${Object.entries(commits).map(([k, n]) => `${k} ${n.toFixed(2)}`).join('; ')}\n`);
     process.stdout.write(`Tablewright RSS after the list workload: ${rss.toFixed(0)} MB\n`);
   } finally {
     for (const p of procs) await stop(p);
