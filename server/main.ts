@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { TokenCache } from './auth/token_cache.js';
 import { createBus } from './bus/index.js';
 import { ModelCache } from './model/cache.js';
+import { flushAnnouncements } from './live/announce.js';
 import { LiveHub } from './live/hub.js';
 import { jobHandlers } from './jobs/handlers.js';
 import { JobRunner } from './jobs/runner.js';
@@ -68,7 +69,10 @@ export async function start(config: Config, log: Logger): Promise<Instance> {
   const effective: Config = { ...config, databaseUrl: db.url, listenDatabaseUrl: config.listenDatabaseUrl ?? db.url };
   const pool = createPool({ connectionString: db.url, max: config.poolMax, connectTimeoutMs: config.connectTimeoutMs, statementTimeoutMs: config.statementTimeoutMs, prepareStatements: config.prepareStatements }, log);
   const closers: Array<() => Promise<void>> = [];
-  closers.push(() => pool.end());
+  closers.push(async () => {
+    await flushAnnouncements(pool);
+    await pool.end();
+  });
   if (db.embedded) closers.push(() => db.embedded!.stop());
 
   const closeAll = async () => {

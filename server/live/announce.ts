@@ -58,7 +58,9 @@ export const ANNOUNCE_GAP_MS = 10;
 function send(pool: pg.Pool, a: Announcer): void {
   if (a.inFlight || a.pending.length === 0) return;
   if ((pool as { ending?: boolean }).ending) {
-    a.pending.length = 0; // shutting down: nothing can go out any more
+    // flushAnnouncements() ran before the pool ended, so these came after it: said, not dropped silently
+    if (a.pending.length) loggerOf(a.pending[0]!.log).warn({ lost: a.pending.length }, 'row changes not announced: the instance is shutting down');
+    a.pending.length = 0;
     return;
   }
   const batch = a.pending.splice(0, MAX_BATCH);
@@ -83,4 +85,14 @@ export function announceRows(pool: pg.Pool, log: LogSource, a: RowsAnnouncement)
   if (!announcer) announcers.set(pool, (announcer = { pending: [], inFlight: false }));
   announcer.pending.push({ payload: JSON.stringify(announcementPayload(a)), log, tableId: a.tableId });
   send(pool, announcer);
+}
+
+/**
+ * Waits (at most `timeoutMs`) until every announcement made so far has gone out: an instance
+ * that stops sends what its last writes announced before it closes its pool.
+ */
+export async function flushAnnouncements(pool: pg.Pool, timeoutMs = 2000): Promise<void> {
+  const a = announcers.get(pool);
+  const deadline = Date.now() + timeoutMs;
+  while (a && (a.inFlight || a.pending.length) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
 }
