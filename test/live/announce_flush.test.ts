@@ -33,7 +33,7 @@ describe('row announcements when the pool closes', function () {
   async function announceThenEnd(from: number, n: number, flush: boolean): Promise<number[]> {
     const pool = new pg.Pool({ connectionString: db.url, max: 2 });
     const ids = Array.from({ length: n }, (_, i) => from + i);
-    for (const id of ids) announceRows(pool, testLog, { tableId: 1, op: 'insert', actor: 'test', rowIds: [id] });
+    for (const id of ids) announceRows(pool, testLog, { tableId: 1, op: 'create', actor: 'test', rowIds: [id] });
     if (flush) await flushAnnouncements(pool);
     await pool.end();
     const deadline = Date.now() + 2000;

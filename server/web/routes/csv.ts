@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import busboy from 'busboy';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import type { AppContext } from '../../context.js';
 import { withTransaction } from '../../db/tx.js';
 import { AppError, badRequest } from '../../errors.js';
