@@ -176,7 +176,9 @@ export function idColumn(rel: CatalogTable): CatalogColumn | undefined {
 
 // ------------------------------------------------------------------ defaults
 
-const CONSTANT_RE = /^(?:'((?:[^']|'')*)'(?:::[a-z][a-z0-9 _,()"[\]]*)?|(-?\d+(?:\.\d+)?)|(true|false))$/;
+// A number with a point is printed bare, with its typmod as a cast (`1.5::numeric(30,2)`);
+// a whole one, or a negative one, quoted (`'7'::bigint`, `'-1.5'::numeric(30,2)`).
+const CONSTANT_RE = /^(?:'((?:[^']|'')*)'(?:::[a-z][a-z0-9 _,()"[\]]*)?|(-?\d+(?:\.\d+)?)(?:::[a-z][a-z0-9 _,()"[\]]*)?|(true|false))$/;
 
 /** The literal text of a constant default as pg_get_expr() prints it; undefined for an expression. */
 export function constantText(expr: string): string | undefined {
@@ -386,7 +388,10 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
         const fk = foreignKeyOn(rel, c.attnum);
         if (targetRel && (!fk || fk.ref_oid !== targetRel.oid)) diffs.foreign_key = { expected: `${targetRel.schema}.${targetRel.name}`, actual: fk ? (snap.byOid.get(fk.ref_oid ?? 0)?.name ?? 'another table') : null };
       }
-      if (!defaultMatches(f, c.default_expr)) diffs.default = { expected: f.default_value ?? f.pg_default ?? null, actual: c.default_expr };
+      // A stored formula's expression is in pg_attrdef too, but it is no default: the
+      // formula's options hold it (retyping or dropping it shows as retyped_column).
+      const generatedFormula = f.type === 'formula' && c.generated !== null;
+      if (!generatedFormula && !defaultMatches(f, c.default_expr)) diffs.default = { expected: f.default_value ?? f.pg_default ?? null, actual: c.default_expr };
       if (Object.keys(diffs).length) {
         items.push({
           id: `constraint_changed:f${f.id}`,
