@@ -64,6 +64,20 @@ export function pgErrorToApp(err: unknown): AppError | undefined {
     );
   }
   if (code === '42703' || code === '42P01') return schemaDrift(said);
+  // No operator, function or collation for what is asked, with the table as it is: a CHECK
+  // constraint or an index expression made in psql that cannot follow its column to a new
+  // type ("operator does not exist: text < integer"), or a column of a type only read here
+  // (xml, circle, an enum) asked to match or sort. Our own SQL is typed: these come from
+  // objects made outside the console.
+  if (code === '42883' || code === '42P22') {
+    return new AppError(
+      409,
+      'incompatible_object',
+      `the database cannot do this with the table as it is now (PostgreSQL: ${said}): a constraint, an index or a column type made outside the console does not allow it; change that in SQL first`,
+      undefined,
+      { pg_code: code },
+    );
+  }
   // RAISE in a trigger or a function a DBA made (P0001, and the other PL/pgSQL errors).
   if (code.startsWith('P0')) {
     return new AppError(422, 'rejected_by_database', `the database refused this: ${said}${err.hint ? ` (${err.hint})` : ''}`, undefined, { pg_code: code });
