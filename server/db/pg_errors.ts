@@ -54,6 +54,18 @@ export function pgErrorToApp(err: unknown): AppError | undefined {
       { objects },
     );
   }
+  // A stored formula's generated column reads the column whose type would change: the
+  // schema editor does not carry a formula over a change of its input's type (yet).
+  if (code === '0A000' && /used by a generated column/.test(said)) {
+    const columns = [...(err.detail ?? '').matchAll(/used by generated column "((?:[^"]|"")+)"/g)].map((m) => m[1]!.replace(/""/g, '"'));
+    return new AppError(
+      409,
+      'used_by_formula',
+      `a formula reads this column, so its type cannot change${columns.length ? ` (the formula's column: ${columns.join(', ')})` : ''}; convert or trash the formula first, then try again (PostgreSQL: ${said})`,
+      undefined,
+      { generated_columns: columns },
+    );
+  }
   if (code === '42501') {
     return new AppError(
       409,

@@ -16,6 +16,7 @@ import { parseFormula, printFormula } from '../../server/formula/parse.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
+import { waitForJob } from '../helpers/jobs.js';
 
 describe('formula fields', function () {
   this.timeout(300_000);
@@ -97,6 +98,26 @@ describe('formula fields', function () {
       expect(res.status, `${expression}: ${res.text}`).to.equal(201);
       expect((await app.request('DELETE', `/tables/${tid}/fields/${res.body.id}`)).status).to.equal(200);
     }
+  });
+
+  it('changing the type or decimals of a field a stored formula reads is a 409 used_by_formula (request and job), never a 500; nothing changes', async () => {
+    const res = await addFormula('Twice', '{Qty} * 2');
+    expect(res.status, res.text).to.equal(201);
+    const typeOf = async () => (await sql.one(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'data.items'::regclass AND attname = $1`, [F.Qty!.column])).t;
+    const before = { version: (await sql.one(`SELECT version FROM tablewright.tables WHERE id = $1`, [tid])).version, type: await typeOf() };
+    for (const change of [{ type: 'text' }, { options: { decimals: 2 } }]) {
+      const refused = await app.request('PATCH', `/tables/${tid}/fields/${F.Qty!.id}`, { json: change });
+      expect(refused.status, `${JSON.stringify(change)}: ${refused.text}`).to.equal(409);
+      expect(refused.body.error.code).to.equal('used_by_formula');
+      expect(refused.body.error.details.generated_columns).to.deep.equal([res.body.column]);
+    }
+    const queued = await app.request('PATCH', `/tables/${tid}/fields/${F.Qty!.id}?async=1`, { json: { options: { decimals: 2 } } });
+    expect(queued.status, queued.text).to.equal(202);
+    const job = await waitForJob(app, queued.body.id);
+    expect(job.status).to.equal('failed');
+    expect(job.error.code).to.equal('used_by_formula');
+    expect({ version: (await sql.one(`SELECT version FROM tablewright.tables WHERE id = $1`, [tid])).version, type: await typeOf() }).to.deep.equal(before);
+    expect((await app.request('DELETE', `/tables/${tid}/fields/${res.body.id}`)).status).to.equal(200);
   });
 
   it('a formula over the row is a STORED generated column psql reads; the API answers it, read-only', async () => {
