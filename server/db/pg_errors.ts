@@ -54,6 +54,18 @@ export function pgErrorToApp(err: unknown): AppError | undefined {
       { objects },
     );
   }
+  // A stored formula's generated column reads the column whose type would change: the
+  // schema editor does not carry a formula over a change of its input's type (yet).
+  if (code === '0A000' && /used by a generated column/.test(said)) {
+    const columns = [...(err.detail ?? '').matchAll(/used by generated column "((?:[^"]|"")+)"/g)].map((m) => m[1]!.replace(/""/g, '"'));
+    return new AppError(
+      409,
+      'used_by_formula',
+      `a formula reads this column, so its type cannot change${columns.length ? ` (the formula's column: ${columns.join(', ')})` : ''}; convert or trash the formula first, then try again (PostgreSQL: ${said})`,
+      undefined,
+      { generated_columns: columns },
+    );
+  }
   if (code === '42501') {
     return new AppError(
       409,
@@ -64,6 +76,20 @@ export function pgErrorToApp(err: unknown): AppError | undefined {
     );
   }
   if (code === '42703' || code === '42P01') return schemaDrift(said);
+  // No operator, function or collation for what is asked, with the table as it is: a CHECK
+  // constraint or an index expression made in psql that cannot follow its column to a new
+  // type ("operator does not exist: text < integer"), or a column of a type only read here
+  // (xml, circle, an enum) asked to match or sort. Our own SQL is typed: these come from
+  // objects made outside the console.
+  if (code === '42883' || code === '42P22') {
+    return new AppError(
+      409,
+      'incompatible_object',
+      `the database cannot do this with the table as it is now (PostgreSQL: ${said}): a constraint, an index or a column type made outside the console does not allow it; change that in SQL first`,
+      undefined,
+      { pg_code: code },
+    );
+  }
   // RAISE in a trigger or a function a DBA made (P0001, and the other PL/pgSQL errors).
   if (code.startsWith('P0')) {
     return new AppError(422, 'rejected_by_database', `the database refused this: ${said}${err.hint ? ` (${err.hint})` : ''}`, undefined, { pg_code: code });

@@ -82,6 +82,33 @@ export const FUNCTIONS: Record<string, [number, number]> = {
   today: [0, 0],
 };
 
+/** Whether a subtree reads the row (a field) or the clock: otherwise it is a constant. */
+function readsRow(n: Node): boolean {
+  switch (n.k) {
+    case 'field':
+      return true;
+    case 'neg':
+    case 'not':
+      return readsRow(n.arg);
+    case 'bin':
+      return readsRow(n.left) || readsRow(n.right);
+    case 'call':
+      return n.fn === 'today' || n.args.some(readsRow);
+    default:
+      return false;
+  }
+}
+
+/**
+ * upper(), lower() and text comparisons depend on a collation. Over constants alone,
+ * PostgreSQL folds them while it checks a generated column's expression, before it has
+ * given them one, and refuses the column ("could not determine which collation to use"):
+ * such a part is refused here, by name, instead. It has one value anyway: write that.
+ */
+function assertNotConstantText(n: Node, what: string): void {
+  if (!readsRow(n)) throw new FormulaError(`${what} of text that reads no field is always the same; write its result instead`, n.pos);
+}
+
 export function compileFormula(tree: Node, field: (id: number) => FieldRef | undefined): Compiled {
   let immutable = true;
   type R = { sql: string; type: ValueType };
@@ -151,6 +178,7 @@ export function compileFormula(tree: Node, field: (id: number) => FieldRef | und
             if (l.type !== 'null' && r.type !== 'null' && l.type !== r.type) throw new FormulaError(`${n.op} compares ${article(l.type)} with ${article(r.type)}`, n.pos);
             const op = n.op === '!=' ? '<>' : n.op;
             if (t === 'null') return { sql: 'NULL::boolean', type: 'boolean' };
+            if (t === 'text') assertNotConstantText(n, n.op);
             return { sql: `(${want(l, t, n.op, n.pos)} ${op} ${want(r, t, n.op, n.pos)})`, type: 'boolean' };
           }
         }
@@ -182,6 +210,7 @@ export function compileFormula(tree: Node, field: (id: number) => FieldRef | und
         return { sql: `(${a.map((x) => `coalesce(${asText(x)}, '')`).join(' || ')})`, type: 'text' };
       case 'upper':
       case 'lower':
+        if (a[0]!.type === 'text') assertNotConstantText(n, `${n.fn}()`);
         return { sql: `${n.fn}(${arg(0, 'text')})`, type: 'text' };
       case 'trim':
         return { sql: `btrim(${arg(0, 'text')})`, type: 'text' };

@@ -34,7 +34,8 @@ import {
   type DriftItem,
 } from './drift.js';
 import { findItem, reconcile, type ReconcileDeps } from './reconcile.js';
-import { readCatalog, type CatalogColumn, type CatalogTable, type FieldRow } from './snapshot.js';
+import { exactDefault, readCatalog, type CatalogColumn, type CatalogTable, type FieldRow } from './snapshot.js';
+import { stringifyExact } from '../fields/exact_json.js';
 import { displayNameOf, expectedColumnType, mapColumn, type TypeMapping } from './types.js';
 import { rebuildTable } from './rebuild.js';
 import { adoptTableIndex } from './adopt_index.js';
@@ -69,8 +70,9 @@ export interface ActionResult {
   result: Record<string, unknown>;
 }
 
+// default_value as text, read exactly (snapshot.ts exactDefault)
 const FIELD_COLUMNS = /* sql */ `id, table_id, name, column_name, type, options, position, not_null, is_unique, indexed,
-  default_value, attnum, read_only, created_at, updated_at, trashed_at, trashed_by, trash_name, trash_reason, pg_type, pg_default`;
+  default_value::text AS default_value, attnum, read_only, created_at, updated_at, trashed_at, trashed_by, trash_name, trash_reason, pg_type, pg_default`;
 
 /** Applies one action to one drift item of a fresh report. */
 /** The drift item a request names, as the catalog is now, and the action, if it resolves that item. */
@@ -146,7 +148,7 @@ async function dispatch(deps: ReconcileDeps, actor: Actor, item: DriftItem, acti
 async function fieldRow(c: Change, tableId: number, fieldId: number): Promise<FieldRow> {
   const { rows } = await c.tx.query<FieldRow>(`SELECT ${FIELD_COLUMNS} FROM tablewright.fields WHERE table_id = $1 AND id = $2 FOR UPDATE`, [tableId, fieldId]);
   if (!rows[0]) throw notFound(`field ${fieldId} of table ${tableId}`);
-  return rows[0];
+  return exactDefault(rows[0]);
 }
 
 const changedMeanwhile = (what: string) => conflict('drift_changed', `${what} changed since the report was made; reload the report`);
@@ -182,7 +184,7 @@ const relName = (rel: CatalogTable) => qualified(rel.schema, rel.name);
 function defaultSql(f: Pick<FieldRow, 'type' | 'options' | 'default_value'>): string | null {
   if (f.default_value === null || f.default_value === undefined) return null;
   const t = fieldType(f.type);
-  const v = f.type === 'json' ? JSON.stringify(f.default_value) : t.parse(f.default_value, f.options);
+  const v = f.type === 'json' ? stringifyExact(f.default_value) : t.parse(f.default_value, f.options);
   if (v === null || v === undefined) return null;
   return `${literal(String(v))}::${t.sqlType(f.options)}`;
 }
@@ -266,6 +268,7 @@ async function recreateTable(deps: ReconcileDeps, actor: Actor, tableId: number)
     const { rows: oidRows } = await c.tx.query<{ oid: number }>(`SELECT to_regclass(format('%I.%I', $1::text, $2::text))::oid::int8 AS oid`, [schema, table.table_name]);
     const oid = oidRows[0]!.oid;
     const { rows: fields } = await c.tx.query<FieldRow>(`SELECT ${FIELD_COLUMNS} FROM tablewright.fields WHERE table_id = $1 ORDER BY position, id FOR UPDATE`, [tableId]);
+    fields.forEach(exactDefault);
     const skipped: string[] = [];
     for (const f of fields.filter((x) => !x.trashed_at)) {
       const out = await addColumnFor(c, table, rel.toString(), f);
@@ -490,7 +493,7 @@ async function acceptType(deps: ReconcileDeps, actor: Actor, tableId: number, fi
     await c.tx.query(
       /* sql */ `UPDATE tablewright.fields SET type = $2, options = $3, read_only = $4, pg_type = $5, default_value = $6, pg_default = $7,
           indexed = indexed OR $2 = 'link', updated_at = now() WHERE id = $1`,
-      [fieldId, m.type, options, m.read_only, m.pg_type, dflt.default_value === null ? null : JSON.stringify(dflt.default_value), dflt.pg_default],
+      [fieldId, m.type, options, m.read_only, m.pg_type, dflt.default_value === null ? null : stringifyExact(dflt.default_value), dflt.pg_default],
     );
     c.reached('metadata');
     return {
@@ -600,7 +603,7 @@ async function acceptConstraints(deps: ReconcileDeps, actor: Actor, tableId: num
     c.reached('ddl');
     await c.tx.query(
       /* sql */ `UPDATE tablewright.fields SET not_null = $2, is_unique = $3, indexed = $4, default_value = $5, pg_default = $6, updated_at = now() WHERE id = $1`,
-      [fieldId, col.not_null, uq !== undefined, indexedNow(f, ix, uq), dflt.default_value === null ? null : JSON.stringify(dflt.default_value), dflt.pg_default],
+      [fieldId, col.not_null, uq !== undefined, indexedNow(f, ix, uq), dflt.default_value === null ? null : stringifyExact(dflt.default_value), dflt.pg_default],
     );
     c.reached('metadata');
     const now = { not_null: col.not_null, unique: uq !== undefined, indexed: indexedNow(f, ix, uq), default: dflt.default_value ?? dflt.pg_default };
@@ -768,7 +771,7 @@ async function adoptField(c: Change, table: { id: number; name: string }, relati
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
     [
       table.id, a.name, a.column, a.mapping.type, a.options, position, a.not_null, a.unique !== undefined,
-      a.index !== undefined || a.mapping.type === 'link', a.default_value === null ? null : JSON.stringify(a.default_value),
+      a.index !== undefined || a.mapping.type === 'link', a.default_value === null ? null : stringifyExact(a.default_value),
       a.attnum, a.mapping.read_only || tableReadOnly, a.mapping.pg_type, a.pg_default,
     ],
   );

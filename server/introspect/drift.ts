@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { IDENTIFIER_RE } from '../db/ident.js';
 import { fieldType } from '../fields/registry.js';
 import type { TableMeta } from '../schema/metadata.js';
-import { stableJson } from '../schema/input.js';
+import { parseExactJson, RawJson, stringifyExact } from '../fields/exact_json.js';
 import { TRASH_PREFIX } from '../schema/names.js';
 import { matchColumns, matchTables, wasRestored } from './identity.js';
 import { type CatalogColumn, type CatalogTable, type Snapshot, type SnapshotField } from './snapshot.js';
@@ -176,7 +176,9 @@ export function idColumn(rel: CatalogTable): CatalogColumn | undefined {
 
 // ------------------------------------------------------------------ defaults
 
-const CONSTANT_RE = /^(?:'((?:[^']|'')*)'(?:::[a-z][a-z0-9 _,()"[\]]*)?|(-?\d+(?:\.\d+)?)|(true|false))$/;
+// A number with a point is printed bare, with its typmod as a cast (`1.5::numeric(30,2)`);
+// a whole one, or a negative one, quoted (`'7'::bigint`, `'-1.5'::numeric(30,2)`).
+const CONSTANT_RE = /^(?:'((?:[^']|'')*)'(?:::[a-z][a-z0-9 _,()"[\]]*)?|(-?\d+(?:\.\d+)?)(?:::[a-z][a-z0-9 _,()"[\]]*)?|(true|false))$/;
 
 /** The literal text of a constant default as pg_get_expr() prints it; undefined for an expression. */
 export function constantText(expr: string): string | undefined {
@@ -207,12 +209,34 @@ export function acceptedDefault(f: { type: SnapshotField['type']; options: unkno
   return json === undefined ? { default_value: null, pg_default: expr } : { default_value: json, pg_default: null };
 }
 
+/**
+ * A JSON value as text with sorted keys and every number's digits as written, whether it
+ * is a value, a RawJson number or a RawJson document (a jsonb default): stableJson reads a
+ * RawJson document through JSON.parse, which makes 1e400 null.
+ */
+export function exactKey(value: unknown): string {
+  const canonical = (v: unknown): string => {
+    if (v instanceof RawJson) return v.text;
+    if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+    if (v !== null && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      return `{${Object.keys(o)
+        .sort()
+        .filter((k) => o[k] !== undefined)
+        .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+        .join(',')}}`;
+    }
+    return JSON.stringify(v);
+  };
+  return canonical(parseExactJson(stringifyExact(value)));
+}
+
 export function defaultMatches(f: SnapshotField, expr: string | null): boolean {
   if (f.default_value !== null && f.default_value !== undefined) {
     if (expr === null) return false;
     const text = constantText(expr);
     const json = text === undefined ? undefined : defaultJson(f, text);
-    return json !== undefined && stableJson(json) === stableJson(f.default_value);
+    return json !== undefined && exactKey(json) === exactKey(f.default_value);
   }
   if (f.pg_default) return expr === f.pg_default;
   return expr === null;
@@ -386,7 +410,10 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
         const fk = foreignKeyOn(rel, c.attnum);
         if (targetRel && (!fk || fk.ref_oid !== targetRel.oid)) diffs.foreign_key = { expected: `${targetRel.schema}.${targetRel.name}`, actual: fk ? (snap.byOid.get(fk.ref_oid ?? 0)?.name ?? 'another table') : null };
       }
-      if (!defaultMatches(f, c.default_expr)) diffs.default = { expected: f.default_value ?? f.pg_default ?? null, actual: c.default_expr };
+      // A stored formula's expression is in pg_attrdef too, but it is no default: the
+      // formula's options hold it (retyping or dropping it shows as retyped_column).
+      const generatedFormula = f.type === 'formula' && c.generated !== null;
+      if (!generatedFormula && !defaultMatches(f, c.default_expr)) diffs.default = { expected: f.default_value ?? f.pg_default ?? null, actual: c.default_expr };
       if (Object.keys(diffs).length) {
         items.push({
           id: `constraint_changed:f${f.id}`,

@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { Queryable } from '../db/pool.js';
+import { parseExactJson } from '../fields/exact_json.js';
 import type { FieldMeta, TableMeta } from '../schema/metadata.js';
 import { query } from './queries.js';
 import { expectedTypeMap } from './types.js';
@@ -118,7 +119,18 @@ export interface HistoryOff {
 const TABLE_COLUMNS = /* sql */ `id, name, table_name, version, table_oid::int8 AS table_oid, read_only, created_at, created_by,
   updated_at, trashed_at, trashed_by, trash_name`;
 const FIELD_COLUMNS = /* sql */ `id, table_id, name, column_name, type, options, not_null, is_unique, indexed,
-  default_value, attnum, read_only, trashed_at, trash_name, pg_type, pg_default`;
+  default_value::text AS default_value, attnum, read_only, trashed_at, trash_name, pg_type, pg_default`;
+
+/**
+ * A field row read with `default_value::text AS default_value`: the default as its JSON
+ * value without a double on the way. node-postgres would JSON.parse the jsonb, making a
+ * default of 9007199254740993 ...992 and 1e400 null: reconcile then saw drift that is not
+ * there, and its "restore" wrote the rounded default into the column.
+ */
+export function exactDefault<T extends { default_value: unknown }>(row: T): T {
+  if (typeof row.default_value === 'string') row.default_value = parseExactJson(row.default_value);
+  return row;
+}
 
 /**
  * The catalog alone (no metadata), for callers that already hold a transaction: every
@@ -248,6 +260,7 @@ async function takeSnapshotNow(
     });
     const [cols, fields, { rels, cons, idxs, metaTables, ignored, identity, historyOff }] =
       width === 3 ? await Promise.all([readColumns(), readFields(), readRest()]) : [await readColumns(), await readFields(), await readRest()];
+    fields.rows.forEach(exactDefault);
     for (const c of clients) await c.query('COMMIT');
     const tables = assemble(rels.rows, cols.rows, cons.rows, idxs.rows);
     const byOid = new Map<number, CatalogTable>();

@@ -3,6 +3,7 @@
 // column rename keeps the view working, and a field since trashed or retyped is noticed
 // (server/views/apply.ts drops that clause and says so).
 import { badRequest } from '../errors.js';
+import { JsonSyntaxError, parseExactJson, RawJson } from '../fields/exact_json.js';
 import type { Model } from '../model/compile.js';
 import { filterCondition, MAX_PAGE_SIZE, Params, parseSort } from '../model/query.js';
 
@@ -56,9 +57,11 @@ function decoded(raw: unknown, param: string): unknown {
   const t = raw.trim();
   if (t === '') return null;
   if (t.startsWith('[') || t.startsWith('{')) {
+    // exactly, as a JSON body is read: a number past a double stays its digits (RawJson)
     try {
-      return JSON.parse(t);
-    } catch {
+      return parseExactJson(t);
+    } catch (err) {
+      if (err instanceof JsonSyntaxError && /nested deeper/.test(err.message)) throw badRequest(`${param} is not valid JSON: ${err.message}`, param);
       throw badRequest(`${param} is not valid JSON`, param);
     }
   }
@@ -68,7 +71,8 @@ function decoded(raw: unknown, param: string): unknown {
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function filterValue(v: unknown, param: string): unknown {
-  const primitive = (x: unknown) => x === null || typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean';
+  // a RawJson is a number a double would change (9007199254740993, 1e400): kept as written
+  const primitive = (x: unknown) => x === null || typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean' || x instanceof RawJson;
   if (primitive(v) || v === undefined) return v ?? null;
   if (Array.isArray(v) && v.length <= 1000 && v.every(primitive)) return v;
   throw badRequest(`${param} is a value (text, a number, true/false) or, for "in", a list of them`, param);

@@ -12,6 +12,7 @@ import { schemaChange, type EditorDeps } from '../schema/change.js';
 import { getTable } from '../schema/metadata.js';
 import { validateDisplayName } from '../schema/names.js';
 import { flag } from '../schema/input.js';
+import { parseExactJson, stringifyExact } from '../fields/exact_json.js';
 import type { ViewSpec } from './spec.js';
 
 export interface ViewRow {
@@ -33,7 +34,14 @@ export interface ViewCaller {
   role: Role | undefined;
 }
 
-const COLUMNS = /* sql */ `id, table_id, name, owner, is_default, spec, created_at, created_by, updated_at, updated_by`;
+// spec as text, parsed without a double (exactSpec): a filter value of 9007199254740993
+// stays that number (node-postgres would JSON.parse the jsonb and make it ...992).
+const COLUMNS = /* sql */ `id, table_id, name, owner, is_default, spec::text AS spec, created_at, created_by, updated_at, updated_by`;
+
+function exactSpec(row: ViewRow): ViewRow {
+  if (typeof row.spec === 'string') row.spec = parseExactJson(row.spec) as ViewSpec;
+  return row;
+}
 
 /** The table's shared views, then the caller's own, each by name. */
 export async function listViews(db: Queryable, tableId: number, caller: ViewCaller): Promise<ViewRow[]> {
@@ -43,7 +51,7 @@ export async function listViews(db: Queryable, tableId: number, caller: ViewCall
       ORDER BY owner IS NOT NULL, lower(name), id`,
     [tableId, caller.actor],
   );
-  return rows;
+  return rows.map(exactSpec);
 }
 
 export async function getView(db: Queryable, tableId: number, viewId: number, caller: ViewCaller, opts: { forUpdate?: boolean } = {}): Promise<ViewRow> {
@@ -52,13 +60,13 @@ export async function getView(db: Queryable, tableId: number, viewId: number, ca
     [tableId, viewId, caller.actor],
   );
   if (!rows[0]) throw notFound(`view ${viewId} of table ${tableId}`);
-  return rows[0];
+  return exactSpec(rows[0]);
 }
 
 /** The view the console opens: the table's default shared view, if it has one. */
 export async function defaultView(db: Queryable, tableId: number): Promise<ViewRow | undefined> {
   const { rows } = await db.query<ViewRow>(`SELECT ${COLUMNS} FROM tablewright.views WHERE table_id = $1 AND is_default`, [tableId]);
-  return rows[0];
+  return rows[0] && exactSpec(rows[0]);
 }
 
 function mayManage(caller: ViewCaller, shared: boolean): void {
@@ -113,7 +121,7 @@ export async function createView(deps: EditorDeps, caller: ViewCaller, tableId: 
     c.reached('validate');
     const { rows } = await c.tx.query<{ id: number }>(
       /* sql */ `INSERT INTO tablewright.views (table_id, name, owner, spec, created_by, updated_by) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`,
-      [tableId, name, owner, JSON.stringify(spec), caller.actor],
+      [tableId, name, owner, stringifyExact(spec), caller.actor],
     );
     const viewId = rows[0]!.id;
     if (isDefault) await setDefault(c.tx, tableId, viewId, true);
@@ -139,7 +147,7 @@ export async function updateView(deps: EditorDeps, caller: ViewCaller, tableId: 
     c.reached('validate');
     await c.tx.query(
       /* sql */ `UPDATE tablewright.views SET name = $3, owner = $4, spec = $5, is_default = false, updated_at = now(), updated_by = $6 WHERE table_id = $1 AND id = $2`,
-      [tableId, viewId, name, owner, JSON.stringify(next), caller.actor],
+      [tableId, viewId, name, owner, stringifyExact(next), caller.actor],
     );
     if (isDefault) await setDefault(c.tx, tableId, viewId, true);
     c.reached('metadata');

@@ -134,6 +134,44 @@ describe('objects a DBA made by hand: clear 4xx answers, never a 500', () => {
     expect(await sql.rows(`SELECT * FROM data.ledger ORDER BY id`)).to.deep.equal(before);
   });
 
+  it('a CHECK constraint or an index expression that cannot follow its column to a new type, and columns of types only read here (xml, circle, an enum) asked to match or sort: 409 incompatible_object, nothing changes', async () => {
+    const t = await createTable(app, 'Meters', [{ name: 'Label', type: 'text' }, { name: 'Reading', type: 'number' }]);
+    const reading = t.fields[1]!.id;
+    await sql.exec(`INSERT INTO data.meters (label, reading) VALUES ('a', 5)`);
+    await sql.exec(`ALTER TABLE data.meters ADD CONSTRAINT reading_small CHECK (reading < 100000)`);
+    const typeOf = () => sql.one(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'data.meters'::regclass AND attname = 'reading'`);
+    const version = async () => (await sql.one(`SELECT version FROM tablewright.tables WHERE id = $1`, [t.id])).version;
+    const v0 = await version();
+    // ALTER COLUMN TYPE text cannot rebuild `reading < 100000` (text < integer): was a 500
+    await expectAll(app, [['PATCH', `/tables/${t.id}/fields/${reading}`, { json: { type: 'text' } }]], 409, 'incompatible_object');
+    await sql.exec(`ALTER TABLE data.meters DROP CONSTRAINT reading_small`);
+    await sql.exec(`CREATE INDEX meters_next ON data.meters ((reading + 1))`);
+    await expectAll(app, [['PATCH', `/tables/${t.id}/fields/${reading}`, { json: { type: 'text' } }]], 409, 'incompatible_object');
+    expect((await typeOf()).t).to.equal('bigint');
+    expect(await version()).to.equal(v0);
+
+    // a table adopted with columns of types no field type edits: read as text, but not comparable as text
+    await sql.exec(`CREATE TYPE data.mood AS ENUM ('happy', 'sad')`);
+    await sql.exec(`CREATE TABLE data.oddities (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text, x xml, c circle, m data.mood)`);
+    await sql.exec(`INSERT INTO data.oddities (note, x, c, m) VALUES ('n', '<a/>', '<(1,2),3>', 'happy')`);
+    const adopted = await act(app, 'untracked_table:data:oddities', 'adopt');
+    const id = adopted.result.id;
+    await expectAll(
+      app,
+      [
+        ['GET', `/tables/${id}/rows?filter[x][contains]=a`],
+        ['GET', `/tables/${id}/rows?filter[x][eq]=a`],
+        ['GET', `/tables/${id}/rows?filter[m][contains]=ha`],
+        ['GET', `/tables/${id}/rows?sort=c`],
+        ['GET', `/tables/${id}/rows.csv?sort=-x`],
+        ['GET', `/tables/${id}/rows?search=ha`],
+      ],
+      409,
+      'incompatible_object',
+    );
+    expect((await app.request('GET', `/tables/${id}/rows?filter[note][contains]=n`)).body.rows).to.have.length(1);
+  });
+
   it('a column dropped in psql: rows, grid, CSV and changes to that field answer 409 schema_drift pointing at the drift report', async () => {
     const t = await createTable(app, 'Notes', [{ name: 'Title', type: 'text' }, { name: 'Body', type: 'text' }]);
     const body = t.fields[1]!.id;
