@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AppContext } from '../context.js';
+import { AppError } from '../errors.js';
 import { publicDir } from '../paths.js';
 import { authorize, resolveCaller, setupState } from './auth.js';
 import { csrfProtection } from './csrf.js';
@@ -16,6 +17,7 @@ import { allRoutes } from './routes/index.js';
 import { securityHeaders } from './security.js';
 import { series } from './series.js';
 import { flashLocals } from './flash.js';
+import { refuseUnreadableBodies } from './unread_body.js';
 
 const require = createRequire(import.meta.url);
 const htmxFile = require.resolve('htmx.org/dist/htmx.min.js');
@@ -55,6 +57,7 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
       // each route's access rule is enforced by authorize() where the route is registered.
       resolveCaller(ctx),
       csrfProtection,
+      refuseUnreadableBodies,
       (_req, res, next) => {
         res.locals.title = 'Tablewright';
         // The cached drift summary for the layout's banner (never a reconcile per page view).
@@ -83,8 +86,28 @@ export function createApp(ctx: AppContext, routes: RouteDef[] = allRoutes): expr
  * listing reads it several times (flash, filters, view). Parsed once, kept as a value.
  */
 function keepQuery(req: Request, _res: Response, next: NextFunction): void {
+  // The query parser drops a key named __proto__ (filter[__proto__][eq]=1) without a word:
+  // a filter a caller sent would be ignored and every row answered. Refused instead.
+  const q = req.url.indexOf('?');
+  const named = q >= 0 ? protoKey(req.url.slice(q + 1)) : undefined;
+  if (named !== undefined) return next(new AppError(400, 'bad_request', `a query parameter or key may not be named __proto__ (in ${named.slice(0, 60)})`, named.split('[', 1)[0] || '__proto__'));
   Object.defineProperty(req, 'query', { value: req.query, writable: true, configurable: true, enumerable: true });
   next();
+}
+/** The key (the part before =) of the query string that names __proto__, percent-encoded or not. */
+function protoKey(query: string): string | undefined {
+  if (!/proto/i.test(query)) return undefined;
+  for (const part of query.split('&')) {
+    const key = part.split('=', 1)[0]!.replace(/\+/g, ' ');
+    let decoded = key;
+    try {
+      decoded = decodeURIComponent(key);
+    } catch {
+      // not percent-encoding: the parser reads it as it is
+    }
+    if (decoded.includes('__proto__')) return decoded;
+  }
+  return undefined;
 }
 
 /** Plain HTML forms can only POST: `_method=PATCH|PUT|DELETE` in the body stands for the verb. */

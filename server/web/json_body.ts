@@ -7,10 +7,15 @@ import { JsonSyntaxError, parseExactJson, stringifyExact } from '../fields/exact
 
 /** Middleware: an application/json body -> req.body, every digit kept; a 400 when it is not JSON. */
 export function exactJsonBody(limit: string) {
-  const readText = express.text({ type: 'application/json', limit });
+  const readBytes = express.raw({ type: 'application/json', limit });
   const maxBytes = limitBytes(limit);
   const parse = (req: Request, _res: Response, next: NextFunction) => {
-    if (typeof req.body !== 'string' || !req.is('application/json')) return next();
+    if (!Buffer.isBuffer(req.body) || !req.is('application/json')) return next();
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+    if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+      req.body = undefined;
+      return next(new AppError(415, 'unsupported_media_type', `JSON is read as UTF-8 only, not ${charset.slice(0, 40)}`, 'body'));
+    }
     parseInto(req, req.body, next);
   };
   // The row API's usual request (a plain application/json body of a stated length, not
@@ -22,7 +27,7 @@ export function exactJsonBody(limit: string) {
     const type = h['content-type'];
     const length = h['content-length'];
     if (!(type && PLAIN_JSON.has(type.toLowerCase())) || h['content-encoding'] !== undefined || h['transfer-encoding'] !== undefined || !length || !/^\d{1,9}$/.test(length) || Number(length) > maxBytes) {
-      return readText(req, res, (err?: unknown) => (err ? next(err) : parse(req, res, next)));
+      return readBytes(req, res, (err?: unknown) => (err ? next(err) : parse(req, res, next)));
     }
     const expected = Number(length);
     const chunks: Buffer[] = [];
@@ -34,7 +39,7 @@ export function exactJsonBody(limit: string) {
       req.removeListener('data', onData).removeListener('end', onEnd).removeListener('error', finish).removeListener('aborted', onAborted);
       if (err) return next(err);
       if (received !== expected) return next(Object.assign(new Error('request size did not match content length'), { status: 400, type: 'request.size.invalid' }));
-      parseInto(req, chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, received).toString('utf8'), next);
+      parseInto(req, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), next);
     };
     const onData = (chunk: Buffer) => {
       received += chunk.length;
@@ -57,7 +62,17 @@ function limitBytes(limit: string): number {
 
 const PLAIN_JSON = new Set(['application/json', 'application/json; charset=utf-8', 'application/json;charset=utf-8']);
 
-function parseInto(req: Request, text: string, next: NextFunction): void {
+/** UTF-8, refusing bytes that are not (a lenient decode would store U+FFFD in their place). */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+function parseInto(req: Request, bytes: Buffer, next: NextFunction): void {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    req.body = undefined;
+    return next(new AppError(400, 'bad_request', 'the request body is not valid UTF-8 (JSON must be UTF-8)', 'body'));
+  }
   if (text.trim() === '') {
     req.body = {};
     return next();

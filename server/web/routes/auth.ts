@@ -10,8 +10,9 @@ import { clearPreSessionCookie, clearSessionCookie, preSessionToken, safeNext, s
 import { answerKind, reply } from '../negotiate.js';
 import { renderView } from '../render.js';
 import { route } from '../route.js';
+import { body } from './schema_deps.js';
 
-const bodyOf = (req: Request) => (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+const bodyOf = (req: Request): Record<string, unknown> => body(req);
 const publicUser = (u: User) => ({ id: u.id, email: u.email, role: u.role });
 
 /** A form page shown again with the error beside the field (browsers only; scripts get the error JSON). */

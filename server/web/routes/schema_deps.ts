@@ -5,6 +5,7 @@ import type { AppContext } from '../../context.js';
 import { badRequest } from '../../errors.js';
 import { RawJson } from '../../fields/exact_json.js';
 import type { Actor, EditorDeps } from '../../schema/change.js';
+import { hasUnreadBody, unsupportedBody } from '../unread_body.js';
 
 export const editorDeps = (ctx: AppContext): EditorDeps => ({
   pool: ctx.pool,
@@ -21,7 +22,10 @@ export const actorOf = (req: Request): Actor => ({ name: actorName(req.caller) }
  * row route would create an empty row from it).
  */
 export function body(req: Request): Record<string, unknown> {
-  if (req.body === undefined) return {};
+  if (req.body === undefined) {
+    if (hasUnreadBody(req)) throw unsupportedBody(req);
+    return {};
+  }
   if (req.body && typeof req.body === 'object' && !Array.isArray(req.body) && !(req.body instanceof RawJson)) return req.body as Record<string, unknown>;
   throw badRequest('the request body must be an object of named values ({"name": value, ...}), not a list or a single value', 'body');
 }

@@ -8,8 +8,9 @@ import { AppError } from '../../errors.js';
 import { answerKind, reply } from '../negotiate.js';
 import { renderView } from '../render.js';
 import { route } from '../route.js';
+import { body } from './schema_deps.js';
 
-const bodyOf = (req: Request) => (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+const bodyOf = (req: Request): Record<string, unknown> => body(req);
 
 export const tokenRoutes = [
   route('get', '/tokens', 'admin', 'the API tokens, with their last use', async (ctx, req, res) => {

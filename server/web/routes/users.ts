@@ -9,13 +9,10 @@ import { AppError } from '../../errors.js';
 import { answerKind, reply } from '../negotiate.js';
 import { renderView } from '../render.js';
 import { route } from '../route.js';
+import { body } from './schema_deps.js';
 
 /** The form or JSON object; a JSON list or single value is a 400 (read as {}, a PATCH would answer 200 changing nothing). */
-const bodyOf = (req: Request): Record<string, unknown> => {
-  if (req.body === undefined) return {};
-  if (req.body && typeof req.body === 'object' && !Array.isArray(req.body)) return req.body as Record<string, unknown>;
-  throw new AppError(400, 'bad_request', 'the request body must be an object of named values ({"role": ...}), not a list or a single value', 'body');
-};
+const bodyOf = (req: Request): Record<string, unknown> => body(req);
 
 /** The users page again, with the error shown by the form (browsers); scripts get the error JSON. */
 async function pageWithError(ctx: AppContext, req: Request, res: Response, err: unknown, form: Record<string, unknown>): Promise<boolean> {
