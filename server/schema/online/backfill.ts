@@ -1,7 +1,7 @@
-// The batched copy every shadow-column operation shares: rows in id ranges, one statement per
-// batch that copies the range and records the last id copied (one implicit transaction: row
-// locks on that range only), so a resumed change starts after the last batch that
-// committed. Memory is constant, whatever the table's size. Row history does not record it
+// The batched copy every shadow-column operation shares: rows in id ranges, each range
+// copied in a few statements (waves, below), the last of which records the range's last id
+// (each an implicit transaction: row locks on its rows only), so a resumed change starts
+// after the last range that committed whole. Memory is constant, whatever the table's size. Row history does not record it
 // (reason schema).
 //
 // Where the time went (issue 13: the backfill was ~10x the blocking ALTER): each 2,000-row
@@ -10,10 +10,10 @@
 // round trips, not the UPDATE, were most of it. Now: one client for the whole copy with its
 // settings set once; the ranges are by id up to the largest id when the copy starts (a row
 // inserted later has its shadow written by the sync trigger), so no read for a range's
-// bound; one statement per batch (the UPDATE in a CTE, the change's row updated from it,
-// which also answers whether an admin cancelled); progress written at most every
-// PROGRESS_EVERY_MS; and the range grows or shrinks so that a batch takes about
-// BACKFILL_BATCH_MS (the longest a concurrent write to a row of the batch waits).
+// bound; the range's last statement is the UPDATE in a CTE, the change's row updated from
+// it, which also answers whether an admin cancelled; progress written at most every
+// PROGRESS_EVERY_MS; and the range grows or shrinks so that its slowest statement takes
+// about BACKFILL_BATCH_MS (the longest a concurrent write to one of its rows waits).
 //
 // Waves (issue 13, measured at 2,000,000 rows): the UPDATE itself, not the conversion, was
 // most of the time. The table's pages are full, so each row's new version went to another
