@@ -80,8 +80,9 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
     while (last < maxId) {
       const upto = Math.min(maxId, last + span);
       // the ids in ($1, $2] whose residue is one of the wave's ($3): index lookups of those rows only
+      // (the range bounds too: the same plan, and the statement still reads as the range's)
       const m = BACKFILL_MODULUS;
-      const range = /* sql */ `t.id = ANY (ARRAY(SELECT g FROM unnest($3::int[]) AS r, generate_series(($1::bigint / ${m}) * ${m} + r, $2::bigint, ${m}) AS g WHERE g > $1))`;
+      const range = /* sql */ `t.id > $1 AND t.id <= $2 AND t.id = ANY (ARRAY(SELECT g FROM unnest($3::int[]) AS r, generate_series(($1::bigint / ${m}) * ${m} + r, $2::bigint, ${m}) AS g WHERE g > $1))`;
       let n = 0;
       let slowest = 0;
       let cancel = false;
