@@ -19,7 +19,7 @@ import { ident, literal, qualified } from '../../db/ident.js';
 import { withoutStatementTimeout } from '../../db/pool.js';
 import { withTransaction } from '../../db/tx.js';
 import { unprocessable } from '../../errors.js';
-import { conversionSql, lossPredicate, type FieldShape } from '../../fields/convert.js';
+import { convertedOrNullSql, type FieldShape } from '../../fields/convert.js';
 import { fieldType } from '../../fields/registry.js';
 import { attnumOf } from '../catalog.js';
 import { columnComment } from '../comments.js';
@@ -28,7 +28,7 @@ import { flag } from '../input.js';
 import { getField } from '../metadata.js';
 import { trashName } from '../names.js';
 import { step } from '../plan.js';
-import { backfill } from './backfill.js';
+import { BACKFILL_MODULUS, BACKFILL_WAVES, backfill } from './backfill.js';
 import { advance, finishOnlineChange, getOnlineChange } from './state.js';
 import { briefStep, buildIndex, constraintState, indexState, longStep, type OnlineOp, type OnlineRun } from './steps.js';
 import { dropSyncTrigger, syncTriggerDdl } from './trigger.js';
@@ -83,7 +83,7 @@ async function converted(run: OnlineRun, to: FieldShape, col: string): Promise<s
   const from: FieldShape = { type: run.field.type, options: run.field.options };
   const env = await sqlEnv(run.deps.pool, run.deps, [from, to]);
   // A value that would not convert (a link to no row too) is empty in the new column.
-  return `CASE WHEN ${lossPredicate(from, to, col, env)} THEN NULL ELSE ${conversionSql(from, to, col, env)} END`;
+  return convertedOrNullSql(from, to, col, env);
 }
 
 async function columnExists(run: OnlineRun, name: string): Promise<boolean> {
@@ -102,8 +102,8 @@ export const changeType: OnlineOp = {
     const sh = ident(n.shadow);
     const steps = [
       step(`ALTER TABLE ${t.relation} ADD COLUMN ${sh} <new type>`, 'ACCESS EXCLUSIVE', 'brief', t.size),
-      step(`CREATE TRIGGER ${ident(`tw_sync_f${t.field.id}`)} BEFORE INSERT OR UPDATE ON ${t.relation} ... (${sh} := converted ${t.col})`, 'SHARE ROW EXCLUSIVE', 'brief', t.size),
-      step(`UPDATE ${t.relation} SET ${sh} = <converted ${t.col}> WHERE id > $last ORDER BY id LIMIT $batch -- in batches`, 'ROW EXCLUSIVE', 'rewrite', t.size, 'backfill'),
+      step(`CREATE TRIGGER ${ident(`tw_sync_f${t.field.id}`)} BEFORE INSERT ON ${t.relation} ... (${sh} := converted ${t.col}); the same BEFORE UPDATE ... WHEN (NEW.${sh} IS NOT DISTINCT FROM OLD.${sh})`, 'SHARE ROW EXCLUSIVE', 'brief', t.size),
+      step(`UPDATE ${t.relation} SET ${sh} = <converted ${t.col}> WHERE id IN ($last, $last + $span] AND id % ${BACKFILL_MODULUS} = ANY ($residues) -- in batches, ${BACKFILL_WAVES.length} waves each`, 'ROW EXCLUSIVE', 'rewrite', t.size, 'backfill'),
     ];
     const to = String(t.update.type || t.field.type);
     if (to === 'link') {

@@ -3,23 +3,35 @@
 // into the shadow, so the backfill and the writes of the moment never disagree. BEFORE,
 // so the row is written once. The function lives in the data schema, next to its table,
 // named after the field; both go in the swap (or the rollback).
+//
+// Two triggers on the one function: every INSERT, and an UPDATE only WHEN it left the
+// shadow as it was. An UPDATE that set the shadow is the backfill's (which converted
+// already): the WHEN clause, evaluated by the executor, skips it without calling plpgsql.
+// (One trigger that returned early for those rows still called the function for each of
+// the 2,000,000 rows a backfill updates; issue 13.) An UPDATE that sets the shadow to the
+// value it had goes through the function and converts again: the same value.
 import { ident, qualified } from '../../db/ident.js';
 
 export const syncTriggerName = (fieldId: number) => `tw_sync_f${fieldId}`;
+/** The UPDATE trigger's name (the INSERT one has syncTriggerName). */
+export const syncUpdateTriggerName = (fieldId: number) => `tw_sync_f${fieldId}_upd`;
 
 export function syncTriggerDdl(schema: string, relation: string, fieldId: number, shadow: string, convertedFromNew: string): string[] {
   const fn = qualified(schema, syncTriggerName(fieldId));
   return [
-    // An UPDATE that set the shadow itself is the backfill's (which converted already): the
-    // value is not converted twice. Any other write converts the field's value.
     `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $tw$ BEGIN
-  IF TG_OP = 'UPDATE' AND NEW.${shadow} IS DISTINCT FROM OLD.${shadow} THEN RETURN NEW; END IF;
   NEW.${shadow} := ${convertedFromNew}; RETURN NEW; END $tw$`,
     `DROP TRIGGER IF EXISTS ${ident(syncTriggerName(fieldId))} ON ${relation}`,
-    `CREATE TRIGGER ${ident(syncTriggerName(fieldId))} BEFORE INSERT OR UPDATE ON ${relation} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
+    `DROP TRIGGER IF EXISTS ${ident(syncUpdateTriggerName(fieldId))} ON ${relation}`,
+    `CREATE TRIGGER ${ident(syncTriggerName(fieldId))} BEFORE INSERT ON ${relation} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
+    `CREATE TRIGGER ${ident(syncUpdateTriggerName(fieldId))} BEFORE UPDATE ON ${relation} FOR EACH ROW WHEN (NEW.${shadow} IS NOT DISTINCT FROM OLD.${shadow}) EXECUTE FUNCTION ${fn}()`,
   ];
 }
 
 export function dropSyncTrigger(schema: string, relation: string, fieldId: number): string[] {
-  return [`DROP TRIGGER IF EXISTS ${ident(syncTriggerName(fieldId))} ON ${relation}`, `DROP FUNCTION IF EXISTS ${qualified(schema, syncTriggerName(fieldId))}()`];
+  return [
+    `DROP TRIGGER IF EXISTS ${ident(syncTriggerName(fieldId))} ON ${relation}`,
+    `DROP TRIGGER IF EXISTS ${ident(syncUpdateTriggerName(fieldId))} ON ${relation}`,
+    `DROP FUNCTION IF EXISTS ${qualified(schema, syncTriggerName(fieldId))}()`,
+  ];
 }
