@@ -18,7 +18,7 @@ import type { Config } from '../config.js';
 import { withTransaction } from '../db/tx.js';
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
-import { syncTableTriggers } from '../history/triggers.js';
+import { historyItemId, SYNC_TRIGGERS_SQL, syncTableTriggers } from '../history/triggers.js';
 import { inFlightConflict, runningOnlineChange } from './online/state.js';
 
 export const SCHEMA_CHANNEL = 'tablewright_schema';
@@ -98,6 +98,25 @@ export interface Change {
   lockTable(tableId: number): Promise<void>;
   /** other tables whose metadata this change wrote: their versions go up in the same commit */
   alsoTables: number[];
+  /**
+   * For a change run with `{ onlineCheckInBody: true }`: the body's first read brought the
+   * table's running online change (RUNNING_ONLINE_SQL, read after the advisory lock); this
+   * checks it (409 change_in_flight unless it is this change's own). Until it is called,
+   * such a change may run no DDL and cannot commit.
+   */
+  onlineChecked(runningId: number | null): Promise<void>;
+}
+
+/**
+ * The id of a table's running online change, as a scalar subquery over `tableIdExpr`: for a
+ * body that checks it in its own first read (saving schemaChange's separate statement).
+ */
+export const runningOnlineSql = (tableIdExpr: string) =>
+  /* sql */ `(SELECT o.id FROM tablewright.online_changes o WHERE o.table_id = ${tableIdExpr} AND o.status = 'running' ORDER BY o.id LIMIT 1)`;
+
+export interface ChangeOptions {
+  /** the body checks the online state in its first read (Change.onlineChecked) */
+  onlineCheckInBody?: boolean;
 }
 
 export interface ChangeOutcome<T> {
@@ -132,13 +151,14 @@ export async function schemaChange<T>(
   op: string,
   lockKey: number,
   body: (c: Change) => Promise<ChangeOutcome<T>>,
+  opts: ChangeOptions = {},
 ): Promise<T & { version: number }> {
   const started = Date.now();
   const deadline = started + deps.config.lockTimeoutMs;
   for (let attempt = 1; ; attempt++) {
     const attemptMs = Math.max(1, Math.min(deps.config.lockAttemptMs ?? deps.config.lockTimeoutMs, deadline - Date.now()));
     try {
-      return await schemaChangeOnce(deps, actor, op, lockKey, body, attemptMs, started);
+      return await schemaChangeOnce(deps, actor, op, lockKey, body, attemptMs, started, opts);
     } catch (err) {
       if (!(err instanceof LockAttemptFailed)) throw err;
       // The last pause is cut to what is left, so the change waits LOCK_TIMEOUT_MS in all
@@ -166,6 +186,9 @@ export async function schemaChange<T>(
   }
 }
 
+/** SYNC_TRIGGERS_SQL with its parameters numbered after the closing statement's eight. */
+const SYNC_TRIGGERS_AFTER_8 = SYNC_TRIGGERS_SQL.replace(/\$(\d)/g, (_, d: string) => `$${Number(d) + 8}`);
+
 /** 25 ms doubling to 1 s, with jitter, so that two waiting changes do not retry in step. */
 export function lockBackoffMs(attempt: number): number {
   const base = Math.min(1000, 25 * 2 ** (attempt - 1));
@@ -187,24 +210,33 @@ async function schemaChangeOnce<T>(
   body: (c: Change) => Promise<ChangeOutcome<T>>,
   attemptMs: number,
   started: number,
+  opts: ChangeOptions,
 ): Promise<T & { version: number }> {
   const statements: string[] = [];
+  // a change keyed by a table is checked against its online changes before any DDL
+  let onlinePending = lockKey !== TABLE_SET_LOCK;
+  const assertChecked = () => {
+    if (onlinePending) throw new Error(`schema change "${op}": the online-change check of table ${lockKey} was not made before its DDL`);
+  };
   const outcome = await withTransaction(deps.pool, async (tx) => {
     const change: Change = {
       tx,
       deps,
       actor,
       async ddl(sql) {
+        assertChecked();
         statements.push(sql);
         await tx.query(sql);
       },
       async ddlBatch(sqls) {
         if (sqls.length === 0) return;
+        assertChecked();
         statements.push(...sqls);
         // No parameters: the simple protocol, which runs several statements in one message.
         await tx.query(sqls.join(';\n'));
       },
       record(sql) {
+        assertChecked();
         statements.push(sql);
       },
       reached(step) {
@@ -214,6 +246,10 @@ async function schemaChangeOnce<T>(
         await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [SCHEMA_LOCK_NAMESPACE, tableId]);
       },
       alsoTables: [],
+      async onlineChecked(runningId) {
+        if (runningId !== null && Number(runningId) !== deps.onlineChangeId) throw await inFlightConflict(tx, lockKey);
+        onlinePending = false;
+      },
     };
     // Waits for locks (advisory or on the table itself) end after this attempt's
     // lock_timeout with SQLSTATE 55P03: schemaChange backs off and tries again.
@@ -233,29 +269,36 @@ async function schemaChangeOnce<T>(
     // While an online change of this table is in flight, only its own steps change it
     // (its row is begun under this same advisory lock, so the check cannot race it). A
     // statement of its own: its snapshot must be taken after the lock was granted.
-    if (lockKey !== TABLE_SET_LOCK) {
+    if (lockKey !== TABLE_SET_LOCK && !opts.onlineCheckInBody) {
       const running = await runningOnlineChange(tx, lockKey);
-      if (running && running.id !== deps.onlineChangeId) throw await inFlightConflict(tx, lockKey);
+      await change.onlineChecked(running?.id ?? null);
     }
     change.reached('lock');
 
     const out = await body(change);
-    // Every managed table keeps its row history triggers, whatever the change did to it,
-    // and the triggers of its system fields (created_at, updated_by...), under their
-    // attnums now: both in one round trip.
-    const synced = await syncTableTriggers(tx, deps.config.dataSchema, out.tableId);
-    if (synced.history) statements.push(synced.history);
-    if (synced.system) statements.push(synced.system);
-    if (deps.dryRun) throw new DryRunRollback([...statements], out.tableId);
+    assertChecked();
+    if (deps.dryRun) {
+      const synced = await syncTableTriggers(tx, deps.config.dataSchema, out.tableId);
+      if (synced.history) statements.push(synced.history);
+      if (synced.system) statements.push(synced.system);
+      throw new DryRunRollback([...statements], out.tableId);
+    }
 
-    // The version bump, the audit row, the global version and the NOTIFY: one statement
-    // (NOTIFY is still delivered on commit only).
-    const { rows } = await tx.query<{ version: number; global_version: number }>(
-      /* sql */ `WITH v AS (UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $3 RETURNING version),
+    // One statement: every managed table keeps its row history triggers, whatever the
+    // change did to it, and the triggers of its system fields (created_at, updated_by...),
+    // under their attnums now (the DDL they ran ends the audit row's); then the version
+    // bump, the audit row, the global version and the NOTIFY (delivered on commit only).
+    // The trigger upkeep reads the fields' metadata written by the body's earlier
+    // statements, and writes nothing the rest of this statement reads.
+    const { rows } = await tx.query<{ version: number; global_version: number; history: string | null; system: string | null }>(
+      /* sql */ `WITH s AS MATERIALIZED (${SYNC_TRIGGERS_AFTER_8}),
+            v AS (UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $3 RETURNING version),
             a AS (INSERT INTO tablewright.audit (actor, operation, table_id, field_id, version, ddl, details)
-                  SELECT $1, $2, $3, $4, v.version, $5, $6 FROM v),
+                  SELECT $1, $2, $3, $4, v.version,
+                         concat_ws(E'\n', nullif($5, ''), (SELECT s.history FROM s) || ';', (SELECT s.system FROM s) || ';'), $6
+                    FROM v),
             g AS (UPDATE tablewright.schema_state SET version = version + 1 RETURNING version)
-       SELECT v.version, g.version AS global_version,
+       SELECT v.version, g.version AS global_version, (SELECT s.history FROM s) AS history, (SELECT s.system FROM s) AS system,
               pg_notify($7, (jsonb_build_object('table_id', $3::int8, 'version', v.version, 'global_version', g.version, 'op', $2::text, 'actor', $1::text) || $8::jsonb)::text)
          FROM v, g`,
       [
@@ -267,9 +310,15 @@ async function schemaChangeOnce<T>(
         out.details ?? {},
         SCHEMA_CHANNEL,
         deps.instanceId ? { instance: deps.instanceId } : {},
+        // SYNC_TRIGGERS_SQL's $1..$3
+        out.tableId,
+        deps.config.dataSchema,
+        historyItemId(out.tableId),
       ],
     );
     if (!rows[0]) throw new Error(`table ${out.tableId} has no metadata row`);
+    if (rows[0].history) statements.push(rows[0].history);
+    if (rows[0].system) statements.push(rows[0].system);
     const version = rows[0].version;
     change.reached('version');
     change.reached('audit');
