@@ -13,7 +13,9 @@
 //
 // NOTIFY is delivered on commit only, so no instance hears of a change that rolled back.
 // Any throw rolls everything back: the catalog and the metadata stay exactly as before.
+import crypto from 'node:crypto';
 import type pg from 'pg';
+import { preparedName } from '../db/pool.js';
 import type { Config } from '../config.js';
 import { withTransaction } from '../db/tx.js';
 import type { Logger } from '../log.js';
@@ -186,6 +188,30 @@ export async function schemaChange<T>(
   }
 }
 
+/**
+ * A schema-editor statement of fixed text, as a query config: a named prepared statement
+ * when the pool may keep them (db/pool.ts preparedName: never behind a transaction
+ * pooler), so that PostgreSQL plans it once per connection (a third of these statements'
+ * time on the server was planning). Only texts that never change at run time (no
+ * identifier, no user value in them) go through here: the name is a hash of the text.
+ */
+export function editorStatement(deps: EditorDeps, text: string, values: unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `tw_e_${crypto.createHash('sha1').update(text).digest('base64url').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  const prepared = preparedName(deps.pool, name);
+  return prepared ? { name: prepared, text, values } : { text, values };
+}
+const statementNames = new Map<string, string>();
+
+/** The settings, then the advisory lock (it refers to the settings, so it runs after them). */
+const LOCK_SQL = /* sql */ `SELECT pg_advisory_xact_lock($4, $3)
+         FROM (SELECT set_config('lock_timeout', $1, true) AS lt, set_config('statement_timeout', '0', true), set_config('timezone', 'UTC', true),
+                      set_config('tablewright.actor', $2, true), set_config('tablewright.reason', 'schema', true) OFFSET 0) settings
+        WHERE settings.lt IS NOT NULL`;
+
 /** SYNC_TRIGGERS_SQL with its parameters numbered after the closing statement's eight. */
 const SYNC_TRIGGERS_AFTER_8 = SYNC_TRIGGERS_SQL.replace(/\$(\d)/g, (_, d: string) => `$${Number(d) + 8}`);
 
@@ -259,13 +285,7 @@ async function schemaChangeOnce<T>(
     // history: the audit row records the change (server/history, reason 'schema').
     // One round trip: the settings, then the advisory lock (it refers to the settings, so
     // it runs after them: the lock is waited for under this attempt's lock_timeout).
-    await tx.query(
-      /* sql */ `SELECT pg_advisory_xact_lock($4, $3)
-         FROM (SELECT set_config('lock_timeout', $1, true) AS lt, set_config('statement_timeout', '0', true), set_config('timezone', 'UTC', true),
-                      set_config('tablewright.actor', $2, true), set_config('tablewright.reason', 'schema', true) OFFSET 0) settings
-        WHERE settings.lt IS NOT NULL`,
-      [`${attemptMs}ms`, actor.name, lockKey, SCHEMA_LOCK_NAMESPACE],
-    );
+    await tx.query(editorStatement(deps, LOCK_SQL, [`${attemptMs}ms`, actor.name, lockKey, SCHEMA_LOCK_NAMESPACE]));
     // While an online change of this table is in flight, only its own steps change it
     // (its row is begun under this same advisory lock, so the check cannot race it). A
     // statement of its own: its snapshot must be taken after the lock was granted.
@@ -291,7 +311,9 @@ async function schemaChangeOnce<T>(
     // The trigger upkeep reads the fields' metadata written by the body's earlier
     // statements, and writes nothing the rest of this statement reads.
     const { rows } = await tx.query<{ version: number; global_version: number; history: string | null; system: string | null }>(
-      /* sql */ `WITH s AS MATERIALIZED (${SYNC_TRIGGERS_AFTER_8}),
+      editorStatement(
+        deps,
+        /* sql */ `WITH s AS MATERIALIZED (${SYNC_TRIGGERS_AFTER_8}),
             v AS (UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $3 RETURNING version),
             a AS (INSERT INTO tablewright.audit (actor, operation, table_id, field_id, version, ddl, details)
                   SELECT $1, $2, $3, $4, v.version,
@@ -301,20 +323,21 @@ async function schemaChangeOnce<T>(
        SELECT v.version, g.version AS global_version, (SELECT s.history FROM s) AS history, (SELECT s.system FROM s) AS system,
               pg_notify($7, (jsonb_build_object('table_id', $3::int8, 'version', v.version, 'global_version', g.version, 'op', $2::text, 'actor', $1::text) || $8::jsonb)::text)
          FROM v, g`,
-      [
-        actor.name,
-        op,
-        out.tableId,
-        out.fieldId ?? null,
-        statements.map((s) => `${s};`).join('\n'),
-        out.details ?? {},
-        SCHEMA_CHANNEL,
-        deps.instanceId ? { instance: deps.instanceId } : {},
-        // SYNC_TRIGGERS_SQL's $1..$3
-        out.tableId,
-        deps.config.dataSchema,
-        historyItemId(out.tableId),
-      ],
+        [
+          actor.name,
+          op,
+          out.tableId,
+          out.fieldId ?? null,
+          statements.map((s) => `${s};`).join('\n'),
+          out.details ?? {},
+          SCHEMA_CHANNEL,
+          deps.instanceId ? { instance: deps.instanceId } : {},
+          // SYNC_TRIGGERS_SQL's $1..$3
+          out.tableId,
+          deps.config.dataSchema,
+          historyItemId(out.tableId),
+        ],
+      ),
     );
     if (!rows[0]) throw new Error(`table ${out.tableId} has no metadata row`);
     if (rows[0].history) statements.push(rows[0].history);
