@@ -33,7 +33,14 @@ export async function benchCompile(url: string): Promise<void> {
       const before = heapUsed();
       for (let i = 0; i < 2000; i++) keep.push(await compileModel(pool, config.dataSchema, ids[n]!));
       const kb = (heapUsed() - before) / 2000 / 1024;
-      figures.push({ name: `memory per cached model of ${n} fields`, unit: 'model', samples: keep.length, medianMs: 0, p99Ms: 0, extra: { 'KB/model': kb.toFixed(1) } });
+      figures.push({
+        name: `memory per cached model of ${n} fields`,
+        unit: 'model',
+        samples: keep.length,
+        medianMs: 0,
+        p99Ms: 0,
+        extra: { 'KB/model': kb.toFixed(1), 'RSS MB': (process.memoryUsage().rss / 1024 / 1024).toFixed(0) },
+      });
     }
     printTable(`Models (load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`, figures);
   } finally {
