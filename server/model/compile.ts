@@ -4,9 +4,10 @@
 //
 // A model is immutable and carries the versions it was compiled from: its own table's,
 // and those of the tables its links point at (their label column is part of the SQL).
+import crypto from 'node:crypto';
 import pg from 'pg';
 import { ident, identFromCatalog, qualified } from '../db/ident.js';
-import type { Queryable } from '../db/pool.js';
+import { preparedName, type Queryable } from '../db/pool.js';
 import { numberToJson } from '../fields/number.js';
 import { resultType } from '../fields/formula.js';
 import { isVirtualFormula, missingInputs, virtualFormulaRef } from '../schema/formula_fields.js';
@@ -122,21 +123,24 @@ const TIME_FIELDS = new Set<keyof FieldMeta>(['created_at', 'updated_at', 'trash
 const FIELD_ROW = `json_build_array(${FIELD_NAMES.map((c) => `f.${c}${INT8_FIELDS.has(c) ? '::text' : ''}`).join(', ')})`;
 const TABLE_KEYS = TABLE_PART.split(',').map((c) => c.trim().split(/\s+AS\s+|\./).at(-1)!);
 
-/**
- * A live table's metadata and its live fields in display order, in one round trip, as one
- * row: the table's columns, then one array per field column (FieldMeta's, in display
- * order). One row per field cost node about 10 µs a row to receive and parse (a 200-field
- * model: 2 of its 3 ms); a dozen arrays cost a fraction of that.
- */
-async function readTableAndFields(db: Queryable, tableId: number): Promise<{ table: TableMeta; fields: FieldMeta[] }> {
-  const { rows } = await db.query<TableMeta & Record<string, any>>(
-    /* sql */ `SELECT ${TABLE_PART}, a.fields
+const READ_SQL = /* sql */ `SELECT ${TABLE_PART}, a.fields
        FROM tablewright.tables t
        CROSS JOIN LATERAL (SELECT coalesce(json_agg(${FIELD_ROW} ORDER BY f.position, f.id), '[]') AS fields
                              FROM tablewright.fields f WHERE f.table_id = t.id AND f.trashed_at IS NULL) a
-      WHERE t.id = $1`,
-    [tableId],
-  );
+      WHERE t.id = $1`;
+/** a named prepared statement where the pool keeps them (planned once per connection) */
+const READ_NAME = `tw_m_${crypto.createHash('sha1').update(READ_SQL).digest('base64url').slice(0, 24)}`;
+
+/**
+ * A live table's metadata and its live fields in display order, in one round trip, as one
+ * row: the table's columns, then the fields as one JSON array of value lists (FieldMeta's
+ * columns in FIELD_COLUMNS order; one json_agg, one sort). One row per field cost node
+ * about 10 µs a row to receive and parse (most of a 200-field compile); column arrays
+ * (int8[], timestamptz[]...) cost as much in postgres-array's parser; JSON.parse is native.
+ */
+async function readTableAndFields(db: Queryable, tableId: number): Promise<{ table: TableMeta; fields: FieldMeta[] }> {
+  const name = preparedName(db, READ_NAME);
+  const { rows } = await db.query<TableMeta & Record<string, any>>(name ? { name, text: READ_SQL, values: [tableId] } : { text: READ_SQL, values: [tableId] });
   const first = rows[0];
   if (!first) throw notFound(`table ${tableId}`);
   if (first.trashed_at) throw notFound(`table ${tableId} (it is in the trash)`);

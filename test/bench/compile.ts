@@ -19,7 +19,8 @@ function heapUsed(): number {
 
 export async function benchCompile(url: string): Promise<void> {
   const config = loadConfig({ DATABASE_URL: url, LOCK_TIMEOUT_MS: '60000' });
-  const pool = createPool({ connectionString: url, max: 2, connectTimeoutMs: 5000 }, testLog);
+  // the pool as the daemon makes it (server/main.ts): statement timeout, prepared statements
+  const pool = createPool({ connectionString: url, max: 2, connectTimeoutMs: 5000, statementTimeoutMs: config.statementTimeoutMs, prepareStatements: config.prepareStatements }, testLog);
   const deps = { pool, log: testLog, config };
   const figures: Figure[] = [];
   try {

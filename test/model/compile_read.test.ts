@@ -60,6 +60,22 @@ describe('model compile reads the metadata exactly', () => {
     expect(model.table).to.deep.equal(await getTable(pool, id));
   });
 
+  it('the read is a named prepared statement on a pool that may keep them, and unnamed on one that may not', async () => {
+    const { id } = await createTable(deps, actor, { name: 'Prepared', fields: [{ name: 'A', type: 'text' }] });
+    for (const prepareStatements of [true, false]) {
+      const one = createPool({ connectionString: db.url, max: 1, connectTimeoutMs: 5000, prepareStatements }, testLog);
+      try {
+        const a = await compileModel(one, deps.config.dataSchema, id);
+        const b = await compileModel(one, deps.config.dataSchema, id);
+        expect(b.fields.map((f) => f.meta)).to.deep.equal(a.fields.map((f) => f.meta));
+        const { rows } = await one.query(`SELECT 1 FROM pg_prepared_statements WHERE name LIKE 'tw_m_%'`);
+        expect(rows, `prepareStatements ${prepareStatements}`).to.have.length(prepareStatements ? 1 : 0);
+      } finally {
+        await one.end();
+      }
+    }
+  });
+
   it('a table without fields compiles to no fields', async () => {
     const { id } = await createTable(deps, actor, { name: 'Empty', fields: [] });
     const model = await compileModel(pool, deps.config.dataSchema, id);
