@@ -2,13 +2,15 @@
 //
 //   BEGIN
 //   lock_timeout (SET LOCAL), an advisory lock on the table       -> 'lock'
+//   the table's running online change (409 unless it is this one;
+//     a body may read it in its own first statement instead)
 //   the operation: validate                                         -> 'validate'
 //                  DDL (recorded for the audit)                     -> 'ddl'
 //                  metadata rows                                    -> 'metadata'
-//   tables.version + 1                                              -> 'version'
-//   an audit row with the DDL text and the actor                    -> 'audit'
-//   schema_state.version + 1 (last: its row lock is held briefly),
-//   pg_notify on the schema channel                                 -> 'notify'
+//   one closing statement: history and system-field triggers kept
+//   up to date (their DDL ends the audit's), tables.version + 1,    -> 'version'
+//   an audit row with the DDL text and the actor,                   -> 'audit'
+//   schema_state.version + 1, pg_notify on the schema channel       -> 'notify'
 //   COMMIT
 //
 // NOTIFY is delivered on commit only, so no instance hears of a change that rolled back.
