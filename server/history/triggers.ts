@@ -30,19 +30,22 @@ export async function syncHistoryTriggers(tx: Queryable, dataSchema: string, tab
 }
 
 /**
- * syncHistoryTriggers and the system fields' sync_system_triggers for one table, in one
- * statement (the end of every schema change): each the DDL that ran, or null.
+ * The statement of syncTableTriggers: $1 the table id, $2 DATA_SCHEMA, $3 its history drift
+ * item's id. The schema editor runs it inside its closing statement (server/schema/change.ts).
  */
-export async function syncTableTriggers(tx: Queryable, dataSchema: string, tableId: number): Promise<{ history: string | null; system: string | null }> {
-  const { rows } = await tx.query<{ history: string | null; system: string | null }>(
-    /* sql */ `SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM tablewright.drift_ignored i WHERE i.item_id = $3)
+export const SYNC_TRIGGERS_SQL = /* sql */ `SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM tablewright.drift_ignored i WHERE i.item_id = $3)
                    THEN tablewright.sync_history_triggers(t.id, c.oid::regclass) END AS history,
               CASE WHEN NOT t.read_only THEN tablewright.sync_system_triggers(t.id, c.oid::regclass) END AS system
        FROM tablewright.tables t
        JOIN pg_namespace n ON n.nspname = $2
        JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.table_name AND c.relkind IN ('r', 'p')
-      WHERE t.id = $1 AND t.trashed_at IS NULL`,
-    [tableId, dataSchema, historyItemId(tableId)],
-  );
+      WHERE t.id = $1 AND t.trashed_at IS NULL`;
+
+/**
+ * syncHistoryTriggers and the system fields' sync_system_triggers for one table, in one
+ * statement (the end of every schema change): each the DDL that ran, or null.
+ */
+export async function syncTableTriggers(tx: Queryable, dataSchema: string, tableId: number): Promise<{ history: string | null; system: string | null }> {
+  const { rows } = await tx.query<{ history: string | null; system: string | null }>(SYNC_TRIGGERS_SQL, [tableId, dataSchema, historyItemId(tableId)]);
   return rows[0] ?? { history: null, system: null };
 }

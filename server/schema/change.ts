@@ -2,23 +2,27 @@
 //
 //   BEGIN
 //   lock_timeout (SET LOCAL), an advisory lock on the table       -> 'lock'
+//   the table's running online change (409 unless it is this one;
+//     a body may read it in its own first statement instead)
 //   the operation: validate                                         -> 'validate'
 //                  DDL (recorded for the audit)                     -> 'ddl'
 //                  metadata rows                                    -> 'metadata'
-//   tables.version + 1                                              -> 'version'
-//   an audit row with the DDL text and the actor                    -> 'audit'
-//   schema_state.version + 1 (last: its row lock is held briefly),
-//   pg_notify on the schema channel                                 -> 'notify'
+//   one closing statement: history and system-field triggers kept
+//   up to date (their DDL ends the audit's), tables.version + 1,    -> 'version'
+//   an audit row with the DDL text and the actor,                   -> 'audit'
+//   schema_state.version + 1, pg_notify on the schema channel       -> 'notify'
 //   COMMIT
 //
 // NOTIFY is delivered on commit only, so no instance hears of a change that rolled back.
 // Any throw rolls everything back: the catalog and the metadata stay exactly as before.
+import crypto from 'node:crypto';
 import type pg from 'pg';
+import { preparedName } from '../db/pool.js';
 import type { Config } from '../config.js';
 import { withTransaction } from '../db/tx.js';
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
-import { syncTableTriggers } from '../history/triggers.js';
+import { historyItemId, SYNC_TRIGGERS_SQL, syncTableTriggers } from '../history/triggers.js';
 import { inFlightConflict, runningOnlineChange } from './online/state.js';
 
 export const SCHEMA_CHANNEL = 'tablewright_schema';
@@ -98,6 +102,25 @@ export interface Change {
   lockTable(tableId: number): Promise<void>;
   /** other tables whose metadata this change wrote: their versions go up in the same commit */
   alsoTables: number[];
+  /**
+   * For a change run with `{ onlineCheckInBody: true }`: the body's first read brought the
+   * table's running online change (RUNNING_ONLINE_SQL, read after the advisory lock); this
+   * checks it (409 change_in_flight unless it is this change's own). Until it is called,
+   * such a change may run no DDL and cannot commit.
+   */
+  onlineChecked(runningId: number | null): Promise<void>;
+}
+
+/**
+ * The id of a table's running online change, as a scalar subquery over `tableIdExpr`: for a
+ * body that checks it in its own first read (saving schemaChange's separate statement).
+ */
+export const runningOnlineSql = (tableIdExpr: string) =>
+  /* sql */ `(SELECT o.id FROM tablewright.online_changes o WHERE o.table_id = ${tableIdExpr} AND o.status = 'running' ORDER BY o.id LIMIT 1)`;
+
+export interface ChangeOptions {
+  /** the body checks the online state in its first read (Change.onlineChecked) */
+  onlineCheckInBody?: boolean;
 }
 
 export interface ChangeOutcome<T> {
@@ -132,13 +155,14 @@ export async function schemaChange<T>(
   op: string,
   lockKey: number,
   body: (c: Change) => Promise<ChangeOutcome<T>>,
+  opts: ChangeOptions = {},
 ): Promise<T & { version: number }> {
   const started = Date.now();
   const deadline = started + deps.config.lockTimeoutMs;
   for (let attempt = 1; ; attempt++) {
     const attemptMs = Math.max(1, Math.min(deps.config.lockAttemptMs ?? deps.config.lockTimeoutMs, deadline - Date.now()));
     try {
-      return await schemaChangeOnce(deps, actor, op, lockKey, body, attemptMs, started);
+      return await schemaChangeOnce(deps, actor, op, lockKey, body, attemptMs, started, opts);
     } catch (err) {
       if (!(err instanceof LockAttemptFailed)) throw err;
       // The last pause is cut to what is left, so the change waits LOCK_TIMEOUT_MS in all
@@ -166,6 +190,33 @@ export async function schemaChange<T>(
   }
 }
 
+/**
+ * A schema-editor statement of fixed text, as a query config: a named prepared statement
+ * when the pool may keep them (db/pool.ts preparedName: never behind a transaction
+ * pooler), so that PostgreSQL plans it once per connection (a third of these statements'
+ * time on the server was planning). Only texts that never change at run time (no
+ * identifier, no user value in them) go through here: the name is a hash of the text.
+ */
+export function editorStatement(deps: EditorDeps, text: string, values: unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `tw_e_${crypto.createHash('sha1').update(text).digest('base64url').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  const prepared = preparedName(deps.pool, name);
+  return prepared ? { name: prepared, text, values } : { text, values };
+}
+const statementNames = new Map<string, string>();
+
+/** The settings, then the advisory lock (it refers to the settings, so it runs after them). */
+const LOCK_SQL = /* sql */ `SELECT pg_advisory_xact_lock($4, $3)
+         FROM (SELECT set_config('lock_timeout', $1, true) AS lt, set_config('statement_timeout', '0', true), set_config('timezone', 'UTC', true),
+                      set_config('tablewright.actor', $2, true), set_config('tablewright.reason', 'schema', true) OFFSET 0) settings
+        WHERE settings.lt IS NOT NULL`;
+
+/** SYNC_TRIGGERS_SQL with its parameters numbered after the closing statement's eight. */
+const SYNC_TRIGGERS_AFTER_8 = SYNC_TRIGGERS_SQL.replace(/\$(\d)/g, (_, d: string) => `$${Number(d) + 8}`);
+
 /** 25 ms doubling to 1 s, with jitter, so that two waiting changes do not retry in step. */
 export function lockBackoffMs(attempt: number): number {
   const base = Math.min(1000, 25 * 2 ** (attempt - 1));
@@ -187,24 +238,33 @@ async function schemaChangeOnce<T>(
   body: (c: Change) => Promise<ChangeOutcome<T>>,
   attemptMs: number,
   started: number,
+  opts: ChangeOptions,
 ): Promise<T & { version: number }> {
   const statements: string[] = [];
+  // a change keyed by a table is checked against its online changes before any DDL
+  let onlinePending = lockKey !== TABLE_SET_LOCK;
+  const assertChecked = () => {
+    if (onlinePending) throw new Error(`schema change "${op}": the online-change check of table ${lockKey} was not made before its DDL`);
+  };
   const outcome = await withTransaction(deps.pool, async (tx) => {
     const change: Change = {
       tx,
       deps,
       actor,
       async ddl(sql) {
+        assertChecked();
         statements.push(sql);
         await tx.query(sql);
       },
       async ddlBatch(sqls) {
         if (sqls.length === 0) return;
+        assertChecked();
         statements.push(...sqls);
         // No parameters: the simple protocol, which runs several statements in one message.
         await tx.query(sqls.join(';\n'));
       },
       record(sql) {
+        assertChecked();
         statements.push(sql);
       },
       reached(step) {
@@ -214,6 +274,10 @@ async function schemaChangeOnce<T>(
         await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [SCHEMA_LOCK_NAMESPACE, tableId]);
       },
       alsoTables: [],
+      async onlineChecked(runningId) {
+        if (runningId !== null && Number(runningId) !== deps.onlineChangeId) throw await inFlightConflict(tx, lockKey);
+        onlinePending = false;
+      },
     };
     // Waits for locks (advisory or on the table itself) end after this attempt's
     // lock_timeout with SQLSTATE 55P03: schemaChange backs off and tries again.
@@ -223,53 +287,63 @@ async function schemaChangeOnce<T>(
     // history: the audit row records the change (server/history, reason 'schema').
     // One round trip: the settings, then the advisory lock (it refers to the settings, so
     // it runs after them: the lock is waited for under this attempt's lock_timeout).
-    await tx.query(
-      /* sql */ `SELECT pg_advisory_xact_lock($4, $3)
-         FROM (SELECT set_config('lock_timeout', $1, true) AS lt, set_config('statement_timeout', '0', true), set_config('timezone', 'UTC', true),
-                      set_config('tablewright.actor', $2, true), set_config('tablewright.reason', 'schema', true) OFFSET 0) settings
-        WHERE settings.lt IS NOT NULL`,
-      [`${attemptMs}ms`, actor.name, lockKey, SCHEMA_LOCK_NAMESPACE],
-    );
+    await tx.query(editorStatement(deps, LOCK_SQL, [`${attemptMs}ms`, actor.name, lockKey, SCHEMA_LOCK_NAMESPACE]));
     // While an online change of this table is in flight, only its own steps change it
     // (its row is begun under this same advisory lock, so the check cannot race it). A
     // statement of its own: its snapshot must be taken after the lock was granted.
-    if (lockKey !== TABLE_SET_LOCK) {
+    if (lockKey !== TABLE_SET_LOCK && !opts.onlineCheckInBody) {
       const running = await runningOnlineChange(tx, lockKey);
-      if (running && running.id !== deps.onlineChangeId) throw await inFlightConflict(tx, lockKey);
+      await change.onlineChecked(running?.id ?? null);
     }
     change.reached('lock');
 
     const out = await body(change);
-    // Every managed table keeps its row history triggers, whatever the change did to it,
-    // and the triggers of its system fields (created_at, updated_by...), under their
-    // attnums now: both in one round trip.
-    const synced = await syncTableTriggers(tx, deps.config.dataSchema, out.tableId);
-    if (synced.history) statements.push(synced.history);
-    if (synced.system) statements.push(synced.system);
-    if (deps.dryRun) throw new DryRunRollback([...statements], out.tableId);
+    assertChecked();
+    if (deps.dryRun) {
+      const synced = await syncTableTriggers(tx, deps.config.dataSchema, out.tableId);
+      if (synced.history) statements.push(synced.history);
+      if (synced.system) statements.push(synced.system);
+      throw new DryRunRollback([...statements], out.tableId);
+    }
 
-    // The version bump, the audit row, the global version and the NOTIFY: one statement
-    // (NOTIFY is still delivered on commit only).
-    const { rows } = await tx.query<{ version: number; global_version: number }>(
-      /* sql */ `WITH v AS (UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $3 RETURNING version),
+    // One statement: every managed table keeps its row history triggers, whatever the
+    // change did to it, and the triggers of its system fields (created_at, updated_by...),
+    // under their attnums now (the DDL they ran ends the audit row's); then the version
+    // bump, the audit row, the global version and the NOTIFY (delivered on commit only).
+    // The trigger upkeep reads the fields' metadata written by the body's earlier
+    // statements, and writes nothing the rest of this statement reads.
+    const { rows } = await tx.query<{ version: number; global_version: number; history: string | null; system: string | null }>(
+      editorStatement(
+        deps,
+        /* sql */ `WITH s AS MATERIALIZED (${SYNC_TRIGGERS_AFTER_8}),
+            v AS (UPDATE tablewright.tables SET version = version + 1, updated_at = now() WHERE id = $3 RETURNING version),
             a AS (INSERT INTO tablewright.audit (actor, operation, table_id, field_id, version, ddl, details)
-                  SELECT $1, $2, $3, $4, v.version, $5, $6 FROM v),
+                  SELECT $1, $2, $3, $4, v.version,
+                         concat_ws(E'\n', nullif($5, ''), (SELECT s.history FROM s) || ';', (SELECT s.system FROM s) || ';'), $6
+                    FROM v),
             g AS (UPDATE tablewright.schema_state SET version = version + 1 RETURNING version)
-       SELECT v.version, g.version AS global_version,
+       SELECT v.version, g.version AS global_version, (SELECT s.history FROM s) AS history, (SELECT s.system FROM s) AS system,
               pg_notify($7, (jsonb_build_object('table_id', $3::int8, 'version', v.version, 'global_version', g.version, 'op', $2::text, 'actor', $1::text) || $8::jsonb)::text)
          FROM v, g`,
-      [
-        actor.name,
-        op,
-        out.tableId,
-        out.fieldId ?? null,
-        statements.map((s) => `${s};`).join('\n'),
-        out.details ?? {},
-        SCHEMA_CHANNEL,
-        deps.instanceId ? { instance: deps.instanceId } : {},
-      ],
+        [
+          actor.name,
+          op,
+          out.tableId,
+          out.fieldId ?? null,
+          statements.map((s) => `${s};`).join('\n'),
+          out.details ?? {},
+          SCHEMA_CHANNEL,
+          deps.instanceId ? { instance: deps.instanceId } : {},
+          // SYNC_TRIGGERS_SQL's $1..$3
+          out.tableId,
+          deps.config.dataSchema,
+          historyItemId(out.tableId),
+        ],
+      ),
     );
     if (!rows[0]) throw new Error(`table ${out.tableId} has no metadata row`);
+    if (rows[0].history) statements.push(rows[0].history);
+    if (rows[0].system) statements.push(rows[0].system);
     const version = rows[0].version;
     change.reached('version');
     change.reached('audit');

@@ -13,23 +13,52 @@ import type { CatalogTable } from '../introspect/snapshot.js';
 import type { Change } from './change.js';
 import type { TableMeta } from './metadata.js';
 
+/** What the check needs to know of the relation a stored oid names now (IDENTITY_SQL's columns, prefixed so that a table's row can carry them). */
+export interface IdentityRow {
+  same_db: boolean | null;
+  rel_schema: string | null;
+  rel_name: string | null;
+  rel_comment: string | null;
+  rel_owner: string | null;
+  role: string;
+  may_alter: boolean | null;
+}
+
+/**
+ * The identity check's columns, over `c` (pg_class, LEFT JOINed on the stored oid) and `n` (its
+ * pg_namespace): a statement that reads the table's row can bring them along.
+ */
+export const IDENTITY_SQL = /* sql */ `(SELECT identity FROM tablewright.database_identity) = tablewright.current_database_identity() AS same_db,
+        n.nspname AS rel_schema, c.relname AS rel_name, obj_description(c.oid, 'pg_class') AS rel_comment,
+        pg_get_userbyid(c.relowner) AS rel_owner, current_user AS role, pg_has_role(current_user, c.relowner, 'USAGE') AS may_alter`;
+
 export async function ensureIdentity(c: Change, table: TableMeta): Promise<TableMeta> {
-  const schemas = { data: c.deps.config.dataSchema, trash: c.deps.config.trashSchema };
-  const { rows } = await c.tx.query<{ same_db: boolean | null; schema: string | null; name: string | null; comment: string | null; owner: string | null; role: string; may_alter: boolean | null }>(
-    /* sql */ `SELECT (SELECT identity FROM tablewright.database_identity) = tablewright.current_database_identity() AS same_db,
-        n.nspname AS schema, c.relname AS name, obj_description(c.oid, 'pg_class') AS comment,
-        pg_get_userbyid(c.relowner) AS owner, current_user AS role, pg_has_role(current_user, c.relowner, 'USAGE') AS may_alter
+  const { rows } = await c.tx.query<IdentityRow>(
+    /* sql */ `SELECT ${IDENTITY_SQL}
        FROM (SELECT $1::oid AS oid) x LEFT JOIN pg_class c ON c.oid = x.oid LEFT JOIN pg_namespace n ON n.oid = c.relnamespace`,
     [table.table_oid ?? 0],
   );
-  const r = rows[0]!;
-  const tag = parseTableComment(r.comment)?.tableId;
-  if (r.same_db !== false && r.schema === schemas.data && r.name === table.table_name && (tag === undefined || tag === table.id)) {
-    // the role must be allowed to alter it (a restore run as another role leaves that role the owner)
-    if (r.may_alter === false) throw conflict('insufficient_privilege', notOwnerMessage(String(qualified(schemas.data, table.table_name)), r.owner!, r.role, table.table_name));
-    return table;
-  }
+  return (await identityHolds(c, table, rows[0]!)) ? table : relocate(c, table);
+}
 
+/**
+ * Whether the stored oid still names the table (its row from IDENTITY_SQL): true, or
+ * false when it must be found again (relocate); 409 when the role may not alter it.
+ */
+export async function identityHolds(c: Change, table: TableMeta, r: IdentityRow): Promise<boolean> {
+  const schemas = { data: c.deps.config.dataSchema, trash: c.deps.config.trashSchema };
+  const tag = parseTableComment(r.rel_comment)?.tableId;
+  if (r.same_db !== false && r.rel_schema === schemas.data && r.rel_name === table.table_name && (tag === undefined || tag === table.id)) {
+    // the role must be allowed to alter it (a restore run as another role leaves that role the owner)
+    if (r.may_alter === false) throw conflict('insufficient_privilege', notOwnerMessage(String(qualified(schemas.data, table.table_name)), r.rel_owner!, r.role, table.table_name));
+    return true;
+  }
+  return false;
+}
+
+/** Finds the table again when its stored oid names nothing or another relation: its oid and attnums refreshed, or 409. */
+export async function relocate(c: Change, table: TableMeta): Promise<TableMeta> {
+  const schemas = { data: c.deps.config.dataSchema, trash: c.deps.config.trashSchema };
   const found = await locateTable(c.tx, table, schemas);
   // The same answer as any request that meets drift (server/db/pg_errors.ts): 409 schema_drift.
   const drift = (why: string) => new AppError(409, 'schema_drift', `${why}; see the drift report (GET /reconcile, or the Drift page) and resolve it there first`, undefined, { reconcile: '/reconcile' });

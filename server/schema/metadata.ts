@@ -88,9 +88,14 @@ export async function getLiveTable(db: Queryable, id: number, opts: { forUpdate?
  */
 export async function liveTableForChange(c: Change, tableId: number): Promise<TableMeta> {
   const table = await getTable(c.tx, tableId, { forUpdate: true });
+  assertEditable(table);
+  return ensureIdentity(c, table);
+}
+
+/** 409 for a table in the trash or adopted read-only: its schema is not changed. */
+export function assertEditable(table: TableMeta): void {
   if (table.trashed_at) throw conflict('trashed', `table "${table.name}" is in the trash; restore it first`);
   if (table.read_only) throw conflict('read_only', `table "${table.name}" was adopted read-only; its schema cannot be changed here`);
-  return ensureIdentity(c, table);
 }
 
 export const FIELD_COLUMNS = /* sql */ `id, table_id, name, column_name, type, options, position, not_null, is_unique, indexed,

@@ -19,7 +19,8 @@ function heapUsed(): number {
 
 export async function benchCompile(url: string): Promise<void> {
   const config = loadConfig({ DATABASE_URL: url, LOCK_TIMEOUT_MS: '60000' });
-  const pool = createPool({ connectionString: url, max: 2, connectTimeoutMs: 5000 }, testLog);
+  // the pool as the daemon makes it (server/main.ts): statement timeout, prepared statements
+  const pool = createPool({ connectionString: url, max: 2, connectTimeoutMs: 5000, statementTimeoutMs: config.statementTimeoutMs, prepareStatements: config.prepareStatements }, testLog);
   const deps = { pool, log: testLog, config };
   const figures: Figure[] = [];
   try {
@@ -33,7 +34,14 @@ export async function benchCompile(url: string): Promise<void> {
       const before = heapUsed();
       for (let i = 0; i < 2000; i++) keep.push(await compileModel(pool, config.dataSchema, ids[n]!));
       const kb = (heapUsed() - before) / 2000 / 1024;
-      figures.push({ name: `memory per cached model of ${n} fields`, unit: 'model', samples: keep.length, medianMs: 0, p99Ms: 0, extra: { 'KB/model': kb.toFixed(1) } });
+      figures.push({
+        name: `memory per cached model of ${n} fields`,
+        unit: 'model',
+        samples: keep.length,
+        medianMs: 0,
+        p99Ms: 0,
+        extra: { 'KB/model': kb.toFixed(1), 'RSS MB': (process.memoryUsage().rss / 1024 / 1024).toFixed(0) },
+      });
     }
     printTable(`Models (load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`, figures);
   } finally {

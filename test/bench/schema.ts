@@ -22,7 +22,8 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 
 export async function benchSchema(url: string): Promise<void> {
   const config = loadConfig({ DATABASE_URL: url, LOCK_TIMEOUT_MS: '60000' });
-  const pool = createPool({ connectionString: url, max: 4, connectTimeoutMs: 5000 }, testLog);
+  // the pool as the daemon makes it (server/main.ts): statement timeout, prepared statements
+  const pool = createPool({ connectionString: url, max: 4, connectTimeoutMs: 5000, statementTimeoutMs: config.statementTimeoutMs, prepareStatements: config.prepareStatements }, testLog);
   const deps: EditorDeps = { pool, log: testLog, config };
   const figures: Figure[] = [];
   // as every start does: a database cloned from the template is recorded as itself, so a
@@ -76,6 +77,17 @@ export async function benchSchema(url: string): Promise<void> {
     const adds: number[] = [];
     for (const f of shape) adds.push((await timed(() => addField(deps, actor, growing, f)))[1]);
     figures.push(summarise('add one field (50 in a row, to an empty table)', 'change', adds));
+    // Behind a transaction pooler (PG_PREPARE off) nothing is prepared: every statement is planned each time.
+    const unprepared = createPool({ connectionString: url, max: 4, connectTimeoutMs: 5000, statementTimeoutMs: config.statementTimeoutMs, prepareStatements: false }, testLog);
+    try {
+      const plainDeps: EditorDeps = { ...deps, pool: unprepared };
+      const { id: other } = await createTable(plainDeps, actor, { name: 'Growing unprepared', fields: [] });
+      const plainAdds: number[] = [];
+      for (const f of shape) plainAdds.push((await timed(() => addField(plainDeps, actor, other, f)))[1]);
+      figures.push(summarise('  the same with no prepared statements (PG_PREPARE=0)', 'change', plainAdds));
+    } finally {
+      await unprepared.end();
+    }
     printTable(`Schema editor (each change is one transaction: DDL, metadata, audit, NOTIFY); load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`, figures);
   } finally {
     await pool.end();
