@@ -3,7 +3,7 @@
 //
 // Constraint and index names are id-based (uq_f<id>, ix_f<id>, fk_f<id>): they survive
 // renames and never collide, whatever users name things.
-import { stringifyExact } from '../fields/exact_json.js';
+import { RawJson, stringifyExact } from '../fields/exact_json.js';
 import { ident, literal, qualified } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
 import { badRequest, conflict, unprocessable } from '../errors.js';
@@ -119,7 +119,16 @@ export function parseDefault(type: FieldTypeDef, options: any, raw: unknown): { 
     throw err;
   }
   if (value === null) return null;
-  return { json: type.toJson(value, options), sql: `${literal(String(value))}::${type.sqlType(options)}` };
+  return { json: type.toJson(value, options), sql: `${literal(defaultText(value))}::${type.sqlType(options)}` };
+}
+
+/** A parsed value as the text its column type reads: an option-id set as an array literal, JSON as JSON. */
+function defaultText(value: unknown): string {
+  if (Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isSafeInteger(v))) return `{${value.join(',')}}`;
+  if (value instanceof RawJson) return value.text;
+  if (value instanceof Date) return value.toISOString();
+  if (value !== null && typeof value === 'object') return stringifyExact(value);
+  return String(value);
 }
 
 async function takenColumns(c: Change, table: TableMeta): Promise<(n: string) => boolean> {

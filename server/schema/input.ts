@@ -16,7 +16,13 @@ export function flag(value: unknown, field: string): boolean | undefined {
     if (TRUE.has(v)) return true;
     if (FALSE.has(v)) return false;
   }
-  if (Array.isArray(value)) return flag(value[value.length - 1], field); // hidden "0" + checkbox "1"
+  // A form's hidden "0" + checkbox "1": the last one counts. An empty list, or a list in a
+  // list, says nothing: refused (read as "not given", a dry_run=[] would make the change).
+  if (Array.isArray(value) && value.length > 0 && !Array.isArray(value[value.length - 1])) return flag(value[value.length - 1], field) ?? refuse(field);
+  throw badRequest(`${field} must be true or false`, field);
+}
+
+function refuse(field: string): never {
   throw badRequest(`${field} must be true or false`, field);
 }
 
