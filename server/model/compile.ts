@@ -138,7 +138,8 @@ const READ_NAME = `tw_m_${crypto.createHash('sha1').update(READ_SQL).digest('bas
  * about 10 µs a row to receive and parse (most of a 200-field compile); column arrays
  * (int8[], timestamptz[]...) cost as much in postgres-array's parser; JSON.parse is native.
  */
-async function readTableAndFields(db: Queryable, tableId: number): Promise<{ table: TableMeta; fields: FieldMeta[] }> {
+/** A live table's row and its live fields in display order: the one read a compile makes. */
+export async function readTableAndFields(db: Queryable, tableId: number): Promise<{ table: TableMeta; fields: FieldMeta[] }> {
   const name = preparedName(db, READ_NAME);
   const { rows } = await db.query<TableMeta & Record<string, any>>(name ? { name, text: READ_SQL, values: [tableId] } : { text: READ_SQL, values: [tableId] });
   const first = rows[0];
@@ -165,7 +166,16 @@ async function readTableAndFields(db: Queryable, tableId: number): Promise<{ tab
 
 /** Compiles the model of a live table from its metadata (a few small queries). */
 export async function compileModel(db: Queryable, dataSchema: string, tableId: number): Promise<Model> {
-  const { table, fields: metas } = await readTableAndFields(db, tableId);
+  const { table, fields } = await readTableAndFields(db, tableId);
+  return buildModel(db, dataSchema, table, fields);
+}
+
+/**
+ * The model from metadata already read (readTableAndFields). Only links, lookups, rollups
+ * and read-only adopted tables read more (the linked tables, the row key).
+ */
+export async function buildModel(db: Queryable, dataSchema: string, table: TableMeta, metas: FieldMeta[]): Promise<Model> {
+  const tableId = table.id;
   const relation = String(qualified(dataSchema, table.table_name));
   const dependsOn = new Map<number, number>();
   const fields: ModelField[] = [];

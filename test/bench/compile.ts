@@ -1,11 +1,11 @@
 // npm run bench -- compile (issue 15): compiling a 200-field model (one round trip for the
-// metadata, then node), and the memory a cached model takes (heap growth over 2,000
+// metadata, then node; each half also timed alone), and the memory a cached model takes (heap growth over 2,000
 // compiled models of 50 and of 200 fields, kept alive, after a forced GC when node runs
 // with --expose-gc; otherwise after letting the heap settle).
 import os from 'node:os';
 import { loadConfig } from '../../server/config.js';
 import { createPool } from '../../server/db/pool.js';
-import { compileModel, type Model } from '../../server/model/compile.js';
+import { buildModel, compileModel, readTableAndFields, type Model } from '../../server/model/compile.js';
 import { createTable } from '../../server/schema/tables.js';
 import { testLog } from '../helpers/db.js';
 import { measure, printTable, type Figure } from './lib.js';
@@ -29,6 +29,10 @@ export async function benchCompile(url: string): Promise<void> {
       ids[n] = (await createTable(deps, { name: 'bench' }, { name: `Wide ${n}`, fields: Array.from({ length: n }, (_, i) => ({ name: `F${i}`, type: TYPES[i % 4]! })) })).id;
     }
     figures.push(await measure('compile a model of 200 fields (metadata read + build)', 'compile', 500, () => compileModel(pool, config.dataSchema, ids[200]!), 50));
+    // The two halves apart: the one round trip for the metadata, and the build in node from it.
+    figures.push(await measure('  the metadata read alone (one round trip, 200 fields)', 'read', 500, () => readTableAndFields(pool, ids[200]!), 50));
+    const meta = await readTableAndFields(pool, ids[200]!);
+    figures.push(await measure('  the build alone, in node, from that metadata', 'build', 500, () => buildModel(pool, config.dataSchema, meta.table, meta.fields), 50));
     for (const n of [50, 200]) {
       const keep: Model[] = [];
       const before = heapUsed();
