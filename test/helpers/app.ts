@@ -6,6 +6,7 @@ import type { Role } from '../../server/auth/roles.js';
 import { loadConfig } from '../../server/config.js';
 import { start, type Instance } from '../../server/main.js';
 import { freshDatabase, testLog, type TestDatabase } from './db.js';
+import { Sql } from './sql.js';
 import { connectionEnv } from './pgbouncer.js';
 
 const running = new Map<Instance, string>();
@@ -105,20 +106,24 @@ export function assertNothingLeaked(where: string): void {
 }
 
 /**
- * The usual setup of a test file: a fresh database and an app on it, for the enclosing
- * describe, stopped and dropped after it. `started` hands both to the file's variables:
- *   let db: TestDatabase; let app: TestApp;
- *   useApp((s) => ({ db, app } = s));
+ * The usual setup of a test file: a fresh database, an app on it and a SQL client to it
+ * (fixtures, catalog checks), for the enclosing describe, closed and dropped after it.
+ * `started` hands them to the file's variables:
+ *   let db: TestDatabase; let app: TestApp; let sql: Sql;
+ *   useApp((s) => ({ db, app, sql } = s));
  */
-export function useApp(started: (s: { db: TestDatabase; app: TestApp }) => void, env: Record<string, string> = {}): void {
+export function useApp(started: (s: { db: TestDatabase; app: TestApp; sql: Sql }) => void, env: Record<string, string> = {}): void {
   let db: TestDatabase | undefined;
   let app: TestApp | undefined;
+  let sql: Sql | undefined;
   before(async () => {
     db = await freshDatabase();
     app = await startApp(db.url, env);
-    started({ db, app });
+    sql = await Sql.connect(db.url);
+    started({ db, app, sql });
   });
   after(async () => {
+    await sql?.end();
     await app?.stop();
     await db?.drop();
   });

@@ -7,9 +7,9 @@
 // (9007199254740993, 1e400 in JSON) was read rounded from the metadata: reported as drift,
 // and "restore" then wrote the rounded default into the column, so new rows got ...992.
 import { expect } from 'chai';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
+import { useApp, type TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
+import type { Sql } from '../helpers/sql.js';
 import { act, createTable, expectClean, onlyItem, QUIET } from './lib.js';
 
 describe('reconcile: no false drift for decimal defaults and stored formulas', () => {
@@ -17,16 +17,7 @@ describe('reconcile: no false drift for decimal defaults and stored formulas', (
   let app: TestApp;
   let sql: Sql;
 
-  before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url, QUIET);
-    sql = await Sql.connect(db.url);
-  });
-  after(async () => {
-    await sql?.end();
-    await app?.stop();
-    await db?.drop();
-  });
+  useApp((s) => ({ db, app, sql } = s), QUIET);
 
   it('defaults with and without a decimal point, positive and negative, on every numeric type, are in step', async () => {
     await createTable(app, 'Defaults', [

@@ -6,8 +6,8 @@
 import { expect } from 'chai';
 import { qualified } from '../../server/db/ident.js';
 import { syncTriggerDdl, syncTriggerName } from '../../server/schema/online/trigger.js';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { useApp, type TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
 import { waitForJob } from '../helpers/jobs.js';
 import { Sql } from '../helpers/sql.js';
 import { createTable, QUIET } from '../introspect/lib.js';
@@ -17,16 +17,7 @@ describe('online type change: the sync triggers and the copy in waves', function
   let db: TestDatabase;
   let app: TestApp;
   let sql: Sql;
-  before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url, { ...QUIET, JOB_POLL_MS: '50' });
-    sql = await Sql.connect(db.url);
-  });
-  after(async () => {
-    await sql?.end();
-    await app?.stop();
-    await db?.drop();
-  });
+  useApp((s) => ({ db, app, sql } = s), { ...QUIET, JOB_POLL_MS: '50' });
 
   async function patchOnline(t: { id: number }, fid: number, body: Record<string, unknown>) {
     const res = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { ...body, online: 1 } });

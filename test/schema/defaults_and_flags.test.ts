@@ -6,9 +6,9 @@
 // Proves: each odd flag is a 400 naming the flag and changes nothing; a multiple select
 // default by labels is stored, is the column's default, and fills a new row.
 import { expect } from 'chai';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
+import { useApp, type TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
+import type { Sql } from '../helpers/sql.js';
 
 describe('schema input: flags that say nothing, multiple select defaults', function () {
   this.timeout(60_000);
@@ -18,19 +18,12 @@ describe('schema input: flags that say nothing, multiple select defaults', funct
   let tid: number;
   let fid: number;
 
+  useApp((s) => ({ db, app, sql } = s));
   before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url);
-    sql = await Sql.connect(db.url);
     const t = await app.request('POST', '/tables', { json: { name: 'Posts', table_name: 'posts', fields: [{ name: 'Title', type: 'text', column: 'title' }] } });
     expect(t.status, t.text).to.equal(201);
     tid = t.body.id;
     fid = t.body.fields[0].id;
-  });
-  after(async () => {
-    await sql?.end();
-    await app?.stop();
-    await db?.drop();
   });
 
   it('dry_run as [], [[1]] or [null] is a 400 naming dry_run; the field keeps its type and the trash is not purged', async () => {

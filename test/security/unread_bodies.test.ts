@@ -5,9 +5,9 @@
 // byte sequences: each is a 4xx naming `body` (or the query parameter) and no row is written.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
+import { useApp, type TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
+import type { Sql } from '../helpers/sql.js';
 
 describe('bodies no reader takes, non-UTF-8 JSON, and __proto__ query keys', function () {
   this.timeout(120_000);
@@ -16,19 +16,12 @@ describe('bodies no reader takes, non-UTF-8 JSON, and __proto__ query keys', fun
   let sql: Sql;
   let tid: number;
 
+  useApp((s) => ({ db, app, sql } = s));
   before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url);
-    sql = await Sql.connect(db.url);
     const t = await app.request('POST', '/tables', { json: { name: 'Notes', table_name: 'notes', fields: [{ name: 'Name', type: 'text', column: 'name' }] } });
     expect(t.status, t.text).to.equal(201);
     tid = t.body.id;
     await app.request('POST', `/tables/${tid}/rows`, { json: { name: 'kept' } });
-  });
-  after(async () => {
-    await sql?.end();
-    await app?.stop();
-    await db?.drop();
   });
 
   const rowCount = async () => (await sql.one(`SELECT count(*)::int AS n FROM data.notes`)).n as number;

@@ -3,9 +3,9 @@
 // from a form (JSON text) it was saved rounded to ...992, so the view silently matched
 // another row; read back, node-postgres rounded the stored jsonb too.
 import { expect } from 'chai';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
+import { useApp, type TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
+import type { Sql } from '../helpers/sql.js';
 
 describe('saved views: filter values past a double are kept exactly', () => {
   let db: TestDatabase;
@@ -13,21 +13,14 @@ describe('saved views: filter values past a double are kept exactly', () => {
   let sql: Sql;
   let tableId: number;
 
+  useApp((s) => ({ db, app, sql } = s));
   before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url);
-    sql = await Sql.connect(db.url);
     const t = await app.request('POST', '/tables', { json: { name: 'Serials', fields: [{ name: 'Serial', type: 'number' }] } });
     expect(t.status, t.text).to.equal(201);
     tableId = t.body.id;
     // two rows a double cannot tell apart
     const rows = await app.request('POST', `/tables/${tableId}/rows`, { body: '[{"serial":9007199254740992},{"serial":9007199254740993}]', headers: { 'Content-Type': 'application/json' } });
     expect(rows.status, rows.text).to.equal(201);
-  });
-  after(async () => {
-    await sql?.end();
-    await app?.stop();
-    await db?.drop();
   });
 
   const serialsThrough = async (viewId: number) => {
