@@ -17,7 +17,7 @@ import { FIELD_COLUMNS, getLiveTable, getTable, listFields, type FieldMeta, type
 import { notFound } from '../errors.js';
 import { isManyLink } from '../schema/m2m.js';
 import { computedSql, Laterals, linksAgg } from './linked.js';
-import { RawJson } from '../fields/exact_json.js';
+import { parseExactJson, RawJson } from '../fields/exact_json.js';
 
 /** A link shows the linked row's first field of these types (display order): its label. */
 export const isLabelType = (type: string): boolean => type === 'text' || type === 'long_text' || type === 'email';
@@ -115,12 +115,13 @@ const TABLE_PART = /* sql */ `t.id, t.name, t.table_name, t.version, t.table_oid
   t.updated_at, t.trashed_at, t.trashed_by, t.trash_name`;
 
 /** FieldMeta's columns (FIELD_COLUMNS), in its order. */
-const FIELD_NAMES: ReadonlyArray<keyof FieldMeta> = FIELD_COLUMNS.split(',').map((c) => c.trim() as keyof FieldMeta);
+const FIELD_NAMES: ReadonlyArray<keyof FieldMeta> = FIELD_COLUMNS.split(',').map((c) => c.trim().split(/\s+AS\s+/i).at(-1) as keyof FieldMeta);
 /** int8 columns come as text: read as the pool reads an int8 (a number while exact) */
 const INT8_FIELDS = new Set<keyof FieldMeta>(['id', 'table_id']);
 /** timestamps come as JSON's ISO text: made Dates, as the pool makes them */
 const TIME_FIELDS = new Set<keyof FieldMeta>(['created_at', 'updated_at', 'trashed_at']);
-const FIELD_ROW = `json_build_array(${FIELD_NAMES.map((c) => `f.${c}${INT8_FIELDS.has(c) ? '::text' : ''}`).join(', ')})`;
+/** int8s and the default (exactDefaults: every digit kept) come as text */
+const FIELD_ROW = `json_build_array(${FIELD_NAMES.map((c) => `f.${c}${INT8_FIELDS.has(c) || c === 'default_value' ? '::text' : ''}`).join(', ')})`;
 const TABLE_KEYS = TABLE_PART.split(',').map((c) => c.trim().split(/\s+AS\s+|\./).at(-1)!);
 
 const READ_SQL = /* sql */ `SELECT ${TABLE_PART}, a.fields
@@ -157,7 +158,7 @@ export async function readTableAndFields(db: Queryable, tableId: number): Promis
     for (let k = 0; k < FIELD_NAMES.length; k++) {
       const c = FIELD_NAMES[k]!;
       const v = row[k] as any;
-      f[c] = v === null ? null : INT8_FIELDS.has(c) ? int8(v) : TIME_FIELDS.has(c) ? new Date(v) : v;
+      f[c] = v === null ? null : INT8_FIELDS.has(c) ? int8(v) : TIME_FIELDS.has(c) ? new Date(v) : c === 'default_value' ? parseExactJson(v) : v;
     }
     fields[i] = f as unknown as FieldMeta;
   }

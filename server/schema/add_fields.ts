@@ -27,7 +27,7 @@ import { PG_MAX_COLUMNS } from './catalog.js';
 import { editorStatement, runningOnlineSql, schemaChange, type Actor, type Change, type EditorDeps } from './change.js';
 import { columnComment } from './comments.js';
 import { flag } from './input.js';
-import { assertEditable, FIELD_COLUMNS, TABLE_COLUMNS, liveTableForChange, type FieldMeta, type TableMeta } from './metadata.js';
+import { assertEditable, exactDefaults, FIELD_COLUMNS, TABLE_COLUMNS, liveTableForChange, type FieldMeta, type TableMeta } from './metadata.js';
 import { IDENTITY_SQL, identityHolds, relocate, type IdentityRow } from './identity.js';
 import { derivePhysicalName, validateDisplayName, validatePhysicalName } from './names.js';
 import { addSystemColumn } from './system_fields.js';
@@ -251,7 +251,7 @@ async function finish(c: Change, table: TableMeta, b: Built, first: string[]): P
   await c.ddlBatch([...b.after, ...b.comments]);
   // as those steps left them (NOT NULL, the default PostgreSQL fills)
   const { rows } = await c.tx.query<FieldMeta>(`SELECT ${FIELD_COLUMNS} FROM tablewright.fields WHERE id = ANY($1::int8[])`, [[...b.idOf.values()]]);
-  return inInputOrder(table, b, rows);
+  return inInputOrder(table, b, exactDefaults(rows));
 }
 
 /**
@@ -274,7 +274,7 @@ async function insertMetadata(c: Change, table: TableMeta, b: Built): Promise<Fi
   }));
   const relation = String(qualified(c.deps.config.dataSchema, table.table_name));
   const { rows: metas } = await c.tx.query<FieldMeta>(editorStatement(c.deps, INSERT_FIELDS_SQL, [table.id, JSON.stringify(rows), relation]));
-  return inInputOrder(table, b, metas);
+  return inInputOrder(table, b, exactDefaults(metas));
 }
 const INSERT_FIELDS_SQL = /* sql */ `INSERT INTO tablewright.fields (id, table_id, name, column_name, type, options, position, not_null, is_unique, indexed, default_value, attnum)
       OVERRIDING SYSTEM VALUE

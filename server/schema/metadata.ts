@@ -1,6 +1,7 @@
 // Reading the metadata tables: the shapes every other module works with.
 import type { Queryable } from '../db/pool.js';
 import { conflict, notFound } from '../errors.js';
+import { parseExactJson } from '../fields/exact_json.js';
 import type { FieldTypeName } from '../fields/types.js';
 import type { Change } from './change.js';
 import { ensureIdentity } from './identity.js';
@@ -98,8 +99,16 @@ export function assertEditable(table: TableMeta): void {
   if (table.read_only) throw conflict('read_only', `table "${table.name}" was adopted read-only; its schema cannot be changed here`);
 }
 
+// default_value as its text, parsed by exactDefaults: a default a double cannot hold
+// (9007199254740993, 1e400) keeps its digits (pg would read the jsonb with JSON.parse).
 export const FIELD_COLUMNS = /* sql */ `id, table_id, name, column_name, type, options, position, not_null, is_unique, indexed,
-  default_value, attnum, read_only, pg_type, created_at, updated_at, trashed_at, trashed_by, trash_name, trash_reason`;
+  default_value::text AS default_value, attnum, read_only, pg_type, created_at, updated_at, trashed_at, trashed_by, trash_name, trash_reason`;
+
+/** Rows read with FIELD_COLUMNS: each default_value's JSON text parsed exactly (RawJson where a double would change it). */
+export function exactDefaults<T extends { default_value: unknown }>(rows: T[]): T[] {
+  for (const r of rows) if (typeof r.default_value === 'string') r.default_value = parseExactJson(r.default_value);
+  return rows;
+}
 
 /** Live fields of a table in display order (or its trashed ones, newest first). */
 export async function listFields(db: Queryable, tableId: number, opts: { trashed?: boolean } = {}): Promise<FieldMeta[]> {
@@ -109,7 +118,7 @@ export async function listFields(db: Queryable, tableId: number, opts: { trashed
       ORDER BY ${opts.trashed ? 'trashed_at DESC, id' : 'position, id'}`,
     [tableId, opts.trashed ?? false],
   );
-  return rows;
+  return exactDefaults(rows);
 }
 
 export async function getField(db: Queryable, tableId: number, fieldId: number, opts: { forUpdate?: boolean } = {}): Promise<FieldMeta> {
@@ -118,7 +127,7 @@ export async function getField(db: Queryable, tableId: number, fieldId: number, 
     [tableId, fieldId],
   );
   if (!rows[0]) throw notFound(`field ${fieldId} of table ${tableId}`);
-  return rows[0];
+  return exactDefaults(rows)[0]!;
 }
 
 /** The JSON scripts get for a field (CONTRACT.md: {id,name,column,type,...}). */

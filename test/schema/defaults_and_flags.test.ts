@@ -53,3 +53,35 @@ describe('schema input: flags that say nothing, multiple select defaults', funct
     expect(row.body.tags.map((t: { label: string }) => t.label)).to.deep.equal(['red', 'blue']);
   });
 });
+
+describe('field defaults a double cannot hold keep their digits in answers and changes', function () {
+  this.timeout(60_000);
+  let app: TestApp;
+  let sql: Sql;
+  let tid: number;
+  useApp((s) => ({ app, sql } = s));
+  before(async () => {
+    const t = await app.request('POST', '/tables', { json: { name: 'Big', table_name: 'big', fields: [{ name: 'Title', type: 'text', column: 'title' }] } });
+    expect(t.status, t.text).to.equal(201);
+    tid = t.body.id;
+  });
+
+  // Proves: the field's answer (create, GET, list) writes the default with every digit; a
+  // PATCH to a default that differs only past a double's precision is a change, made in
+  // the catalog; the model (compiled from the one-row JSON read) fills new rows exactly.
+  it('9007199254740993 as a default: answered exactly, changed to ...992 for real, and used exactly by new rows', async () => {
+    const made = await app.request('POST', `/tables/${tid}/fields`, { body: '{"name":"N","type":"number","column":"n","default":9007199254740993}', headers: { 'Content-Type': 'application/json' } });
+    expect(made.status, made.text).to.equal(201);
+    expect(made.text).to.match(/"default":9007199254740993\b/);
+    const fid = made.body.id;
+    expect((await app.request('GET', `/tables/${tid}/fields/${fid}`)).text).to.match(/"default":9007199254740993\b/);
+    expect((await app.request('GET', `/tables/${tid}`)).text).to.match(/"default":9007199254740993\b/);
+    const row = await app.request('POST', `/tables/${tid}/rows`, { json: { title: 'a' } });
+    expect(row.text).to.match(/"n":9007199254740993\b/);
+    const changed = await app.request('PATCH', `/tables/${tid}/fields/${fid}`, { body: '{"default":9007199254740992}', headers: { 'Content-Type': 'application/json' } });
+    expect(changed.status, changed.text).to.equal(200);
+    expect(changed.text, 'a change, not "changes":{}').to.match(/"default":9007199254740992\b/);
+    const { d } = await sql.one(`SELECT pg_get_expr(adbin, adrelid) AS d FROM pg_attrdef WHERE adrelid = 'data.big'::regclass AND adnum = (SELECT attnum FROM pg_attribute WHERE attrelid = 'data.big'::regclass AND attname = 'n')`);
+    expect(d).to.match(/9007199254740992/);
+  });
+});
