@@ -84,6 +84,8 @@ function parseNode(model: Model, raw: unknown, param: string, depth: number, cou
     if (raw[kind] !== undefined) {
       if (depth >= MAX_DEPTH) throw badRequest(`filter groups nest at most ${MAX_DEPTH} deep`, param);
       if (!Array.isArray(raw[kind])) throw badRequest(`${param}.${kind} is a list of clauses`, `${param}.${kind}`);
+      // An empty group would say nothing (read as "no restriction", an empty "any" would match every row): refused.
+      if ((raw[kind] as unknown[]).length === 0) throw badRequest(`${param}.${kind} is empty: a group needs at least one clause`, `${param}.${kind}`);
       const members = (raw[kind] as unknown[]).map((m, i) => parseNode(model, m, `${param}.${kind}.${i}`, depth + 1, count));
       return kind === 'any' ? { any: members } : { all: members };
     }

@@ -107,6 +107,9 @@ describe('saved views', () => {
       [{ name: 'x', widths: { price: 5 } }, 'widths.price'],
       [{ name: 'x', size: 5000 }, 'size'],
       [{ name: '' }, 'name'],
+      // an empty group says nothing: an empty "any" matched every row
+      [{ name: 'x', filter: [{ any: [] }] }, 'filter.0.any'],
+      [{ name: 'x', filter: [{ all: [{ any: [] }] }] }, 'filter.0.all.0.any'],
     ] as const) {
       const res = await app.request('POST', `/tables/${t}/views`, { json });
       expect(res.status, JSON.stringify(json)).to.equal(400);
