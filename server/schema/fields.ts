@@ -6,11 +6,11 @@
 import { RawJson, stringifyExact } from '../fields/exact_json.js';
 import { ident, literal, qualified } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
-import { badRequest, conflict, unprocessable } from '../errors.js';
+import { AppError, badRequest, conflict, unprocessable } from '../errors.js';
 import { conversionSql, displaySql, lossPredicate, type FieldShape } from '../fields/convert.js';
 import { fieldType, parseOptions } from '../fields/registry.js';
 import { assignChoiceIds, type Choice } from '../fields/single_select.js';
-import { assertFormulaSpec, changeFormula, materialiseFormula, prepareFormula, refreshFormulaTexts } from './formula_fields.js';
+import { assertFormulaSpec, changeFormula, formulaUsers, materialiseFormula, prepareFormula, refreshFormulaTexts } from './formula_fields.js';
 import { FieldValueError, type FieldTypeDef, type SqlEnv } from '../fields/types.js';
 import { assertNoDependents, attnumOf, columnNames, columnSlots, PG_MAX_COLUMNS } from './catalog.js';
 import { schemaChange, type Actor, type Change, type EditorDeps } from './change.js';
@@ -330,6 +330,7 @@ export async function planTypeChange(db: Queryable, deps: EditorDeps, table: Tab
   const env = await sqlEnv(db, deps, [from, to]);
   const converted = conversionSql(from, to, col, env);
   const identity = converted === col && fieldType(from.type).sqlType(from.options) === type.sqlType(options) && !(to.type === 'link' && from.type === 'link' && from.options.table_id !== to.options.table_id);
+  if (fieldType(from.type).sqlType(from.options) !== type.sqlType(options)) await assertNoFormulaRetype(db, table, field);
   const loss = lossPredicate(from, to, col, env);
   const { rows } = await db.query<{ rows: number; non_empty: number; lost: number }>(
     `SELECT count(*)::int AS rows, count(*) FILTER (WHERE ${col} IS NOT NULL)::int AS non_empty,
@@ -340,6 +341,22 @@ export async function planTypeChange(db: Queryable, deps: EditorDeps, table: Tab
   );
   const report: LossReport = { field_id: field.id, from, to, ...rows[0]!, examples, ...(created ? { created_options: created } : {}) };
   return { to, report, env, identity };
+}
+
+/**
+ * A column retyped under a formula that reads it: PostgreSQL refuses to retype a column a
+ * stored formula's generated column uses, and a formula computed at read time would be
+ * computed over the new type. Refused first (the dry run too), naming the formulas.
+ */
+async function assertNoFormulaRetype(db: Queryable, table: TableMeta, field: FieldMeta): Promise<void> {
+  const users = await formulaUsers(db, table.id, field.id);
+  if (!users.length) return;
+  const names = users.map((f) => `"${f.name}"${f.trashed_at ? ' (in the trash)' : ''}`).join(', ');
+  const many = users.length > 1;
+  throw new AppError(409, 'used_by_formula', `"${field.name}" cannot change its type: the formula${many ? 's' : ''} ${names} ${many ? 'use' : 'uses'} it; change or remove ${many ? 'them' : 'it'} first`, 'type', {
+    formulas: users.map((f) => ({ id: f.id, name: f.name })),
+    generated_columns: users.filter((f) => f.options?.stored !== false).map((f) => f.column_name),
+  });
 }
 
 function hasChoices(raw: unknown): boolean {

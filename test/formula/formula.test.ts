@@ -110,6 +110,10 @@ describe('formula fields', function () {
       expect(refused.status, `${JSON.stringify(change)}: ${refused.text}`).to.equal(409);
       expect(refused.body.error.code).to.equal('used_by_formula');
       expect(refused.body.error.details.generated_columns).to.deep.equal([res.body.column]);
+      // the dry run says so too, naming the formula
+      const dry = await app.request('PATCH', `/tables/${tid}/fields/${F.Qty!.id}`, { json: { ...change, dry_run: 1 } });
+      expect(dry.status, `dry run ${JSON.stringify(change)}: ${dry.text}`).to.equal(409);
+      expect(dry.body.error.details.formulas.map((f: { name: string }) => f.name)).to.deep.equal(['Twice']);
     }
     const queued = await app.request('PATCH', `/tables/${tid}/fields/${F.Qty!.id}?async=1`, { json: { options: { decimals: 2 } } });
     expect(queued.status, queued.text).to.equal(202);
