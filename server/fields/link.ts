@@ -37,9 +37,11 @@ export const linkType: FieldTypeDef<Opts> = {
     if (isEmpty(input)) return null;
     const raw = typeof input === 'object' && input !== null && 'id' in input ? (input as { id: unknown }).id : input;
     const text = typeof raw === 'number' ? String(raw) : asText(raw).trim();
-    if (text.length > 18 || !/^[1-9]\d{0,17}$/.test(text)) throw new FieldValueError('must be the id of a row in the linked table');
+    // "#12" as the grid shows a row without a label, and as a many-to-many link takes it
+    const m = /^#?([1-9]\d{0,17})$/.exec(text);
+    if (!m) throw new FieldValueError('must be the id of a row in the linked table');
     // As text: PostgreSQL reads it as the bigint it is (a JS number stops being exact at 2^53).
-    return text;
+    return m[1]!;
   },
   // The model replaces the id with {id, label} from the linked table.
   toJson: (v, opts) =>
