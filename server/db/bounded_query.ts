@@ -11,6 +11,10 @@ type Connection = {
   parse(q: { text: string; name?: string; types?: unknown[] }): void;
   bind(c: Record<string, unknown>): void;
   execute(c: { portal?: string; rows?: number }): void;
+  on(event: 'parseComplete', listener: () => void): void;
+  removeListener(event: 'parseComplete', listener: () => void): void;
+  parsedStatements: Record<string, string>;
+  submittedNamedStatements: Record<string, string>;
 };
 
 /** The prepared name of a preamble statement (a few texts in all: remembered, not rebuilt per query). */
@@ -45,20 +49,64 @@ export class BoundedQuery extends PgQuery {
     return true;
   }
 
+  /** Parses sent for this query: preamble names (in order), then whether the statement's own went too. */
+  private parsesSent: string[] = [];
+  private ownParseSent = false;
+  private parsesDone = 0;
+  private readonly countParse = () => void (this.parsesDone += 1);
+  private watched: Connection | undefined;
+
   prepare(connection: Connection): void {
+    // pg marks a named statement parsed on the FIRST ParseComplete of its query, which here
+    // is the preamble's: if the statement's own Parse then fails (a statement timeout while
+    // its parse waits for a table lock), pg would believe it prepared and every later use
+    // on this connection would fail with "prepared statement ... does not exist". So the
+    // ParseCompletes are counted, and settle() corrects pg's belief on an error.
+    this.watched = connection;
+    connection.on('parseComplete', this.countParse);
     for (const text of this.preamble) {
       // With a named statement (a pool that prepares: db/pool.ts) the preamble is prepared
       // too, once per connection, under a name its text decides.
       const name = (this as { name?: string }).name ? preambleName(text) : '';
-      const parsed = (connection as unknown as { parsedStatements: Record<string, string> }).parsedStatements;
+      const parsed = connection.parsedStatements;
       if (!name || parsed[name] !== text) {
         connection.parse({ text, name, types: [] });
+        this.parsesSent.push(name);
         if (name) parsed[name] = text;
       }
       connection.bind({ statement: name });
       connection.execute({});
     }
+    this.ownParseSent = !(this as unknown as { hasBeenParsed(c: Connection): boolean }).hasBeenParsed(connection);
     super.prepare(connection);
+  }
+
+  /** After the query: what pg believes parsed on this connection is what the server parsed. */
+  private settle(failed: boolean): void {
+    const connection = this.watched;
+    if (!connection) return;
+    this.watched = undefined;
+    connection.removeListener('parseComplete', this.countParse);
+    if (!failed) return;
+    // ParseCompletes come in the order the Parses were sent; after an error, none.
+    this.parsesSent.forEach((name, i) => {
+      if (name && i >= this.parsesDone) delete connection.parsedStatements[name];
+    });
+    const own = (this as { name?: string }).name;
+    if (own && this.ownParseSent && this.parsesDone <= this.parsesSent.length) {
+      delete connection.parsedStatements[own];
+      delete connection.submittedNamedStatements[own];
+    }
+  }
+
+  handleError(err: unknown, connection: unknown): void {
+    this.settle(true);
+    super.handleError(err, connection);
+  }
+
+  handleReadyForQuery(connection: unknown): void {
+    this.settle(false);
+    super.handleReadyForQuery(connection);
   }
 
   // set_config() answers a row; without a Describe the preamble sends no row description.

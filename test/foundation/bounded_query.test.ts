@@ -90,4 +90,26 @@ describe('pool.query under a statement timeout: one round trip', function () {
     expect((await pool.query({ text: 'SELECT $1::int AS n, 2 AS m', values: [1], rowMode: 'array' })).rows).to.deep.equal([[1, 2]]);
     expect((await pool.query({ text: 'SELECT 3 AS n', rowMode: 'array' })).rows).to.deep.equal([[3]]);
   });
+
+  it('a named statement whose parse is cancelled (waiting for a table lock past the timeout) is parsed again next time, not "does not exist"', async () => {
+    // pg marks a named statement parsed at the first ParseComplete of its query, which is
+    // the preamble's: without the correction the second run below failed with 26000.
+    const named = createPool({ connectionString: db.url, max: 1, connectTimeoutMs: 5000, statementTimeoutMs: 300, prepareStatements: true }, testLog);
+    const locker = await Sql.connect(db.url);
+    try {
+      await named.query('SELECT 1'); // the connection exists before the lock
+      await locker.exec('BEGIN');
+      await locker.exec('LOCK TABLE bq IN ACCESS EXCLUSIVE MODE');
+      const q = { name: 'tw_test_locked_parse', text: 'SELECT count(*)::int AS n FROM bq' };
+      const err = await named.query(q).then(() => undefined, (e: { code?: string }) => e);
+      expect(err?.code, 'the parse waited for the lock and was cancelled').to.equal('57014');
+      await locker.exec('ROLLBACK');
+      expect((await named.query(q)).rows[0].n, 'the same named statement works once the lock is gone').to.be.a('number');
+      expect((await named.query(q)).rows[0].n, 'and again (now prepared)').to.be.a('number');
+    } finally {
+      await locker.exec('ROLLBACK').catch(() => undefined);
+      await locker.end();
+      await named.end();
+    }
+  });
 });
