@@ -360,7 +360,7 @@ async function schemaChangeOnce<T>(
     }
     change.reached('notify');
     return { ...out, version, also };
-  }).catch((err: unknown) => {
+  }, { unbounded: true }).catch((err: unknown) => {
     if ((err as { code?: string } | undefined)?.code === '55P03') throw new LockAttemptFailed(statements.at(-1)?.slice(0, 200) ?? null);
     throw err;
   });

@@ -4,6 +4,7 @@
 // are exempt (bounded by lock_timeout while they wait, never cut off while they work).
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
+import { SCHEMA_LOCK_NAMESPACE } from '../../server/schema/change.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
@@ -60,5 +61,26 @@ describe('statement timeout (STATEMENT_TIMEOUT_MS)', function () {
     expect(res.status, res.text).to.equal(200);
     expect(ms, 'the conversion did take longer than the timeout (the test means something)').to.be.above(60);
     expect((await sql.one(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'data.long'::regclass AND attname = 'amount'`)).t).to.equal('text');
+  });
+
+  it('a schema change that waits for the table\'s schema lock longer than the timeout waits (lock_timeout bounds it), then commits', async () => {
+    // The change's first statement takes the lock; it used to run under the pool's
+    // statement_timeout (set by its BEGIN), so a wait past 60 ms answered 503.
+    const app = await startApp(db.url, { STATEMENT_TIMEOUT_MS: '60', LOCK_TIMEOUT_MS: '10000', DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off' }, 'timeout 60, lock held');
+    apps.push(app);
+    const t = (await app.request('POST', '/tables', { json: { name: 'Held', fields: [{ name: 'Name', type: 'text' }] } })).body;
+    await locker.exec('BEGIN');
+    await locker.exec(`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_NAMESPACE}, ${Number(t.id)})`);
+    const release = setTimeout(() => void locker.exec('ROLLBACK'), 400);
+    try {
+      const started = performance.now();
+      const res = await app.request('POST', `/tables/${t.id}/fields`, { json: { name: 'Note', type: 'text' } });
+      const ms = performance.now() - started;
+      expect(res.status, res.text).to.equal(201);
+      expect(ms, 'it did wait for the lock (the test means something)').to.be.above(300);
+    } finally {
+      clearTimeout(release);
+      await locker.exec('ROLLBACK').catch(() => undefined);
+    }
   });
 });
