@@ -65,20 +65,20 @@ describe('tablewright backup / restore', function () {
     expect(t.status).to.equal(201);
     for (let i = 0; i < 50; i++) expect((await api(first.url, first.token, 'POST', `/tables/${t.body.id}/rows`, { name: `row ${i}` })).status).to.equal(201);
     const file = path.join(await tmp(), 'backup.tar.gz');
-    const backup = await finished(runCli(['backup', '--out', file], { DATA_DIR: a }));
+    const backup = await finished(runCli(['backup', '--out', file], { DATA_DIR: a, EMBEDDED_PG_PORT: String(await freePort()) }));
     expect(backup.code, backup.output).to.equal(0);
     expect(backup.stdout.trim()).to.equal(file);
     expect((await fs.stat(file)).mode & 0o777, 'the archive holds the password: only we read it').to.equal(0o600);
     // written after the backup: not in it
     expect((await api(first.url, first.token, 'POST', `/tables/${t.body.id}/rows`, { name: 'later' })).status).to.equal(201);
 
-    const refused = await finished(runCli(['restore', file], { DATA_DIR: a }));
+    const refused = await finished(runCli(['restore', file], { DATA_DIR: a, EMBEDDED_PG_PORT: String(await freePort()) }));
     expect(refused.code).to.equal(1);
     expect(refused.output).to.include('is running: stop tablewright serve first');
     await stop(first.cli);
 
     const b = path.join(await tmp(), 'data');
-    const restored = await finished(runCli(['restore', file], { DATA_DIR: b }));
+    const restored = await finished(runCli(['restore', file], { DATA_DIR: b, EMBEDDED_PG_PORT: String(await freePort()) }));
     expect(restored.code, restored.output).to.equal(0);
     const second = await serve(b);
     running.push(second.cli);
@@ -90,7 +90,7 @@ describe('tablewright backup / restore', function () {
     await stop(second.cli);
 
     // restoring over a DATA_DIR that has a cluster keeps that one aside
-    const over = await finished(runCli(['restore', file], { DATA_DIR: a }));
+    const over = await finished(runCli(['restore', file], { DATA_DIR: a, EMBEDDED_PG_PORT: String(await freePort()) }));
     expect(over.code, over.output).to.equal(0);
     expect(over.stdout).to.match(/the cluster it replaced is kept in .*before-restore-/);
   });
