@@ -43,7 +43,7 @@ function overrideFor(map: Record<string, unknown> | undefined, column: string, h
 
 export function samplesOf(header: string[], rows: SourceRecord[]): ColumnSample[] {
   const samples = header.map(() => new ColumnSample());
-  for (const { record } of rows) for (let i = 0; i < samples.length; i++) samples[i]!.add(record[i]);
+  for (const { cells } of rows) for (let i = 0; i < samples.length; i++) samples[i]!.add(cells[i]);
   return samples;
 }
 

@@ -4,8 +4,9 @@ import { Readable } from 'node:stream';
 import { CsvReader, CsvSyntaxError, MAX_RECORD_BYTES, type CsvRecord } from './copy_csv.js';
 import { invalidCsv } from '../model/csv.js';
 
+/** A record of the file: the engine's own shape (CsvRecord), so that rows pass through as they are. */
 export interface SourceRecord {
-  record: string[];
+  cells: string[];
   line: number;
 }
 
@@ -19,19 +20,22 @@ export interface SourceRecord {
 export async function* csvRuns(source: Readable): AsyncGenerator<SourceRecord[]> {
   const reader = new CsvReader(MAX_RECORD_BYTES);
   let width = -1;
-  const check = (r: CsvRecord): SourceRecord => {
-    if (r.error) throw invalidCsv(r.line, undefined, r.error);
-    if (width < 0) width = r.cells.length;
-    else if (r.cells.length !== width) throw invalidCsv(r.line, undefined, `has ${r.cells.length} cells; the header has ${width}`);
-    return { record: r.cells, line: r.line };
+  /** the reader's records themselves, checked (no copy per record) */
+  const check = (recs: CsvRecord[]): SourceRecord[] => {
+    for (const r of recs) {
+      if (r.error) throw invalidCsv(r.line, undefined, r.error);
+      if (width < 0) width = r.cells.length;
+      else if (r.cells.length !== width) throw invalidCsv(r.line, undefined, `has ${r.cells.length} cells; the header has ${width}`);
+    }
+    return recs;
   };
   try {
     for await (const piece of source as AsyncIterable<Buffer | string>) {
       const recs = reader.feed(typeof piece === 'string' ? Buffer.from(piece) : piece);
-      if (recs.length) yield recs.map(check);
+      if (recs.length) yield check(recs);
     }
     const last = reader.end();
-    if (last.length) yield last.map(check);
+    if (last.length) yield check(last);
   } catch (err) {
     if (err instanceof CsvSyntaxError) throw invalidCsv(err.line, undefined, err.message);
     throw err;
@@ -89,10 +93,10 @@ export async function readSample(runs: AsyncIterable<SourceRecord[]>, max: numbe
     return run[at++]!;
   };
   const first = await next();
-  if (!first || first.record.every((c) => c === '')) {
+  if (!first || first.cells.every((c) => c === '')) {
     throw invalidCsv(undefined, undefined, 'the file is empty: the first line must name the columns');
   }
-  const header = first.record;
+  const header = first.cells;
   const rows: SourceRecord[] = [];
   let complete = false;
   while (rows.length < max) {

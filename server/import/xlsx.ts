@@ -118,7 +118,7 @@ export async function* xlsxRecords(source: Readable, sheet?: string, maxUnzipped
         }
         record.length = width;
         if (record.every((c) => c === '')) continue;
-        yield { record, line: row.number };
+        yield { cells: record, line: row.number };
       }
       break;
     }

@@ -81,7 +81,7 @@ async function store(ctx: AppContext, req: Request, src: Source) {
 }
 
 function previewOf(fields: InferredField[], rows: SourceRecord[]) {
-  return rows.slice(0, PREVIEW_ROWS).map((r) => ({ line: r.line, cells: fields.map((f, i) => landing(f, r.record[i])) }));
+  return rows.slice(0, PREVIEW_ROWS).map((r) => ({ line: r.line, cells: fields.map((f, i) => landing(f, r.cells[i])) }));
 }
 
 async function importTable(ctx: AppContext, req: Request, res: Response): Promise<void> {
@@ -116,7 +116,7 @@ async function importTable(ctx: AppContext, req: Request, res: Response): Promis
     if (dryRun) {
       req.log.info({ rows: sample.rows.length, sampleMs: sampledMs, inferMs: Date.now() - t0 - sampledMs }, 'import dry run');
       await reply(req, res, {
-        json: { dry_run: true, name, fields, rows: sample.rows.length, complete: sample.complete, preview: sample.rows.slice(0, PREVIEW_ROWS).map((r) => r.record) },
+        json: { dry_run: true, name, fields, rows: sample.rows.length, complete: sample.complete, preview: sample.rows.slice(0, PREVIEW_ROWS).map((r) => r.cells) },
       });
       return;
     }
