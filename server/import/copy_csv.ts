@@ -11,6 +11,23 @@
 /** Longest record read (one line of the file, quoted line breaks included). */
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
+/**
+ * The most bytes read into records at once. A stream's chunk can be far larger (an upload
+ * read while the import waited for PostgreSQL came in chunks of a megabyte and more), and
+ * all the records of a chunk are alive until the last is written: at 1 MB they outlived
+ * V8's young generation, and copying them out of it took about 40% of the import's time.
+ */
+export const FEED_BYTES = 64 * 1024;
+
+/** A chunk as views of at most FEED_BYTES (no copy), to feed one after the other. */
+export function* feedPieces(chunk: Buffer): Generator<Buffer> {
+  if (chunk.length <= FEED_BYTES) {
+    yield chunk;
+    return;
+  }
+  for (let at = 0; at < chunk.length; at += FEED_BYTES) yield chunk.subarray(at, at + FEED_BYTES);
+}
+
 export interface CsvRecord {
   cells: string[];
   line: number;

@@ -19,7 +19,7 @@ import type { Model } from '../model/compile.js';
 import { invalidCsv } from '../model/csv.js';
 import { writeTarget } from '../model/rows.js';
 import { stampTransaction } from '../history/stamp.js';
-import { CsvReader, CsvSyntaxError, MAX_RECORD_BYTES, type CsvRecord } from './copy_csv.js';
+import { CsvReader, CsvSyntaxError, feedPieces, MAX_RECORD_BYTES, type CsvRecord } from './copy_csv.js';
 import { BATCH_BYTES, CopyBatches, DEFAULT_MARK, RowBuffer } from './copy.js';
 import { COPY_NULL } from './cells.js';
 import { commitNewOptions, type GrowingChoices, lockForOptions } from './engine_options.js';
@@ -80,9 +80,11 @@ async function* csvChunks(source: Readable, bytes: { n: number }): AsyncGenerato
   const reader = new CsvReader(MAX_RECORD_BYTES);
   for await (const chunk of source as AsyncIterable<Buffer | string>) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    bytes.n += buf.length;
-    const recs = reader.feed(buf);
-    if (recs.length) yield recs;
+    for (const piece of feedPieces(buf)) {
+      bytes.n += piece.length;
+      const recs = reader.feed(piece);
+      if (recs.length) yield recs;
+    }
   }
   yield reader.end();
 }

@@ -1,7 +1,7 @@
 // A file's records, header first, each with the line (CSV) or row (xlsx) it starts on: what
 // inference samples and what the import loads. Errors name the line, as the import does.
 import { Readable } from 'node:stream';
-import { CsvReader, CsvSyntaxError, MAX_RECORD_BYTES, type CsvRecord } from './copy_csv.js';
+import { CsvReader, CsvSyntaxError, feedPieces, MAX_RECORD_BYTES, type CsvRecord } from './copy_csv.js';
 import { invalidCsv } from '../model/csv.js';
 
 /** A record of the file: the engine's own shape (CsvRecord), so that rows pass through as they are. */
@@ -30,9 +30,11 @@ export async function* csvRuns(source: Readable): AsyncGenerator<SourceRecord[]>
     return recs;
   };
   try {
-    for await (const piece of source as AsyncIterable<Buffer | string>) {
-      const recs = reader.feed(typeof piece === 'string' ? Buffer.from(piece) : piece);
-      if (recs.length) yield check(recs);
+    for await (const chunk of source as AsyncIterable<Buffer | string>) {
+      for (const piece of feedPieces(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) {
+        const recs = reader.feed(piece);
+        if (recs.length) yield check(recs);
+      }
     }
     const last = reader.end();
     if (last.length) yield check(last);
