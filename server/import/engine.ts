@@ -111,8 +111,10 @@ export async function importRecordsCopy(
   const rejects = new RejectsWriter(opts.pool, { tableId: model.tableId, actor: opts.actor });
   if (opts.addOptions) await lockForOptions(tx, model);
   await stampTransaction(tx, { actor: opts.actor, request: opts.request, reason: 'import' });
-  const { rows: vrows } = await tx.query<{ v: string; seq: string | null }>(
-    `SELECT current_setting('server_version_num') AS v, pg_sequence_last_value(pg_get_serial_sequence($1, 'id')::regclass)::text AS seq`,
+  const { rows: vrows } = await tx.query<{ v: string; seq: string | null; cache: string | null }>(
+    `SELECT current_setting('server_version_num') AS v, pg_sequence_last_value(s.oid)::text AS seq,
+            (SELECT seqcache::text FROM pg_sequence WHERE seqrelid = s.oid) AS cache
+       FROM (SELECT pg_get_serial_sequence($1, 'id')::regclass AS oid) s`,
     [model.relation],
   );
   const copyDefault = Number(vrows[0]!.v) >= 160000;
@@ -244,7 +246,7 @@ export async function importRecordsCopy(
   const version = opts.addOptions ? await commitNewOptions(tx, model, grown, opts.actor, opts.instanceId) : null;
   await stampTransaction(tx, { actor: opts.actor, request: opts.request });
   // the engine's own ids are 1..lastId, every one written (stop mode)
-  if (imported > 0) await recordImport(tx, model, target, idsAfter, imported, opts, ownIds ? [[1, lastId]] : undefined);
+  if (imported > 0) await recordImport(tx, model, target, { after: idsAfter, cacheOne: vrows[0]!.cache === '1' }, imported, opts, ownIds ? [[1, lastId]] : undefined);
   const rejectsId = await rejects.finish();
   opts.log?.info({ tableId: model.tableId, imported, rejected: rejects.count, version }, 'csv import (copy) done');
   return {
