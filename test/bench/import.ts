@@ -163,8 +163,9 @@ export async function benchImport(url: string): Promise<void> {
   const app = await startApp(url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off', PG_CONNECT_TIMEOUT_MS: '30000', HTTP_REQUEST_TIMEOUT_MS: '3600000', IMPORT_MAX_BYTES: String(4 * 1024 * 1024 * 1024), STATEMENT_TIMEOUT_MS: '0' }, 'bench');
   const figures: Figure[] = [];
   try {
-    const file = path.join(dir, 'import.csv');
-    await writeFile(file);
+    // BENCH_IMPORT_FILE: a file this bench made before (kept between runs), else a new one
+    const file = process.env.BENCH_IMPORT_FILE ?? path.join(dir, 'import.csv');
+    if (!process.env.BENCH_IMPORT_FILE) await writeFile(file);
     const mb = (await stat(file)).size / 1024 / 1024;
     const pool = app.ctx.pool;
     const table = async (name: string) => {
