@@ -75,6 +75,19 @@ export interface Sample {
   rest: AsyncIterator<SourceRecord[]>;
 }
 
+/**
+ * A sample record, copied: the sample outlives many garbage collections, and V8 decides
+ * from how long the objects of one allocation site live whether to allocate that site's
+ * next ones straight in the old generation (pretenuring). The reader's records, kept as
+ * the sample, taught it to: every later import in the process then made its records in
+ * the old generation, each pointing at young cells, and an append after a dry run took
+ * 3.5 s instead of 2.6 s (scavenges 10x as long). Copies made here keep the reader's own
+ * sites short-lived.
+ */
+function kept(r: SourceRecord): SourceRecord {
+  return { cells: r.cells.slice(), line: r.line };
+}
+
 export async function readSample(runs: AsyncIterable<SourceRecord[]>, max: number): Promise<Sample> {
   const it = runs[Symbol.asyncIterator]();
   let run: SourceRecord[] = [];
@@ -107,7 +120,7 @@ export async function readSample(runs: AsyncIterable<SourceRecord[]>, max: numbe
       complete = true;
       break;
     }
-    rows.push(r);
+    rows.push(kept(r));
   }
   return { header, rows, complete, left: run.slice(at), rest: it };
 }
