@@ -70,9 +70,19 @@ function likePattern(raw: unknown): string {
   return `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/**
+ * What a filter or the search compares: the column, or, for a column adopted read-only as
+ * text from a type no field type models (an enum, uuid, inet, xml...: pg_type), its text,
+ * as the API shows it. Compared as themselves such columns take no text pattern and no ''
+ * (an enum has no ILIKE; '' is no uuid), and one of them made every search of the table fail.
+ */
+function matchRef(field: ModelField): string {
+  return field.meta.pg_type && TEXTUAL.has(field.meta.type) ? `(${field.ref})::text` : field.ref;
+}
+
 /** One filter condition; `field` is already known to the model. */
 function condition(field: ModelField | 'id', op: FilterOp, raw: unknown, params: Params, param: string): string {
-  const ref = field === 'id' ? `${ROW_ALIAS}.id` : field.ref;
+  const ref = field === 'id' ? `${ROW_ALIAS}.id` : matchRef(field);
   const ops = field === 'id' ? ID_FILTER_OPS : field.type.filterOps;
   if (!ops.includes(op)) {
     throw badRequest(`${field === 'id' ? 'id' : field.meta.name} (${field === 'id' ? 'id' : field.type.label}) cannot be filtered with "${op}"; use one of: ${ops.join(', ')}`, param);
@@ -184,7 +194,7 @@ export function parseSearch(model: Model, raw: unknown, params: Params): string[
   if (raw.length > 200) throw badRequest('search is at most 200 characters', 'search');
   if (model.searchable.length === 0) return ['false'];
   const p = params.add(likePattern(raw));
-  return [`(${model.searchable.map((f) => `${f.ref} ILIKE ${p}`).join(' OR ')})`];
+  return [`(${model.searchable.map((f) => `${matchRef(f)} ILIKE ${p}`).join(' OR ')})`];
 }
 
 function sortExpr(field: ModelField | 'id'): string {
