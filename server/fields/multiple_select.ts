@@ -69,6 +69,9 @@ export const multipleSelectType: FieldTypeDef<SelectOpts> = {
     const found: number[] = [];
     for (const raw of items(input)) {
       const item = typeof raw === 'object' && raw !== null && !(raw instanceof RawJson) && 'id' in raw ? (raw as { id: unknown }).id : raw;
+      // an empty label is no option ("a,,b"; a form's hidden marker); a null in a list names
+      // nothing: refused rather than read as "no options" (a client's bug would clear the field)
+      if (item === null || item === undefined) throw new FieldValueError('a list of options may not hold null: send [] (or null for the whole value) for none');
       if (isEmpty(item)) continue;
       const c = findChoice(item, opts);
       if (!c) {

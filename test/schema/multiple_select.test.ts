@@ -72,6 +72,11 @@ describe('multiple_select fields', function () {
     expect(bad.body.error.message).to.match(/"purple" is not one of the options/);
     const bad2 = await app.request('POST', `/tables/${tid}/rows`, { json: { title: 'e', tags: { no: 1 } } });
     expect(bad2.status).to.equal(422);
+    for (const tags of [[null], ['red', null], [{ id: null }]]) {
+      const res = await app.request('POST', `/tables/${tid}/rows`, { json: { title: 'e', tags } });
+      expect(res.status, `${JSON.stringify(tags)}: a null names no option, it does not clear the field`).to.equal(422);
+      expect(res.body.error.field).to.equal('tags');
+    }
     expect((await sql.one(`SELECT count(*)::int AS n FROM data.posts`)).n, 'nothing written by a refusal').to.equal(4);
   });
 
