@@ -19,6 +19,15 @@ const isPg = (err: unknown): err is PgError & { code: string } =>
   typeof err === 'object' && err !== null && typeof (err as PgError).code === 'string' && /^[0-9A-Z]{5}$/.test((err as PgError).code!);
 
 /** "view v depends on column c of table t" -> "view v"; any other line as it is. */
+/** No client writes id: a NULL id means the table's identity (or default) was dropped in SQL. */
+export function idNotGenerated(): AppError {
+  return new AppError(
+    409,
+    'id_not_generated',
+    `the table's id column is no longer filled by PostgreSQL (its identity or default was removed outside the console), so no row can be created; the drift report (GET /reconcile) offers to restore it`,
+  );
+}
+
 export function dependentsFromDetail(detail: string | undefined): string[] {
   if (!detail) return [];
   return detail
@@ -98,6 +107,7 @@ export function pgErrorToApp(err: unknown): AppError | undefined {
   if (code === '23P01') return new AppError(409, 'conflicting_value', `a value conflicts with another row (exclusion constraint ${err.constraint ? `"${err.constraint}"` : ''})`, err.column);
   if (code === '23505') return new AppError(409, 'duplicate_value', `a value must be unique and another row has it${err.constraint ? ` (${err.constraint})` : ''}`, err.column);
   if (code === '23503' || code === '23001') return new AppError(409, 'linked', `other rows refer to this, or it refers to a row that is not there${err.constraint ? ` (${err.constraint})` : ''}`, err.column);
+  if (code === '23502' && err.column === 'id') return idNotGenerated();
   if (code === '23502') return new AppError(422, 'invalid_value', `${err.column ?? 'a value'} is required`, err.column);
   if (code.startsWith('22')) return new AppError(422, 'invalid_value', `a value does not fit (PostgreSQL: ${said})`, err.column);
   if (code === '54000') return new AppError(422, 'value_too_large', `a value is too large for the database (PostgreSQL: ${said})`, err.column);

@@ -12,7 +12,7 @@ import { fieldType, parseOptions } from '../fields/registry.js';
 import type { FieldTypeName } from '../fields/types.js';
 import { flag } from '../schema/input.js';
 import { schemaChange, SCHEMA_LOCK_NAMESPACE, TABLE_SET_LOCK, type Actor, type Change } from '../schema/change.js';
-import { getField, getTable, type TableMeta } from '../schema/metadata.js';
+import { getField, getTable, liveTableForChange, type TableMeta } from '../schema/metadata.js';
 import { isManyLink, junctionExists } from '../schema/m2m.js';
 import { validateDisplayName, validatePhysicalName } from '../schema/names.js';
 import { assertNoDependents } from '../schema/catalog.js';
@@ -135,6 +135,8 @@ async function dispatch(deps: ReconcileDeps, actor: Actor, item: DriftItem, acti
       return reidentifyDatabase(deps, actor);
     case 'history_off':
       return restoreHistory(deps, actor, tableId!, item.id);
+    case 'id_not_generated':
+      return restoreIdentity(deps, actor, tableId!);
     case 'broken_computed':
       throw badRequest('a broken lookup or rollup is resolved by restoring what it reads, or by trashing it; here it can only be ignored', 'action');
     case 'broken_formula':
@@ -723,6 +725,38 @@ async function restoreHistory(deps: ReconcileDeps, actor: Actor, tableId: number
     c.reached('ddl');
     c.reached('metadata');
     return { result: { restored: true }, tableId, details: { table: table.name } };
+  });
+}
+
+// ------------------------------------------------------------------ the id key
+
+/**
+ * Makes a table's id an identity column again (its identity or default was dropped in
+ * SQL), numbering after the largest id, as the table was made: GENERATED ALWAYS, its
+ * sequence named seq_t<id> when that name is free. The table is locked while the largest
+ * id is read, so no row can take that number meanwhile.
+ */
+async function restoreIdentity(deps: ReconcileDeps, actor: Actor, tableId: number) {
+  return schemaChange(deps, actor, 'restore_id_identity', tableId, async (c) => {
+    const table = await liveTableForChange(c, tableId);
+    c.reached('validate');
+    const schema = c.deps.config.dataSchema;
+    const rel = qualified(schema, table.table_name);
+    const { rows } = await c.tx.query<{ identity: string; has_default: boolean; seq_free: boolean }>(
+      `SELECT a.attidentity AS identity, a.atthasdef AS has_default,
+              NOT EXISTS (SELECT 1 FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace WHERE n.nspname = $2 AND s.relname = $3) AS seq_free
+         FROM pg_attribute a WHERE a.attrelid = $1 AND a.attname = 'id' AND NOT a.attisdropped`,
+      [table.table_oid, schema, `seq_t${tableId}`],
+    );
+    const col = rows[0];
+    if (!col || col.identity !== '' || col.has_default) throw changedMeanwhile(`the id column of "${table.name}"`);
+    const name = col.seq_free ? `SEQUENCE NAME ${qualified(schema, `seq_t${tableId}`)} ` : '';
+    await c.ddl(`LOCK TABLE ${rel} IN SHARE ROW EXCLUSIVE MODE`);
+    const { rows: again } = await c.tx.query<{ next: string }>(`SELECT (coalesce(max(id), 0) + 1)::text AS next FROM ${rel}`);
+    await c.ddl(`ALTER TABLE ${rel} ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (${name}START WITH ${BigInt(again[0]!.next)})`);
+    c.reached('ddl');
+    c.reached('metadata');
+    return { result: { restored: true, next_id: String(again[0]!.next) }, tableId, details: { table: table.name } };
   });
 }
 

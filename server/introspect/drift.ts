@@ -35,6 +35,7 @@ export const DRIFT_KINDS = [
   'broken_computed',
   'broken_formula',
   'untracked_index',
+  'id_not_generated',
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
@@ -470,6 +471,19 @@ export function compareSnapshot(snap: Snapshot, opts: CompareOptions): DriftRepo
         table: tableRef,
         column: { name: c.name, attnum: c.attnum, type: c.type },
         actions: [A.adopt(usableName(c.name) ? [] : ['column']), A.ignore(), A.purge('column')],
+      });
+    }
+
+    // Rows made here get their id from PostgreSQL: a key whose identity (or sequence
+    // default) was dropped in SQL makes every new row a 23502 on id.
+    if (!t.read_only && pk && pk.identity === null && pk.default_expr === null) {
+      items.push({
+        id: `id_not_generated:t${t.id}`,
+        kind: 'id_not_generated',
+        message: `Table "${t.name}": its id column is no longer filled by PostgreSQL (its identity or default was removed outside the console), so no row can be created in it.`,
+        table: tableRef,
+        column: { name: pk.name, attnum: pk.attnum, type: pk.type },
+        actions: [A.restore('Make id an identity column again, numbering after the largest id'), A.ignore()],
       });
     }
 

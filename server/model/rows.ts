@@ -2,7 +2,7 @@
 // types before any SQL runs: a bad value is a 422 naming the field and the reason, and
 // nothing is written. Writes return the row as reads do (with link labels) in the same
 // round trip.
-import { pgErrorToApp } from '../db/pg_errors.js';
+import { idNotGenerated, pgErrorToApp } from '../db/pg_errors.js';
 import type { Queryable } from '../db/pool.js';
 import { queryAfter } from '../db/bounded_query.js';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
@@ -309,6 +309,7 @@ export function rowError(model: Model, err: unknown, op: RowOp): unknown {
     const f = byConstraint('fk_f');
     return unprocessable('invalid_link', f ? `${f.meta.name}: no such row in the linked table` : 'a link points to no row', f?.column);
   }
+  if (e?.code === '23502' && e.column === 'id' && !model.byColumn.has('id')) return idNotGenerated();
   if (e?.code === '23502') {
     const f = e.column ? model.byColumn.get(e.column) : undefined;
     return unprocessable('invalid_value', `${f?.meta.name ?? e.column} is required`, e.column);

@@ -4,7 +4,7 @@
 -- describes) are read in full and compared field by field. A table passes when it is
 -- where its metadata says (same oid, schema and name, and a comment naming no other table),
 -- has no dropped columns beyond the warning, no column the metadata does not know (but its
--- key "id"), and every field has its column (same attnum and name) with the expected type,
+-- key "id", filled by PostgreSQL), and every field has its column (same attnum and name) with the expected type,
 -- NOT NULL, UNIQUE and index, and no default on either side. Anything else (a default, a
 -- link, a table a link points to) is compared in full: this pass may send a clean table to
 -- the second pass, never skip a drifted one.
@@ -76,7 +76,8 @@ WITH rel AS (
   -- its oids for 200 distinct values, would hash all of pg_attribute instead of rel.
   SELECT a.attrelid AS oid, a.attnum, a.attname::text COLLATE "C" AS name, a.atttypid, a.atttypmod,
          a.attnotnull, a.atthasdef, a.attisdropped AS dropped,
-         a.attname = 'id' AND cardinality(pk.conkey) = 1 AND a.attnum = pk.conkey[1] AS is_id_key
+         a.attname = 'id' AND cardinality(pk.conkey) = 1 AND a.attnum = pk.conkey[1] AS is_id_key,
+         a.attidentity <> '' OR a.atthasdef AS filled
     FROM pg_attribute a
     JOIN pg_class c ON c.oid = a.attrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -110,7 +111,9 @@ WITH rel AS (
          count(e.oid) AS fields,
          bool_and(coalesce(
            CASE WHEN c.dropped THEN e.oid IS NULL
-                WHEN e.oid IS NULL THEN c.is_id_key
+                -- the key "id", filled by PostgreSQL (identity or a default: else the
+                -- compare reports it; a table adopted read-only is compared in full)
+                WHEN e.oid IS NULL THEN c.is_id_key AND c.filled
                 WHEN c.is_id_key OR c.name IS DISTINCT FROM e.name THEN false
                 WHEN e.trashed THEN true
                 ELSE format_type(c.atttypid, c.atttypmod) = e.type
