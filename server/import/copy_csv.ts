@@ -1,4 +1,5 @@
-// A streaming RFC 4180 reader for the import engine, written for speed: csv-parse looks at
+// A streaming RFC 4180 reader for the import engine (cells separated by commas, or by the
+// separator given or detected: delimiter.ts), written for speed: csv-parse looks at
 // every character through its many options (about 2.5 MB/s on a loaded machine, the whole
 // cost of an import); this one looks for the next quote with indexOf and slices cells out
 // of the chunk. What it reads, as csv-parse did with the options imports used: a UTF-8 byte
@@ -45,9 +46,9 @@ export class CsvSyntaxError extends Error {
 }
 
 import { badByteAt, CUT_CHARACTER_REASON, notUtf8Reason, unfinishedTail } from './utf8.js';
+import { SNIFF_CHARS, SNIFF_LINES, sniffDelimiter, type Delimiter, type DelimiterChoice } from './delimiter.js';
 
 const QUOTE = 34;
-const COMMA = 44;
 const LF = 10;
 const CR = 13;
 
@@ -74,8 +75,38 @@ export class CsvReader {
   private quoteLine = 1;
   /** the chunk before (a bad character may have begun in it) */
   private prev: Buffer = Buffer.alloc(0);
+  /** the separator (`auto`: null until the first lines are in, then detected) */
+  private sep: Delimiter | null;
+  private sepCode: number;
+  /** text held back until the separator is known */
+  private held = '';
 
-  constructor(private readonly maxRecord: number) {}
+  constructor(
+    private readonly maxRecord: number,
+    delimiter: DelimiterChoice = ',',
+  ) {
+    this.sep = delimiter === 'auto' ? null : delimiter;
+    this.sepCode = (this.sep ?? ',').charCodeAt(0);
+  }
+
+  /** The separator read by (detected, with `auto`, once the first lines are in). */
+  get delimiter(): Delimiter {
+    return this.sep ?? ',';
+  }
+
+  /** With `auto`: holds text back until SNIFF_LINES lines (or SNIFF_CHARS) are in, then detects; the text to scan. */
+  private detect(text: string, ended: boolean): string | null {
+    if (this.sep !== null) return text;
+    this.held += text;
+    let lines = 0;
+    for (let at = this.held.indexOf('\n'); at >= 0 && lines < SNIFF_LINES + 1; at = this.held.indexOf('\n', at + 1)) lines++;
+    if (!ended && lines <= SNIFF_LINES && this.held.length < SNIFF_CHARS) return null;
+    this.sep = sniffDelimiter(this.held, ended);
+    this.sepCode = this.sep.charCodeAt(0);
+    const all = this.held;
+    this.held = '';
+    return all;
+  }
 
   /** The records completed by this chunk. */
   feed(chunk: Buffer): CsvRecord[] {
@@ -90,7 +121,8 @@ export class CsvReader {
       this.started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
-    return this.scan(text);
+    const ready = this.detect(text, false);
+    return ready === null ? [] : this.scan(ready);
   }
 
   /** The last record (a file need not end with a line break); throws when a quote is left open. */
@@ -101,7 +133,7 @@ export class CsvReader {
     } catch {
       throw new CsvSyntaxError(this.line, CUT_CHARACTER_REASON);
     }
-    const out = this.scan(rest);
+    const out = this.scan(this.detect(rest, true)!);
     if (this.state === State.Quoted) throw new CsvSyntaxError(this.quoteLine, `a quote opened on line ${this.quoteLine} is never closed`);
     if (this.state === State.CrAfterQuote) this.state = State.QuoteSeen;
     if (this.cells.length || this.field.length || this.quotedAny || this.state === State.QuoteSeen) this.endRecord(out);
@@ -145,7 +177,7 @@ export class CsvReader {
           let end = nl;
           if (end > i && text.charCodeAt(end - 1) === CR) end--;
           // an empty line (or a lone \r) is no record, as in the state machine below
-          if (end > i) out.push({ cells: text.slice(i, end).split(','), line: this.line });
+          if (end > i) out.push({ cells: text.slice(i, end).split(this.sep!), line: this.line });
           i = nl + 1;
           this.line++;
           this.recLine = this.line;
@@ -165,9 +197,10 @@ export class CsvReader {
         case State.Bare: {
           const from = i;
           let c = 0;
+          const sep = this.sepCode;
           while (i < n) {
             c = text.charCodeAt(i);
-            if (c === COMMA || c === LF || c === QUOTE) break;
+            if (c === sep || c === LF || c === QUOTE) break;
             i++;
           }
           this.field += text.slice(from, i);
@@ -176,7 +209,7 @@ export class CsvReader {
             this.bad ??= 'a quote inside a cell that does not start with one (put the whole cell in quotes, and double the quotes in it)';
             this.field += '"';
             i++;
-          } else if (c === COMMA) {
+          } else if (c === this.sepCode) {
             this.cells.push(this.field);
             this.field = '';
             this.state = State.FieldStart;
@@ -208,7 +241,7 @@ export class CsvReader {
             this.field += '"';
             this.state = State.Quoted;
             i++;
-          } else if (c === COMMA) {
+          } else if (c === this.sepCode) {
             this.cells.push(this.field);
             this.field = '';
             this.state = State.FieldStart;

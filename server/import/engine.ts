@@ -20,6 +20,7 @@ import { invalidCsv } from '../model/csv.js';
 import { writeTarget } from '../model/rows.js';
 import { stampTransaction } from '../history/stamp.js';
 import { CsvReader, CsvSyntaxError, feedPieces, MAX_RECORD_BYTES, type CsvRecord } from './copy_csv.js';
+import type { Delimiter, DelimiterChoice } from './delimiter.js';
 import { BATCH_BYTES, CopyBatches, DEFAULT_MARK, RowBuffer } from './copy.js';
 import { COPY_NULL } from './cells.js';
 import { commitNewOptions, type GrowingChoices, lockForOptions } from './engine_options.js';
@@ -34,6 +35,8 @@ export { defaultTexts } from './column_defaults.js';
 
 export interface CopyImportOptions {
   onError?: 'stop' | 'skip';
+  /** the cells' separator, or `auto` to detect it (delimiter.ts); default the comma */
+  delimiter?: DelimiterChoice;
   addOptions?: boolean;
   ignoreUnknown?: boolean;
   /** header cell (as in the file, trimmed) -> field column; default: by column, then display name */
@@ -58,6 +61,8 @@ export interface CopyImportOptions {
 
 export interface CopyImportResult {
   imported: number;
+  /** the separator the file was read with */
+  delimiter: Delimiter;
   rejected: number;
   problems: Problem[];
   rejects_url: string | null;
@@ -70,14 +75,14 @@ export interface CopyImportResult {
  * (many_link_import.ts).
  */
 export async function importCsvCopy(tx: pg.PoolClient, model: Model, source: Readable, opts: CopyImportOptions): Promise<CopyImportResult> {
-  const { many, stream } = await manyLinkOfFile(model, source, opts);
-  if (many) return manyLinkImport(tx, model, stream, opts, many);
+  const { many, stream, delimiter } = await manyLinkOfFile(model, source, opts);
+  // the row-by-row import reads the file again, with the separator its header was read with
+  if (many) return manyLinkImport(tx, model, stream, { ...opts, delimiter: delimiter ?? opts.delimiter }, many);
   return importCopy(tx, model, stream, opts);
 }
 
 /** The records of a CSV byte stream, a chunk's worth at a time; `bytes` counts what was read. */
-async function* csvChunks(source: Readable, bytes: { n: number }): AsyncGenerator<CsvRecord[]> {
-  const reader = new CsvReader(MAX_RECORD_BYTES);
+async function* csvChunks(source: Readable, bytes: { n: number }, reader: CsvReader): AsyncGenerator<CsvRecord[]> {
   for await (const chunk of source as AsyncIterable<Buffer | string>) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     for (const piece of feedPieces(buf)) {
@@ -89,9 +94,11 @@ async function* csvChunks(source: Readable, bytes: { n: number }): AsyncGenerato
   yield reader.end();
 }
 
-function importCopy(tx: pg.PoolClient, model: Model, source: Readable, opts: CopyImportOptions): Promise<CopyImportResult> {
+async function importCopy(tx: pg.PoolClient, model: Model, source: Readable, opts: CopyImportOptions): Promise<CopyImportResult> {
   const bytes = { n: 0 };
-  return importRecordsCopy(tx, model, csvChunks(source, bytes), opts, bytes);
+  const reader = new CsvReader(MAX_RECORD_BYTES, opts.delimiter ?? ',');
+  const out = await importRecordsCopy(tx, model, csvChunks(source, bytes, reader), opts, bytes);
+  return { ...out, delimiter: reader.delimiter };
 }
 
 /**
@@ -251,6 +258,7 @@ export async function importRecordsCopy(
   opts.log?.info({ tableId: model.tableId, imported, rejected: rejects.count, version }, 'csv import (copy) done');
   return {
     imported,
+    delimiter: opts.delimiter === undefined || opts.delimiter === 'auto' ? ',' : opts.delimiter,
     rejected: rejects.count,
     problems: rejects.problems,
     rejects_url: rejectsId ? rejectsUrl(rejectsId) : null,

@@ -10,6 +10,7 @@ import { createTableFromFile } from './create.js';
 import { dropImportFile, getImportFile, importFileStream } from './files.js';
 import type { InferredField } from './infer_plan.js';
 import { csvRuns, readSample, runsOf, sampleThenRest } from './records.js';
+import type { Delimiter } from './delimiter.js';
 import { xlsxRecords } from './xlsx.js';
 
 export const IMPORT_TABLE = 'import_table';
@@ -20,6 +21,8 @@ export interface ImportTablePayload {
   table_name?: string;
   sheet?: string;
   fields: InferredField[];
+  /** a CSV's separator, found when it was queued (jobs queued before it was kept: the comma) */
+  delimiter?: Delimiter;
 }
 
 const PROGRESS_EVERY_MS = 250;
@@ -34,7 +37,7 @@ export function importTableJob(deps: EditorDeps): JobHandler {
     await progress({ phase: 'importing', done: 0 });
     let at = Date.now();
     const source = importFileStream(deps.pool, file.id);
-    const records = file.format === 'xlsx' ? runsOf(xlsxRecords(source, p.sheet, deps.config.importXlsxMaxUnzipped)) : csvRuns(source);
+    const records = file.format === 'xlsx' ? runsOf(xlsxRecords(source, p.sheet, deps.config.importXlsxMaxUnzipped)) : csvRuns(source, p.delimiter ?? ',');
     const sample = await readSample(records, 0);
     const out = await createTableFromFile(deps, { name: job.created_by }, {
       name: p.name,

@@ -11,31 +11,32 @@ import { invalidCsv, mapHeader } from '../model/csv.js';
 import { isManyLink } from '../schema/m2m.js';
 import { CsvReader, CsvSyntaxError, MAX_RECORD_BYTES } from './copy_csv.js';
 import type { CopyImportOptions, CopyImportResult } from './engine.js';
+import type { Delimiter } from './delimiter.js';
 
 /**
  * The many-to-many link the file's header names (by `columns`, or as mapHeader maps it),
  * if any, and the whole file again as a stream (its header was read to know).
  */
-export async function manyLinkOfFile(model: Model, source: Readable, opts: CopyImportOptions): Promise<{ many: ModelField | null; stream: Readable }> {
+export async function manyLinkOfFile(model: Model, source: Readable, opts: CopyImportOptions): Promise<{ many: ModelField | null; stream: Readable; delimiter?: Delimiter }> {
   if (!model.fields.some((f) => isManyLink(f.meta))) return { many: null, stream: source };
   let peeked: Awaited<ReturnType<typeof peekHeader>>;
   try {
-    peeked = await peekHeader(source);
+    peeked = await peekHeader(source, opts);
   } catch (err) {
     // bytes that are not UTF-8, or a record past the limit, in the first chunk: its line
     if (err instanceof CsvSyntaxError) throw invalidCsv(err.line, undefined, err.message);
     throw err;
   }
-  const { header, stream } = peeked;
+  const { header, stream, delimiter } = peeked;
   if (!header) return { many: null, stream };
   const mapped = opts.columns ? header.map((h) => model.byColumn.get(opts.columns![h.trim()] ?? '') ?? null) : mapHeader(model, header, opts.ignoreUnknown);
-  return { many: mapped.find((f) => f && isManyLink(f.meta)) ?? null, stream };
+  return { many: mapped.find((f) => f && isManyLink(f.meta)) ?? null, stream, delimiter };
 }
 
 /** The first record of the file (its header), and the whole file again as a stream. */
-async function peekHeader(source: Readable): Promise<{ header: string[] | null; stream: Readable }> {
+async function peekHeader(source: Readable, opts: CopyImportOptions): Promise<{ header: string[] | null; stream: Readable; delimiter: Delimiter }> {
   const it = (source as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
-  const reader = new CsvReader(MAX_RECORD_BYTES);
+  const reader = new CsvReader(MAX_RECORD_BYTES, opts.delimiter ?? ',');
   const seen: Buffer[] = [];
   let header: string[] | null = null;
   let done = false;
@@ -58,7 +59,7 @@ async function peekHeader(source: Readable): Promise<{ header: string[] | null; 
     if (done) return;
     for (let n = await it.next(); !n.done; n = await it.next()) yield typeof n.value === 'string' ? Buffer.from(n.value) : n.value;
   }
-  return { header, stream: Readable.from(again()) };
+  return { header, stream: Readable.from(again()), delimiter: reader.delimiter };
 }
 
 /**
@@ -76,9 +77,9 @@ export async function manyLinkImport(tx: pg.PoolClient, model: Model, source: Re
     tx,
     model,
     source,
-    { ignoreUnknown: opts.ignoreUnknown, log: opts.log, onProgress: async (n) => { done = n; await opts.onProgress?.({ done, bytes: 0 }); } },
+    { ignoreUnknown: opts.ignoreUnknown, delimiter: opts.delimiter === 'auto' ? ',' : opts.delimiter, log: opts.log, onProgress: async (n) => { done = n; await opts.onProgress?.({ done, bytes: 0 }); } },
     { actor: opts.actor, request: opts.request },
   );
   opts.log?.info({ tableId: model.tableId, imported, via: 'rows' }, 'csv import (many-to-many, row by row) done');
-  return { imported, rejected: 0, problems: [], rejects_url: null, added_options: [] };
+  return { imported, delimiter: opts.delimiter === undefined || opts.delimiter === 'auto' ? ',' : opts.delimiter, rejected: 0, problems: [], rejects_url: null, added_options: [] };
 }

@@ -2,6 +2,7 @@
 // inference samples and what the import loads. Errors name the line, as the import does.
 import { Readable } from 'node:stream';
 import { CsvReader, CsvSyntaxError, feedPieces, MAX_RECORD_BYTES, type CsvRecord } from './copy_csv.js';
+import type { Delimiter, DelimiterChoice } from './delimiter.js';
 import { invalidCsv } from '../model/csv.js';
 
 /** A record of the file: the engine's own shape (CsvRecord), so that rows pass through as they are. */
@@ -17,8 +18,8 @@ export interface SourceRecord {
  * new table's rows went through). A record that cannot be read, or whose width differs
  * from the header's, is a 422 naming its line, as before.
  */
-export async function* csvRuns(source: Readable): AsyncGenerator<SourceRecord[]> {
-  const reader = new CsvReader(MAX_RECORD_BYTES);
+export async function* csvRuns(source: Readable, delimiter: DelimiterChoice = ',', seen?: { delimiter?: Delimiter }): AsyncGenerator<SourceRecord[]> {
+  const reader = new CsvReader(MAX_RECORD_BYTES, delimiter);
   let width = -1;
   /** the reader's records themselves, checked (no copy per record) */
   const check = (recs: CsvRecord[]): SourceRecord[] => {
@@ -33,10 +34,12 @@ export async function* csvRuns(source: Readable): AsyncGenerator<SourceRecord[]>
     for await (const chunk of source as AsyncIterable<Buffer | string>) {
       for (const piece of feedPieces(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) {
         const recs = reader.feed(piece);
+        if (seen) seen.delimiter = reader.delimiter;
         if (recs.length) yield check(recs);
       }
     }
     const last = reader.end();
+    if (seen) seen.delimiter = reader.delimiter;
     if (last.length) yield check(last);
   } catch (err) {
     if (err instanceof CsvSyntaxError) throw invalidCsv(err.line, undefined, err.message);

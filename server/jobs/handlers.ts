@@ -8,6 +8,7 @@ import { rebuildTable } from '../introspect/rebuild.js';
 import { announceRows } from '../live/announce.js';
 import { withModel, type ModelCache } from '../model/cache.js';
 import { importCsvCopy } from '../import/engine.js';
+import type { DelimiterChoice } from '../import/delimiter.js';
 import type { EditorDeps } from '../schema/change.js';
 import { updateField } from '../schema/fields.js';
 import { ONLINE_CHANGE, runOnlineChange } from '../schema/online/run.js';
@@ -60,7 +61,8 @@ export function jobHandlers(deps: EditorDeps & { config: Config; models: ModelCa
      * holdJob and confirmJobHeld.
      */
     [IMPORT_CSV]: async (job, progress) => {
-      const { tableId, ignoreUnknown, onError, addOptions } = job.payload as { tableId: number; ignoreUnknown?: boolean; onError?: 'stop' | 'skip'; addOptions?: boolean };
+      // delimiter: as the request gave it (`auto`: detected again from the same bytes); jobs queued before it was kept: the comma
+      const { tableId, ignoreUnknown, onError, addOptions, delimiter } = job.payload as { tableId: number; ignoreUnknown?: boolean; onError?: 'stop' | 'skip'; addOptions?: boolean; delimiter?: DelimiterChoice };
       const log = deps.log.child({ jobId: job.id, tableId });
       if (!(await hasUpload(deps.pool, job.id))) throw new AppError(410, 'upload_gone', 'the uploaded file of this import is no longer kept; upload it again');
       await progress({ phase: 'importing', done: 0 });
@@ -74,6 +76,7 @@ export function jobHandlers(deps: EditorDeps & { config: Config; models: ModelCa
           await withoutStatementTimeout(tx);
           const imported = await importCsvCopy(tx, model, uploadStream(deps.pool, job.id), {
             ignoreUnknown,
+            delimiter: delimiter ?? ',',
             onError,
             addOptions,
             actor: job.created_by,

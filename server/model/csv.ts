@@ -7,6 +7,7 @@
 // never read as U+FFFD), maps the header to fields, parses
 // every value with its field type, and inserts in batches inside the caller's transaction:
 // one bad row anywhere means nothing is written.
+import { SNIFF_CHARS, sniffDelimiter, type DelimiterChoice } from '../import/delimiter.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
@@ -119,6 +120,8 @@ export async function* exportCsv(pool: pg.Pool, model: Model, list: ListRequest,
 export interface ImportOptions {
   /** columns that match no field are skipped instead of refused */
   ignoreUnknown?: boolean;
+  /** the cells' separator (default the comma) */
+  delimiter?: ',' | ';' | '\t' | '|';
   log?: Logger;
   /** for tests: rows per INSERT */
   batchRows?: number;
@@ -176,14 +179,16 @@ export function mapHeader(model: Model, header: string[], ignoreUnknown = false)
  * once for a bad header, not minutes later). Says nothing when the header does not end
  * within them: the import itself will.
  */
-export function checkCsvHeader(model: Model, firstBytes: Buffer, whole: boolean, ignoreUnknown = false): void {
+export function checkCsvHeader(model: Model, firstBytes: Buffer, whole: boolean, ignoreUnknown = false, delimiter: DelimiterChoice = ','): void {
   const nl = firstBytes.indexOf(0x0a);
   if (!whole && nl < 0) return;
   const bad = badUtf8Line(nl < 0 ? firstBytes : firstBytes.subarray(0, nl));
   if (bad) throw invalidCsv(1, undefined, bad.reason);
+  // `auto`: detected from the lines this chunk holds, as the import will (it reads the same bytes first)
+  const sep = delimiter === 'auto' ? sniffDelimiter(new TextDecoder().decode(firstBytes.subarray(0, SNIFF_CHARS)), whole && firstBytes.length <= SNIFF_CHARS) : delimiter;
   let header: string[] | undefined;
   try {
-    header = (parseSync(firstBytes, { bom: true, to: 1, skip_empty_lines: true }) as string[][])[0];
+    header = (parseSync(firstBytes, { bom: true, to: 1, skip_empty_lines: true, delimiter: sep }) as string[][])[0];
   } catch {
     return;
   }
@@ -275,7 +280,7 @@ function startLine(endLine: number, record: string[]): number {
 export async function importCsv(tx: Queryable, model: Model, source: Readable, opts: ImportOptions = {}): Promise<{ imported: number }> {
   // Refused before a byte is read: a table adopted read-only takes no rows.
   writeTarget(model);
-  const parser = parse({ bom: true, info: true, skip_empty_lines: true, max_record_size: 10_000_000 });
+  const parser = parse({ bom: true, info: true, skip_empty_lines: true, max_record_size: 10_000_000, delimiter: opts.delimiter ?? ',' });
   // An error in the source (too large, connection lost) ends the parser with it, and
   // surfaces from the loop below; stopping early (a bad row) destroys the source.
   pipeline(source, new Utf8Guard((e) => invalidCsv(e.line, undefined, e.reason)), parser).catch(() => undefined);

@@ -16,6 +16,7 @@ import type { Model } from '../../model/compile.js';
 import { checkCsvHeader, CsvRecordCounter, exportCsv, invalidCsv } from '../../model/csv.js';
 import { writeTarget } from '../../model/rows.js';
 import { importCsvCopy } from '../../import/engine.js';
+import { delimiterParam, type DelimiterChoice } from '../../import/delimiter.js';
 import { writeContext } from '../../history/stamp.js';
 import { flag, idParam } from '../../schema/input.js';
 import { checkMultipartCsrf } from '../csrf.js';
@@ -102,7 +103,7 @@ async function csvSource(req: Request, max: number): Promise<{ stream: Readable;
  * transaction that queues it (any instance may run it), its header checked on the way.
  */
 async function queueImport(ctx: AppContext, req: Request, model: Model, stream: Readable, o: ImportFlags) {
-  const { ignoreUnknown } = o;
+  const { ignoreUnknown, delimiter } = o;
   writeTarget(model); // a read-only table is refused now, not when the job runs
   return withTransaction(ctx.pool, async (tx) => {
     const job = await enqueueJob(tx, { kind: IMPORT_CSV, tableId: model.tableId, payload: { tableId: model.tableId, ...o }, actor: actorOf(req).name });
@@ -114,7 +115,7 @@ async function queueImport(ctx: AppContext, req: Request, model: Model, stream: 
         yield buf;
       }
     })();
-    const upload = await storeUpload(tx, job.id, counted, (first, whole) => checkCsvHeader(model, first, whole, ignoreUnknown));
+    const upload = await storeUpload(tx, job.id, counted, (first, whole) => checkCsvHeader(model, first, whole, ignoreUnknown, delimiter));
     if (upload.bytes === 0) throw invalidCsv(undefined, undefined, 'the file is empty: the first line must name the columns');
     // The records after the header: the rows the job will import, if the file is valid.
     const total = Math.max(0, records.total() - 1);
@@ -127,6 +128,8 @@ async function queueImport(ctx: AppContext, req: Request, model: Model, stream: 
 /** The options of an import: a form's fields, else the query string. */
 interface ImportFlags {
   ignoreUnknown: boolean;
+  /** the cells' separator: given, or `auto` (detected from the first lines) */
+  delimiter: DelimiterChoice;
   onError: 'stop' | 'skip';
   addOptions: boolean;
 }
@@ -137,6 +140,7 @@ function importFlags(req: Request, fields: Record<string, string>): ImportFlags 
   if (onError !== 'stop' && onError !== 'skip') throw badRequest('on_error is stop (nothing is imported when a line is refused) or skip (the good lines are)', 'on_error');
   return {
     ignoreUnknown: flag(fields.ignore_unknown ?? q.ignore_unknown, 'ignore_unknown') ?? false,
+    delimiter: delimiterParam(fields.delimiter ?? q.delimiter),
     onError,
     addOptions: flag(fields.add_options ?? q.add_options, 'add_options') ?? false,
   };
@@ -208,7 +212,7 @@ export const csvRoutes = [
     'post',
     '/tables/:id/rows/import',
     'editor',
-    'import CSV rows at COPY speed (text/csv body, or multipart with a "file" part): header by column or field name; on_error=stop (all or nothing, default) or skip (good lines kept, rejects file); add_options=1 adds single-select options; ignore_unknown=1 skips unknown columns; an upload over IMPORT_JOB_BYTES (or async=1) runs as a job (202)',
+    'import CSV rows at COPY speed (text/csv body, or multipart with a "file" part): header by column or field name; on_error=stop (all or nothing, default) or skip (good lines kept, rejects file); add_options=1 adds single-select options; ignore_unknown=1 skips unknown columns; delimiter , ; tab | or auto (detected); an upload over IMPORT_JOB_BYTES (or async=1) runs as a job (202)',
     async (ctx, req, res) => {
       const tableId = idParam(req.params.id);
       const max = ctx.config.importMaxBytes;

@@ -14,6 +14,7 @@ import { inferFields, SAMPLE_ROWS, type InferredField } from '../../import/infer
 import { IMPORT_TYPES } from '../../import/infer.js';
 import { IMPORT_TABLE } from '../../import/job.js';
 import { csvRuns, readSample, runsOf, sampleThenRest, type SourceRecord } from '../../import/records.js';
+import { delimiterName, delimiterParam, type Delimiter, type DelimiterChoice } from '../../import/delimiter.js';
 import { fileUpload } from '../../import/upload.js';
 import { xlsxRecords } from '../../import/xlsx.js';
 import { writeContext } from '../../history/stamp.js';
@@ -28,8 +29,9 @@ import { actorOf, editorDeps } from './schema_deps.js';
 /** Rows the preview shows as they would land. */
 const PREVIEW_ROWS = 10;
 
-const recordsOf = (ctx: AppContext, format: FileFormat, stream: Readable, sheet?: string) =>
-  format === 'xlsx' ? runsOf(xlsxRecords(stream, sheet, ctx.config.importXlsxMaxUnzipped)) : csvRuns(stream);
+/** The file's records; a CSV's separator as given or detected (`seen` says which, once read). */
+const recordsOf = (ctx: AppContext, format: FileFormat, stream: Readable, sheet?: string, delimiter: DelimiterChoice = 'auto', seen?: { delimiter?: Delimiter }) =>
+  format === 'xlsx' ? runsOf(xlsxRecords(stream, sheet, ctx.config.importXlsxMaxUnzipped)) : csvRuns(stream, delimiter, seen);
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
 
@@ -91,6 +93,8 @@ async function importTable(ctx: AppContext, req: Request, res: Response): Promis
     const p = paramsOf(req, src.fields);
     const dryRun = flag(p.dry_run, 'dry_run') ?? false;
     const sheet = text(p.sheet);
+    const delimiter = delimiterParam(p.delimiter);
+    const seen: { delimiter?: Delimiter } = {};
     const name = text(p.name) || nameFromFile(src.filename);
     if (!dryRun) validateDisplayName(name);
     const over = { types: p.types as Record<string, unknown> | undefined, options: p.options as Record<string, unknown> | undefined };
@@ -102,21 +106,30 @@ async function importTable(ctx: AppContext, req: Request, res: Response): Promis
       // The file is kept in PostgreSQL first, then sampled from there: any instance runs the job.
       const fileId = src.fileId ?? (await store(ctx, req, src)).id;
       const file = await getImportFile(ctx.pool, fileId);
-      const sample = await readSample(recordsOf(ctx, file.format, importFileStream(ctx.pool, fileId), sheet), SAMPLE_ROWS);
+      const sample = await readSample(recordsOf(ctx, file.format, importFileStream(ctx.pool, fileId), sheet, delimiter, seen), SAMPLE_ROWS);
       const fields = await inferFields(ctx.pool, sample.header, sample.rows, over);
-      const job = await enqueueJob(ctx.pool, { kind: IMPORT_TABLE, payload: { fileId, name, table_name: text(p.table_name), sheet, fields }, actor: actorOf(req).name, total: sample.complete ? sample.rows.length : undefined });
+      // the separator found in the sample: the job reads the same file with it
+      const job = await enqueueJob(ctx.pool, { kind: IMPORT_TABLE, payload: { fileId, name, table_name: text(p.table_name), sheet, fields, delimiter: seen.delimiter ?? ',' }, actor: actorOf(req).name, total: sample.complete ? sample.rows.length : undefined });
       req.log.info({ jobId: job.id, fileId, bytes: file.bytes }, 'table import queued');
       return answerQueued(ctx, req, res, job);
     }
 
     const t0 = Date.now();
-    const sample = await readSample(recordsOf(ctx, src.format, src.stream, sheet), SAMPLE_ROWS);
+    const sample = await readSample(recordsOf(ctx, src.format, src.stream, sheet, delimiter, seen), SAMPLE_ROWS);
     const sampledMs = Date.now() - t0;
     const fields = await inferFields(ctx.pool, sample.header, sample.rows, over);
     if (dryRun) {
       req.log.info({ rows: sample.rows.length, sampleMs: sampledMs, inferMs: Date.now() - t0 - sampledMs }, 'import dry run');
       await reply(req, res, {
-        json: { dry_run: true, name, fields, rows: sample.rows.length, complete: sample.complete, preview: sample.rows.slice(0, PREVIEW_ROWS).map((r) => r.cells) },
+        json: {
+          dry_run: true,
+          name,
+          ...(src.format === 'csv' ? { delimiter: seen.delimiter ?? ',' } : {}),
+          fields,
+          rows: sample.rows.length,
+          complete: sample.complete,
+          preview: sample.rows.slice(0, PREVIEW_ROWS).map((r) => r.cells),
+        },
       });
       return;
     }
@@ -133,7 +146,7 @@ async function importTable(ctx: AppContext, req: Request, res: Response): Promis
     req.log.info({ tableId: out.id, rows: out.imported, ms: Date.now() - started }, 'table imported from a file');
     await reply(req, res, {
       status: 201,
-      json: { table: await describeTable(ctx.pool, out.id), imported: out.imported },
+      json: { table: await describeTable(ctx.pool, out.id), imported: out.imported, ...(src.format === 'csv' ? { delimiter: seen.delimiter ?? ',' } : {}) },
       redirect: `/tables/${out.id}`,
     });
   } finally {
@@ -150,7 +163,8 @@ async function previewLocals(ctx: AppContext, req: Request, fileId: number) {
   const file = await getImportFile(ctx.pool, fileId);
   const q = req.query as Record<string, unknown>;
   const sheet = text(q.sheet);
-  const sample = await readSample(recordsOf(ctx, file.format, importFileStream(ctx.pool, fileId), sheet), SAMPLE_ROWS);
+  const seen: { delimiter?: Delimiter } = {};
+  const sample = await readSample(recordsOf(ctx, file.format, importFileStream(ctx.pool, fileId), sheet, delimiterParam(q.delimiter), seen), SAMPLE_ROWS);
   const types = q.types && typeof q.types === 'object' ? (q.types as Record<string, unknown>) : undefined;
   const fields = await inferFields(ctx.pool, sample.header, sample.rows, { types });
   return {
@@ -159,6 +173,7 @@ async function previewLocals(ctx: AppContext, req: Request, fileId: number) {
     file,
     name: text(q.name) || nameFromFile(file.filename) || '',
     sheet: sheet ?? '',
+    delimiter: file.format === 'csv' ? delimiterName(seen.delimiter ?? ',') : null,
     fields,
     rows: previewOf(fields, sample.rows),
     sampled: sample.rows.length,
@@ -177,7 +192,7 @@ export const importTableRoutes = [
     'post',
     '/tables/import',
     'admin',
-    'a new table from a file (text/csv or .xlsx body, or multipart "file"; or file_id of an upload): name, dry_run=1 (the inferred fields), types[<column>], options[<column>], sheet; 201 {table, imported}, or 202 and a job for a big file',
+    'a new table from a file (text/csv or .xlsx body, or multipart "file"; or file_id of an upload): name, dry_run=1 (the inferred fields), types[<column>], options[<column>], sheet, delimiter (, ; tab | or auto); 201 {table, imported, delimiter}, or 202 and a job for a big file',
     importTable,
   ),
 
