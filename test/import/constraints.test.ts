@@ -78,6 +78,21 @@ describe('an import meets constraints a DBA added', () => {
     expect(Number((await sql.one(`SELECT count(*) AS n FROM data.stock WHERE qty < 0`)).n)).to.equal(0);
   });
 
+  it('on_error=skip: a refused row\'s cells are in the rejects file exactly as the file had them (quotes, line breaks, commas, control characters)', async () => {
+    const odd = ['a "quoted" code', 'two\nlines, and a comma', 'ctl \u0001 mark', 'ctl \u0001 and \u0002', 'plain'];
+    const csvCell = (s: string) => `"${s.replace(/"/g, '""')}"`;
+    const lines = ['code,qty'];
+    odd.forEach((code, i) => lines.push(`${csvCell(code)},-${i + 1}`)); // each breaks the CHECK
+    lines.push('fine,1');
+    const r = await post(`${lines.join('\n')}\n`, '?on_error=skip');
+    expect(r.status, r.text).to.equal(200);
+    expect(r.body).to.include({ imported: 1, rejected: odd.length });
+    const res = await fetch(new URL(r.body.rejects_url, app.url), { headers: { Authorization: `Bearer ${app.adminToken}` } });
+    const { parse } = await import('csv-parse/sync');
+    const rows = parse(await res.text(), { bom: true }) as string[][];
+    expect(rows.slice(1).map((row) => row.slice(0, 2))).to.deep.equal(odd.map((code, i) => [code, `-${i + 1}`]));
+  });
+
   it('on_error=stop: 422 naming the first refused line and its constraint; nothing written', async () => {
     const { text } = file();
     const r = await post(text, '');
