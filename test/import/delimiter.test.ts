@@ -10,9 +10,8 @@ import fc from 'fast-check';
 import { stringify } from 'csv-stringify/sync';
 import { CsvReader, type CsvRecord } from '../../server/import/copy_csv.js';
 import { DELIMITERS, sniffDelimiter, type Delimiter } from '../../server/import/delimiter.js';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
+import { useApp, type TestApp } from '../helpers/app.js';
+import type { Sql } from '../helpers/sql.js';
 import { QUIET } from '../introspect/lib.js';
 import { waitForJob } from '../helpers/jobs.js';
 
@@ -75,19 +74,9 @@ describe('CSV separators: comma, semicolon, tab, pipe', function () {
   });
 
   describe('through the import routes', () => {
-    let db: TestDatabase;
     let app: TestApp;
     let sql: Sql;
-    before(async () => {
-      db = await freshDatabase();
-      app = await startApp(db.url, QUIET);
-      sql = await Sql.connect(db.url);
-    });
-    after(async () => {
-      await sql?.end();
-      await app?.stop();
-      await db?.drop();
-    });
+    useApp((s) => ({ app, sql } = s), QUIET);
     const csv = (body: string) => ({ body, headers: { 'Content-Type': 'text/csv' } });
 
     it('a semicolon file from a European spreadsheet: the dry run says so, the table is typed, append takes a tab file', async () => {

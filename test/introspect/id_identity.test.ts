@@ -5,25 +5,14 @@
 // id_not_generated, a drift item that offers to restore the identity, numbering after the
 // largest id; a sequence default a DBA put instead counts as filled.
 import { expect } from 'chai';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { Sql } from '../helpers/sql.js';
+import { useApp, type TestApp } from '../helpers/app.js';
+import type { Sql } from '../helpers/sql.js';
 import { act, createTable, expectClean, onlyItem, QUIET } from './lib.js';
 
 describe('reconcile: an id column no longer filled by PostgreSQL', () => {
-  let db: TestDatabase;
   let app: TestApp;
   let sql: Sql;
-  before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url, QUIET);
-    sql = await Sql.connect(db.url);
-  });
-  after(async () => {
-    await sql?.end();
-    await app?.stop();
-    await db?.drop();
-  });
+  useApp((s) => ({ app, sql } = s), QUIET);
 
   it('identity dropped in psql: creates answer 409 id_not_generated, reconcile reports it, restore numbers after the largest id', async () => {
     const t = await createTable(app, 'Tickets', [{ name: 'Title', type: 'text' }]);
