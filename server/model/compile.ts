@@ -13,7 +13,7 @@ import { resultType } from '../fields/formula.js';
 import { isVirtualFormula, missingInputs, virtualFormulaRef } from '../schema/formula_fields.js';
 import { fieldType } from '../fields/registry.js';
 import type { FieldTypeDef } from '../fields/types.js';
-import { getLiveTable, getTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
+import { getLiveTable, getTable, listFields, type FieldCore, type FieldMeta, type TableMeta } from '../schema/metadata.js';
 import { notFound } from '../errors.js';
 import { isManyLink } from '../schema/m2m.js';
 import { computedSql, Laterals, linksAgg } from './linked.js';
@@ -22,8 +22,11 @@ import { parseExactJson, RawJson } from '../fields/exact_json.js';
 /** A link shows the linked row's first field of these types (display order): its label. */
 export const isLabelType = (type: string): boolean => type === 'text' || type === 'long_text' || type === 'email';
 
+/** A field's metadata as a model keeps it (FieldCore: without its timestamps). */
+export type ModelFieldMeta = FieldCore;
+
 export interface ModelField {
-  meta: FieldMeta;
+  meta: ModelFieldMeta;
   type: FieldTypeDef;
   options: any;
   /** the column name, as JSON keys and query parameters name it */
@@ -119,18 +122,18 @@ const TABLE_KEYS = TABLE_PART.split(',').map((c) => c.trim().split(/\s+AS\s+|\./
 /**
  * A live field's metadata as one JSON array, in the order fieldFromValues reads it: int8s
  * and the default (exactDefaults: every digit kept) as text, the trash columns left out
- * (null for every live field).
+ * (null for every live field), and the timestamps too (ModelFieldMeta).
  */
 const FIELD_VALUES = /* sql */ `json_build_array(f.id::text, f.table_id::text, f.name, f.column_name, f.type, f.options, f.position,
-  f.not_null, f.is_unique, f.indexed, f.default_value::text, f.attnum, f.read_only, f.pg_type, f.created_at, f.updated_at)`;
+  f.not_null, f.is_unique, f.indexed, f.default_value::text, f.attnum, f.read_only, f.pg_type)`;
 
 /**
- * A FieldMeta from FIELD_VALUES, as listFields() reads it (the pool's int8 reading,
- * Dates, the default parsed exactly). Written out as one object literal: the compiler
+ * A field's metadata from FIELD_VALUES, as listFields() reads it (the pool's int8 reading,
+ * the default parsed exactly). Written out as one object literal: the compiler
  * holds it to FieldMeta, and V8 builds it in one step (a loop setting 20 keys one by one
  * cost a 200-field compile about 0.25 ms).
  */
-function fieldFromValues(v: any[], int8: (text: string) => any): FieldMeta {
+function fieldFromValues(v: any[], int8: (text: string) => any): ModelFieldMeta {
   return {
     id: int8(v[0]),
     table_id: int8(v[1]),
@@ -146,8 +149,6 @@ function fieldFromValues(v: any[], int8: (text: string) => any): FieldMeta {
     attnum: v[11],
     read_only: v[12],
     pg_type: v[13],
-    created_at: new Date(v[14]),
-    updated_at: new Date(v[15]),
     trashed_at: null,
     trashed_by: null,
     trash_name: null,
@@ -170,7 +171,7 @@ const READ_NAME = `tw_m_${crypto.createHash('sha1').update(READ_SQL).digest('bas
  * receive and parse (most of a 200-field compile); column arrays (int8[], timestamptz[]...)
  * cost as much in postgres-array's parser; JSON.parse is native.
  */
-export async function readTableAndFields(db: Queryable, tableId: number): Promise<{ table: TableMeta; fields: FieldMeta[] }> {
+export async function readTableAndFields(db: Queryable, tableId: number): Promise<{ table: TableMeta; fields: ModelFieldMeta[] }> {
   const name = preparedName(db, READ_NAME);
   const { rows } = await db.query<TableMeta & Record<string, any>>(name ? { name, text: READ_SQL, values: [tableId] } : { text: READ_SQL, values: [tableId] });
   const first = rows[0];
@@ -181,7 +182,7 @@ export async function readTableAndFields(db: Queryable, tableId: number): Promis
   // the pool's int8 reading (server/db/pool.ts), looked up now: it is set when the pool's module loads
   const int8 = pg.types.getTypeParser(pg.types.builtins.INT8) as (v: string) => unknown;
   const values: unknown[][] = first.fields;
-  const fields: FieldMeta[] = new Array(values.length);
+  const fields: ModelFieldMeta[] = new Array(values.length);
   for (let i = 0; i < values.length; i++) fields[i] = fieldFromValues(values[i]!, int8);
   return { table: table as unknown as TableMeta, fields };
 }
@@ -196,7 +197,7 @@ export async function compileModel(db: Queryable, dataSchema: string, tableId: n
  * The model from metadata already read (readTableAndFields). Only links, lookups, rollups
  * and read-only adopted tables read more (the linked tables, the row key).
  */
-export async function buildModel(db: Queryable, dataSchema: string, table: TableMeta, metas: FieldMeta[]): Promise<Model> {
+export async function buildModel(db: Queryable, dataSchema: string, table: TableMeta, metas: ModelFieldMeta[]): Promise<Model> {
   const tableId = table.id;
   const relation = String(qualified(dataSchema, table.table_name));
   const dependsOn = new Map<number, number>();

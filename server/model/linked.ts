@@ -14,7 +14,7 @@
 // lookups and rollups read it: never one query per row.
 import { ident, qualified } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
-import { getLiveTable, getTable, listFields, type FieldMeta, type TableMeta } from '../schema/metadata.js';
+import { getLiveTable, getTable, listFields, type FieldCore, type FieldMeta, type TableMeta } from '../schema/metadata.js';
 import { isManyLink } from '../schema/m2m.js';
 import { checkComputedSource } from '../schema/computed_fields.js';
 import { NUMERIC_TYPES, type RollupFn } from '../fields/computed.js';
@@ -58,7 +58,7 @@ export class Laterals {
    * The lateral of a link field (made on first use), or null with the reason when the
    * link cannot be read now: its target or its junction is gone (the values read empty).
    */
-  async of(link: FieldMeta): Promise<{ spec: LateralSpec } | { broken: string }> {
+  async of(link: FieldCore): Promise<{ spec: LateralSpec } | { broken: string }> {
     if (link.type !== 'link') return { broken: 'its link field is not a link' };
     if (link.trashed_at) return { broken: `its link "${link.name}" is in the trash` };
     const cached = this.specs.get(link.id);
@@ -117,8 +117,8 @@ export const linksAgg = (spec: LateralSpec) =>
  */
 export async function computedSql(
   laterals: Laterals,
-  tableFields: FieldMeta[],
-  meta: FieldMeta,
+  tableFields: FieldCore[],
+  meta: FieldCore,
 ): Promise<{ ref: string; select: string; rollup?: { numeric: boolean } } | { broken: string }> {
   const opts = meta.options as { link_field_id: number; field_id?: number; fn?: RollupFn };
   const link = tableFields.find((f) => f.id === opts.link_field_id);

@@ -4,11 +4,11 @@
 import { unprocessable } from '../errors.js';
 import { isComputedType, NUMERIC_TYPES, ORDERED_TYPES } from '../fields/computed.js';
 import type { Change } from './change.js';
-import { getField, type FieldMeta, type TableMeta } from './metadata.js';
+import { getField, type FieldCore, type FieldMeta, type TableMeta } from './metadata.js';
 import { isManyLink } from './m2m.js';
 
 /** What a lookup or rollup reads, or why it cannot: checked on creation, and by the model on every compile. */
-export function checkComputedSource(link: FieldMeta | undefined, target: FieldMeta | undefined, opts: { field_id?: number; fn?: string }, type: 'lookup' | 'rollup'): { field: string; message: string } | null {
+export function checkComputedSource(link: FieldCore | undefined, target: FieldCore | undefined, opts: { field_id?: number; fn?: string }, type: 'lookup' | 'rollup'): { field: string; message: string } | null {
   if (!link || link.trashed_at) return { field: 'options.link_field_id', message: 'is not a live field of this table' };
   if (link.type !== 'link') return { field: 'options.link_field_id', message: `"${link.name}" is not a link field` };
   if (opts.field_id === undefined) return type === 'rollup' && opts.fn === 'count' ? null : { field: 'options.field_id', message: 'is required (the linked table\'s field to read)' };

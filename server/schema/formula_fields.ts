@@ -9,7 +9,7 @@ import { FormulaError, type Node } from '../formula/ast.js';
 import { compileFormula, resultSqlType } from '../formula/compile.js';
 import { fieldIds, parseFormula, printFormula } from '../formula/parse.js';
 import type { Change } from './change.js';
-import { listFields, type FieldMeta, type TableMeta } from './metadata.js';
+import { listFields, type FieldCore, type FieldMeta, type TableMeta } from './metadata.js';
 
 export interface PreparedFormula {
   options: FormulaOpts;
@@ -86,7 +86,7 @@ export async function changeFormula(c: Change, relation: string, table: TableMet
  * A formula computed at read time (it uses today()): its expression over the row's live
  * columns as `rowAlias`, or null when a field it uses is not live (it is broken: reads empty).
  */
-export function virtualFormulaRef(formula: FieldMeta, live: Map<number, FieldMeta>, rowAlias: string): string | null {
+export function virtualFormulaRef(formula: FieldCore, live: Map<number, FieldCore>, rowAlias: string): string | null {
   const ast = formula.options?.ast as Node | undefined;
   if (!ast || missingInputs(formula, live).length > 0) return null;
   try {
