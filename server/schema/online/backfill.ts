@@ -115,7 +115,10 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
           n += rows[0]?.n ?? 0;
           cancel = rows[0]?.cancel_requested ?? false;
         }
-        slowest = Math.max(slowest, performance.now() - t0);
+        const ms = performance.now() - t0;
+        // a statement that held its rows far past the aim: a write to one of them waited that long
+        if (ms > 2 * BACKFILL_BATCH_MS) run.deps.log.debug({ onlineChange: run.change.id, wave, ms: Math.round(ms), span, from: last }, 'backfill statement over twice its aim');
+        slowest = Math.max(slowest, ms);
       }
       last = upto;
       done += n;
