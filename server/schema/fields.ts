@@ -336,9 +336,17 @@ export async function planTypeChange(db: Queryable, deps: EditorDeps, table: Tab
     `SELECT count(*)::int AS rows, count(*) FILTER (WHERE ${col} IS NOT NULL)::int AS non_empty,
             count(*) FILTER (WHERE ${loss})::int AS lost FROM ${relation}`,
   );
-  const { rows: examples } = await db.query<{ id: number; value: string | null }>(
-    `SELECT id, left(${displaySql(from, col)}, 200) AS value FROM ${relation} WHERE ${loss} ORDER BY id LIMIT ${EXAMPLES}`,
-  );
+  // Nothing lost, no examples: the second scan of the whole table (the loss predicate for
+  // every row again; a link's looks each value up in its target) is skipped. 2,000,000 rows
+  // number -> link, none lost: the online change's report took 8.4 s of its 25.7 s.
+  const examples =
+    rows[0]!.lost === 0
+      ? []
+      : (
+          await db.query<{ id: number; value: string | null }>(
+            `SELECT id, left(${displaySql(from, col)}, 200) AS value FROM ${relation} WHERE ${loss} ORDER BY id LIMIT ${EXAMPLES}`,
+          )
+        ).rows;
   const report: LossReport = { field_id: field.id, from, to, ...rows[0]!, examples, ...(created ? { created_options: created } : {}) };
   return { to, report, env, identity };
 }

@@ -8,23 +8,34 @@ import { startApp, type TestApp } from '../helpers/app.js';
 import { percentile } from './lib.js';
 
 const ROWS = Number(process.env.BENCH_ONLINE_ROWS ?? 2_000_000);
+/** BENCH_ONLINE_ONLY: a comma-separated list of changes to run (words of their names, e.g. `text,link`); all by default. */
+const ONLY = (process.env.BENCH_ONLINE_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
 interface Lat {
   reads: number[];
   writes: number[];
+  /** the ops slower than SLOW_MS: when they started (epoch ms), which loop, how long */
+  slow: Array<{ at: number; kind: 'reads' | 'writes'; ms: number }>;
 }
+/** BENCH_ONLINE_SLOW_MS: print each concurrent op slower than this next to the step it overlapped (diagnosis; off by default). */
+const SLOW_MS = Number(process.env.BENCH_ONLINE_SLOW_MS ?? 0);
+/** BENCH_ONLINE_SETTLE_MS: traffic alone for this long between the blocking DDL and the online change, printed (BENCH_ONLINE_CHECKPOINT=1: a CHECKPOINT in it). */
+const SETTLE_MS = Number(process.env.BENCH_ONLINE_SETTLE_MS ?? 0);
 
 /** Reads (a row by id) and writes (an update of another column) back to back until stopped. */
 function traffic(pool: pg.Pool) {
-  const lat: Lat = { reads: [], writes: [] };
+  const lat: Lat = { reads: [], writes: [], slow: [] };
   let stop = false;
   const loop = async (kind: 'reads' | 'writes') => {
     while (!stop) {
       const id = 1 + Math.floor(Math.random() * ROWS);
+      const at = Date.now();
       const t0 = performance.now();
       if (kind === 'reads') await pool.query('SELECT * FROM data.big WHERE id = $1', [id]);
       else await pool.query('UPDATE data.big SET touched = touched + 1 WHERE id = $1', [id]);
-      lat[kind].push(performance.now() - t0);
+      const ms = performance.now() - t0;
+      lat[kind].push(ms);
+      if (SLOW_MS && ms >= SLOW_MS) lat.slow.push({ at, kind, ms });
       await new Promise((r) => setTimeout(r, 5));
     }
   };
@@ -50,6 +61,20 @@ async function waitJob(app: TestApp, id: number): Promise<any> {
     if (body.status === 'done') return body;
     if (body.status === 'failed') throw new Error(`job ${id} failed: ${JSON.stringify(body.error)}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Each slow op next to the audit rows (the steps: \`at\` is when each step's transaction began) around it. */
+async function printSlow(pool: pg.Pool, tableId: number, slow: Lat['slow'], began: number): Promise<void> {
+  const from = new Date(Math.min(began, ...slow.map((s) => s.at)) - 60_000);
+  const { rows } = await pool.query<{ at: Date; operation: string }>(`SELECT at, operation FROM tablewright.audit WHERE table_id = $1 AND at >= $2 ORDER BY at`, [tableId, from]);
+  const mine = rows.filter((r) => r.at.getTime() >= began);
+  process.stdout.write(`    steps (audit time, from the request): ${mine.map((r) => `${r.operation.replace(/^online_[a-z_]+:/, '')} ${f(r.at.getTime() - began)}`).join(', ')}\n`);
+  for (const s of slow) {
+    const before = rows.filter((r) => r.at.getTime() <= s.at).at(-1);
+    const after = rows.find((r) => r.at.getTime() > s.at);
+    const rel = (r?: { at: Date; operation: string }) => (r ? `${r.operation} (${r.at.getTime() - s.at} ms)` : '-');
+    process.stdout.write(`    slow ${s.kind} ${f(s.ms)} at ${new Date(s.at).toISOString().slice(11, 23)}, ${f(s.at - began)} into the change: after ${rel(before)}, before ${rel(after)}\n`);
   }
 }
 
@@ -120,6 +145,7 @@ export async function benchOnline(url: string): Promise<void> {
     const header = ['change', 'API to done (online)', 'blocking DDL', 'online: reads p99 / max', 'online: writes p99 / max', 'blocking: reads p99 / max', 'blocking: writes p99 / max'];
     const lines: string[][] = [];
     for (const c of changes) {
+      if (ONLY.length && !ONLY.some((w) => c.what.includes(w))) continue;
       // the plain DDL, as one blocking statement
       const tb = traffic(pool);
       const d0 = performance.now();
@@ -130,9 +156,20 @@ export async function benchOnline(url: string): Promise<void> {
       }
       const ddlMs = performance.now() - d0;
       const lb = await tb.end();
+      if (SETTLE_MS) {
+        // the traffic right after the blocking DDL, nothing else running: what its writeback costs others
+        const ts = performance.now();
+        const tw = traffic(pool);
+        if (process.env.BENCH_ONLINE_CHECKPOINT) await pool.query('CHECKPOINT');
+        await new Promise((r) => setTimeout(r, Math.max(0, SETTLE_MS - (performance.now() - ts))));
+        const ls = await tw.end();
+        const [sr, sw] = [stats(ls.reads), stats(ls.writes)];
+        process.stdout.write(`    after the blocking DDL (${f(performance.now() - ts)}${process.env.BENCH_ONLINE_CHECKPOINT ? ', CHECKPOINT' : ''}): reads p99 ${f(sr.p99)} max ${f(sr.max)}; writes p99 ${f(sw.p99)} max ${f(sw.max)}\n`);
+      }
       // the online path through the API
       const to = traffic(pool);
       const o0 = performance.now();
+      const began = Date.now();
       try {
         const multi = (c as { multi?: string[] }).multi;
         const res = multi
@@ -146,6 +183,7 @@ export async function benchOnline(url: string): Promise<void> {
       }
       const onlineMs = performance.now() - o0;
       const lo = await to.end();
+      if (SLOW_MS) await printSlow(pool, t.id, lo.slow, began);
       const [or, ow, xr, xw] = [stats(lo.reads), stats(lo.writes), stats(lb.reads), stats(lb.writes)];
       lines.push([c.what, f(onlineMs), f(ddlMs), `${f(or.p99)} / ${f(or.max)}`, `${f(ow.p99)} / ${f(ow.max)}`, `${f(xr.p99)} / ${f(xr.max)}`, `${f(xw.p99)} / ${f(xw.max)}`]);
       process.stdout.write(`  ${lines.at(-1)!.join(' | ')}\n`);

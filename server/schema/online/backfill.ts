@@ -70,8 +70,21 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
   let broken: Error | undefined;
   try {
     // Session settings, put back before the client goes back to the pool.
+    // synchronous_commit off: a wave's COMMIT returns without waiting for its WAL to reach
+    // the disk (one flush per wave was one wait per statement; the WAL writer flushes within
+    // wal_writer_delay). Safe because PostgreSQL replays the WAL in order, so a server crash
+    // loses a suffix of commits, never one in the middle: the range's last id is written on
+    // tablewright.online_changes in the same transaction as the range's last wave, so a
+    // crash keeps both or neither, and every wave committed before it comes back with it.
+    // A resumed change starts after the last recorded range and copies a half-done range
+    // again, with the same values (the conversion depends on the row only; a row written
+    // since has its shadow value from the sync trigger in that write's own, synchronous,
+    // commit, whose flush also covers every wave before it). Anything later that depends on
+    // the copy (the step 'backfilled', the swap) commits synchronously on other sessions,
+    // and its flush covers these commits too. Only this session's commits are asynchronous:
+    // the settings are RESET below, before the client goes back to the pool.
     await client.query(
-      `SELECT set_config('statement_timeout', '0', false), set_config('lock_timeout', $1, false), set_config('timezone', 'UTC', false), set_config('tablewright.reason', 'schema', false)`,
+      `SELECT set_config('statement_timeout', '0', false), set_config('lock_timeout', $1, false), set_config('timezone', 'UTC', false), set_config('tablewright.reason', 'schema', false), set_config('synchronous_commit', 'off', false)`,
       [`${run.deps.config.lockTimeoutMs}ms`],
     );
     const { rows: top } = await client.query<{ max: string | null }>(`SELECT max(id)::text AS max FROM ${run.relation}`);
@@ -102,7 +115,10 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
           n += rows[0]?.n ?? 0;
           cancel = rows[0]?.cancel_requested ?? false;
         }
-        slowest = Math.max(slowest, performance.now() - t0);
+        const ms = performance.now() - t0;
+        // a statement that held its rows far past the aim: a write to one of them waited that long
+        if (ms > 2 * BACKFILL_BATCH_MS) run.deps.log.debug({ onlineChange: run.change.id, wave, ms: Math.round(ms), span, from: last }, 'backfill statement over twice its aim');
+        slowest = Math.max(slowest, ms);
       }
       last = upto;
       done += n;
@@ -118,7 +134,7 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
     if ((err as { code?: string }).code === undefined && !(err instanceof CancelledError)) broken = err as Error;
     throw err;
   } finally {
-    await client.query('RESET statement_timeout; RESET lock_timeout; RESET timezone; RESET tablewright.reason').catch((e: Error) => (broken = e));
+    await client.query('RESET statement_timeout; RESET lock_timeout; RESET timezone; RESET tablewright.reason; RESET synchronous_commit').catch((e: Error) => (broken = e));
     client.release(broken);
   }
 }

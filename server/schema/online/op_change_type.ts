@@ -131,10 +131,10 @@ export const changeType: OnlineOp = {
     const schema = run.deps.config.dataSchema;
     if (!(await columnExists(run, n.shadow))) {
       const expr = await converted(run, t.to, `NEW.${run.col}`);
-      await briefStep(run, 'add_shadow', async (c) => {
-        await c.ddl(`ALTER TABLE ${run.relation} ADD COLUMN ${sh} ${newType.sqlType(t.to.options)}`);
-        for (const sql of syncTriggerDdl(schema, run.relation, run.field.id, String(sh), expr)) await c.ddl(sql);
-      });
+      // one round trip under the ACCESS EXCLUSIVE lock (the statements sent as one query)
+      await briefStep(run, 'add_shadow', (c) =>
+        c.ddlBatch([`ALTER TABLE ${run.relation} ADD COLUMN ${sh} ${newType.sqlType(t.to.options)}`, ...syncTriggerDdl(schema, run.relation, run.field.id, String(sh), expr)]),
+      );
     }
     const change = await getOnlineChange(run.deps.pool, run.change.id);
     if (change.step === 'planned' || change.step === 'add_shadow' || change.step === 'backfill') {
@@ -185,23 +185,28 @@ export const changeType: OnlineOp = {
       const version = run.table.version + 1;
       const parked = trashName('was_f', f.id, `v${version}`);
       const rel = run.relation;
-      for (const sql of dropSyncTrigger(schema, rel, f.id)) await c.ddl(sql);
+      // The DDL goes as one query: one round trip under the ACCESS EXCLUSIVE lock instead of
+      // one a statement (up to 14), each of which held every read and write of the table.
+      // The shadow's own index was built before this step (valid, or absent): read first.
+      const ownIndex = (await indexState(run, n.ix)) === 'valid';
+      const ddl = [...dropSyncTrigger(schema, rel, f.id)];
       // The old column, as the trashed fields keep theirs: no constraint that could refuse a write.
-      if (f.not_null) await c.ddl(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} DROP NOT NULL`);
-      if (f.is_unique) await c.ddl(`ALTER TABLE ${rel} DROP CONSTRAINT IF EXISTS ${ident(`uq_f${f.id}`)}`);
-      if (f.type === 'link') await c.ddl(`ALTER TABLE ${rel} DROP CONSTRAINT IF EXISTS ${ident(`fk_f${f.id}`)}`);
-      await c.ddl(`DROP INDEX IF EXISTS ${qualified(schema, `ix_f${f.id}`)}`);
-      if (f.default_value !== null) await c.ddl(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} DROP DEFAULT`);
-      await c.ddl(`ALTER TABLE ${rel} RENAME COLUMN ${run.col} TO ${ident(parked)}`);
-      await c.ddl(`ALTER TABLE ${rel} RENAME COLUMN ${ident(n.shadow)} TO ${run.col}`);
-      if (t.to.type === 'link') await c.ddl(`ALTER TABLE ${rel} RENAME CONSTRAINT ${ident(n.fk)} TO ${ident(`fk_f${f.id}`)}`);
-      if (f.is_unique) await c.ddl(`ALTER TABLE ${rel} ADD CONSTRAINT ${ident(`uq_f${f.id}`)} UNIQUE USING INDEX ${ident(n.uq)}`);
-      if ((await indexState(run, n.ix)) === 'valid') await c.ddl(`ALTER INDEX ${qualified(schema, n.ix)} RENAME TO ${ident(`ix_f${f.id}`)}`);
+      if (f.not_null) ddl.push(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} DROP NOT NULL`);
+      if (f.is_unique) ddl.push(`ALTER TABLE ${rel} DROP CONSTRAINT IF EXISTS ${ident(`uq_f${f.id}`)}`);
+      if (f.type === 'link') ddl.push(`ALTER TABLE ${rel} DROP CONSTRAINT IF EXISTS ${ident(`fk_f${f.id}`)}`);
+      ddl.push(`DROP INDEX IF EXISTS ${qualified(schema, `ix_f${f.id}`)}`);
+      if (f.default_value !== null) ddl.push(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} DROP DEFAULT`);
+      ddl.push(`ALTER TABLE ${rel} RENAME COLUMN ${run.col} TO ${ident(parked)}`);
+      ddl.push(`ALTER TABLE ${rel} RENAME COLUMN ${ident(n.shadow)} TO ${run.col}`);
+      if (t.to.type === 'link') ddl.push(`ALTER TABLE ${rel} RENAME CONSTRAINT ${ident(n.fk)} TO ${ident(`fk_f${f.id}`)}`);
+      if (f.is_unique) ddl.push(`ALTER TABLE ${rel} ADD CONSTRAINT ${ident(`uq_f${f.id}`)} UNIQUE USING INDEX ${ident(n.uq)}`);
+      if (ownIndex) ddl.push(`ALTER INDEX ${qualified(schema, n.ix)} RENAME TO ${ident(`ix_f${f.id}`)}`);
       if (f.not_null) {
-        await c.ddl(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} SET NOT NULL`);
-        await c.ddl(`ALTER TABLE ${rel} DROP CONSTRAINT IF EXISTS ${ident(n.nn)}`);
+        ddl.push(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} SET NOT NULL`);
+        ddl.push(`ALTER TABLE ${rel} DROP CONSTRAINT IF EXISTS ${ident(n.nn)}`);
       }
-      if (newDefault) await c.ddl(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} SET DEFAULT ${newDefault.sql}`);
+      if (newDefault) ddl.push(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} SET DEFAULT ${newDefault.sql}`);
+      await c.ddlBatch(ddl);
 
       // The old column is the field's trashed copy: restoring it undoes the change.
       const { rows } = await c.tx.query<{ id: number }>(

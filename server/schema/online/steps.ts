@@ -96,12 +96,16 @@ export async function holdOffAutovacuum(tx: pg.ClientBase, relation: string): Pr
  */
 export async function briefStep<T = void>(run: OnlineRun, step: string, body: (c: Change) => Promise<T>): Promise<T> {
   const deps = { ...run.deps, onlineChangeId: run.change.id };
+  // from the step's first lock on the table to its commit: what a read or write queued behind it may wait
+  let locked = 0;
   const out = await schemaChange(deps, run.actor, `online_${run.change.kind}:${step}`, run.table.id, async (c) => {
     await holdOffAutovacuum(c.tx, run.relation);
+    locked = performance.now();
     const result = await body(c);
     await advance(c.tx, run.change.id, { step });
     return { result: { value: result }, tableId: run.table.id, fieldId: run.field.id, details: { online_change: run.change.id, step } };
   });
+  run.deps.log.info({ onlineChange: run.change.id, step, heldMs: Math.round(performance.now() - locked) }, 'online change: brief step committed');
   return out.value;
 }
 
