@@ -6,18 +6,9 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { stringify } from 'csv-stringify/sync';
 import { CsvReader, CsvSyntaxError, type CsvRecord } from '../../server/import/copy_csv.js';
+import { readCut } from './read_cut.js';
 
-function readAll(bytes: Buffer, cuts: number[]): CsvRecord[] {
-  const r = new CsvReader(64 * 1024 * 1024);
-  const out: CsvRecord[] = [];
-  let at = 0;
-  for (const c of [...cuts.map((x) => Math.floor(x * bytes.length))].sort((a, b) => a - b).concat(bytes.length)) {
-    out.push(...r.feed(bytes.subarray(at, Math.max(at, c))));
-    at = Math.max(at, c);
-  }
-  out.push(...r.end());
-  return out;
-}
+const readAll = (bytes: Buffer, cuts: number[]): CsvRecord[] => readCut(bytes, cuts).records;
 
 describe('the import CSV reader', () => {
   it('reads back what csv-stringify writes, with start lines, however the bytes are cut', () => {

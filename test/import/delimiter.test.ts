@@ -8,24 +8,12 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { stringify } from 'csv-stringify/sync';
-import { CsvReader, type CsvRecord } from '../../server/import/copy_csv.js';
+import { readCut } from './read_cut.js';
 import { DELIMITERS, sniffDelimiter, type Delimiter } from '../../server/import/delimiter.js';
 import { useApp, type TestApp } from '../helpers/app.js';
 import type { Sql } from '../helpers/sql.js';
 import { QUIET } from '../introspect/lib.js';
 import { waitForJob } from '../helpers/jobs.js';
-
-function readAll(bytes: Buffer, cuts: number[], delimiter: Delimiter | 'auto'): { records: CsvRecord[]; delimiter: Delimiter } {
-  const r = new CsvReader(64 * 1024 * 1024, delimiter);
-  const out: CsvRecord[] = [];
-  let at = 0;
-  for (const c of [...cuts.map((x) => Math.floor(x * bytes.length))].sort((a, b) => a - b).concat(bytes.length)) {
-    out.push(...r.feed(bytes.subarray(at, Math.max(at, c))));
-    at = Math.max(at, c);
-  }
-  out.push(...r.end());
-  return { records: out, delimiter: r.delimiter };
-}
 
 describe('CSV separators: comma, semicolon, tab, pipe', function () {
   this.timeout(60_000);
@@ -45,7 +33,7 @@ describe('CSV separators: comma, semicolon, tab, pipe', function () {
           // Detected, a file is only as clear as its lines: a bare comma in a tab file's every
           // line is a second candidate (the comma wins). Quoted cells hide their separators.
           const text = stringify(recs, { delimiter: sep, quoted_match: /[\n\r]/, quoted: auto });
-          const got = readAll(Buffer.from(text), cuts, auto ? 'auto' : sep);
+          const got = readCut(Buffer.from(text), cuts, auto ? 'auto' : sep);
           expect(got.delimiter).to.equal(sep);
           expect(got.records.map((g) => g.cells)).to.deep.equal(recs);
         },
