@@ -87,15 +87,34 @@ describe('online type change: the sync triggers and the copy in waves', function
     expect(check.updated + check.inserted, 'some writes changed the field while it was copied').to.be.greaterThan(0);
   });
 
+});
+
+// In a database of its own: a transaction that holds a snapshot (an autovacuum ANALYZE of
+// another test's freshly written table, in CI once) keeps the old versions alive, and then
+// the waves cannot reuse their room: slower, never wrong, but not what this test measures.
+describe('online type change: the copy in waves, in a database where nothing else runs', function () {
+  this.timeout(120_000);
+  let app: TestApp;
+  let sql: Sql;
+  useApp((s) => ({ app, sql } = s), { ...QUIET, JOB_POLL_MS: '50' });
+
   it('the copy updates most rows in place (HOT): the table grows by a fraction, not to twice its size', async () => {
     const t = await createTable(app, 'Packed', [{ name: 'Amount', type: 'number' }, { name: 'Code', type: 'text' }]);
     const amount = t.fields[0]!.id;
-    // no autovacuum: only the copy decides where the new versions go
-    await sql.exec(`ALTER TABLE data.packed SET (autovacuum_enabled = false)`);
+    // no autovacuum on any table here (its ANALYZE holds a snapshot): only the copy decides
+    // where the new versions go
+    const tables = await sql.rows(`SELECT c.oid::regclass::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                    WHERE c.relkind = 'r' AND n.nspname IN ('tablewright', 'data', 'data_trash')`);
+    for (const { name } of tables) await sql.exec(`ALTER TABLE ${name as string} SET (autovacuum_enabled = false)`);
+    const patchOnline = async (fid: number, body: Record<string, unknown>) => {
+      const res = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { ...body, online: 1 } });
+      expect(res.status, res.text).to.equal(202);
+      return res.body.id as number;
+    };
     await sql.exec(`INSERT INTO data.packed (amount, code) SELECT g, 'c' || g FROM generate_series(1, 40000) g`);
     await sql.exec(`CREATE INDEX packed_code ON data.packed (code)`);
     const before = Number((await sql.one(`SELECT pg_relation_size('data.packed') AS n`)).n);
-    const job = await waitForJob(app, await patchOnline(t, amount, { type: 'text' }), 60_000);
+    const job = await waitForJob(app, await patchOnline(amount, { type: 'text' }), 60_000);
     expect(job.status, JSON.stringify(job.error)).to.equal('done');
     const after = Number((await sql.one(`SELECT pg_relation_size('data.packed') AS n`)).n);
     // every row moved to another page would be more than 2x (the new versions are wider)
