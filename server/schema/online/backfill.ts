@@ -122,6 +122,12 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
       }
       last = upto;
       done += n;
+      if (n === 0 && last < maxId) {
+        // no row in the range: on to the next id there is (ids far apart, say from a DBA's
+        // sequence restarted at 10^12, would be millions of empty statements)
+        const { rows } = await client.query<{ next: string | null }>(`SELECT min(id)::text AS next FROM ${run.relation} WHERE id > $1 AND id <= $2`, [last, maxId]);
+        last = rows[0]?.next == null ? maxId : Math.max(last, Number(rows[0].next) - 1);
+      }
       // Each statement holds its rows' locks while it runs: the slowest one is the write stall.
       if (!fixed) span = nextSpan(span, n, slowest);
       if (cancel) throw new CancelledError();
@@ -138,3 +144,4 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
     client.release(broken);
   }
 }
+

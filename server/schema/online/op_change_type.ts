@@ -222,7 +222,7 @@ export const changeType: OnlineOp = {
       const now = await getField(c.tx, run.table.id, f.id);
       await c.ddl(`COMMENT ON COLUMN ${rel}.${run.col} IS ${literal(columnComment(now, run.table))}`);
       await finishOnlineChange(c.tx, run.change.id, 'done');
-      return { kept_field_id: rows[0]!.id, lost: t.lost };
+      return { kept_field_id: rows[0]!.id, lost: t.lost, rows: t.rows };
     });
   },
 

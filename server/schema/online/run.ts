@@ -122,7 +122,13 @@ export async function runOnlineChange(deps: EditorDeps, job: Job, progress: Onli
     log.info('online change done');
     if (change.kind === 'table_index') return { online_change: id, index: completed };
     const after = await getField(deps.pool, table.id, field.id);
-    return { online_change: id, field: { id: after.id, name: after.name, type: after.type, not_null: after.not_null, unique: after.is_unique, indexed: after.indexed } };
+    const out: Record<string, unknown> = { online_change: id, field: { id: after.id, name: after.name, type: after.type, not_null: after.not_null, unique: after.is_unique, indexed: after.indexed } };
+    // a type change says what it converted and lost, and where the old column is, as the one-transaction answer does
+    const kept = completed as { kept_field_id?: number; lost?: number; rows?: number } | undefined;
+    if (kept?.kept_field_id !== undefined) {
+      out.changes = { kept_in_trash: { field_id: kept.kept_field_id }, type_change: { from: field.type, to: after.type, rows: kept.rows, lost: kept.lost } };
+    }
+    return out;
   } catch (err) {
     log.info({ err: (err as Error).message }, 'online change rolling back');
     await op.rollback(run);

@@ -1,0 +1,116 @@
+// The online number -> link change gives every row what the one-transaction change gives:
+// proved by comparing them, value by value on generated data, on two identical fields. And a
+// table whose ids are far apart (a DBA's sequence restarted at 10^12) is copied in a few
+// statements, not millions of empty ranges.
+import { expect } from 'chai';
+import { useApp, type TestApp } from '../helpers/app.js';
+import { waitForJob } from '../helpers/jobs.js';
+import { Sql } from '../helpers/sql.js';
+import { createTable, expectClean, QUIET } from '../introspect/lib.js';
+
+/** A small deterministic generator (mulberry32): the same values on every run, printed seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('online number -> link, and a table whose ids are far apart', function () {
+  this.timeout(120_000);
+  let app: TestApp;
+  let sql: Sql;
+  useApp((s) => ({ app, sql } = s), { ...QUIET, JOB_POLL_MS: '50' });
+
+  it('gives every row the value the one-transaction change gives (generated values: ids of rows, of deleted rows, of none, negative, fractional, past bigint, empty), the same count lost, every old value kept', async () => {
+    const target = await createTable(app, 'Customers', [{ name: 'Name', type: 'text' }]);
+    await sql.exec(`INSERT INTO data.customers (name) SELECT 'c' || g FROM generate_series(1, 300) g`);
+    await sql.exec(`DELETE FROM data.customers WHERE id % 7 = 0`);
+    const t = await createTable(app, 'Orders', [
+      { name: 'Online', type: 'number', options: { any_precision: true } },
+      { name: 'Blocking', type: 'number', options: { any_precision: true } },
+    ]);
+    const [online, blocking] = [t.fields[0]!.id, t.fields[1]!.id];
+    const seed = 1 + Math.floor(Math.random() * 1e9);
+    const next = rng(seed);
+    const pick = (): string | null => {
+      const r = next();
+      if (r < 0.6) return String(1 + Math.floor(next() * 300)); // a row, or a deleted one (1 in 7)
+      if (r < 0.7) return String(301 + Math.floor(next() * 1000)); // no such row
+      if (r < 0.75) return String(-Math.floor(next() * 50)); // negative, and 0
+      if (r < 0.8) return (1 + Math.floor(next() * 300) + 0.5).toFixed(2); // not a whole number
+      if (r < 0.85) return ['99999999999999999999.00', '9223372036854775807', '1000000000000000000'][Math.floor(next() * 3)]!; // past what an id can be
+      return null;
+    };
+    const values = Array.from({ length: 30_000 }, pick);
+    await sql.exec(`INSERT INTO data.orders (online, blocking) SELECT v, v FROM unnest($1::numeric[]) AS v`, [values]);
+
+    const res = await app.request('PATCH', `/tables/${t.id}/fields/${online}`, { json: { type: 'link', options: { table_id: target.id }, confirm_loss: 1, online: 1 } });
+    expect(res.status, res.text).to.equal(202);
+    const job = await waitForJob(app, res.body.id, 60_000);
+    expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    const sync = await app.request('PATCH', `/tables/${t.id}/fields/${blocking}`, { json: { type: 'link', options: { table_id: target.id }, confirm_loss: 1, online: 0 } });
+    expect(sync.status, sync.text).to.equal(200);
+
+    const kept = await sql.rows(`SELECT trash_name FROM tablewright.fields WHERE table_id = $1 AND trash_reason = 'type_change' ORDER BY id`, [t.id]);
+    expect(kept, 'both old columns are kept').to.have.length(2);
+    const check = await sql.one(
+      `SELECT count(*)::int AS n,
+              count(*) FILTER (WHERE online IS DISTINCT FROM blocking)::int AS differ,
+              count(*) FILTER (WHERE online IS NOT NULL AND NOT EXISTS (SELECT FROM data.customers c WHERE c.id = online))::int AS dangling,
+              count(*) FILTER (WHERE ${kept[0]!.trash_name} IS NOT NULL AND online IS NULL)::int AS lost,
+              -- the online change keeps the whole old column, the one-transaction change the lost values
+              count(*) FILTER (WHERE ${kept[1]!.trash_name} IS NOT NULL AND ${kept[1]!.trash_name} IS DISTINCT FROM ${kept[0]!.trash_name})::int AS kept_differ,
+              count(*) FILTER (WHERE online IS NULL AND ${kept[0]!.trash_name} IS NOT NULL AND ${kept[1]!.trash_name} IS NULL)::int AS lost_unkept
+         FROM data.orders`,
+    );
+    expect(check.n).to.equal(30_000);
+    expect(check.differ, `seed ${seed}: rows whose online value differs from the one-transaction change's`).to.equal(0);
+    expect(check.dangling, `seed ${seed}`).to.equal(0);
+    expect(check.kept_differ, `seed ${seed}: the old values kept`).to.equal(0);
+    expect(check.lost_unkept, `seed ${seed}: every lost value kept by both`).to.equal(0);
+    expect(check.lost, `seed ${seed}: some values were lost, as generated`).to.be.greaterThan(1000);
+    expect(job.result.changes.type_change.lost, `seed ${seed}: the job counts what was lost`).to.equal(check.lost);
+    expect(sync.body.changes.type_change.lost, `seed ${seed}: as the one-transaction change does`).to.equal(check.lost);
+    expect(job.result.changes.kept_in_trash.field_id).to.be.a('number');
+    // a link to a row deleted now is emptied by the foreign key the change made
+    await sql.exec(`DELETE FROM data.customers WHERE id = 1`);
+    expect((await sql.one(`SELECT count(*)::int AS n FROM data.orders WHERE online = 1`)).n).to.equal(0);
+    await expectClean(app);
+  });
+
+  it('a table whose ids are far apart (1..200, then from 10^12) converts online in a few statements, every row (number -> text, and -> link)', async () => {
+    const target = await createTable(app, 'Places', [{ name: 'Name', type: 'text' }]);
+    await sql.exec(`INSERT INTO data.places (name) SELECT 'p' || g FROM generate_series(1, 10) g`);
+    const t = await createTable(app, 'Sparse', [
+      { name: 'Amount', type: 'number' },
+      { name: 'Place', type: 'number' },
+    ]);
+    await sql.exec(`INSERT INTO data.sparse (amount, place) SELECT g, g % 12 FROM generate_series(1, 200) g`);
+    await sql.exec(`INSERT INTO data.sparse (id, amount, place) OVERRIDING SYSTEM VALUE SELECT 1000000000000 + g, g, g % 12 FROM generate_series(1, 50) g`);
+    // An empty range of ids is one statement a wave: 10^12 ids in ranges of at most 200,000
+    // are 5,000,000 ranges. Skipping to the next id there is takes a few seconds at most.
+    const started = Date.now();
+    for (const [fid, body] of [
+      [t.fields[0]!.id, { type: 'text' }],
+      [t.fields[1]!.id, { type: 'link', options: { table_id: target.id }, confirm_loss: 1 }],
+    ] as const) {
+      const res = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { ...body, online: 1 } });
+      expect(res.status, res.text).to.equal(202);
+      const job = await waitForJob(app, res.body.id, 30_000);
+      expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    }
+    expect(Date.now() - started).to.be.lessThan(30_000);
+    expect(
+      await sql.one(
+        `SELECT count(*)::int AS n, count(*) FILTER (WHERE amount = ((id - 1) % 1000000000000 + 1)::text OR amount = (id - 1000000000000)::text)::int AS amounts,
+                count(place)::int AS places, count(*) FILTER (WHERE place IS NOT NULL AND place NOT BETWEEN 1 AND 10)::int AS wrong FROM data.sparse`,
+      ),
+    // g % 12 is 0 or 11 (no such place) for 32 of the first 200 rows and 8 of the last 50
+    ).to.deep.equal({ n: 250, amounts: 250, places: 210, wrong: 0 });
+  });
+});
