@@ -60,7 +60,7 @@ export function nextSpan(span: number, rows: number, ms: number, targetMs = BACK
 
 export async function backfill(run: OnlineRun, shadow: string, convertedSql: string, total: number): Promise<void> {
   const change = await getOnlineChange(run.deps.pool, run.change.id);
-  let last = change.last_id ?? 0;
+  let last = change.last_id;
   let done = change.last_id === null ? 0 : change.done;
   // A fixed range (payload batch_rows) for tests that stop the copy at a known batch.
   const fixed = Number(run.change.payload?.batch_rows) || 0;
@@ -87,15 +87,18 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
       `SELECT set_config('statement_timeout', '0', false), set_config('lock_timeout', $1, false), set_config('timezone', 'UTC', false), set_config('tablewright.reason', 'schema', false), set_config('synchronous_commit', 'off', false)`,
       [`${run.deps.config.lockTimeoutMs}ms`],
     );
-    const { rows: top } = await client.query<{ max: string | null }>(`SELECT max(id)::text AS max FROM ${run.relation}`);
+    // from the smallest id: a DBA's row may have id 0 or below
+    const { rows: top } = await client.query<{ min: string | null; max: string | null }>(`SELECT min(id)::text AS min, max(id)::text AS max FROM ${run.relation}`);
     const maxId = Number(top[0]!.max ?? 0);
+    if (last === null) last = Number(top[0]!.min ?? 1) - 1;
     let reported = Date.now();
     while (last < maxId) {
       const upto = Math.min(maxId, last + span);
       // the ids in ($1, $2] whose residue is one of the wave's ($3): index lookups of those rows only
       // (the range bounds too: the same plan, and the statement still reads as the range's)
       const m = BACKFILL_MODULUS;
-      const range = /* sql */ `t.id > $1 AND t.id <= $2 AND t.id = ANY (ARRAY(SELECT g FROM unnest($3::int[]) AS r, generate_series(($1::bigint / ${m}) * ${m} + r, $2::bigint, ${m}) AS g WHERE g > $1))`;
+      // (from the multiple of m at or below $1: for a negative $1 too, where / rounds up)
+      const range = /* sql */ `t.id > $1 AND t.id <= $2 AND t.id = ANY (ARRAY(SELECT g FROM unnest($3::int[]) AS r, generate_series($1::bigint - ($1::bigint % ${m} + ${m}) % ${m} + r, $2::bigint, ${m}) AS g WHERE g > $1))`;
       let n = 0;
       let slowest = 0;
       let cancel = false;
