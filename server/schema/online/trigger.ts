@@ -16,11 +16,22 @@ export const syncTriggerName = (fieldId: number) => `tw_sync_f${fieldId}`;
 /** The UPDATE trigger's name (the INSERT one has syncTriggerName). */
 export const syncUpdateTriggerName = (fieldId: number) => `tw_sync_f${fieldId}_upd`;
 
+/**
+ * The body as a dollar-quoted string whose tag occurs nowhere in it. The body holds
+ * literals an admin wrote (a select option's label, quoted by literal()): a label
+ * containing the tag would end the string early and the rest would run as SQL.
+ */
+export function dollarQuoted(body: string): string {
+  let tag = '$tw$';
+  for (let n = 1; body.includes(tag); n++) tag = `$tw${n}$`;
+  return `${tag}${body}${tag}`;
+}
+
 export function syncTriggerDdl(schema: string, relation: string, fieldId: number, shadow: string, convertedFromNew: string): string[] {
   const fn = qualified(schema, syncTriggerName(fieldId));
   return [
-    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $tw$ BEGIN
-  NEW.${shadow} := ${convertedFromNew}; RETURN NEW; END $tw$`,
+    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(` BEGIN
+  NEW.${shadow} := ${convertedFromNew}; RETURN NEW; END `)}`,
     `DROP TRIGGER IF EXISTS ${ident(syncTriggerName(fieldId))} ON ${relation}`,
     `DROP TRIGGER IF EXISTS ${ident(syncUpdateTriggerName(fieldId))} ON ${relation}`,
     `CREATE TRIGGER ${ident(syncTriggerName(fieldId))} BEFORE INSERT ON ${relation} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
