@@ -48,6 +48,12 @@ export const schemaDrift = (pgMessage: string | undefined) =>
     { reconcile: '/reconcile' },
   );
 
+/**
+ * SQLSTATE of a write refused by the sync trigger of an online type change in flight: its
+ * value would not convert to the field's new type (server/schema/online/trigger.ts).
+ */
+export const WOULD_NOT_CONVERT = 'TW001';
+
 /** The AppError for a PostgreSQL error a client or a DBA caused; undefined for anything else. */
 export function pgErrorToApp(err: unknown): AppError | undefined {
   if (!isPg(err)) return undefined;
@@ -103,6 +109,7 @@ export function pgErrorToApp(err: unknown): AppError | undefined {
   if (code.startsWith('P0')) {
     return new AppError(422, 'rejected_by_database', `the database refused this: ${said}${err.hint ? ` (${err.hint})` : ''}`, undefined, { pg_code: code });
   }
+  if (code === WOULD_NOT_CONVERT) return new AppError(422, 'would_not_convert', said, err.column);
   if (code === '23514') return new AppError(422, 'check_violation', `a value breaks the check ${err.constraint ? `"${err.constraint}"` : 'constraint'} on this table`, err.column, { constraint: err.constraint });
   if (code === '23P01') return new AppError(409, 'conflicting_value', `a value conflicts with another row (exclusion constraint ${err.constraint ? `"${err.constraint}"` : ''})`, err.column);
   if (code === '23505') return new AppError(409, 'duplicate_value', `a value must be unique and another row has it${err.constraint ? ` (${err.constraint})` : ''}`, err.column);

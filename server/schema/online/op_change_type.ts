@@ -19,7 +19,7 @@ import { ident, literal, qualified } from '../../db/ident.js';
 import { withoutStatementTimeout } from '../../db/pool.js';
 import { withTransaction } from '../../db/tx.js';
 import { unprocessable } from '../../errors.js';
-import { convertedOrNullSql, type FieldShape } from '../../fields/convert.js';
+import { convertedOrNullSql, displaySql, lossPredicate, type FieldShape } from '../../fields/convert.js';
 import { fieldType } from '../../fields/registry.js';
 import { attnumOf } from '../catalog.js';
 import { columnComment } from '../comments.js';
@@ -31,7 +31,7 @@ import { step } from '../plan.js';
 import { BACKFILL_MODULUS, BACKFILL_WAVES, backfill } from './backfill.js';
 import { advance, finishOnlineChange, getOnlineChange } from './state.js';
 import { briefStep, buildIndex, constraintState, indexState, longStep, type OnlineOp, type OnlineRun } from './steps.js';
-import { dropSyncTrigger, syncTriggerDdl } from './trigger.js';
+import { dropSyncTrigger, syncTriggerDdl, type Refusal } from './trigger.js';
 
 export const shadowName = (fieldId: number) => `_tw_new_f${fieldId}`;
 const names = (id: number) => ({
@@ -86,6 +86,39 @@ async function converted(run: OnlineRun, to: FieldShape, col: string): Promise<s
   return convertedOrNullSql(from, to, col, env);
 }
 
+/** What the sync trigger refuses while a change that confirmed no loss is in flight (trigger.ts). */
+async function refusal(run: OnlineRun, to: FieldShape, label: string): Promise<Refusal> {
+  const from: FieldShape = { type: run.field.type, options: run.field.options };
+  const env = await sqlEnv(run.deps.pool, run.deps, [from, to]);
+  return {
+    lostFromNew: lossPredicate(from, to, `NEW.${run.col}`, env),
+    column: run.field.column_name,
+    message: `${run.field.name}: the field is being changed to ${label}, and this value would not convert; write one that does, or wait until the change is done`,
+  };
+}
+
+/**
+ * Without confirm_loss, no value may be lost: the report found none, and since the sync
+ * trigger exists it refuses a write that would lose one. A value written between the
+ * report and the trigger is the gap: one scan after the copy (the shadow is empty only
+ * where the value was empty or did not convert) finds it, and the change is refused as it
+ * would have been had the report seen it.
+ */
+async function assertNothingLost(run: OnlineRun, shadow: string, to: FieldShape): Promise<void> {
+  const from: FieldShape = { type: run.field.type, options: run.field.options };
+  const loss = lossPredicate(from, to, run.col, await sqlEnv(run.deps.pool, run.deps, [from, to]));
+  const { rows } = await run.deps.pool.query<{ id: number; value: string | null }>(
+    `SELECT id, left(${displaySql(from, run.col)}, 200) AS value FROM ${run.relation} WHERE ${shadow} IS NULL AND ${run.col} IS NOT NULL AND (${loss}) LIMIT 5`,
+  );
+  if (rows.length === 0) return;
+  throw unprocessable(
+    'lossy_conversion',
+    `values of "${run.field.name}" written while the change was starting would not convert to ${fieldType(to.type).label}; send confirm_loss=1 to convert anyway (the old values are kept in the trash)`,
+    'type',
+    { field_id: run.field.id, examples: rows },
+  );
+}
+
 async function columnExists(run: OnlineRun, name: string): Promise<boolean> {
   const { rows } = await run.deps.pool.query(`SELECT 1 FROM pg_attribute WHERE attrelid = $1 AND attname = $2 AND NOT attisdropped`, [run.table.table_oid, name]);
   return rows.length > 0;
@@ -102,7 +135,7 @@ export const changeType: OnlineOp = {
     const sh = ident(n.shadow);
     const steps = [
       step(`ALTER TABLE ${t.relation} ADD COLUMN ${sh} <new type>`, 'ACCESS EXCLUSIVE', 'brief', t.size),
-      step(`CREATE TRIGGER ${ident(`tw_sync_f${t.field.id}`)} BEFORE INSERT ON ${t.relation} ... (${sh} := converted ${t.col}); the same BEFORE UPDATE ... WHEN (NEW.${sh} IS NOT DISTINCT FROM OLD.${sh})`, 'SHARE ROW EXCLUSIVE', 'brief', t.size),
+      step(`CREATE TRIGGER ${ident(`tw_sync_f${t.field.id}`)} BEFORE INSERT ON ${t.relation} ... (${sh} := converted ${t.col}); the same BEFORE UPDATE ... WHEN (NEW.${sh} IS NOT DISTINCT FROM OLD.${sh}); without confirm_loss it refuses a value that would not convert`, 'SHARE ROW EXCLUSIVE', 'brief', t.size),
       step(`UPDATE ${t.relation} SET ${sh} = <converted ${t.col}> WHERE id IN ($last, $last + $span] AND id % ${BACKFILL_MODULUS} = ANY ($residues) -- in batches, ${BACKFILL_WAVES.length} waves each`, 'ROW EXCLUSIVE', 'rewrite', t.size, 'backfill'),
     ];
     const to = String(t.update.type || t.field.type);
@@ -131,14 +164,16 @@ export const changeType: OnlineOp = {
     const schema = run.deps.config.dataSchema;
     if (!(await columnExists(run, n.shadow))) {
       const expr = await converted(run, t.to, `NEW.${run.col}`);
+      const refuse = (flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false) ? undefined : await refusal(run, t.to, newType.label);
       // one round trip under the ACCESS EXCLUSIVE lock (the statements sent as one query)
       await briefStep(run, 'add_shadow', (c) =>
-        c.ddlBatch([`ALTER TABLE ${run.relation} ADD COLUMN ${sh} ${newType.sqlType(t.to.options)}`, ...syncTriggerDdl(schema, run.relation, run.field.id, String(sh), expr)]),
+        c.ddlBatch([`ALTER TABLE ${run.relation} ADD COLUMN ${sh} ${newType.sqlType(t.to.options)}`, ...syncTriggerDdl(schema, run.relation, run.field.id, String(sh), expr, refuse)]),
       );
     }
     const change = await getOnlineChange(run.deps.pool, run.change.id);
     if (change.step === 'planned' || change.step === 'add_shadow' || change.step === 'backfill') {
       await backfill(run, String(sh), await converted(run, t.to, run.col), t.rows);
+      if (!(flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false)) await assertNothingLost(run, String(sh), t.to);
       await advance(run.deps.pool, run.change.id, { step: 'backfilled' });
     }
     if (t.to.type === 'link') {

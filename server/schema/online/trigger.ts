@@ -10,7 +10,8 @@
 // (One trigger that returned early for those rows still called the function for each of
 // the 2,000,000 rows a backfill updates; issue 13.) An UPDATE that sets the shadow to the
 // value it had goes through the function and converts again: the same value.
-import { ident, qualified } from '../../db/ident.js';
+import { ident, literal, qualified } from '../../db/ident.js';
+import { WOULD_NOT_CONVERT } from '../../db/pg_errors.js';
 
 export const syncTriggerName = (fieldId: number) => `tw_sync_f${fieldId}`;
 /** The UPDATE trigger's name (the INSERT one has syncTriggerName). */
@@ -27,11 +28,33 @@ export function dollarQuoted(body: string): string {
   return `${tag}${body}${tag}`;
 }
 
-export function syncTriggerDdl(schema: string, relation: string, fieldId: number, shadow: string, convertedFromNew: string): string[] {
+/**
+ * A write whose value would not convert, refused while a change that did not confirm a
+ * loss is in flight: `lostFromNew` is the loss predicate on NEW's column, `column` the
+ * field's column (validated), `message` what the writer is told.
+ */
+export interface Refusal {
+  lostFromNew: string;
+  column: string;
+  message: string;
+}
+
+export function syncTriggerDdl(schema: string, relation: string, fieldId: number, shadow: string, convertedFromNew: string, refuse?: Refusal): string[] {
   const fn = qualified(schema, syncTriggerName(fieldId));
+  // Without confirm_loss the loss report found nothing to lose (or the change was refused);
+  // a value written since that would not convert is refused as it would be after the swap,
+  // rather than left empty in the new column without a word. Not the copy's own updates
+  // (reason schema; one that converts to empty calls the function, its shadow unchanged):
+  // a value it cannot convert is found after it and refuses the change (op_change_type).
+  const refusal = refuse
+    ? `
+  IF NEW.${shadow} IS NULL AND current_setting('tablewright.reason', true) IS DISTINCT FROM 'schema' AND (${refuse.lostFromNew}) THEN
+    RAISE EXCEPTION USING ERRCODE = ${literal(WOULD_NOT_CONVERT)}, MESSAGE = ${literal(refuse.message)}, COLUMN = ${literal(refuse.column)};
+  END IF;`
+    : '';
   return [
     `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(` BEGIN
-  NEW.${shadow} := ${convertedFromNew}; RETURN NEW; END `)}`,
+  NEW.${shadow} := ${convertedFromNew};${refusal} RETURN NEW; END `)}`,
     `DROP TRIGGER IF EXISTS ${ident(syncTriggerName(fieldId))} ON ${relation}`,
     `DROP TRIGGER IF EXISTS ${ident(syncUpdateTriggerName(fieldId))} ON ${relation}`,
     `CREATE TRIGGER ${ident(syncTriggerName(fieldId))} BEFORE INSERT ON ${relation} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,

@@ -1,0 +1,109 @@
+// Writes during an online type change. Without confirm_loss nothing may be lost: the sync
+// trigger refuses a write whose value would not convert (a 422 naming the field, the row
+// as it was), and a value written before the trigger existed (after the loss report) is
+// found after the copy and refuses the change, rolled back with every value where it was.
+// With confirm_loss such writes are taken: empty in the new field, kept in the old column.
+import { expect } from 'chai';
+import { useApp, type TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { waitForJob } from '../helpers/jobs.js';
+import { Sql } from '../helpers/sql.js';
+import { createTable, expectClean, QUIET } from '../introspect/lib.js';
+
+describe('online type change: writes of values that would not convert', function () {
+  this.timeout(120_000);
+  let db: TestDatabase;
+  let app: TestApp;
+  let sql: Sql;
+  useApp((s) => ({ db, app, sql } = s), { ...QUIET, JOB_POLL_MS: '50' });
+
+  const ROWS = 20_000;
+  /** The online change started slowly (small fixed ranges), and the moment its shadow column exists. */
+  async function start(table: string, t: { id: number }, fid: number, body: Record<string, unknown>): Promise<number> {
+    const res = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { type: 'number', online: 1, batch_rows: 200, ...body } });
+    expect(res.status, res.text).to.equal(202);
+    for (let i = 0; i < 400; i++) {
+      const shadow = await sql.rows(`SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname ~ '^_tw_new_' AND NOT attisdropped`, [`data.${table}`]);
+      if (shadow.length) return res.body.id as number;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('the shadow column never came');
+  }
+  const running = async (jobId: number) => ['queued', 'running'].includes((await app.request('GET', `/jobs/${jobId}`)).body.status);
+
+  it('without confirm_loss: a write that would not convert is a 422 naming the field (API and SQL alike), the row unchanged; one that converts goes in; nothing is lost', async () => {
+    const t = await createTable(app, 'Meter', [{ name: 'Reading', type: 'text' }]);
+    await sql.exec(`INSERT INTO data.meter (reading) SELECT g::text FROM generate_series(1, ${ROWS}) g`);
+    const jobId = await start('meter', t, t.fields[0]!.id, {});
+    const refused = await app.request('PATCH', `/tables/${t.id}/rows/5`, { json: { reading: 'n/a' } });
+    const taken = await app.request('PATCH', `/tables/${t.id}/rows/6`, { json: { reading: '42' } });
+    const byDba = await sql.exec(`UPDATE data.meter SET reading = 'broken' WHERE id = 7`).then(
+      () => undefined,
+      (e: { code?: string }) => e.code,
+    );
+    expect(await running(jobId), 'the writes ran while the change was in flight').to.equal(true);
+    expect(refused.status, refused.text).to.equal(422);
+    expect(refused.body.error.code).to.equal('would_not_convert');
+    expect(refused.body.error.field).to.equal('reading');
+    expect(refused.body.error.message).to.match(/^Reading: the field is being changed to Number/);
+    expect(taken.status, taken.text).to.equal(200);
+    expect(byDba, "a DBA's write is refused by PostgreSQL").to.equal('TW001');
+
+    const job = await waitForJob(app, jobId, 60_000);
+    expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    expect(job.result.changes.type_change.lost).to.equal(0);
+    expect(await sql.rows(`SELECT id::int, reading::text FROM data.meter WHERE id IN (5, 6, 7) ORDER BY id`)).to.deep.equal([
+      { id: 5, reading: '5' },
+      { id: 6, reading: '42' },
+      { id: 7, reading: '7' },
+    ]);
+    expect((await sql.one(`SELECT count(reading)::int AS n FROM data.meter`)).n, 'no value emptied').to.equal(ROWS);
+    await expectClean(app);
+  });
+
+  it('without confirm_loss: a value written after the report but before the trigger (emulated: a write with triggers off, ahead of the copy) refuses the change after the copy; rolled back, every value where it was', async () => {
+    const t = await createTable(app, 'Gauge', [{ name: 'Level', type: 'text' }]);
+    await sql.exec(`INSERT INTO data.gauge (level) SELECT g::text FROM generate_series(1, ${ROWS}) g`);
+    const jobId = await start('gauge', t, t.fields[0]!.id, {});
+    // the copy goes by id: the last row is copied last, after this write
+    const dba = await Sql.connect(db.url);
+    try {
+      await dba.exec(`SET session_replication_role = replica`);
+      await dba.exec(`UPDATE data.gauge SET level = 'offline' WHERE id = ${ROWS}`);
+    } finally {
+      await dba.end();
+    }
+    expect(await running(jobId)).to.equal(true);
+    const job = await waitForJob(app, jobId, 60_000);
+    expect(job.status).to.equal('failed');
+    expect(job.error.code).to.equal('lossy_conversion');
+    expect(job.error.details.examples).to.deep.equal([{ id: ROWS, value: 'offline' }]);
+    const field = (await app.request('GET', `/tables/${t.id}/fields/${t.fields[0]!.id}`)).body;
+    expect(field.type, 'the field as it was').to.equal('text');
+    expect(await sql.one(`SELECT count(*)::int AS n, count(*) FILTER (WHERE level = id::text)::int AS same FROM data.gauge`)).to.deep.equal({ n: ROWS, same: ROWS - 1 });
+    expect(
+      await sql.rows(`SELECT attname FROM pg_attribute WHERE attrelid = 'data.gauge'::regclass AND attname ~ '^_tw_new_' AND NOT attisdropped UNION ALL SELECT tgname FROM pg_trigger WHERE tgrelid = 'data.gauge'::regclass AND tgname ~ '^tw_sync'`),
+      'nothing of the change left',
+    ).to.deep.equal([]);
+    await expectClean(app);
+  });
+
+  it('with confirm_loss: such a write is taken; after the change it is empty and kept in the old column, and counted', async () => {
+    const t = await createTable(app, 'Probe', [{ name: 'Value', type: 'text' }]);
+    await sql.exec(`INSERT INTO data.probe (value) SELECT CASE WHEN g = 1 THEN 'none' ELSE g::text END FROM generate_series(1, ${ROWS}) g`);
+    const jobId = await start('probe', t, t.fields[0]!.id, { confirm_loss: 1 });
+    const taken = await app.request('PATCH', `/tables/${t.id}/rows/5`, { json: { value: 'n/a' } });
+    expect(await running(jobId)).to.equal(true);
+    expect(taken.status, taken.text).to.equal(200);
+    const job = await waitForJob(app, jobId, 60_000);
+    expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    expect(job.result.changes.type_change.lost, 'the report counted the value it saw').to.equal(1);
+    const kept = (await sql.one(`SELECT trash_name FROM tablewright.fields WHERE table_id = $1 AND trash_reason = 'type_change'`, [t.id])).trash_name as string;
+    expect(await sql.rows(`SELECT id::int, value::text, ${kept} AS old FROM data.probe WHERE id IN (1, 5, 6) ORDER BY id`)).to.deep.equal([
+      { id: 1, value: null, old: 'none' },
+      { id: 5, value: null, old: 'n/a' },
+      { id: 6, value: '6', old: '6' },
+    ]);
+    await expectClean(app);
+  });
+});
