@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { RawJson } from '../fields/exact_json.js';
+import { WOULD_NOT_CONVERT } from '../db/pg_errors.js';
 
 export const BATCH_BYTES = 2 * 1024 * 1024;
 /** The marker for "this column's default" (COPY's DEFAULT option, PostgreSQL 16+). */
@@ -88,7 +89,8 @@ export class RowBuffer {
 /** A COPY refused by a row's value (class 22) or a constraint (class 23): the row is at fault, not the import. */
 export function isRowRefusal(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+  // TW001: a value the sync trigger of an online type change refused (it would not convert)
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23') || code === WOULD_NOT_CONVERT);
 }
 
 /** Rows re-sent per COPY once a batch has had a refusal (each refusal costs at most this much). */

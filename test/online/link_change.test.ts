@@ -83,7 +83,7 @@ describe('online number -> link, and a table whose ids are far apart', function 
     await expectClean(app);
   });
 
-  it('a table whose ids are far apart (from -20, 0, 1..200, then from 10^12) converts online in a few statements, every row (number -> text, and -> link)', async () => {
+  it('a table whose ids are far apart (from -20, 0, 1..200, from 10^12, past 2^53, 10^15 apart) converts online in a few statements, every row (number -> text, and -> link)', async () => {
     const target = await createTable(app, 'Places', [{ name: 'Name', type: 'text' }]);
     await sql.exec(`INSERT INTO data.places (name) SELECT 'p' || g FROM generate_series(1, 10) g`);
     const t = await createTable(app, 'Sparse', [
@@ -94,6 +94,9 @@ describe('online number -> link, and a table whose ids are far apart', function 
     // a DBA's rows: ids at or below 0, and a sequence restarted at 10^12
     await sql.exec(`INSERT INTO data.sparse (id, amount, place) OVERRIDING SYSTEM VALUE SELECT g, g, abs(g) % 12 FROM generate_series(-20, 0) g`);
     await sql.exec(`INSERT INTO data.sparse (id, amount, place) OVERRIDING SYSTEM VALUE SELECT 1000000000000 + g, g, g % 12 FROM generate_series(1, 50) g`);
+    // ids past 2^53 (no JS number holds them exactly), and ids 10^15 apart
+    await sql.exec(`INSERT INTO data.sparse (id, amount, place) OVERRIDING SYSTEM VALUE SELECT 9007199254740993 + g, g, 1 FROM generate_series(0, 9) g`);
+    await sql.exec(`INSERT INTO data.sparse (id, amount, place) OVERRIDING SYSTEM VALUE SELECT g * 1000000000000000, g, 2 FROM generate_series(10, 40) g`);
     // An empty range of ids is one statement a wave: 10^12 ids in ranges of at most 200,000
     // are 5,000,000 ranges. Skipping to the next id there is takes a few seconds at most.
     const started = Date.now();
@@ -115,6 +118,6 @@ describe('online number -> link, and a table whose ids are far apart', function 
                 count(*) FILTER (WHERE place IS DISTINCT FROM CASE WHEN ${oldPlace} BETWEEN 1 AND 10 THEN ${oldPlace} END)::int AS places_wrong,
                 count(place)::int AS places FROM data.sparse`,
       ),
-    ).to.deep.equal({ n: 271, amounts_wrong: 0, places_wrong: 0, places: 271 - 32 - 8 - 3 });
+    ).to.deep.equal({ n: 312, amounts_wrong: 0, places_wrong: 0, places: 312 - 32 - 8 - 3 });
   });
 });

@@ -1,7 +1,7 @@
 // Writes during an online type change. Without confirm_loss nothing may be lost: the sync
 // trigger refuses a write whose value would not convert (a 422 naming the field, the row
 // as it was), and a value written before the trigger existed (after the loss report) is
-// found after the copy and refuses the change, rolled back with every value where it was.
+// found by the copy, which refuses the change, rolled back with every value where it was.
 // With confirm_loss such writes are taken: empty in the new field, kept in the old column.
 import { expect } from 'chai';
 import { useApp, type TestApp } from '../helpers/app.js';
@@ -61,8 +61,8 @@ describe('online type change: writes of values that would not convert', function
     await expectClean(app);
   });
 
-  it('without confirm_loss: a value written after the report but before the trigger (emulated: a write with triggers off, ahead of the copy) refuses the change after the copy; rolled back, every value where it was', async () => {
-    const t = await createTable(app, 'Gauge', [{ name: 'Level', type: 'text' }]);
+  it('without confirm_loss: a value written after the report but before the trigger (emulated: a write with triggers off, ahead of the copy) is found by the copy, which refuses the change; rolled back, every value where it was', async () => {
+    const t = await createTable(app, 'Gauge', [{ name: 'Level', type: 'text' }, { name: 'Note', type: 'text' }]);
     await sql.exec(`INSERT INTO data.gauge (level) SELECT g::text FROM generate_series(1, ${ROWS}) g`);
     const jobId = await start('gauge', t, t.fields[0]!.id, {});
     // the copy goes by id: the last row is copied last, after this write
@@ -73,7 +73,10 @@ describe('online type change: writes of values that would not convert', function
     } finally {
       await dba.end();
     }
+    // an edit of another field of that row is no write of the field: taken
+    const other = await app.request('PATCH', `/tables/${t.id}/rows/${ROWS}`, { json: { note: 'checked' } });
     expect(await running(jobId)).to.equal(true);
+    expect(other.status, other.text).to.equal(200);
     const job = await waitForJob(app, jobId, 60_000);
     expect(job.status).to.equal('failed');
     expect(job.error.code).to.equal('lossy_conversion');
@@ -106,4 +109,25 @@ describe('online type change: writes of values that would not convert', function
     ]);
     await expectClean(app);
   });
+
+  it("without confirm_loss: a default that would not convert refuses the change before anything is done (inserts leaving the field to it would all be refused); with confirm_loss it goes, the default with it", async () => {
+    const t = await createTable(app, 'Dial', [{ name: 'Setting', type: 'text', default: 'n/a' }]);
+    await sql.exec(`INSERT INTO data.dial (setting) SELECT g::text FROM generate_series(1, 1000) g`);
+    const fid = t.fields[0]!.id;
+    const res = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { type: 'number', online: 1 } });
+    expect(res.status, res.text).to.equal(202);
+    const refused = await waitForJob(app, res.body.id);
+    expect(refused.status).to.equal('failed');
+    expect(refused.error.code).to.equal('lossy_conversion');
+    expect(refused.error.field).to.equal('default');
+    expect(refused.error.details.default_lost).to.equal(true);
+    expect(await sql.rows(`SELECT attname FROM pg_attribute WHERE attrelid = 'data.dial'::regclass AND attname ~ '^_tw_new_' AND NOT attisdropped`)).to.deep.equal([]);
+    const again = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { type: 'number', online: 1, confirm_loss: 1 } });
+    const job = await waitForJob(app, again.body.id);
+    expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    const field = (await app.request('GET', `/tables/${t.id}/fields/${fid}`)).body;
+    expect([field.type, field.default]).to.deep.equal(['number', null]);
+    await expectClean(app);
+  });
+
 });

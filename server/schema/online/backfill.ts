@@ -1,4 +1,5 @@
-// The batched copy every shadow-column operation shares: rows in id ranges, each range
+// The batched copy every shadow-column operation shares: rows in ranges of ids (the next N
+// rows by id, N adapting to the time a range takes; ids kept as exact digits), each range
 // copied in a few statements (waves, below), the last of which records the range's last id
 // (each an implicit transaction: row locks on its rows only), so a resumed change starts
 // after the last range that committed whole. Memory is constant, whatever the table's size. Row history does not record it
@@ -43,9 +44,9 @@ import { CancelledError, type OnlineRun } from './steps.js';
 /** The time one batch aims at: its rows stay locked that long, so a write to one waits at most about this. */
 export const BACKFILL_BATCH_MS = 50;
 /** The first batch's id range (later ones follow the time each took). */
-export const BACKFILL_FIRST_IDS = 2000;
-const MIN_IDS = 200;
-const MAX_IDS = 200_000;
+export const BACKFILL_FIRST_ROWS = 2000;
+const MIN_ROWS = 200;
+const MAX_ROWS = 200_000;
 const PROGRESS_EVERY_MS = 500;
 /** A range's waves (above): residues of id % BACKFILL_MODULUS; the first one's rows move, the others' mostly stay on their page. */
 export const BACKFILL_MODULUS = 16;
@@ -55,16 +56,25 @@ export const BACKFILL_WAVES: number[][] = [[0, 1], ...Array.from({ length: BACKF
 export function nextSpan(span: number, rows: number, ms: number, targetMs = BACKFILL_BATCH_MS): number {
   // A range with few rows (ids deleted) took little time: it doubles, as it should.
   const factor = Math.min(2, Math.max(0.5, targetMs / Math.max(ms, 1)));
-  return Math.round(Math.min(MAX_IDS, Math.max(MIN_IDS, span * (rows === 0 ? 2 : factor))));
+  return Math.round(Math.min(MAX_ROWS, Math.max(MIN_ROWS, span * (rows === 0 ? 2 : factor))));
 }
 
-export async function backfill(run: OnlineRun, shadow: string, convertedSql: string, total: number): Promise<void> {
+/**
+ * Copies every row's converted value into the shadow. With `lostSql` (the loss predicate
+ * on the row's column; no confirm_loss) each statement also answers the ids of rows whose
+ * value did not convert, and the copy stops at the first: it answers up to 5 of them
+ * (the change is then refused). Such a row was written after the loss report, before the
+ * sync trigger (which refuses them) existed.
+ */
+export async function backfill(run: OnlineRun, shadow: string, convertedSql: string, total: number, lostSql?: string): Promise<string[]> {
   const change = await getOnlineChange(run.deps.pool, run.change.id);
-  let last = change.last_id;
-  let done = change.last_id === null ? 0 : change.done;
+  // ids as exact digits (BigInt): an adopted table's ids may be past 2^53
+  const { rows: at } = await run.deps.pool.query<{ last_id: string | null }>(`SELECT last_id::text FROM tablewright.online_changes WHERE id = $1`, [run.change.id]);
+  const resumedAt = at[0]?.last_id ?? null;
+  let done = resumedAt === null ? 0 : change.done;
   // A fixed range (payload batch_rows) for tests that stop the copy at a known batch.
   const fixed = Number(run.change.payload?.batch_rows) || 0;
-  let span = fixed || BACKFILL_FIRST_IDS;
+  let span = fixed || BACKFILL_FIRST_ROWS;
   await run.progress({ phase: 'copying rows into the new column (the table keeps serving)', done, total });
   const client: pg.PoolClient = await run.deps.pool.connect();
   let broken: Error | undefined;
@@ -89,56 +99,81 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
     );
     // from the smallest id: a DBA's row may have id 0 or below
     const { rows: top } = await client.query<{ min: string | null; max: string | null }>(`SELECT min(id)::text AS min, max(id)::text AS max FROM ${run.relation}`);
-    const maxId = Number(top[0]!.max ?? 0);
-    if (last === null) last = Number(top[0]!.min ?? 1) - 1;
+    if (top[0]?.max == null) return [];
+    const maxId = BigInt(top[0].max);
+    let last = resumedAt === null ? BigInt(top[0].min!) - 1n : BigInt(resumedAt);
     let reported = Date.now();
+    const m = BACKFILL_MODULUS;
+    // a row whose new value is empty though its value would be lost (AND stops at the first
+    // false: the predicate runs for the rows that converted to empty only)
+    const emptied = lostSql ? `(t.${shadow} IS NULL AND (${lostSql})) AS lost` : 'false AS lost';
+    const counted = `SELECT count(*)::int AS n, (array_agg(id::text ORDER BY id) FILTER (WHERE lost))[1:5] AS lost FROM u`;
+    // Dense ids (the usual): a wave's ids are generated, residue by residue, from the
+    // multiple of m at or below $1 (for a negative $1 too, where / rounds up), and looked
+    // up in the primary key. Ids far apart (an adopted table's, a sequence restarted at
+    // 10^12): generating them would be the width of the range, so the range's ids are read
+    // from the primary key instead.
+    const dense = /* sql */ `t.id > $1 AND t.id <= $2 AND t.id = ANY (ARRAY(SELECT g FROM unnest($3::int[]) AS r, generate_series($1::bigint - ($1::bigint % ${m} + ${m}) % ${m} + r, $2::bigint, ${m}) AS g WHERE g > $1))`;
+    const sparse = /* sql */ `t.id > $1 AND t.id <= $2 AND t.id = ANY (ARRAY(SELECT s.id FROM ${run.relation} s WHERE s.id > $1 AND s.id <= $2 AND (s.id % ${m} + ${m}) % ${m} = ANY ($3::int[])))`;
+    // ranges of `span` ids while ids are dense; once a range held under a quarter of that
+    // many rows, of `span` rows (read from the primary key, a few ms a range)
+    let sparseIds = false;
     while (last < maxId) {
-      const upto = Math.min(maxId, last + span);
-      // the ids in ($1, $2] whose residue is one of the wave's ($3): index lookups of those rows only
-      // (the range bounds too: the same plan, and the statement still reads as the range's)
-      const m = BACKFILL_MODULUS;
-      // (from the multiple of m at or below $1: for a negative $1 too, where / rounds up)
-      const range = /* sql */ `t.id > $1 AND t.id <= $2 AND t.id = ANY (ARRAY(SELECT g FROM unnest($3::int[]) AS r, generate_series($1::bigint - ($1::bigint % ${m} + ${m}) % ${m} + r, $2::bigint, ${m}) AS g WHERE g > $1))`;
+      let upto = last + BigInt(span);
+      if (sparseIds) {
+        const { rows: next } = await client.query<{ upto: string | null }>(`SELECT id::text AS upto FROM ${run.relation} WHERE id > $1 ORDER BY id OFFSET $2 LIMIT 1`, [String(last), span - 1]);
+        upto = next[0]?.upto == null ? maxId : BigInt(next[0].upto);
+      }
+      if (upto > maxId) upto = maxId;
+      const range = upto - last <= BigInt(4 * span) ? dense : sparse;
+      const bounds = [String(last), String(upto)];
       let n = 0;
       let slowest = 0;
       let cancel = false;
+      const lost: string[] = [];
       for (let wave = 0; wave < BACKFILL_WAVES.length; wave++) {
         const t0 = performance.now();
-        if (wave < BACKFILL_WAVES.length - 1) {
-          const r = await client.query(`UPDATE ${run.relation} t SET ${shadow} = ${convertedSql} WHERE ${range}`, [last, upto, BACKFILL_WAVES[wave]]);
+        if (wave < BACKFILL_WAVES.length - 1 && !lostSql) {
+          const r = await client.query(`UPDATE ${run.relation} t SET ${shadow} = ${convertedSql} WHERE ${range}`, [...bounds, BACKFILL_WAVES[wave]]);
           n += r.rowCount ?? 0;
-        } else {
-          // the last wave records the range on the change's row, in the same statement
-          const { rows } = await client.query<{ n: number; cancel_requested: boolean }>(
-            /* sql */ `WITH u AS (UPDATE ${run.relation} t SET ${shadow} = ${convertedSql} WHERE ${range} RETURNING 1),
-                  n AS (SELECT count(*)::int AS n FROM u)
-             UPDATE tablewright.online_changes c SET step = 'backfill', last_id = $2, done = $5 + n.n FROM n WHERE c.id = $4 RETURNING n.n, c.cancel_requested`,
-            [last, upto, BACKFILL_WAVES[wave], run.change.id, done + n],
+        } else if (wave < BACKFILL_WAVES.length - 1) {
+          const { rows } = await client.query<{ n: number; lost: string[] | null }>(
+            /* sql */ `WITH u AS (UPDATE ${run.relation} t SET ${shadow} = ${convertedSql} WHERE ${range} RETURNING t.id, ${emptied}) ${counted}`,
+            [...bounds, BACKFILL_WAVES[wave]],
           );
           n += rows[0]?.n ?? 0;
+          lost.push(...(rows[0]?.lost ?? []));
+        } else {
+          // the last wave records the range on the change's row, in the same statement
+          const { rows } = await client.query<{ n: number; lost: string[] | null; cancel_requested: boolean }>(
+            /* sql */ `WITH u AS (UPDATE ${run.relation} t SET ${shadow} = ${convertedSql} WHERE ${range} RETURNING t.id, ${emptied}),
+                  n AS (${counted})
+             UPDATE tablewright.online_changes c SET step = 'backfill', last_id = $2::bigint, done = $5 + n.n FROM n WHERE c.id = $4 RETURNING n.n, n.lost, c.cancel_requested`,
+            [...bounds, BACKFILL_WAVES[wave], run.change.id, done + n],
+          );
+          n += rows[0]?.n ?? 0;
+          lost.push(...(rows[0]?.lost ?? []));
           cancel = rows[0]?.cancel_requested ?? false;
         }
         const ms = performance.now() - t0;
         // a statement that held its rows far past the aim: a write to one of them waited that long
-        if (ms > 2 * BACKFILL_BATCH_MS) run.deps.log.debug({ onlineChange: run.change.id, wave, ms: Math.round(ms), span, from: last }, 'backfill statement over twice its aim');
+        if (ms > 2 * BACKFILL_BATCH_MS) run.deps.log.debug({ onlineChange: run.change.id, wave, ms: Math.round(ms), span, from: String(last) }, 'backfill statement over twice its aim');
         slowest = Math.max(slowest, ms);
       }
+      // dense again once a range of rows is about as wide in ids as it has rows
+      sparseIds = sparseIds ? upto - last > BigInt(4 * span) : n < span / 4;
       last = upto;
       done += n;
-      if (n === 0 && last < maxId) {
-        // no row in the range: on to the next id there is (ids far apart, say from a DBA's
-        // sequence restarted at 10^12, would be millions of empty statements)
-        const { rows } = await client.query<{ next: string | null }>(`SELECT min(id)::text AS next FROM ${run.relation} WHERE id > $1 AND id <= $2`, [last, maxId]);
-        last = rows[0]?.next == null ? maxId : Math.max(last, Number(rows[0].next) - 1);
-      }
       // Each statement holds its rows' locks while it runs: the slowest one is the write stall.
       if (!fixed) span = nextSpan(span, n, slowest);
       if (cancel) throw new CancelledError();
+      if (lost.length) return lost.slice(0, 5);
       if (Date.now() - reported >= PROGRESS_EVERY_MS || last >= maxId) {
         reported = Date.now();
         await run.progress({ done, total: Math.max(total, done) });
       }
     }
+    return [];
   } catch (err) {
     if ((err as { code?: string }).code === undefined && !(err instanceof CancelledError)) broken = err as Error;
     throw err;

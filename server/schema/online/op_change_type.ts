@@ -70,6 +70,18 @@ async function target(run: OnlineRun): Promise<Target> {
       report,
     );
   }
+  // The old default goes at the swap when it would not convert. Without confirm_loss the
+  // sync trigger refuses every write that would lose a value, and an insert that leaves the
+  // field to its default writes it: every such insert would be refused for as long as the
+  // change runs. Said before anything is done instead.
+  if (f.default_value != null && convertDefault(f, fieldType(plan.to.type), plan.to.options) === null && !(flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false)) {
+    throw unprocessable(
+      'lossy_conversion',
+      `the default of "${f.name}" (${JSON.stringify(f.default_value)}) would not convert to ${fieldType(plan.to.type).label}; change or remove the default first, or send confirm_loss=1 to drop it with the change`,
+      'default',
+      { ...report, default_lost: true },
+    );
+  }
   const t: Target = { to: plan.to, lost: report.lost, rows: report.rows };
   await run.deps.pool.query(`UPDATE tablewright.online_changes SET payload = payload || jsonb_build_object('target', $2::jsonb), total = $3 WHERE id = $1`, [
     run.change.id,
@@ -92,31 +104,10 @@ async function refusal(run: OnlineRun, to: FieldShape, label: string): Promise<R
   const env = await sqlEnv(run.deps.pool, run.deps, [from, to]);
   return {
     lostFromNew: lossPredicate(from, to, `NEW.${run.col}`, env),
+    col: run.col,
     column: run.field.column_name,
     message: `${run.field.name}: the field is being changed to ${label}, and this value would not convert; write one that does, or wait until the change is done`,
   };
-}
-
-/**
- * Without confirm_loss, no value may be lost: the report found none, and since the sync
- * trigger exists it refuses a write that would lose one. A value written between the
- * report and the trigger is the gap: one scan after the copy (the shadow is empty only
- * where the value was empty or did not convert) finds it, and the change is refused as it
- * would have been had the report seen it.
- */
-async function assertNothingLost(run: OnlineRun, shadow: string, to: FieldShape): Promise<void> {
-  const from: FieldShape = { type: run.field.type, options: run.field.options };
-  const loss = lossPredicate(from, to, run.col, await sqlEnv(run.deps.pool, run.deps, [from, to]));
-  const { rows } = await run.deps.pool.query<{ id: number; value: string | null }>(
-    `SELECT id, left(${displaySql(from, run.col)}, 200) AS value FROM ${run.relation} WHERE ${shadow} IS NULL AND ${run.col} IS NOT NULL AND (${loss}) LIMIT 5`,
-  );
-  if (rows.length === 0) return;
-  throw unprocessable(
-    'lossy_conversion',
-    `values of "${run.field.name}" written while the change was starting would not convert to ${fieldType(to.type).label}; send confirm_loss=1 to convert anyway (the old values are kept in the trash)`,
-    'type',
-    { field_id: run.field.id, examples: rows },
-  );
 }
 
 async function columnExists(run: OnlineRun, name: string): Promise<boolean> {
@@ -172,8 +163,22 @@ export const changeType: OnlineOp = {
     }
     const change = await getOnlineChange(run.deps.pool, run.change.id);
     if (change.step === 'planned' || change.step === 'add_shadow' || change.step === 'backfill') {
-      await backfill(run, String(sh), await converted(run, t.to, run.col), t.rows);
-      if (!(flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false)) await assertNothingLost(run, String(sh), t.to);
+      // Without confirm_loss nothing may be lost: the report found nothing, and the sync
+      // trigger refuses a write that would lose a value. A value written between the two is
+      // found by the copy (it answers its ids) and refuses the change as the report would.
+      const from: FieldShape = { type: run.field.type, options: run.field.options };
+      const env = await sqlEnv(run.deps.pool, run.deps, [from, t.to]);
+      const confirmed = flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false;
+      const lost = await backfill(run, String(sh), await converted(run, t.to, run.col), t.rows, confirmed ? undefined : lossPredicate(from, t.to, `t.${run.col}`, env));
+      if (lost.length) {
+        const { rows: examples } = await run.deps.pool.query(`SELECT id, left(${displaySql(from, run.col)}, 200) AS value FROM ${run.relation} WHERE id = ANY ($1::bigint[]) ORDER BY id`, [lost]);
+        throw unprocessable(
+          'lossy_conversion',
+          `values of "${run.field.name}" written while the change was starting would not convert to ${fieldType(t.to.type).label}; send confirm_loss=1 to convert anyway (the old values are kept in the trash)`,
+          'type',
+          { field_id: run.field.id, examples },
+        );
+      }
       await advance(run.deps.pool, run.change.id, { step: 'backfilled' });
     }
     if (t.to.type === 'link') {

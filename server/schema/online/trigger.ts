@@ -35,6 +35,9 @@ export function dollarQuoted(body: string): string {
  */
 export interface Refusal {
   lostFromNew: string;
+  /** the field's column, quoted (ident) */
+  col: string;
+  /** the same, as the error's COLUMN */
   column: string;
   message: string;
 }
@@ -43,12 +46,16 @@ export function syncTriggerDdl(schema: string, relation: string, fieldId: number
   const fn = qualified(schema, syncTriggerName(fieldId));
   // Without confirm_loss the loss report found nothing to lose (or the change was refused);
   // a value written since that would not convert is refused as it would be after the swap,
-  // rather than left empty in the new column without a word. Not the copy's own updates
+  // rather than left empty in the new column without a word. Only a write of the field's
+  // own value: an update of other fields (or ON DELETE SET NULL from a table this one
+  // links to) leaves a value as it was, which the copy and the check after it deal with.
+  // Not the copy's own updates
   // (reason schema; one that converts to empty calls the function, its shadow unchanged):
   // a value it cannot convert is found after it and refuses the change (op_change_type).
   const refusal = refuse
     ? `
-  IF NEW.${shadow} IS NULL AND current_setting('tablewright.reason', true) IS DISTINCT FROM 'schema' AND (${refuse.lostFromNew}) THEN
+  IF NEW.${shadow} IS NULL AND current_setting('tablewright.reason', true) IS DISTINCT FROM 'schema'
+     AND (TG_OP = 'INSERT' OR NEW.${refuse.col} IS DISTINCT FROM OLD.${refuse.col}) AND (${refuse.lostFromNew}) THEN
     RAISE EXCEPTION USING ERRCODE = ${literal(WOULD_NOT_CONVERT)}, MESSAGE = ${literal(refuse.message)}, COLUMN = ${literal(refuse.column)};
   END IF;`
     : '';
