@@ -50,4 +50,17 @@ describe('online backfill: asynchronous commits on its own session only', functi
     expect([Number(after.last_id), Number(after.done)]).to.deep.equal([5000, 5000]);
     expect((await pool.query(`SHOW synchronous_commit`)).rows[0].synchronous_commit, 'reset before the client went back').to.equal('on');
   });
+
+  it('a range where a value would be lost (no confirm_loss) stops the copy and is not recorded: a resumed copy finds it again', async () => {
+    await pool.query(`CREATE TABLE data.bf (id bigint PRIMARY KEY, a text, s numeric)`);
+    await pool.query(`INSERT INTO data.bf (id, a) SELECT g, CASE WHEN g = 3000 THEN 'n/a' ELSE g::text END FROM generate_series(1, 9000) g`);
+    const change = await beginOnlineChange(pool, { tableId: 1, fieldId: 1, kind: 'change_type', payload: { batch_rows: 1000 }, objects: {}, actor: 'test' });
+    const run = { deps: { pool, config: { lockTimeoutMs: 5000 }, log: testLog }, change, relation: 'data.bf', progress: async () => undefined } as unknown as OnlineRun;
+    const lost = `(t.a IS NOT NULL AND tablewright.try_numeric(t.a) IS NULL)`;
+    expect(await backfill(run, 's', 'tablewright.try_numeric(a)', 9000, lost)).to.deep.equal(['3000']);
+    const after = await getOnlineChange(pool, change.id);
+    expect(Number(after.last_id), 'the range holding id 3000 is not recorded').to.equal(2000);
+    // the instance died before rolling back: the next one resumes the copy, and stops again
+    expect(await backfill(run, 's', 'tablewright.try_numeric(a)', 9000, lost)).to.deep.equal(['3000']);
+  });
 });

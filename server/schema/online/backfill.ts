@@ -73,7 +73,9 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
   const resumedAt = at[0]?.last_id ?? null;
   let done = resumedAt === null ? 0 : change.done;
   // A fixed range (payload batch_rows) for tests that stop the copy at a known batch.
-  const fixed = Number(run.change.payload?.batch_rows) || 0;
+  // (a test knob: anything but a whole number of rows within the bounds is ignored)
+  const asked = Number(run.change.payload?.batch_rows);
+  const fixed = Number.isInteger(asked) && asked >= 1 && asked <= MAX_ROWS ? asked : 0;
   let span = fixed || BACKFILL_FIRST_ROWS;
   await run.progress({ phase: 'copying rows into the new column (the table keeps serving)', done, total });
   const client: pg.PoolClient = await run.deps.pool.connect();
@@ -142,13 +144,18 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
             [...bounds, BACKFILL_WAVES[wave]],
           );
           n += rows[0]?.n ?? 0;
-          lost.push(...(rows[0]?.lost ?? []));
+          // stop before the range is recorded: a resumed copy goes through this range again
+          if (rows[0]?.lost?.length) return rows[0].lost.slice(0, 5);
         } else {
           // the last wave records the range on the change's row, in the same statement
           const { rows } = await client.query<{ n: number; lost: string[] | null; cancel_requested: boolean }>(
             /* sql */ `WITH u AS (UPDATE ${run.relation} t SET ${shadow} = ${convertedSql} WHERE ${range} RETURNING t.id, ${emptied}),
                   n AS (${counted})
-             UPDATE tablewright.online_changes c SET step = 'backfill', last_id = $2::bigint, done = $5 + n.n FROM n WHERE c.id = $4 RETURNING n.n, n.lost, c.cancel_requested`,
+             UPDATE tablewright.online_changes c SET step = 'backfill',
+                    -- a range with a lost value is not recorded: a resumed copy finds it again
+                    last_id = CASE WHEN n.lost IS NULL THEN $2::bigint ELSE c.last_id END,
+                    done = CASE WHEN n.lost IS NULL THEN $5::bigint + n.n ELSE c.done END
+               FROM n WHERE c.id = $4 RETURNING n.n, n.lost, c.cancel_requested`,
             [...bounds, BACKFILL_WAVES[wave], run.change.id, done + n],
           );
           n += rows[0]?.n ?? 0;
@@ -166,8 +173,8 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
       done += n;
       // Each statement holds its rows' locks while it runs: the slowest one is the write stall.
       if (!fixed) span = nextSpan(span, n, slowest);
-      if (cancel) throw new CancelledError();
       if (lost.length) return lost.slice(0, 5);
+      if (cancel) throw new CancelledError();
       if (Date.now() - reported >= PROGRESS_EVERY_MS || last >= maxId) {
         reported = Date.now();
         await run.progress({ done, total: Math.max(total, done) });
