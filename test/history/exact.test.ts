@@ -9,18 +9,8 @@ import type { TestDatabase } from '../helpers/db.js';
 import type { Sql } from '../helpers/sql.js';
 import { useAppAndSql } from './lib.js';
 import { createTable } from '../introspect/lib.js';
+import { mulberry32 } from '../helpers/rng.js';
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TEXTS = ['plain', 'émigré naïve façade', '日本語のテキスト', 'emoji 🦊🧪 and 👩‍👩‍👧', 'rtl שלום עולם', "quotes ' \" ` and \\ backslash", 'tab\tnew\nline\r\nreturn', ' leading and trailing ', '<b>html</b> & entities &amp;', '{"looks": "like json"}', '12345', 'null', '\u200b zero width', 'a'.repeat(5000)];
 const NUMBERS = ['0', '-0.0000000001', '0.0000000001', '99999999999999999999.9999999999', '-99999999999999999999.9999999999', '12345678901234567890.1234567891', '1', '-1', '3.1415926535', '100'];
@@ -38,7 +28,7 @@ describe('restore and revert keep values exactly (issue 16, generated rows)', fu
   });
 
   async function setUp(seed: number) {
-    const rnd = prng(seed);
+    const rnd = mulberry32(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const target = await createTable(app, `Targets ${seed}`, [{ name: 'Label', type: 'text' }]);
     const targets = (await app.request('POST', `/tables/${target.id}/rows`, { json: Array.from({ length: 5 }, (_, i) => ({ label: `t${i}` })) })).body.rows.map((r: { id: number }) => r.id);

@@ -7,18 +7,8 @@ import { expect } from 'chai';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
+import { mulberry32 } from '../helpers/rng.js';
 
-/** A small seeded generator (mulberry32): every run checks the same cases, and a failure names its seed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('lookups and rollups', () => {
   let db: TestDatabase;
@@ -104,7 +94,7 @@ describe('lookups and rollups', () => {
 
   for (const seed of [1, 2, 3]) {
     it(`rollups and lookups equal a JavaScript computation on random data with NULLs (seed ${seed})`, async () => {
-      const r = rng(seed);
+      const r = mulberry32(seed);
       await sql.exec(`TRUNCATE data.orders, data.products CASCADE`);
       catalog.clear();
       const made = await app.request('POST', `/tables/${products}/rows`, {
@@ -243,7 +233,7 @@ describe('lookups and rollups', () => {
   });
 
   it('many-to-many writes by property: a list is stored exactly when every item names a row, refused whole otherwise', async () => {
-    const r = rng(99);
+    const r = mulberry32(99);
     const ids = [...catalog.keys()];
     const names = [...catalog.values()].map((p) => p.name);
     const row = (await list())[0];

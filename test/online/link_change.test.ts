@@ -7,18 +7,8 @@ import { useApp, type TestApp } from '../helpers/app.js';
 import { waitForJob } from '../helpers/jobs.js';
 import { Sql } from '../helpers/sql.js';
 import { createTable, expectClean, QUIET } from '../introspect/lib.js';
+import { mulberry32 } from '../helpers/rng.js';
 
-/** A small deterministic generator (mulberry32): the same values on every run, printed seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('online number -> link, and a table whose ids are far apart', function () {
   this.timeout(120_000);
@@ -36,7 +26,7 @@ describe('online number -> link, and a table whose ids are far apart', function 
     ]);
     const [online, blocking] = [t.fields[0]!.id, t.fields[1]!.id];
     const seed = 1 + Math.floor(Math.random() * 1e9);
-    const next = rng(seed);
+    const next = mulberry32(seed);
     const pick = (): string | null => {
       const r = next();
       if (r < 0.6) return String(1 + Math.floor(next() * 300)); // a row, or a deleted one (1 in 7)
