@@ -31,6 +31,7 @@ const schema = z.object({
   TOKEN_CACHE_TTL_S: int(0, 86_400).default(30),
   LIVE_MAX_CLIENTS: int(0, 1_000_000).default(1000),
   JOB_THRESHOLD_ROWS: int(0, 1_000_000_000).default(100_000),
+  ONLINE_BACKFILL_WORKERS: int(1, 8).default(2),
   JOB_POLL_MS: int(10, 600_000).default(1000),
   JOB_STALE_MS: int(100, 3_600_000).default(15_000),
   LIVE_HEARTBEAT_MS: int(100, 600_000).default(20_000),
@@ -98,6 +99,8 @@ export type Config = {
   prepareStatements: boolean;
   /** a type change on a table with more (estimated) rows runs as a job */
   jobThresholdRows: number;
+  /** sessions an online type change copies rows with at once (each a range of pages of its own) */
+  onlineBackfillWorkers: number;
   /** a CSV import of a larger upload (bytes) runs as a job, the upload kept in PostgreSQL */
   importJobBytes: number;
   /** how often each instance looks for queued jobs */
@@ -186,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenCacheTtlS: e.TOKEN_CACHE_TTL_S,
     liveMaxClients: e.LIVE_MAX_CLIENTS,
     jobThresholdRows: e.JOB_THRESHOLD_ROWS,
+    onlineBackfillWorkers: e.ONLINE_BACKFILL_WORKERS,
     jobPollMs: e.JOB_POLL_MS,
     jobStaleMs: e.JOB_STALE_MS,
     liveHeartbeatMs: e.LIVE_HEARTBEAT_MS,

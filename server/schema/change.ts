@@ -48,7 +48,7 @@ export interface Actor {
 export interface EditorDeps {
   pool: pg.Pool;
   log: Logger;
-  config: Pick<Config, 'dataSchema' | 'trashSchema' | 'lockTimeoutMs' | 'maxFields'> & Partial<Pick<Config, 'lockAttemptMs' | 'importXlsxMaxUnzipped'>>;
+  config: Pick<Config, 'dataSchema' | 'trashSchema' | 'lockTimeoutMs' | 'maxFields'> & Partial<Pick<Config, 'lockAttemptMs' | 'importXlsxMaxUnzipped' | 'onlineBackfillWorkers'>>;
   /** identifies this instance in notifications (so it can tell its own) */
   instanceId?: string;
   /**

@@ -2,7 +2,7 @@
 // through a pool the whole time: for each change, the API time to done (online path), the
 // plain blocking DDL's time on an identical column of the same table, and the p99 / max
 // latency of the concurrent reads and writes during each, next to their baseline.
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { percentile } from './lib.js';
@@ -78,8 +78,14 @@ async function printSlow(pool: pg.Pool, tableId: number, slow: Lat['slow'], bega
   }
 }
 
+/** A CHECKPOINT (superuser or pg_checkpoint), else nothing: not timed. */
+async function checkpoint(pool: pg.Pool): Promise<void> {
+  await pool.query('CHECKPOINT').catch(() => undefined);
+}
+
 export async function benchOnline(url: string): Promise<void> {
-  const app = await startApp(url, { JOB_POLL_MS: '50', DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off', STATEMENT_TIMEOUT_MS: '0' }, 'bench');
+  const workers: Record<string, string> = process.env.ONLINE_BACKFILL_WORKERS ? { ONLINE_BACKFILL_WORKERS: process.env.ONLINE_BACKFILL_WORKERS } : {};
+  const app = await startApp(url, { JOB_POLL_MS: '50', DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off', STATEMENT_TIMEOUT_MS: '0', ...workers }, 'bench');
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   try {
     const target = (await app.request('POST', '/tables', { json: { name: 'Target', fields: [{ name: 'Label', type: 'text' }] } })).body;
@@ -117,7 +123,7 @@ export async function benchOnline(url: string): Promise<void> {
     filler.release();
     await pool.query('VACUUM ANALYZE data.big');
     const { rows: size } = await pool.query(`SELECT pg_size_pretty(pg_total_relation_size('data.big')) AS s`);
-    process.stdout.write(`\nOnline schema changes on ${ROWS.toLocaleString('en')} rows (${size[0].s}, filled in ${f(performance.now() - t0)}); a read loop and a write loop through a pool of 4 all along\n`);
+    process.stdout.write(`\nOnline schema changes on ${ROWS.toLocaleString('en')} rows (${size[0].s}, filled in ${f(performance.now() - t0)}); a read loop and a write loop through a pool of 4 all along; a CHECKPOINT before each measured change; backfill sessions: ${app.ctx.config.onlineBackfillWorkers}\n`);
 
     const base = traffic(pool);
     await new Promise((r) => setTimeout(r, 3000));
@@ -146,6 +152,11 @@ export async function benchOnline(url: string): Promise<void> {
     const lines: string[][] = [];
     for (const c of changes) {
       if (ONLY.length && !ONLY.some((w) => c.what.includes(w))) continue;
+      // Each measured change starts from a checkpoint: the writeback of the one before (a
+      // table rewritten: 300 MB of dirty pages) does not land on it. Without this, the
+      // online changes measured reads and writes stalled 170-300 ms at once by the blocking
+      // DDL's writeback (the event loop was not: 28 ms at most); after a CHECKPOINT, 27-34 ms.
+      await checkpoint(pool);
       // the plain DDL, as one blocking statement
       const tb = traffic(pool);
       const d0 = performance.now();
@@ -167,7 +178,11 @@ export async function benchOnline(url: string): Promise<void> {
         process.stdout.write(`    after the blocking DDL (${f(performance.now() - ts)}${process.env.BENCH_ONLINE_CHECKPOINT ? ', CHECKPOINT' : ''}): reads p99 ${f(sr.p99)} max ${f(sr.max)}; writes p99 ${f(sw.p99)} max ${f(sw.max)}\n`);
       }
       // the online path through the API
+      await checkpoint(pool);
       const to = traffic(pool);
+      // the app runs in this process: a stall of its event loop delays the traffic's timings too
+      const loop = monitorEventLoopDelay({ resolution: 10 });
+      loop.enable();
       const o0 = performance.now();
       const began = Date.now();
       try {
@@ -183,7 +198,11 @@ export async function benchOnline(url: string): Promise<void> {
       }
       const onlineMs = performance.now() - o0;
       const lo = await to.end();
-      if (SLOW_MS) await printSlow(pool, t.id, lo.slow, began);
+      loop.disable();
+      if (SLOW_MS) {
+        await printSlow(pool, t.id, lo.slow, began);
+        process.stdout.write(`    event loop delay (the app and this bench share it): p99 ${f(loop.percentile(99) / 1e6)} max ${f(loop.max / 1e6)}\n`);
+      }
       const [or, ow, xr, xw] = [stats(lo.reads), stats(lo.writes), stats(lb.reads), stats(lb.writes)];
       lines.push([c.what, f(onlineMs), f(ddlMs), `${f(or.p99)} / ${f(or.max)}`, `${f(ow.p99)} / ${f(ow.max)}`, `${f(xr.p99)} / ${f(xr.max)}`, `${f(xw.p99)} / ${f(xw.max)}`]);
       process.stdout.write(`  ${lines.at(-1)!.join(' | ')}\n`);

@@ -56,16 +56,16 @@ describe('online type change: the sync triggers and the copy in waves', function
   it('writes racing the copy (updates of the field, inserts) are converted: every row ends with its last value converted', async () => {
     const t = await createTable(app, 'Racing', [{ name: 'Amount', type: 'number' }, { name: 'Note', type: 'text' }]);
     const amount = t.fields[0]!.id;
-    await sql.exec(`INSERT INTO data.racing (amount, note) SELECT g, 'n' FROM generate_series(1, 30000) g`);
+    await sql.exec(`INSERT INTO data.racing (amount, note) SELECT g, 'n' FROM generate_series(1, 100000) g`);
     // small fixed ranges: the copy takes many statements, the writes land before, in and after them
-    const jobId = await patchOnline(t, amount, { type: 'text', batch_rows: 300 });
+    const jobId = await patchOnline(t, amount, { type: 'text', batch_pages: 1 });
     const writer = await Sql.connect(db.url);
     let writes = 0;
     try {
       for (;;) {
         const job = (await app.request('GET', `/jobs/${jobId}`)).body;
         if (job.status !== 'queued' && job.status !== 'running') break;
-        const id = 1 + Math.floor(Math.random() * 30000);
+        const id = 1 + Math.floor(Math.random() * 100000);
         // a write to the field's column (the old one, until the swap renames it)
         await writer.exec(`UPDATE data.racing SET amount = amount + 1000000 WHERE id = $1 AND pg_typeof(amount) = 'bigint'::regtype`, [id]).catch(() => undefined);
         await writer.exec(`UPDATE data.racing SET note = 'w' WHERE id = $1`, [id + 1]);
@@ -77,7 +77,7 @@ describe('online type change: the sync triggers and the copy in waves', function
     }
     const job = await waitForJob(app, jobId);
     expect(job.status, JSON.stringify(job.error)).to.equal('done');
-    expect(writes, 'writes ran while the change was in flight').to.be.greaterThan(10);
+    expect(writes, `writes ran while the change was in flight: ${writes}`).to.be.greaterThan(10);
     const kept = (await sql.one(`SELECT trash_name FROM tablewright.fields WHERE table_id = $1 AND trash_reason = 'type_change'`, [t.id])).trash_name as string;
     const check = await sql.one(
       `SELECT count(*)::int AS n, count(*) FILTER (WHERE amount IS DISTINCT FROM ${kept}::text)::int AS wrong,
@@ -117,8 +117,9 @@ describe('online type change: the copy in waves, in a database where nothing els
     const job = await waitForJob(app, await patchOnline(amount, { type: 'text' }), 60_000);
     expect(job.status, JSON.stringify(job.error)).to.equal('done');
     const after = Number((await sql.one(`SELECT pg_relation_size('data.packed') AS n`)).n);
-    // every row moved to another page would be more than 2x (the new versions are wider)
-    expect(after / before, `${before} -> ${after} bytes`).to.be.lessThan(1.5);
+    // every row moved to another page would be more than 2x (the new versions are wider);
+    // 2 rows of 8 move (the first wave): 1.3-1.4x here
+    expect(after / before, `${before} -> ${after} bytes`).to.be.lessThan(1.7);
     expect(await sql.one(`SELECT count(*)::int AS n, count(*) FILTER (WHERE amount = id::text)::int AS right FROM data.packed`)).to.deep.equal({ n: 40000, right: 40000 });
   });
 });

@@ -1,18 +1,17 @@
-// The backfill's batch range follows the time a batch took (server/schema/online/backfill.ts):
-// it aims at BACKFILL_BATCH_MS per batch, changes by at most 2x a step, stays within bounds,
-// and doubles over a range with no rows (ids deleted).
+// The backfill's range of pages follows the time a range took (server/schema/online/backfill.ts):
+// it aims at BACKFILL_BATCH_MS per statement, changes by at most 2x a step, and stays within
+// its bounds (1 to 4,096 pages).
 import { expect } from 'chai';
 import { BACKFILL_BATCH_MS, nextSpan } from '../../server/schema/online/backfill.js';
 
-describe('backfill batch size', () => {
-  it('grows when a batch is quick, shrinks when slow, by at most 2x; empty ranges double; bounded', () => {
-    expect(nextSpan(2000, 2000, BACKFILL_BATCH_MS)).to.equal(2000);
-    expect(nextSpan(2000, 2000, BACKFILL_BATCH_MS / 2)).to.equal(4000);
-    expect(nextSpan(2000, 2000, 1)).to.equal(4000);
-    expect(nextSpan(2000, 2000, BACKFILL_BATCH_MS * 4)).to.equal(1000);
-    expect(nextSpan(4000, 4000, BACKFILL_BATCH_MS * 1.25)).to.equal(3200);
-    expect(nextSpan(2000, 0, 500)).to.equal(4000);
-    expect(nextSpan(150_000, 150_000, 1)).to.equal(200_000);
-    expect(nextSpan(300, 300, 10_000)).to.equal(200);
+describe('backfill range size', () => {
+  it('grows when a range is quick, shrinks when slow, by at most 2x; bounded', () => {
+    expect(nextSpan(64, BACKFILL_BATCH_MS)).to.equal(64);
+    expect(nextSpan(64, BACKFILL_BATCH_MS / 2)).to.equal(128);
+    expect(nextSpan(64, 0)).to.equal(128);
+    expect(nextSpan(64, BACKFILL_BATCH_MS * 4)).to.equal(32);
+    expect(nextSpan(100, BACKFILL_BATCH_MS * 1.25)).to.equal(80);
+    expect(nextSpan(3000, 1)).to.equal(4096);
+    expect(nextSpan(1, 10_000)).to.equal(1);
   });
 });

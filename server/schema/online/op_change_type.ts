@@ -127,7 +127,7 @@ export const changeType: OnlineOp = {
     const steps = [
       step(`ALTER TABLE ${t.relation} ADD COLUMN ${sh} <new type>`, 'ACCESS EXCLUSIVE', 'brief', t.size),
       step(`CREATE TRIGGER ${ident(`tw_sync_f${t.field.id}`)} BEFORE INSERT ON ${t.relation} ... (${sh} := converted ${t.col}); the same BEFORE UPDATE ... WHEN (NEW.${sh} IS NOT DISTINCT FROM OLD.${sh}); without confirm_loss it refuses a value that would not convert`, 'SHARE ROW EXCLUSIVE', 'brief', t.size),
-      step(`UPDATE ${t.relation} SET ${sh} = <converted ${t.col}> WHERE id IN ($last, $last + $span] AND id % ${BACKFILL_MODULUS} = ANY ($residues) -- in batches, ${BACKFILL_WAVES.length} waves each`, 'ROW EXCLUSIVE', 'rewrite', t.size, 'backfill'),
+      step(`UPDATE ${t.relation} SET ${sh} = <converted ${t.col}> WHERE ctid >= ($page, 0) AND ctid < ($page + $span, 0) AND ${sh} IS NULL AND (id & ${BACKFILL_MODULUS - 1}) = ANY ($residues) -- the table by ranges of pages, ${BACKFILL_WAVES.length} waves each`, 'ROW EXCLUSIVE', 'rewrite', t.size, 'backfill'),
     ];
     const to = String(t.update.type || t.field.type);
     if (to === 'link') {

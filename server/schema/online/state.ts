@@ -25,7 +25,9 @@ export interface OnlineChange {
   step: string;
   status: 'running' | 'done' | 'rolled_back';
   cancel_requested: boolean;
-  last_id: number | null;
+  /** backfill (074): the pages below this one are copied, in the relation file backfill_filenode */
+  backfill_page: string | null;
+  backfill_filenode: string | null;
   done: number;
   total: number | null;
   created_by: string;
@@ -77,12 +79,12 @@ export async function inFlightConflict(db: Queryable, tableId: number, exceptId?
 }
 
 /** Records a completed step (and the backfill's position) on the change's row. */
-export async function advance(db: Queryable, id: number, p: { step?: string; objects?: OnlineObjects; last_id?: number | null; done?: number; total?: number }): Promise<void> {
+export async function advance(db: Queryable, id: number, p: { step?: string; objects?: OnlineObjects; done?: number; total?: number }): Promise<void> {
   await db.query(
     /* sql */ `UPDATE tablewright.online_changes SET step = coalesce($2, step), objects = objects || coalesce($3, '{}'::jsonb),
-        last_id = CASE WHEN $4::boolean THEN $5 ELSE last_id END, done = coalesce($6, done), total = coalesce($7, total)
+        done = coalesce($4, done), total = coalesce($5, total)
       WHERE id = $1`,
-    [id, p.step ?? null, p.objects ? JSON.stringify(p.objects) : null, p.last_id !== undefined, p.last_id ?? null, p.done ?? null, p.total ?? null],
+    [id, p.step ?? null, p.objects ? JSON.stringify(p.objects) : null, p.done ?? null, p.total ?? null],
   );
 }
 
