@@ -78,6 +78,13 @@ async function printSlow(pool: pg.Pool, tableId: number, slow: Lat['slow'], bega
   }
 }
 
+/** The table's row updates so far, and how many were HOT (the statistics lag by up to a second). */
+async function updates(pool: pg.Pool): Promise<{ n: number; hot: number; pages: number }> {
+  await new Promise((r) => setTimeout(r, 1000));
+  const { rows } = await pool.query(`SELECT n_tup_upd::int8 AS n, n_tup_hot_upd::int8 AS hot, pg_relation_size(relid) / 8192 AS pages FROM pg_stat_user_tables WHERE relid = 'data.big'::regclass`);
+  return { n: Number(rows[0].n), hot: Number(rows[0].hot), pages: Number(rows[0].pages) };
+}
+
 /** A CHECKPOINT (superuser or pg_checkpoint), else nothing: not timed. */
 async function checkpoint(pool: pg.Pool): Promise<void> {
   await pool.query('CHECKPOINT').catch(() => undefined);
@@ -179,6 +186,7 @@ export async function benchOnline(url: string): Promise<void> {
       }
       // the online path through the API
       await checkpoint(pool);
+      const upd0 = await updates(pool);
       const to = traffic(pool);
       // the app runs in this process: a stall of its event loop delays the traffic's timings too
       const loop = monitorEventLoopDelay({ resolution: 10 });
@@ -202,6 +210,9 @@ export async function benchOnline(url: string): Promise<void> {
       if (SLOW_MS) {
         await printSlow(pool, t.id, lo.slow, began);
         process.stdout.write(`    event loop delay (the app and this bench share it): p99 ${f(loop.percentile(99) / 1e6)} max ${f(loop.max / 1e6)}\n`);
+        const upd1 = await updates(pool);
+        const [n, hot] = [upd1.n - upd0.n, upd1.hot - upd0.hot];
+        process.stdout.write(`    row updates ${n} (${n ? Math.round((100 * hot) / n) : 0}% HOT), the table now ${upd1.pages} pages\n`);
       }
       const [or, ow, xr, xw] = [stats(lo.reads), stats(lo.writes), stats(lb.reads), stats(lb.writes)];
       lines.push([c.what, f(onlineMs), f(ddlMs), `${f(or.p99)} / ${f(or.max)}`, `${f(ow.p99)} / ${f(ow.max)}`, `${f(xr.p99)} / ${f(xr.max)}`, `${f(xw.p99)} / ${f(xw.max)}`]);
