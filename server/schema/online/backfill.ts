@@ -66,7 +66,18 @@ interface Position {
   page: bigint;
   pages: bigint;
   filenode: string;
+  /** the cluster's system identifier and the relation file: which file backfill_page counts pages of */
+  file: string;
 }
+
+export interface BackfillOptions {
+  /** the field's column (quoted), when an empty value converts to an empty one: its empty rows are left alone */
+  emptyStaysEmpty?: string;
+}
+
+/** A copy statement that waited past lock_timeout or was chosen as a deadlock's victim is tried again, this many times. */
+const RETRIES = 10;
+const RETRIED = new Set(['55P03', '40P01']);
 
 /** Where the copy is, shared by its workers. */
 interface Copy {
@@ -97,7 +108,7 @@ interface Copy {
  * recorded by the last statement of a range with it; a range copied above it is copied
  * again after a crash (its rows skipped).
  */
-export async function backfill(run: OnlineRun, shadow: string, convertedSql: string, total: number, lostSql?: string): Promise<string[]> {
+export async function backfill(run: OnlineRun, shadow: string, convertedSql: string, total: number, lostSql?: string, opts: BackfillOptions = {}): Promise<string[]> {
   const change = await getOnlineChange(run.deps.pool, run.change.id);
   // A fixed range (payload batch_pages) for tests that stop the copy at a known batch.
   // (a test knob: anything but a whole number of pages within the bounds is ignored)
@@ -113,7 +124,10 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
   const emptied = lostSql ? `(t.${shadow} IS NULL AND (${lostSql})) AS lost` : 'false AS lost';
   const counted = `SELECT count(*)::int AS n, (array_agg(id::text ORDER BY id) FILTER (WHERE lost))[1:5] AS lost FROM u`;
   // the pages [$1, $2), rows not copied yet, of the wave's residues
-  const range = /* sql */ `t.ctid >= format('(%s,0)', $1::bigint)::tid AND t.ctid < format('(%s,0)', $2::bigint)::tid AND t.${shadow} IS NULL AND (t.id & ${BACKFILL_MODULUS - 1}) = ANY ($3::int8[])`;
+  // (an empty value that converts to empty needs no copy: without the condition such a row
+  // was written again at every visit, each time a new row version)
+  const nonEmpty = opts.emptyStaysEmpty ? ` AND t.${opts.emptyStaysEmpty} IS NOT NULL` : '';
+  const range = /* sql */ `t.ctid >= format('(%s,0)', $1::bigint)::tid AND t.ctid < format('(%s,0)', $2::bigint)::tid AND t.${shadow} IS NULL${nonEmpty} AND (t.id & ${BACKFILL_MODULUS - 1}) = ANY ($3::int8[])`;
   const update = `UPDATE ${run.relation} t SET ${shadow} = ${convertedSql} WHERE ${range}`;
   // The last wave records the watermark on the change's row, in the same statement, and
   // reads the relation's file (after this statement's lock: no rewrite meanwhile).
@@ -128,6 +142,21 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
 
   /** One session's copy: the next range of pages, until there is none or the copy stops. */
   const worker = async (client: pg.PoolClient, copy: Copy): Promise<void> => {
+    // Each statement is a transaction of its own: one that waited past lock_timeout (a
+    // user's transaction holding a row) or lost a deadlock changed nothing, and is sent
+    // again after a pause, rather than rolling back a change hours into its copy.
+    const query = async <R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await client.query<R>(sql, params);
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (!code || !RETRIED.has(code) || attempt > RETRIES || copy.stop) throw err;
+          run.deps.log.info({ onlineChange: run.change.id, code, attempt, page: params[0] }, 'backfill statement waited too long for a row lock (or lost a deadlock): trying it again');
+          await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+        }
+      }
+    };
     let span = fixed || BACKFILL_FIRST_PAGES;
     while (!copy.stop && copy.next < copy.pages) {
       const from = copy.next;
@@ -147,10 +176,10 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
       for (const [i, { residues, bounds }] of statements.entries()) {
         const t0 = performance.now();
         if (i < statements.length - 1 && !lostSql) {
-          const r = await client.query(update, [...bounds, residues]);
+          const r = await query(update, [...bounds, residues]);
           n += r.rowCount ?? 0;
         } else if (i < statements.length - 1) {
-          const { rows } = await client.query<{ n: number; lost: string[] | null }>(`WITH u AS (${update} RETURNING t.id, ${emptied}) ${counted}`, [...bounds, residues]);
+          const { rows } = await query<{ n: number; lost: string[] | null }>(`WITH u AS (${update} RETURNING t.id, ${emptied}) ${counted}`, [...bounds, residues]);
           n += rows[0]?.n ?? 0;
           // stop before the range is recorded: a resumed copy goes through this range again
           if (rows[0]?.lost?.length) return void Object.assign(copy, { stop: 'lost', lost: rows[0].lost });
@@ -158,7 +187,7 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
           // the watermark once this range is copied: past it and the ranges copied after it
           let mark = copy.watermark;
           if (from <= mark) for (mark = upto; copy.copied.has(mark); ) mark = copy.copied.get(mark)!;
-          const { rows } = await client.query<{ n: number; lost: string[] | null; cancel_requested: boolean; filenode: string }>(recordSql, [...bounds, residues, run.change.id, String(mark), n]);
+          const { rows } = await query<{ n: number; lost: string[] | null; cancel_requested: boolean; filenode: string }>(recordSql, [...bounds, residues, run.change.id, String(mark), n]);
           n += rows[0]?.n ?? 0;
           if (rows[0]?.lost?.length) return void Object.assign(copy, { stop: 'lost', lost: rows[0].lost });
           if (rows[0]?.cancel_requested) copy.stop ??= 'cancel';
@@ -208,17 +237,20 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
     // The relation's file and size now; its size read after the sync trigger committed
     // covers every row that existed before it.
     const where = async (): Promise<Position> => {
-      const { rows } = await clients[0]!.client.query<{ filenode: string; pages: string }>(
-        `SELECT pg_relation_filenode(${rel}::regclass)::text AS filenode, (pg_relation_size(${rel}::regclass) / current_setting('block_size')::int)::text AS pages`,
+      const { rows } = await clients[0]!.client.query<{ filenode: string; pages: string; cluster: string }>(
+        `SELECT pg_relation_filenode(${rel}::regclass)::text AS filenode, (pg_relation_size(${rel}::regclass) / current_setting('block_size')::int)::text AS pages,
+                (SELECT system_identifier::text FROM pg_control_system()) AS cluster`,
       );
-      return { page: 0n, pages: BigInt(rows[0]!.pages), filenode: rows[0]!.filenode };
+      const r = rows[0]!;
+      // a restore into another cluster may give the table the same file number
+      return { page: 0n, pages: BigInt(r.pages), filenode: r.filenode, file: `${r.cluster}/${r.filenode}` };
     };
     let at = await where();
     // resumed in the same file: after the last range recorded; else from page 0
-    if (change.backfill_page != null && String(change.backfill_filenode) === at.filenode) at.page = BigInt(change.backfill_page);
+    if (change.backfill_page != null && change.backfill_file === at.file) at.page = BigInt(change.backfill_page);
     let done = at.page > 0n ? Number(change.done) : 0;
     for (;;) {
-      await clients[0]!.client.query(`UPDATE tablewright.online_changes SET backfill_page = $2, backfill_filenode = $3::oid, done = $4 WHERE id = $1`, [run.change.id, String(at.page), at.filenode, done]);
+      await clients[0]!.client.query(`UPDATE tablewright.online_changes SET backfill_page = $2, backfill_file = $3, done = $4 WHERE id = $1`, [run.change.id, String(at.page), at.file, done]);
       await run.progress({ phase: 'copying rows into the new column (the table keeps serving)', done, total });
       const copy: Copy = { next: at.page, pages: at.pages, filenode: at.filenode, watermark: at.page, copied: new Map(), done, lost: [], reported: Date.now() };
       const ends = await Promise.allSettled(

@@ -18,7 +18,7 @@
 import { ident, literal, qualified } from '../../db/ident.js';
 import { withoutStatementTimeout } from '../../db/pool.js';
 import { withTransaction } from '../../db/tx.js';
-import { unprocessable } from '../../errors.js';
+import { conflict, unprocessable } from '../../errors.js';
 import { convertedOrNullSql, displaySql, lossPredicate, type FieldShape } from '../../fields/convert.js';
 import { fieldType } from '../../fields/registry.js';
 import { attnumOf } from '../catalog.js';
@@ -31,7 +31,7 @@ import { step } from '../plan.js';
 import { BACKFILL_MODULUS, BACKFILL_WAVES, backfill } from './backfill.js';
 import { advance, finishOnlineChange, getOnlineChange } from './state.js';
 import { briefStep, buildIndex, constraintState, indexState, longStep, type OnlineOp, type OnlineRun } from './steps.js';
-import { dropSyncTrigger, syncTriggerDdl, type Refusal } from './trigger.js';
+import { dropSyncTrigger, syncTriggerDdl, syncTriggerName, syncUpdateTriggerName, type Refusal } from './trigger.js';
 
 export const shadowName = (fieldId: number) => `_tw_new_f${fieldId}`;
 const names = (id: number) => ({
@@ -169,14 +169,19 @@ export const changeType: OnlineOp = {
       const from: FieldShape = { type: run.field.type, options: run.field.options };
       const env = await sqlEnv(run.deps.pool, run.deps, [from, t.to]);
       const confirmed = flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false;
-      const lost = await backfill(run, String(sh), await converted(run, t.to, run.col), t.rows, confirmed ? undefined : lossPredicate(from, t.to, `t.${run.col}`, env));
+      const conv = await converted(run, t.to, run.col);
+      // Does an empty value convert to an empty one (the usual)? Then the copy leaves empty rows alone.
+      const { rows: probe } = await run.deps.pool.query<{ empty: boolean }>(`SELECT (${conv}) IS NULL AS empty FROM (SELECT NULL::${fieldType(run.field.type).sqlType(run.field.options)} AS ${run.col}) s`);
+      const lost = await backfill(run, String(sh), conv, t.rows, confirmed ? undefined : lossPredicate(from, t.to, `t.${run.col}`, env), {
+        emptyStaysEmpty: probe[0]?.empty ? run.col : undefined,
+      });
       if (lost.length) {
         const { rows: examples } = await run.deps.pool.query(`SELECT id, left(${displaySql(from, run.col)}, 200) AS value FROM ${run.relation} WHERE id = ANY ($1::bigint[]) ORDER BY id`, [lost]);
         throw unprocessable(
           'lossy_conversion',
           `values of "${run.field.name}" written while the change was starting would not convert to ${fieldType(t.to.type).label}; send confirm_loss=1 to convert anyway (the old values are kept in the trash)`,
           'type',
-          { field_id: run.field.id, examples },
+          { field_id: run.field.id, examples, found_at: 'copy' },
         );
       }
       await advance(run.deps.pool, run.change.id, { step: 'backfilled' });
@@ -221,10 +226,24 @@ export const changeType: OnlineOp = {
     const schema = run.deps.config.dataSchema;
     const newType = fieldType(t.to.type);
     const newDefault = convertDefault(f, newType, t.to.options);
+    const from: FieldShape = { type: f.type, options: f.options };
+    const env = await sqlEnv(run.deps.pool, run.deps, [from, t.to]);
+    const confirmed = flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false;
     return briefStep(run, 'swap', async (c) => {
       const version = run.table.version + 1;
       const parked = trashName('was_f', f.id, `v${version}`);
       const rel = run.relation;
+      // The sync triggers worked all along, as far as the catalog says: a DBA who disabled
+      // one let writes leave the new column behind. (Enabling or disabling one takes a lock
+      // this step's first one conflicts with: none meanwhile.) Writes made with
+      // session_replication_role = replica skip triggers too; no catalog shows them.
+      const { rows: enabled } = await c.tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1 AND tgname = ANY ($2) AND tgenabled <> 'D'`, [
+        run.table.table_oid,
+        [syncTriggerName(f.id), syncUpdateTriggerName(f.id)],
+      ]);
+      if (enabled[0]!.n !== 2) {
+        throw conflict('sync_trigger_disabled', `the trigger that keeps the new column of "${f.name}" in step (${syncTriggerName(f.id)}) is disabled or gone: writes since may be missing from it; the change is rolled back, start it again`, 'type');
+      }
       // The DDL goes as one query: one round trip under the ACCESS EXCLUSIVE lock instead of
       // one a statement (up to 14), each of which held every read and write of the table.
       // The shadow's own index was built before this step (valid, or absent): read first.
@@ -247,6 +266,28 @@ export const changeType: OnlineOp = {
       }
       if (newDefault) ddl.push(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} SET DEFAULT ${newDefault.sql}`);
       await c.ddlBatch(ddl);
+      // Without confirm_loss: a row the sync trigger noted (an edit of another field of a row
+      // whose value would not convert, written before the trigger; the edit may have moved
+      // it past the copy) and that still holds such a value refuses the change. Under this
+      // step's ACCESS EXCLUSIVE lock (the DDL above): no write comes between.
+      if (!confirmed) {
+        const old = `t.${ident(parked)}`;
+        const { rows: lost } = await c.tx.query(
+          /* sql */ `SELECT t.id, left(${displaySql(from, old)}, 200) AS value FROM ${rel} t
+            WHERE t.id = ANY (ARRAY(SELECT row_id::bigint FROM tablewright.online_lost_rows WHERE field_id = $1))
+              AND t.${run.col} IS NULL AND (${lossPredicate(from, t.to, old, env)}) ORDER BY t.id LIMIT 5`,
+          [f.id],
+        );
+        if (lost.length) {
+          throw unprocessable(
+            'lossy_conversion',
+            `values of "${f.name}" written while the change was starting would not convert to ${newType.label}; send confirm_loss=1 to convert anyway (the old values are kept in the trash)`,
+            'type',
+            { field_id: f.id, examples: lost, found_at: 'swap' },
+          );
+        }
+      }
+      await c.tx.query(`DELETE FROM tablewright.online_lost_rows WHERE field_id = $1`, [f.id]);
 
       // The old column is the field's trashed copy: restoring it undoes the change.
       const { rows } = await c.tx.query<{ id: number }>(
@@ -277,6 +318,7 @@ export const changeType: OnlineOp = {
     await briefStep(run, 'rollback', async (c) => {
       for (const sql of dropSyncTrigger(schema, run.relation, run.field.id)) await c.ddl(sql);
       await c.ddl(`ALTER TABLE ${run.relation} DROP COLUMN IF EXISTS ${ident(n.shadow)}`);
+      await c.tx.query(`DELETE FROM tablewright.online_lost_rows WHERE field_id = $1`, [run.field.id]);
     });
   },
 };

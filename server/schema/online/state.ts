@@ -25,9 +25,9 @@ export interface OnlineChange {
   step: string;
   status: 'running' | 'done' | 'rolled_back';
   cancel_requested: boolean;
-  /** backfill (074): the pages below this one are copied, in the relation file backfill_filenode */
+  /** backfill (074): the pages below this one are copied, in the relation file backfill_file (cluster/file number) */
   backfill_page: string | null;
-  backfill_filenode: string | null;
+  backfill_file: string | null;
   done: number;
   total: number | null;
   created_by: string;

@@ -52,11 +52,15 @@ export function syncTriggerDdl(schema: string, relation: string, fieldId: number
   // Not the copy's own updates
   // (reason schema; one that converts to empty calls the function, its shadow unchanged):
   // a value it cannot convert is found after it and refuses the change (op_change_type).
+  // Such an edit may move the row to a page the copy has passed: its id is noted
+  // (tablewright.online_lost_rows, 074), and the swap looks it up.
   const refusal = refuse
     ? `
-  IF NEW.${shadow} IS NULL AND current_setting('tablewright.reason', true) IS DISTINCT FROM 'schema'
-     AND (TG_OP = 'INSERT' OR NEW.${refuse.col} IS DISTINCT FROM OLD.${refuse.col}) AND (${refuse.lostFromNew}) THEN
-    RAISE EXCEPTION USING ERRCODE = ${literal(WOULD_NOT_CONVERT)}, MESSAGE = ${literal(refuse.message)}, COLUMN = ${literal(refuse.column)};
+  IF NEW.${shadow} IS NULL AND current_setting('tablewright.reason', true) IS DISTINCT FROM 'schema' AND (${refuse.lostFromNew}) THEN
+    IF TG_OP = 'INSERT' OR NEW.${refuse.col} IS DISTINCT FROM OLD.${refuse.col} THEN
+      RAISE EXCEPTION USING ERRCODE = ${literal(WOULD_NOT_CONVERT)}, MESSAGE = ${literal(refuse.message)}, COLUMN = ${literal(refuse.column)};
+    END IF;
+    PERFORM tablewright.note_lost_row(${fieldId}, NEW.id::text);
   END IF;`
     : '';
   return [
