@@ -154,4 +154,38 @@ describe('behind PgBouncer (pool_mode=transaction)', function () {
     expect(ms, 'it did not wait out the confirmation timeout (6 s)').to.be.below(5500);
     expect((await request(app.instance.url, 'GET', '/me', { auth: { token: created.token } })).status).to.equal(401);
   });
+
+  it("an online type change through it: its copy's settings hold for its own statements only (no server connection left with synchronous_commit off or reason schema), and the row history records none of its updates", async () => {
+    const app = await startBehind(db.url, { DRIFT_CHECK_INTERVAL: 'off', CLEANUP_INTERVAL: 'off', JOB_POLL_MS: '50' });
+    const t = (await app.call('POST', '/tables', { name: 'Gauges', fields: [{ name: 'Amount', type: 'number' }] })).body;
+    await sql.exec(`INSERT INTO data.gauges (amount) SELECT g FROM generate_series(1, 5000) g`);
+    const history = async () => (await sql.one(`SELECT count(*)::int AS n FROM tablewright.row_history WHERE table_id = $1`, [t.id])).n as number;
+    const before = await history();
+    const res = await app.call('PATCH', `/tables/${t.id}/fields/${t.fields[0].id}`, { type: 'text', online: 1, batch_pages: 1 });
+    expect(res.status, res.text).to.equal(202);
+    let job: { status: string; error?: unknown } = { status: 'queued' };
+    for (let i = 0; i < 600 && ['queued', 'running'].includes(job.status); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      job = (await app.call('GET', `/jobs/${res.body.id}`)).body;
+    }
+    expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    expect(await sql.one(`SELECT count(*)::int AS n, count(*) FILTER (WHERE amount = id::text)::int AS copied FROM data.gauges`)).to.deep.equal({ n: 5000, copied: 5000 });
+    expect(await history(), "the copy's updates are not edits of the rows").to.equal(before);
+    // every server connection of the pool at once (transactions held open side by side)
+    const probes = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const c = await Sql.connect(bouncer.through(db.url));
+        try {
+          await c.exec('BEGIN');
+          const row = await c.one(`SELECT current_setting('synchronous_commit') AS sync, coalesce(current_setting('tablewright.reason', true), '') AS reason, pg_backend_pid() AS pid, pg_sleep(0.2)::text AS slept`);
+          await c.exec('COMMIT');
+          return row;
+        } finally {
+          await c.end();
+        }
+      }),
+    );
+    expect(new Set(probes.map((p) => p.pid)).size, 'several server connections probed').to.be.above(2);
+    expect(probes.filter((p) => p.sync !== 'on' || p.reason !== ''), 'settings left on a server connection').to.deep.equal([]);
+  });
 });

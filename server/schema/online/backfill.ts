@@ -42,6 +42,7 @@
 // half-done range again (its copied rows skipped).
 import type pg from 'pg';
 import { literal } from '../../db/ident.js';
+import { queryAfter } from '../../db/bounded_query.js';
 import { getOnlineChange } from './state.js';
 import { CancelledError, type OnlineRun } from './steps.js';
 
@@ -140,6 +141,29 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
        FROM n WHERE c.id = $4
    RETURNING n.n, n.lost, c.cancel_requested, pg_relation_filenode(${rel}::regclass)::text AS filenode`;
 
+  // Each statement's settings, transaction-local, sent before the same Sync as the
+  // statement (one implicit transaction, one round trip: db/bounded_query.ts), so they hold
+  // for it alone, also behind a transaction-pooling PgBouncer, where session settings would
+  // follow the server connection to other clients (a session SET of synchronous_commit
+  // there made other clients' commits asynchronous; of tablewright.reason, their writes
+  // unrecorded in the row history).
+  // synchronous_commit off: a wave's COMMIT returns without waiting for its WAL to reach
+  // the disk (one flush per wave was one wait per statement; the WAL writer flushes within
+  // wal_writer_delay). Safe because PostgreSQL replays the WAL in order, so a server crash
+  // loses a suffix of commits, never one in the middle: the watermark is written on
+  // tablewright.online_changes in the same transaction as a range's last wave, and only
+  // once every range below it has committed, so a crash keeps it only with every wave
+  // below it. A resumed change starts from the watermark and goes through the ranges
+  // above it again (the conversion depends on the row only; a row written since has its
+  // shadow value from the sync trigger in that write's own, synchronous, commit, whose
+  // flush also covers every wave before it). Anything later that depends on the copy
+  // (the step 'backfilled', the swap) commits synchronously on other sessions, and its
+  // flush covers these commits too. Only the copy's own statements commit asynchronously.
+  const lockMs = Math.max(1, Math.floor(run.deps.config.lockTimeoutMs));
+  const settings = [
+    `SELECT set_config('statement_timeout', '0', true), set_config('lock_timeout', '${lockMs}ms', true), set_config('timezone', 'UTC', true), set_config('tablewright.reason', 'schema', true), set_config('synchronous_commit', 'off', true)`,
+  ];
+
   /** One session's copy: the next range of pages, until there is none or the copy stops. */
   const worker = async (client: pg.PoolClient, copy: Copy): Promise<void> => {
     // Each statement is a transaction of its own: one that waited past lock_timeout (a
@@ -148,7 +172,7 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
     const query = async <R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await client.query<R>(sql, params);
+          return (await queryAfter(client, settings, sql, params)) as pg.QueryResult<R>;
         } catch (err) {
           const code = (err as { code?: string }).code;
           if (!code || !RETRIED.has(code) || attempt > RETRIES || copy.stop) throw err;
@@ -215,24 +239,6 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
     for (let i = 0; i < workers; i++) {
       const client = await run.deps.pool.connect();
       clients.push({ client });
-      // Session settings, put back before the client goes back to the pool.
-      // synchronous_commit off: a wave's COMMIT returns without waiting for its WAL to reach
-      // the disk (one flush per wave was one wait per statement; the WAL writer flushes within
-      // wal_writer_delay). Safe because PostgreSQL replays the WAL in order, so a server crash
-      // loses a suffix of commits, never one in the middle: the watermark is written on
-      // tablewright.online_changes in the same transaction as a range's last wave, and only
-      // once every range below it has committed, so a crash keeps it only with every wave
-      // below it. A resumed change starts from the watermark and goes through the ranges
-      // above it again (the conversion depends on the row only; a row written since has its
-      // shadow value from the sync trigger in that write's own, synchronous, commit, whose
-      // flush also covers every wave before it). Anything later that depends on the copy
-      // (the step 'backfilled', the swap) commits synchronously on other sessions, and its
-      // flush covers these commits too. Only these sessions' commits are asynchronous: the
-      // settings are RESET below, before the clients go back to the pool.
-      await client.query(
-        `SELECT set_config('statement_timeout', '0', false), set_config('lock_timeout', $1, false), set_config('timezone', 'UTC', false), set_config('tablewright.reason', 'schema', false), set_config('synchronous_commit', 'off', false)`,
-        [`${run.deps.config.lockTimeoutMs}ms`],
-      );
     }
     // The relation's file and size now; its size read after the sync trigger committed
     // covers every row that existed before it.
@@ -277,9 +283,6 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
       run.deps.log.info({ onlineChange: run.change.id, from: before, to: at.filenode }, 'the table was rewritten during the copy: going through it again from its first page');
     }
   } finally {
-    for (const c of clients) {
-      await c.client.query('RESET statement_timeout; RESET lock_timeout; RESET timezone; RESET tablewright.reason; RESET synchronous_commit').catch((e: Error) => (c.broken = e));
-      c.client.release(c.broken);
-    }
+    for (const c of clients) c.client.release(c.broken);
   }
 }
