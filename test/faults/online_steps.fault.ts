@@ -203,7 +203,9 @@ describe('SIGKILL at the validate, swap and rollback steps of an online change; 
   it("a change whose job used all its attempts: another instance's sweep rolls it back with a cleanup job; the table takes the next change", async () => {
     const a = await startDaemon({ DATABASE_URL: db.url, ...ENV }, token);
     const holder = await Sql.connect(db.url);
-    const res = await a.call('PATCH', `/tables/${table.id}/fields/${fid(3)}`, { json: { type: 'text', online: 1 } });
+    // small ranges: the copy reaches the last page well after the row is held (with ranges
+    // growing, two sessions could pass it first on a busy machine)
+    const res = await a.call('PATCH', `/tables/${table.id}/fields/${fid(3)}`, { json: { type: 'text', online: 1, batch_pages: 4 } });
     expect(res.status, res.text).to.equal(202);
     try {
       await eventually('the shadow column added', shadowAdded, 60_000, 5);
