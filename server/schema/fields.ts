@@ -3,11 +3,12 @@
 //
 // Constraint and index names are id-based (uq_f<id>, ix_f<id>, fk_f<id>): they survive
 // renames and never collide, whatever users name things.
+import { defaultInput, NO_DEFAULT } from '../fields/default_route.js';
 import { RawJson, stringifyExact } from '../fields/exact_json.js';
 import { ident, literal, qualified } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
 import { AppError, badRequest, conflict, unprocessable } from '../errors.js';
-import { conversionSql, displaySql, lossPredicate, type FieldShape } from '../fields/convert.js';
+import { conversionSql, displaySql, lossPredicate, lossScan, type FieldShape } from '../fields/convert.js';
 import { fieldType, parseOptions } from '../fields/registry.js';
 import { assignChoiceIds, type Choice } from '../fields/single_select.js';
 import { assertFormulaSpec, changeFormula, formulaUsers, materialiseFormula, prepareFormula, refreshFormulaTexts } from './formula_fields.js';
@@ -275,6 +276,8 @@ export interface LossReport {
   examples: Array<{ id: number; value: string | null }>;
   /** select options made from the distinct values, when converting to single_select */
   created_options?: Choice[];
+  /** the field's default would not convert: it goes with the change (confirm_loss), never silently */
+  default_lost?: true;
 }
 
 export interface TypePlan {
@@ -331,10 +334,10 @@ export async function planTypeChange(db: Queryable, deps: EditorDeps, table: Tab
   const converted = conversionSql(from, to, col, env);
   const identity = converted === col && fieldType(from.type).sqlType(from.options) === type.sqlType(options) && !(to.type === 'link' && from.type === 'link' && from.options.table_id !== to.options.table_id);
   if (fieldType(from.type).sqlType(from.options) !== type.sqlType(options)) await assertNoFormulaRetype(db, table, field);
-  const loss = lossPredicate(from, to, col, env);
+  const scan = lossScan(from, to, relation, col, env);
   const { rows } = await db.query<{ rows: number; non_empty: number; lost: number }>(
-    `SELECT count(*)::int AS rows, count(*) FILTER (WHERE ${col} IS NOT NULL)::int AS non_empty,
-            count(*) FILTER (WHERE ${loss})::int AS lost FROM ${relation}`,
+    `SELECT count(*)::int AS rows, count(*) FILTER (WHERE t.${col} IS NOT NULL)::int AS non_empty,
+            count(*) FILTER (WHERE ${scan.lost})::int AS lost FROM ${scan.from}`,
   );
   // Nothing lost, no examples: the second scan of the whole table (the loss predicate for
   // every row again; a link's looks each value up in its target) is skipped. 2,000,000 rows
@@ -344,11 +347,43 @@ export async function planTypeChange(db: Queryable, deps: EditorDeps, table: Tab
       ? []
       : (
           await db.query<{ id: number; value: string | null }>(
-            `SELECT id, left(${displaySql(from, col)}, 200) AS value FROM ${relation} WHERE ${loss} ORDER BY id LIMIT ${EXAMPLES}`,
+            `SELECT t.id, left(${displaySql(from, `t.${col}`)}, 200) AS value FROM ${scan.from} WHERE ${scan.lost} ORDER BY t.id LIMIT ${EXAMPLES}`,
           )
         ).rows;
-  const report: LossReport = { field_id: field.id, from, to, ...rows[0]!, examples, ...(created ? { created_options: created } : {}) };
+  // A PATCH that sets another default replaces the old one: nothing of it to lose.
+  const defaultLost = !setsOtherDefault(field, update) && field.default_value != null && convertDefault(field, type, options) === null;
+  const report: LossReport = { field_id: field.id, from, to, ...rows[0]!, examples, ...(created ? { created_options: created } : {}), ...(defaultLost ? { default_lost: true as const } : {}) };
   return { to, report, env, identity };
+}
+
+/**
+ * What a type change would lose, refused unless confirmed (both paths, before anything is
+ * done): values that would not convert (never, on a required field), and a default that
+ * would not (on the online path, every insert leaving the field to it would be refused
+ * while the change runs; on either, the default would be gone).
+ */
+export function assertLossConfirmed(field: FieldMeta, report: LossReport, confirmed: boolean): void {
+  const label = fieldType(report.to.type).label;
+  if (report.lost > 0 && field.not_null) {
+    throw unprocessable('lossy_conversion', `${report.lost} values of "${field.name}" would not convert, and the field is required; make it optional first`, 'type', report);
+  }
+  if (confirmed) return;
+  if (report.lost > 0) {
+    throw unprocessable(
+      'lossy_conversion',
+      `${report.lost} of ${report.non_empty} values of "${field.name}" would not convert to ${label}; send confirm_loss=1 to convert anyway (the old values are kept in the trash)`,
+      'type',
+      report,
+    );
+  }
+  if (report.default_lost) {
+    throw unprocessable(
+      'lossy_conversion',
+      `the default of "${field.name}" (${JSON.stringify(field.default_value)}) would not convert to ${label}; change or remove the default first, or send confirm_loss=1 to drop it with the change`,
+      'default',
+      report,
+    );
+  }
 }
 
 /**
@@ -407,20 +442,9 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
   const plan = await planTypeChange(c.tx, c.deps, table, field, update);
   await c.deps.progress?.({ phase: 'converting', total: plan.report.rows, done: 0 });
   const { report, to, env } = plan;
-  const confirm = flag(update.confirm_loss, 'confirm_loss') ?? false;
   const relation = rel(c, table);
   const col = String(ident(field.column_name));
-  if (report.lost > 0 && field.not_null) {
-    throw unprocessable('lossy_conversion', `${report.lost} values of "${field.name}" would not convert, and the field is required; make it optional first`, 'type', report);
-  }
-  if (report.lost > 0 && !confirm) {
-    throw unprocessable(
-      'lossy_conversion',
-      `${report.lost} of ${report.non_empty} values of "${field.name}" would not convert to ${fieldType(to.type).label}; send confirm_loss=1 to convert anyway (the old values are kept in the trash)`,
-      'type',
-      report,
-    );
-  }
+  assertLossConfirmed(field, report, flag(update.confirm_loss, 'confirm_loss') ?? false);
   const converted = conversionSql({ type: field.type, options: field.options }, to, col, env);
   if (field.is_unique) {
     const dup = await c.tx.query<{ n: number }>(
@@ -448,7 +472,7 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
         version,
         lost: report.lost,
       },
-      lossPredicate({ type: field.type, options: field.options }, to, col, env),
+      lossPredicate({ type: field.type, options: field.options }, to, `t.${col}`, env),
     );
   }
 
@@ -456,15 +480,17 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
   if (!plan.identity) {
     if (field.type === 'link') await c.ddl(`ALTER TABLE ${relation} DROP CONSTRAINT IF EXISTS ${ident(fkName(field.id))}`);
     if (field.default_value !== null) await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP DEFAULT`);
+    if (to.type === 'link') {
+      // USING allows no subquery, so ids of missing rows are cleared first (any that held a
+      // value were copied to the trash above); so too when the column keeps its type (a
+      // whole number's bigint, another link's target), or the foreign key made below would
+      // refuse them.
+      await c.ddl(`UPDATE ${relation} AS t SET ${col} = NULL WHERE ${lossPredicate({ type: field.type, options: field.options }, to, `t.${col}`, env)}`);
+    }
     if (newType.sqlType(to.options) === fieldType(field.type).sqlType(field.options)) {
       // Same column type (select options, link target): rewrite only the rows that change.
       await c.ddl(`UPDATE ${relation} SET ${col} = ${converted} WHERE ${col} IS DISTINCT FROM ${converted}`);
     } else {
-      if (to.type === 'link') {
-        // USING allows no subquery, so ids of missing rows are cleared first (any that
-        // held a value were copied to the trash above).
-        await c.ddl(`UPDATE ${relation} SET ${col} = NULL WHERE ${lossPredicate({ type: field.type, options: field.options }, to, col, env)}`);
-      }
       // A GIN index (a multiple select's) cannot index an integer, nor a btree go on as one:
       // the field's own index is dropped before and made again after, with the new method.
       const remakeIndex = hasOwnIndex(field) && indexUsing(field.type) !== indexUsing(to.type);
@@ -488,14 +514,24 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
   return getField(c.tx, table.id, field.id);
 }
 
-/** The default carried over to the new type when it still parses; null otherwise. */
+/**
+ * Whether a PATCH sets a default other than the field's (the console's form sends every
+ * input: the default as it is now is no change; "" drops it).
+ */
+export function setsOtherDefault(field: FieldMeta, update: FieldUpdate): boolean {
+  const cur = field.default_value;
+  if (update.default === undefined) return false;
+  if (update.default === '') return !(cur === null || cur === undefined);
+  return !(cur !== null && cur !== undefined && typeof cur !== 'object' && String(update.default) === String(cur));
+}
+
+/** The default carried over to the new type when it converts (fields/default_route.ts) and parses; null otherwise. */
 export function convertDefault(field: FieldMeta, type: FieldTypeDef, options: any): { json: unknown; sql: string } | null {
   if (field.default_value === null || field.default_value === undefined) return null;
+  const input = defaultInput(field.type, type.name, field.default_value);
+  if (input === NO_DEFAULT) return null;
   try {
-    const raw = typeof field.default_value === 'object' && field.default_value !== null && 'label' in field.default_value
-      ? (field.default_value as { label: unknown }).label
-      : field.default_value;
-    return parseDefault(type, options, type.name === 'json' ? JSON.stringify(raw) : typeof raw === 'object' ? JSON.stringify(raw) : raw);
+    return parseDefault(type, options, input);
   } catch {
     return null;
   }

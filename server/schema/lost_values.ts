@@ -31,7 +31,8 @@ export interface KeptValues {
 }
 
 /**
- * Copies the values of `field` for which `loss` (SQL over the table's columns) holds into
+ * Copies the values of `field` for which `loss` (SQL over the table's columns, the table as
+ * `t`: a link's lookup must name it, lossPredicate) holds into
  * a trashed copy of type `sqlType` (the column's type now), in the change's transaction.
  * `why` ends the copy's display name: "Notes (why, v7)".
  */
@@ -45,7 +46,7 @@ export async function keepLostValues(
   const parked = trashName('was_f', field.id, `v${copy.version}`);
   const col = ident(field.column_name);
   await c.ddl(`ALTER TABLE ${target.relation} ADD COLUMN ${ident(parked)} ${copy.sqlType}`);
-  await c.ddl(`UPDATE ${target.relation} SET ${ident(parked)} = ${col} WHERE ${loss}`);
+  await c.ddl(`UPDATE ${target.relation} AS t SET ${ident(parked)} = t.${col} WHERE ${loss}`);
   const { rows } = await c.tx.query<{ id: number }>(
     /* sql */ `INSERT INTO tablewright.fields (table_id, name, column_name, type, options, position, pg_type, read_only,
         trashed_at, trashed_by, trash_name, trash_reason)

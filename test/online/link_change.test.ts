@@ -1,7 +1,8 @@
 // The online number -> link change gives every row what the one-transaction change gives:
 // proved by comparing them, value by value on generated data, on two identical fields. And a
 // table whose ids are far apart (a DBA's sequence restarted at 10^12) is copied in a few
-// statements, not millions of empty ranges.
+// statements, not millions of empty ranges. And a target with a column named as the field's
+// own: the lookup of each value in the target's ids must not read that column instead.
 import { expect } from 'chai';
 import { useApp, type TestApp } from '../helpers/app.js';
 import { waitForJob } from '../helpers/jobs.js';
@@ -109,5 +110,43 @@ describe('online number -> link, and a table whose ids are far apart', function 
                 count(place)::int AS places FROM data.sparse`,
       ),
     ).to.deep.equal({ n: 312, amounts_wrong: 0, places_wrong: 0, places: 312 - 32 - 8 - 3 });
+  });
+
+  it('a target with a column of the same name as the field: each value is looked up in the target\'s ids (dry run, online, one transaction), never in that column', async () => {
+    // The target's "ref" and "ref2" are numbers that are no row's id: a lookup that read
+    // them (an unqualified name inside the lookup's subquery means the target's column)
+    // would find no row for any value and empty every link.
+    const target = await createTable(app, 'Accounts', [
+      { name: 'Ref', type: 'number', column: 'ref' },
+      { name: 'Ref2', type: 'number', column: 'ref2' },
+    ]);
+    await sql.exec(`INSERT INTO data.accounts (ref, ref2) SELECT 1000 + g, 1000 + g FROM generate_series(1, 60) g`);
+    const t = await createTable(app, 'Invoices', [
+      { name: 'Ref', type: 'number', column: 'ref' },
+      { name: 'Ref2', type: 'number', column: 'ref2' },
+    ]);
+    // 1..50 are accounts; 999 is none; one row empty
+    await sql.exec(`INSERT INTO data.invoices (ref, ref2) SELECT v, v FROM unnest(ARRAY[${Array.from({ length: 50 }, (_, i) => i + 1).join(',')}, 999, NULL]::numeric[]) v`);
+    const [online, blocking] = [t.fields[0]!.id, t.fields[1]!.id];
+    const to = { type: 'link', options: { table_id: target.id } };
+
+    const dry = await app.request('PATCH', `/tables/${t.id}/fields/${online}?dry_run=1`, { json: to });
+    expect(dry.status, dry.text).to.equal(200);
+    const report = dry.body.report ?? dry.body;
+    expect([report.non_empty, report.lost], 'the dry run: 51 values, only 999 finds no account').to.deep.equal([51, 1]);
+
+    const res = await app.request('PATCH', `/tables/${t.id}/fields/${online}`, { json: { ...to, confirm_loss: 1, online: 1 } });
+    expect(res.status, res.text).to.equal(202);
+    const job = await waitForJob(app, res.body.id, 30_000);
+    expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    const sync = await app.request('PATCH', `/tables/${t.id}/fields/${blocking}`, { json: { ...to, confirm_loss: 1, online: 0 } });
+    expect(sync.status, sync.text).to.equal(200);
+    expect(
+      await sql.one(`SELECT count(ref)::int AS online, count(ref2)::int AS blocking, count(*) FILTER (WHERE ref IS DISTINCT FROM ref2)::int AS differ,
+                            count(*) FILTER (WHERE ref IS DISTINCT FROM CASE WHEN id <= 50 THEN id END)::int AS wrong FROM data.invoices`),
+      'links 1..50 kept by both paths, 999 emptied (and kept in the trash)',
+    ).to.deep.equal({ online: 50, blocking: 50, differ: 0, wrong: 0 });
+    expect([job.result.changes.type_change.lost, sync.body.changes.type_change.lost]).to.deep.equal([1, 1]);
+    await expectClean(app);
   });
 });

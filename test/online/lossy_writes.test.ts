@@ -185,6 +185,7 @@ describe('online type change: writes of values that would not convert', function
     const again = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { type: 'number', online: 1, confirm_loss: 1 } });
     const job = await waitForJob(app, again.body.id);
     expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    expect(job.result.changes.default_dropped, 'said, as the one-transaction answer says it').to.equal('n/a');
     const field = (await app.request('GET', `/tables/${t.id}/fields/${fid}`)).body;
     expect([field.type, field.default]).to.deep.equal(['number', null]);
     await expectClean(app);

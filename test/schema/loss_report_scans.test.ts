@@ -1,7 +1,7 @@
 // The loss report of a type change (planTypeChange: the dry run, the one-transaction path and
 // the online one) reads the table once when nothing would be lost: the examples query, a
 // second scan evaluating the loss predicate for every row, runs only when there are examples
-// to find.
+// to find. A change to a link joins the target once instead of looking each row up in it.
 import { expect } from 'chai';
 import pg from 'pg';
 import type { EditorDeps } from '../../server/schema/change.js';
@@ -55,6 +55,39 @@ describe('loss report: the table is scanned once when nothing is lost', function
         { id: 9, value: 'x9' },
       ]);
       expect(lossy.scans, 'the count, then the examples').to.equal(2);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('number -> link: the target is joined, not looked up once a row; the counts and examples are exact, also when the target has a column of the same name, or is the table itself', async () => {
+    // The target has a column named as the source's ("ref"), which an unqualified reference would make ambiguous.
+    const target = await createTable(app, 'Targets', [{ name: 'Ref', type: 'text', column: 'ref' }]);
+    const t = await createTable(app, 'Refs', [{ name: 'Ref', type: 'number', column: 'ref' }]);
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      await pool.query(`INSERT INTO data.targets (ref) SELECT 't' || g FROM generate_series(1, 300) g`);
+      // 20,000 rows, each linking to one of the 300 (a lookup a row would be 20,000 index scans of the target)
+      await pool.query(`INSERT INTO data.refs (ref) SELECT g % 300 + 1 FROM generate_series(1, 20000) g`);
+      await pool.query(`ANALYZE data.targets; ANALYZE data.refs`);
+      const targetScans = async () => Number((await pool.query(`SELECT coalesce(idx_scan, 0) AS n FROM pg_stat_user_tables WHERE relname = 'targets'`)).rows[0].n);
+      const before = await targetScans();
+      const clean = await report(t.id, t.fields[0]!.id, { type: 'link', options: { table_id: target.id } });
+      expect([clean.report.rows, clean.report.non_empty, clean.report.lost, clean.report.examples]).to.deep.equal([20000, 20000, 0, []]);
+      // the statistics reach pg_stat_user_tables up to a second after the transaction (PG 15)
+      await new Promise((res) => setTimeout(res, 1200));
+      expect((await targetScans()) - before, 'index lookups in the target: not one a row').to.be.below(100);
+
+      // 20 ids the target lacks, a negative number (no id at all), and 50 empty values
+      await pool.query(`UPDATE data.refs SET ref = CASE WHEN id <= 20 THEN 300 + id WHEN id = 21 THEN -3 ELSE NULL END WHERE id <= 71`);
+      const r = await report(t.id, t.fields[0]!.id, { type: 'link', options: { table_id: target.id } });
+      expect([r.report.rows, r.report.non_empty, r.report.lost]).to.deep.equal([20000, 19950, 21]);
+      expect(r.report.examples.map((e) => [e.id, e.value]), 'the first ten, in id order').to.deep.equal(Array.from({ length: 10 }, (_, i) => [1 + i, String(301 + i)]));
+
+      // A link to the table itself: the table is both sides of the join.
+      const self = await report(t.id, t.fields[0]!.id, { type: 'link', options: { table_id: t.id } });
+      expect([self.report.rows, self.report.non_empty, self.report.lost], 'ids 1..20,000 exist: only -3 is lost').to.deep.equal([20000, 19950, 1]);
+      expect(self.report.examples).to.deep.equal([{ id: 21, value: '-3' }]);
     } finally {
       await pool.end();
     }

@@ -54,8 +54,8 @@ describe('number -> link: the direct route', function () {
     const converted = conversionSql(from, to, 'v', env);
     const nonEmpty = `v IS NOT NULL AND btrim(coalesce((v)::text, '')) <> ''`;
     const before = `(${nonEmpty}) AND ((${converted}) IS NULL OR NOT EXISTS (SELECT 1 FROM pg_temp.target AS l WHERE l.id = (${converted})))`;
-    const lost = async (pred: string) => (await sql.rows(`SELECT v::text AS v FROM pg_temp.n WHERE ${pred} ORDER BY 1`)).map((r) => r.v);
-    expect(await lost(lossPredicate(from, to, 'v', env))).to.deep.equal(await lost(before));
+    const lost = async (pred: string) => (await sql.rows(`SELECT n.v::text AS v FROM pg_temp.n WHERE ${pred} ORDER BY 1`)).map((r) => r.v);
+    expect(await lost(lossPredicate(from, to, 'n.v', env))).to.deep.equal(await lost(before));
     expect(await lost(before)).to.deep.equal(['-1', '5.5', '6', 'NaN']);
   });
 });

@@ -23,7 +23,7 @@ import { convertedOrNullSql, displaySql, lossPredicate, type FieldShape } from '
 import { fieldType } from '../../fields/registry.js';
 import { attnumOf } from '../catalog.js';
 import { columnComment } from '../comments.js';
-import { convertDefault, hasOwnIndex, planTypeChange, sqlEnv } from '../fields.js';
+import { assertLossConfirmed, convertDefault, hasOwnIndex, planTypeChange, sqlEnv } from '../fields.js';
 import { flag } from '../input.js';
 import { getField } from '../metadata.js';
 import { trashName } from '../names.js';
@@ -57,31 +57,8 @@ async function target(run: OnlineRun): Promise<Target> {
     await tx.query(`SELECT set_config('timezone', 'UTC', true)`);
     return planTypeChange(tx, run.deps, run.table, run.field, run.change.payload);
   });
+  assertLossConfirmed(run.field, plan.report, flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false);
   const { report } = plan;
-  const f = run.field;
-  if (report.lost > 0 && f.not_null) {
-    throw unprocessable('lossy_conversion', `${report.lost} values of "${f.name}" would not convert, and the field is required; make it optional first`, 'type', report);
-  }
-  if (report.lost > 0 && !(flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false)) {
-    throw unprocessable(
-      'lossy_conversion',
-      `${report.lost} of ${report.non_empty} values of "${f.name}" would not convert to ${fieldType(plan.to.type).label}; send confirm_loss=1 to convert anyway (the old values are kept in the trash)`,
-      'type',
-      report,
-    );
-  }
-  // The old default goes at the swap when it would not convert. Without confirm_loss the
-  // sync trigger refuses every write that would lose a value, and an insert that leaves the
-  // field to its default writes it: every such insert would be refused for as long as the
-  // change runs. Said before anything is done instead.
-  if (f.default_value != null && convertDefault(f, fieldType(plan.to.type), plan.to.options) === null && !(flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false)) {
-    throw unprocessable(
-      'lossy_conversion',
-      `the default of "${f.name}" (${JSON.stringify(f.default_value)}) would not convert to ${fieldType(plan.to.type).label}; change or remove the default first, or send confirm_loss=1 to drop it with the change`,
-      'default',
-      { ...report, default_lost: true },
-    );
-  }
   const t: Target = { to: plan.to, lost: report.lost, rows: report.rows };
   await run.deps.pool.query(`UPDATE tablewright.online_changes SET payload = payload || jsonb_build_object('target', $2::jsonb), total = $3 WHERE id = $1`, [
     run.change.id,
@@ -169,9 +146,10 @@ export const changeType: OnlineOp = {
       const from: FieldShape = { type: run.field.type, options: run.field.options };
       const env = await sqlEnv(run.deps.pool, run.deps, [from, t.to]);
       const confirmed = flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false;
-      const conv = await converted(run, t.to, run.col);
+      // the copy's UPDATE names the table t (a link's lookup must: convertedOrNullSql)
+      const conv = await converted(run, t.to, `t.${run.col}`);
       // Does an empty value convert to an empty one (the usual)? Then the copy leaves empty rows alone.
-      const { rows: probe } = await run.deps.pool.query<{ empty: boolean }>(`SELECT (${conv}) IS NULL AS empty FROM (SELECT NULL::${fieldType(run.field.type).sqlType(run.field.options)} AS ${run.col}) s`);
+      const { rows: probe } = await run.deps.pool.query<{ empty: boolean }>(`SELECT (${conv}) IS NULL AS empty FROM (SELECT NULL::${fieldType(run.field.type).sqlType(run.field.options)} AS ${run.col}) t`);
       const lost = await backfill(run, String(sh), conv, t.rows, confirmed ? undefined : lossPredicate(from, t.to, `t.${run.col}`, env), {
         emptyStaysEmpty: probe[0]?.empty ? run.col : undefined,
       });
@@ -303,7 +281,7 @@ export const changeType: OnlineOp = {
       const now = await getField(c.tx, run.table.id, f.id);
       await c.ddl(`COMMENT ON COLUMN ${rel}.${run.col} IS ${literal(columnComment(now, run.table))}`);
       await finishOnlineChange(c.tx, run.change.id, 'done');
-      return { kept_field_id: rows[0]!.id, lost: t.lost, rows: t.rows };
+      return { kept_field_id: rows[0]!.id, lost: t.lost, rows: t.rows, ...(f.default_value != null && !newDefault ? { default_dropped: f.default_value } : {}) };
     });
   },
 

@@ -7,6 +7,7 @@ import { withTransaction } from '../../db/tx.js';
 import { badRequest } from '../../errors.js';
 import type { Job } from '../../jobs/queue.js';
 import { SCHEMA_LOCK_NAMESPACE, type Actor, type EditorDeps } from '../change.js';
+import { setsOtherDefault } from '../fields.js';
 import { flag } from '../input.js';
 import { getField, getLiveTable, type FieldMeta } from '../metadata.js';
 import { createIndex, setUnique } from './op_create_index.js';
@@ -48,9 +49,7 @@ export function onlineKindOf(field: FieldMeta, update: Record<string, unknown>, 
   if (kinds.length !== 1) return null;
   // The console's field form sends every input: a name, column or default the same as now is no change.
   const renamed = (set('name') && update.name !== field.name) || (set('column') && update.column !== field.column_name);
-  const cur = field.default_value;
-  const sameDefault = update.default === undefined || (update.default === '' ? cur === null || cur === undefined : cur !== null && typeof cur !== 'object' && String(update.default) === String(cur));
-  const others = typeChange === 'metadata' || renamed || !sameDefault ||
+  const others = typeChange === 'metadata' || renamed || setsOtherDefault(field, update) ||
     (set('not_null') && kinds[0] !== 'set_not_null' && flag(update.not_null, 'not_null') !== field.not_null) ||
     (set('unique') && kinds[0] !== 'set_unique' && flag(update.unique, 'unique') !== field.is_unique) ||
     (set('indexed') && !['create_index', 'set_unique'].includes(kinds[0]!) && flag(update.indexed, 'indexed') !== field.indexed);
@@ -124,9 +123,13 @@ export async function runOnlineChange(deps: EditorDeps, job: Job, progress: Onli
     const after = await getField(deps.pool, table.id, field.id);
     const out: Record<string, unknown> = { online_change: id, field: { id: after.id, name: after.name, type: after.type, not_null: after.not_null, unique: after.is_unique, indexed: after.indexed } };
     // a type change says what it converted and lost, and where the old column is, as the one-transaction answer does
-    const kept = completed as { kept_field_id?: number; lost?: number; rows?: number } | undefined;
+    const kept = completed as { kept_field_id?: number; lost?: number; rows?: number; default_dropped?: unknown } | undefined;
     if (kept?.kept_field_id !== undefined) {
-      out.changes = { kept_in_trash: { field_id: kept.kept_field_id }, type_change: { from: field.type, to: after.type, rows: kept.rows, lost: kept.lost } };
+      out.changes = {
+        kept_in_trash: { field_id: kept.kept_field_id },
+        type_change: { from: field.type, to: after.type, rows: kept.rows, lost: kept.lost },
+        ...(kept.default_dropped !== undefined ? { default_dropped: kept.default_dropped } : {}),
+      };
     }
     return out;
   } catch (err) {

@@ -302,7 +302,7 @@ export const tableRoutes = [
           res.set('HX-Reswap', 'innerHTML');
         }
         const reportField = await getField(ctx.pool, id, fid);
-        await reply(req, res, { status: 422, json: err.toJSON(), fragment: 'conversion_report', page: 'table', locals: await tableLocals(ctx, id, { report: err.details, reportField, pending: update, lossRefused: err.message.replace(/; send confirm_loss=1 to convert anyway/, '') }) });
+        await reply(req, res, { status: 422, json: err.toJSON(), fragment: 'conversion_report', page: 'table', locals: await tableLocals(ctx, id, { report: err.details, reportField, pending: update, lossRefused: err.message.replace(/; send confirm_loss=1 to convert anyway/, '').replace(/, or send confirm_loss=1 to drop it with the change$/, '') }) });
         return;
       }
       const { field, changes, version } = saved;
