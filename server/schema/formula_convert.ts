@@ -21,6 +21,8 @@ export interface ToFormulaReport {
   non_empty: number;
   lost: number;
   examples: Array<{ id: number; value: string | null }>;
+  /** the field's default goes too (a formula has none): refused without confirm_loss like a lost value */
+  default_lost?: true;
 }
 
 /** What converting `field` to a formula would lose: every non-empty value. */
@@ -33,7 +35,7 @@ export async function toFormulaReport(db: Queryable, relation: string, field: Fi
        FROM ${relation}`,
   );
   const r = rows[0]!;
-  return { field_id: field.id, rows: r.rows, non_empty: r.non_empty, lost: r.non_empty, examples: r.examples ?? [] };
+  return { field_id: field.id, rows: r.rows, non_empty: r.non_empty, lost: r.non_empty, examples: r.examples ?? [], ...(field.default_value != null ? { default_lost: true as const } : {}) };
 }
 
 /** The checks of a conversion to a formula, and its expression parsed against the table (a dry run's too). */
@@ -70,6 +72,14 @@ export async function convertToFormula(
       'lossy_conversion',
       `${report.lost} values of "${field.name}" would be replaced by the formula's; send confirm_loss=1 to convert anyway (the old values are kept in the trash)`,
       'type',
+      report,
+    );
+  }
+  if (report.default_lost && !update.confirm) {
+    throw unprocessable(
+      'lossy_conversion',
+      `the default of "${field.name}" (${JSON.stringify(field.default_value)}) goes with the change (a formula has no default); remove the default first, or send confirm_loss=1 to drop it with the change`,
+      'default',
       report,
     );
   }

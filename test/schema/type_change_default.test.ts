@@ -110,4 +110,25 @@ describe('type change: a default that would not convert is never dropped unasked
     expect((await app.request('GET', `/tables/${t.id}/fields/${fid}`)).body.default).to.equal(0);
     expect(await columnDefault('dials', 'level')).to.equal(`'0'::bigint`);
   });
+
+  it('to a formula (which has no default) on an empty table: the default is a loss too, refused without confirm_loss, dropped with it', async () => {
+    const t = await createTable(app, 'Labels', [
+      { name: 'Code', type: 'text', column: 'code', default: 'n/a' },
+      { name: 'Qty', type: 'number', column: 'qty' },
+    ]);
+    const fid = t.fields[0]!.id;
+    const to = { type: 'formula', options: { expression: "'part ' & {Qty}" } };
+    const dry = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { ...to, dry_run: 1 } });
+    expect(dry.status, dry.text).to.equal(200);
+    const report = dry.body.report ?? dry.body;
+    expect([report.lost, report.default_lost], 'no values; the default').to.deep.equal([0, true]);
+    const refused = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: to });
+    expect(refused.status, refused.text).to.equal(422);
+    expect([refused.body.error.code, refused.body.error.field]).to.deep.equal(['lossy_conversion', 'default']);
+    expect((await app.request('GET', `/tables/${t.id}/fields/${fid}`)).body.type, 'nothing changed').to.equal('text');
+    const done = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { ...to, confirm_loss: 1 } });
+    expect(done.status, done.text).to.equal(200);
+    const now = (await app.request('GET', `/tables/${t.id}/fields/${fid}`)).body;
+    expect([now.type, now.default]).to.deep.equal(['formula', null]);
+  });
 });
