@@ -6,7 +6,7 @@
 // rewritten during the copy (its rows at other pages) is gone through again.
 import { expect } from 'chai';
 import pg from 'pg';
-import { backfill } from '../../server/schema/online/backfill.js';
+import { backfill, BACKFILL_PARTS, BACKFILL_WAVES } from '../../server/schema/online/backfill.js';
 import { beginOnlineChange, getOnlineChange } from '../../server/schema/online/state.js';
 import type { OnlineRun } from '../../server/schema/online/steps.js';
 import { freshDatabase, testLog, type TestDatabase } from '../helpers/db.js';
@@ -47,9 +47,9 @@ describe('online backfill: asynchronous commits on its own session only', functi
     await backfill(run, 's', '(t.a)::text', 5000);
 
     const seen = (await pool.query<{ setting: string; n: number }>(`SELECT setting, count(*)::int AS n FROM data.bf_seen GROUP BY 1`)).rows;
-    // ranges of 8 pages, 7 waves each over each half (a last range of one page: no halves)
+    // ranges of 8 pages, 7 waves each over each of its parts (a last range of fewer pages than parts: one a page)
     const ranges = Array.from({ length: Math.ceil(pages / 8) }, (_, i) => Math.min(8, pages - 8 * i));
-    expect(seen).to.deep.equal([{ setting: 'off', n: ranges.reduce((a, r) => a + (r >= 2 ? 14 : 7), 0) }]);
+    expect(seen).to.deep.equal([{ setting: 'off', n: ranges.reduce((a, r) => a + BACKFILL_WAVES.length * Math.min(r, BACKFILL_PARTS), 0) }]);
     expect((await pool.query(`SELECT count(*)::int AS n FROM data.bf WHERE s IS DISTINCT FROM a::text`)).rows[0].n, 'every row copied').to.equal(0);
     const after = await getOnlineChange(pool, change.id);
     expect([Number(after.backfill_page), Number(after.done)]).to.deep.equal([pages, 5000]);
