@@ -185,9 +185,10 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
   // every other client's commit waits for its WAL flush behind that fsync. A copy writes
   // its table over again (WAL at about 50 MB/s here, so with max_wal_size 1 GB a checkpoint
   // every 10 s); without it the bench's concurrent writes stalled up to 212 to 314 ms in
-  // checkpoints' sync phases (3 runs); with it, at most 56 ms (2 runs) (the setting
-  // PostgreSQL's own checkpointer uses, 256 kB; no effect on platforms without writeback
-  // control).
+  // checkpoints' sync phases (3 runs); with it, at most 56 ms in the three type changes
+  // alone (2 runs) and 93 to 130 ms in the whole bench (3 runs), single writes still in
+  // sync phases (the setting PostgreSQL's own checkpointer uses, 256 kB; no effect on
+  // platforms without writeback control).
   const lockMs = Math.max(1, Math.floor(run.deps.config.lockTimeoutMs));
   const settings = [
     `SELECT set_config('statement_timeout', '0', true), set_config('lock_timeout', '${lockMs}ms', true), set_config('timezone', 'UTC', true), set_config('tablewright.reason', 'schema', true), set_config('synchronous_commit', 'off', true), set_config('backend_flush_after', '${BACKFILL_FLUSH_AFTER}', true)`,
