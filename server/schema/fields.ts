@@ -292,13 +292,14 @@ export interface TypePlan {
  * Works out a type/options change and what it would lose, without changing anything.
  * Converting to single_select without options makes one option per distinct value.
  */
-export async function planTypeChange(db: Queryable, deps: EditorDeps, table: TableMeta, field: FieldMeta, update: FieldUpdate): Promise<TypePlan> {
+export async function planTypeChange(db: Queryable, deps: EditorDeps, table: TableMeta, field: FieldMeta, update: FieldUpdate, source?: string): Promise<TypePlan> {
   const typeName = update.type === undefined || update.type === '' ? field.type : update.type;
   if (typeof typeName !== 'string') throw badRequest('type must be a field type name', 'type');
   const type = fieldType(typeName);
   assertConvertible(field.type, type.name);
   const sameType = type.name === field.type;
-  const relation = String(qualified(deps.config.dataSchema, table.table_name));
+  // the table's rows, or `source`: a copy to read them from (a formula computed at read time: formula_preview.ts)
+  const relation = source ?? String(qualified(deps.config.dataSchema, table.table_name));
   const col = String(ident(field.column_name));
   const from: FieldShape = { type: field.type, options: field.options };
   let options: any;

@@ -49,7 +49,8 @@ export async function previewFormulaConversion(db: Queryable, deps: EditorDeps, 
     const expr = virtualFormulaRef(field, live, 't') ?? 'NULL';
     const copy = 'tw_formula_preview';
     await db.query(`CREATE TEMP TABLE ${ident(copy)} ON COMMIT DROP AS SELECT t.id, (${expr})::${resultSqlType(opts.result ?? 'text')} AS ${ident(field.column_name)} FROM ${relation} AS t`);
-    report = (await planTypeChange(db, { ...deps, config: { ...deps.config, dataSchema: 'pg_temp' } }, { ...table, table_name: copy }, plain, update)).report;
+    // (the link target of a change to a link is still looked up in the data schema)
+    report = (await planTypeChange(db, deps, table, plain, update, String(qualified('pg_temp', copy)))).report;
   }
   return { ...report, from: { type: 'formula', options: field.options } };
 }
