@@ -522,8 +522,12 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
 export function setsOtherDefault(field: FieldMeta, update: FieldUpdate): boolean {
   const cur = field.default_value;
   if (update.default === undefined) return false;
-  if (update.default === '') return !(cur === null || cur === undefined);
-  return !(cur !== null && cur !== undefined && typeof cur !== 'object' && String(update.default) === String(cur));
+  if (cur === null || cur === undefined) return update.default !== '' && update.default !== null;
+  // a select's default as the form shows it: its labels
+  const select = field.type === 'single_select' || field.type === 'multiple_select';
+  const shown = select ? String(defaultInput(field.type, 'text', cur)) : typeof cur === 'object' && !(cur instanceof RawJson) ? JSON.stringify(cur) : String(cur);
+  const labels = (v: unknown) => (Array.isArray(v) ? v.map(String) : String(v).split(',')).map((x) => x.trim()).join(',');
+  return select ? labels(update.default) !== labels(shown) : String(update.default) !== shown;
 }
 
 /** The default carried over to the new type when it converts (fields/default_route.ts) and parses; null otherwise. */
@@ -731,6 +735,9 @@ export async function updateField(deps: EditorDeps, actor: Actor, tableId: numbe
     const optionsChanging =
       !multiplicity && !typeChanging && present(update.options) && stableJson(normaliseOptions(fieldType(field.type), update.options, field.options)) !== stableJson(field.options);
     if (typeChanging || optionsChanging) {
+      // The console's form sends the default box as it was: the old default, which the type
+      // change itself carried over or (confirmed) dropped; not a default for the new type.
+      if (!setsOtherDefault(field, update)) update = { ...update, default: undefined };
       field = await changeType(c, table, field, update, table.version + 1, details);
       ops.push('change_field');
     }

@@ -131,4 +131,21 @@ describe('type change: a default that would not convert is never dropped unasked
     const now = (await app.request('GET', `/tables/${t.id}/fields/${fid}`)).body;
     expect([now.type, now.default]).to.deep.equal(['formula', null]);
   });
+
+  it("the console's form sends the default box as it was: the old default is no new one (text 'n/a' -> number asks confirm_loss for it, not a number default; a select's label -> text keeps it)", async () => {
+    const t = await createTable(app, 'Forms', [
+      { name: 'Level', type: 'text', column: 'level', default: 'n/a' },
+      { name: 'Pick', type: 'single_select', column: 'pick', options: { choices: [{ label: 'a' }, { label: 'b' }] }, default: 'b' },
+    ]);
+    const [level, pick] = t.fields.map((f) => f.id) as [number, number];
+    const refused = await app.request('PATCH', `/tables/${t.id}/fields/${level}`, { form: { type: 'number', default: 'n/a' } });
+    expect(refused.status, refused.text).to.equal(422);
+    expect([refused.body.error.code, refused.body.error.field]).to.deep.equal(['lossy_conversion', 'default']);
+    const done = await app.request('PATCH', `/tables/${t.id}/fields/${level}`, { form: { type: 'number', default: 'n/a', confirm_loss: '1' } });
+    expect(done.status, done.text).to.equal(200);
+    expect((await app.request('GET', `/tables/${t.id}/fields/${level}`)).body.default).to.equal(null);
+    const text = await app.request('PATCH', `/tables/${t.id}/fields/${pick}`, { form: { type: 'text', default: 'b' } });
+    expect(text.status, text.text).to.equal(200);
+    expect((await app.request('GET', `/tables/${t.id}/fields/${pick}`)).body.default).to.equal('b');
+  });
 });
