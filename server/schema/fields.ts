@@ -3,7 +3,6 @@
 //
 // Constraint and index names are id-based (uq_f<id>, ix_f<id>, fk_f<id>): they survive
 // renames and never collide, whatever users name things.
-import { defaultInput, NO_DEFAULT } from '../fields/default_route.js';
 import { RawJson, stringifyExact } from '../fields/exact_json.js';
 import { ident, literal, qualified } from '../db/ident.js';
 import type { Queryable } from '../db/pool.js';
@@ -18,6 +17,7 @@ import { schemaChange, type Actor, type Change, type EditorDeps } from './change
 import { getField, getLiveTable, listFields, liveTableForChange, type FieldMeta, type TableMeta } from './metadata.js';
 import { coerceOptions, flag, stableJson } from './input.js';
 import { keepLostValues } from './lost_values.js';
+import { convertDefaultInDb, storedDefaultInput, type ConvertedDefault } from './default_convert.js';
 import { derivePhysicalName, trashName, validateDisplayName, validatePhysicalName } from './names.js';
 import { columnComment } from './comments.js';
 import { addManyLink, hasNoColumn, isManyLink } from './m2m.js';
@@ -286,6 +286,8 @@ export interface TypePlan {
   env: SqlEnv;
   /** the conversion changes nothing stored (same column type, identity expression) */
   identity: boolean;
+  /** the field's default converted to the new type, as the values are; null when none or lost */
+  newDefault: ConvertedDefault | null;
 }
 
 /**
@@ -352,9 +354,10 @@ export async function planTypeChange(db: Queryable, deps: EditorDeps, table: Tab
           )
         ).rows;
   // A PATCH that sets another default replaces the old one: nothing of it to lose.
-  const defaultLost = !setsOtherDefault(field, update) && field.default_value != null && convertDefault(field, type, options) === null;
+  const newDefault = await convertDefault(db, field, to, env);
+  const defaultLost = !setsOtherDefault(field, update) && field.default_value != null && newDefault === null;
   const report: LossReport = { field_id: field.id, from, to, ...rows[0]!, examples, ...(created ? { created_options: created } : {}), ...(defaultLost ? { default_lost: true as const } : {}) };
-  return { to, report, env, identity };
+  return { to, report, env, identity, newDefault };
 }
 
 /**
@@ -454,7 +457,7 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
     if (dup.rows.length) throw unprocessable('would_duplicate', `"${field.name}" is unique, and converted values would repeat; drop UNIQUE first`, 'type');
   }
   const newType = fieldType(to.type);
-  const newDefault = convertDefault(field, newType, to.options);
+  const newDefault = plan.newDefault;
   if (newType.sqlType(to.options) !== fieldType(field.type).sqlType(field.options)) {
     await assertNoDependents(c.tx, String(relation), field.column_name, `changing the type of "${field.name}"`);
   }
@@ -504,6 +507,10 @@ async function changeType(c: Change, table: TableMeta, field: FieldMeta, update:
       if (!field.indexed && !field.is_unique) await c.ddl(`CREATE INDEX ${ident(indexName(field.id))} ON ${relation} (${col})`);
     }
     if (newDefault) await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} SET DEFAULT ${newDefault.sql}`);
+  } else if (field.default_value !== null) {
+    // Nothing stored changes, but the default may (an option relabelled; one that no longer
+    // fits the new options): the column's DEFAULT follows the metadata written below.
+    await c.ddl(newDefault ? `ALTER TABLE ${relation} ALTER COLUMN ${col} SET DEFAULT ${newDefault.sql}` : `ALTER TABLE ${relation} ALTER COLUMN ${col} DROP DEFAULT`);
   }
   await c.deps.progress?.({ phase: 'committing', done: plan.report.rows });
   if (field.default_value !== null && !newDefault) out.default_dropped = field.default_value;
@@ -525,20 +532,28 @@ export function setsOtherDefault(field: FieldMeta, update: FieldUpdate): boolean
   if (cur === null || cur === undefined) return update.default !== '' && update.default !== null;
   // a select's default as the form shows it: its labels
   const select = field.type === 'single_select' || field.type === 'multiple_select';
-  const shown = select ? String(defaultInput(field.type, 'text', cur)) : typeof cur === 'object' && !(cur instanceof RawJson) ? JSON.stringify(cur) : String(cur);
+  const shown = select
+    ? (Array.isArray(cur) ? cur : [cur]).map((c: { id: number; label: string | null }) => c.label ?? `#${c.id}`).join(',')
+    : typeof cur === 'object' && !(cur instanceof RawJson) ? JSON.stringify(cur) : String(cur);
   const labels = (v: unknown) => (Array.isArray(v) ? v.map(String) : String(v).split(',')).map((x) => x.trim()).join(',');
   return select ? labels(update.default) !== labels(shown) : String(update.default) !== shown;
 }
 
-/** The default carried over to the new type when it converts (fields/default_route.ts) and parses; null otherwise. */
-export function convertDefault(field: FieldMeta, type: FieldTypeDef, options: any): { json: unknown; sql: string } | null {
+/**
+ * The default carried over to the new type, converted by the database as the values are
+ * (default_convert.ts), then taken as a default set through the API would be (the new
+ * type's parse, its limits too: a converted text past a new max_length is refused, not
+ * kept as a default no write could set). Null when it has none or it would not convert.
+ */
+export async function convertDefault(db: Queryable, field: FieldMeta, to: FieldShape, env: SqlEnv): Promise<ConvertedDefault | null> {
   if (field.default_value === null || field.default_value === undefined) return null;
-  const input = defaultInput(field.type, type.name, field.default_value);
-  if (input === NO_DEFAULT) return null;
   try {
-    return parseDefault(type, options, input);
-  } catch {
-    return null;
+    const old = parseDefault(fieldType(field.type), field.options, storedDefaultInput(field))?.sql ?? null;
+    const value = await convertDefaultInDb(db, field, to, env, old);
+    return value === undefined ? null : parseDefault(fieldType(to.type), to.options, value);
+  } catch (err) {
+    if (err instanceof AppError && err.status === 422) return null;
+    throw err;
   }
 }
 

@@ -19,6 +19,7 @@ import { ident, literal, qualified } from '../../db/ident.js';
 import { withoutStatementTimeout } from '../../db/pool.js';
 import { withTransaction } from '../../db/tx.js';
 import { conflict, unprocessable } from '../../errors.js';
+import { stringifyExact } from '../../fields/exact_json.js';
 import { convertedOrNullSql, displaySql, lossPredicate, type FieldShape } from '../../fields/convert.js';
 import { fieldType } from '../../fields/registry.js';
 import { attnumOf } from '../catalog.js';
@@ -203,9 +204,9 @@ export const changeType: OnlineOp = {
     const f = run.field;
     const schema = run.deps.config.dataSchema;
     const newType = fieldType(t.to.type);
-    const newDefault = convertDefault(f, newType, t.to.options);
     const from: FieldShape = { type: f.type, options: f.options };
     const env = await sqlEnv(run.deps.pool, run.deps, [from, t.to]);
+    const newDefault = await convertDefault(run.deps.pool, f, t.to, env);
     const confirmed = flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false;
     return briefStep(run, 'swap', async (c) => {
       const version = run.table.version + 1;
@@ -276,7 +277,7 @@ export const changeType: OnlineOp = {
       await c.ddl(`COMMENT ON COLUMN ${rel}.${ident(parked)} IS ${literal(`field ${f.id} before its change to ${newType.label} (tablewright field ${rows[0]!.id})`)}`);
       await c.tx.query(
         /* sql */ `UPDATE tablewright.fields SET type = $2, options = $3, default_value = $4, indexed = indexed OR $5, attnum = $6, updated_at = now() WHERE id = $1`,
-        [f.id, t.to.type, t.to.options, newDefault ? JSON.stringify(newDefault.json) : null, t.to.type === 'link', await attnumOf(c.tx, run.table.table_oid!, f.column_name)],
+        [f.id, t.to.type, t.to.options, newDefault ? stringifyExact(newDefault.json) : null, t.to.type === 'link', await attnumOf(c.tx, run.table.table_oid!, f.column_name)],
       );
       const now = await getField(c.tx, run.table.id, f.id);
       await c.ddl(`COMMENT ON COLUMN ${rel}.${run.col} IS ${literal(columnComment(now, run.table))}`);
