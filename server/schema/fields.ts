@@ -552,7 +552,8 @@ export async function convertDefault(db: Queryable, field: FieldMeta, to: FieldS
     const value = await convertDefaultInDb(db, field, to, env, old);
     return value === undefined ? null : parseDefault(fieldType(to.type), to.options, value);
   } catch (err) {
-    if (err instanceof AppError && err.status === 422) return null;
+    // the new type takes no such default (a link takes none at all): it would be lost
+    if (err instanceof AppError && err.status < 500) return null;
     throw err;
   }
 }

@@ -148,4 +148,18 @@ describe('type change: a default that would not convert is never dropped unasked
     expect(text.status, text.text).to.equal(200);
     expect((await app.request('GET', `/tables/${t.id}/fields/${pick}`)).body.default).to.equal('b');
   });
+
+  it('a number with a default -> link (which takes no default): the default is a loss, refused without confirm_loss, dropped with it', async () => {
+    const target = await createTable(app, 'Owners', [{ name: 'Name', type: 'text' }]);
+    const t = await createTable(app, 'Pets', [{ name: 'Owner', type: 'number', column: 'owner', default: 1 }]);
+    const fid = t.fields[0]!.id;
+    const to = { type: 'link', options: { table_id: target.id } };
+    const refused = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: to });
+    expect(refused.status, refused.text).to.equal(422);
+    expect([refused.body.error.code, refused.body.error.field]).to.deep.equal(['lossy_conversion', 'default']);
+    const done = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { ...to, confirm_loss: 1 } });
+    expect(done.status, done.text).to.equal(200);
+    expect(done.body.changes.default_dropped).to.equal(1);
+    expect(await columnDefault('pets', 'owner')).to.equal(null);
+  });
 });
