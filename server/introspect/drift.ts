@@ -181,9 +181,13 @@ export function idColumn(rel: CatalogTable): CatalogColumn | undefined {
 // a whole one, or a negative one, quoted (`'7'::bigint`, `'-1.5'::numeric(30,2)`).
 const CONSTANT_RE = /^(?:'((?:[^']|'')*)'(?:::[a-z][a-z0-9 _,()"[\]]*)?|(-?\d+(?:\.\d+)?)(?:::[a-z][a-z0-9 _,()"[\]]*)?|(true|false))$/;
 
+// A multiple select's default is a cast of a cast: `('{1,2}'::integer[])::tablewright.option_ids`.
+const OUTER_CAST_RE = /^\((.*)\)::[a-z][a-z0-9_."]*$/;
+
 /** The literal text of a constant default as pg_get_expr() prints it; undefined for an expression. */
 export function constantText(expr: string): string | undefined {
-  const m = CONSTANT_RE.exec(expr.trim());
+  const trimmed = expr.trim();
+  const m = CONSTANT_RE.exec(OUTER_CAST_RE.exec(trimmed)?.[1] ?? trimmed);
   if (!m) return undefined;
   if (m[1] !== undefined) return m[1].replace(/''/g, "'");
   return m[2] ?? m[3];
@@ -193,7 +197,11 @@ export function constantText(expr: string): string | undefined {
 export function defaultJson(f: { type: SnapshotField['type']; options: unknown }, text: string): unknown {
   try {
     const t = fieldType(f.type);
-    const input = f.type === 'single_select' && /^\d+$/.test(text) ? Number(text) : text;
+    // a select's default is its option ids: one, or a set ('{1,2}')
+    const input =
+      f.type === 'single_select' && /^\d+$/.test(text) ? Number(text)
+      : f.type === 'multiple_select' && /^\{[\d,]*\}$/.test(text) ? text.slice(1, -1).split(',').filter(Boolean).map(Number)
+      : text;
     const v = t.parse(input, f.options);
     if (v === null || v === undefined) return undefined;
     return t.toJson(v, f.options);
@@ -237,7 +245,10 @@ export function defaultMatches(f: SnapshotField, expr: string | null): boolean {
     if (expr === null) return false;
     const text = constantText(expr);
     const json = text === undefined ? undefined : defaultJson(f, text);
-    return json !== undefined && exactKey(json) === exactKey(f.default_value);
+    if (json === undefined) return false;
+    // an instant, however written ('…Z', '…+00:00', another offset)
+    if (f.type === 'datetime' && typeof json === 'string' && typeof f.default_value === 'string') return Date.parse(json) === Date.parse(f.default_value);
+    return exactKey(json) === exactKey(f.default_value);
   }
   if (f.pg_default) return expr === f.pg_default;
   return expr === null;
