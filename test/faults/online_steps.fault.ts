@@ -203,6 +203,10 @@ describe('SIGKILL at the validate, swap and rollback steps of an online change; 
   it("a change whose job used all its attempts: another instance's sweep rolls it back with a cleanup job; the table takes the next change", async () => {
     const a = await startDaemon({ DATABASE_URL: db.url, ...ENV }, token);
     const holder = await Sql.connect(db.url);
+    // The row the copy reaches last: the one in the table's last page, by where it is, not
+    // by its id (the earlier tests' inserts went wherever there was room: the largest id
+    // was in a page the copy had passed before the test held it, in CI).
+    const { id: lastRow } = await sql.one(`SELECT id FROM data.steps ORDER BY ctid DESC LIMIT 1`);
     // small ranges: the copy reaches the last page well after the row is held (with ranges
     // growing, two sessions could pass it first on a busy machine)
     const res = await a.call('PATCH', `/tables/${table.id}/fields/${fid(3)}`, { json: { type: 'text', online: 1, batch_pages: 4 } });
@@ -211,7 +215,7 @@ describe('SIGKILL at the validate, swap and rollback steps of an online change; 
       await eventually('the shadow column added', shadowAdded, 60_000, 5);
       // The last row, held: the backfill waits at its last batch.
       await holder.exec('BEGIN');
-      await holder.exec(`SELECT 1 FROM data.steps WHERE id = (SELECT max(id) FROM data.steps) FOR UPDATE`);
+      await holder.exec(`SELECT 1 FROM data.steps WHERE id = $1 FOR UPDATE`, [lastRow]);
       await eventually('the backfill waiting at its last batch', waitingOn('UPDATE .* SET .* WHERE t\\.ctid >= format'), 120_000);
       // This attempt is its last.
       await sql.exec(`UPDATE tablewright.jobs SET max_attempts = attempts WHERE id = $1`, [res.body.id]);
