@@ -31,8 +31,8 @@ import { trashName } from '../names.js';
 import { step } from '../plan.js';
 import { BACKFILL_MODULUS, BACKFILL_WAVES, backfill } from './backfill.js';
 import { advance, finishOnlineChange, getOnlineChange } from './state.js';
-import { briefStep, buildIndex, constraintState, indexState, longStep, type OnlineOp, type OnlineRun } from './steps.js';
-import { dropSyncTrigger, syncTriggerDdl, syncTriggerName, syncUpdateTriggerName, type Refusal } from './trigger.js';
+import { auditStep, briefStep, buildIndex, constraintState, indexState, longStep, type OnlineOp, type OnlineRun } from './steps.js';
+import { dropSyncTrigger, syncFunction, syncTriggerDdl, syncTriggerName, syncUpdateTriggerName, type Refusal } from './trigger.js';
 
 export const shadowName = (fieldId: number) => `_tw_new_f${fieldId}`;
 const names = (id: number) => ({
@@ -88,6 +88,25 @@ async function refusal(run: OnlineRun, to: FieldShape, label: string): Promise<R
   };
 }
 
+/**
+ * A change resumed (after a crash, by another instance) keeps the sync function it was
+ * started with, which may be another version's: one made before writes that would not
+ * convert were refused let them through, each emptied in the new column without a word.
+ * The function is made again as this version makes it when its body differs (CREATE OR
+ * REPLACE FUNCTION: no lock on the table; each session compiles the new body at its next
+ * call). Not while the swap or a rollback has dropped it.
+ */
+async function refreshSyncFunction(run: OnlineRun, fn: { body: string; ddl: string }): Promise<void> {
+  const { rows } = await run.deps.pool.query<{ body: string }>(
+    `SELECT p.prosrc AS body FROM pg_proc p JOIN pg_namespace s ON s.oid = p.pronamespace WHERE s.nspname = $1 AND p.proname = $2 AND p.pronargs = 0`,
+    [run.deps.config.dataSchema, syncTriggerName(run.field.id)],
+  );
+  if (!rows[0] || rows[0].body === fn.body) return;
+  await run.deps.pool.query(fn.ddl);
+  await auditStep(run, 'refresh_sync_function', fn.ddl);
+  run.deps.log.info({ onlineChange: run.change.id }, 'online change resumed with an older sync function: made again as this version makes it');
+}
+
 async function columnExists(run: OnlineRun, name: string): Promise<boolean> {
   const { rows } = await run.deps.pool.query(`SELECT 1 FROM pg_attribute WHERE attrelid = $1 AND attname = $2 AND NOT attisdropped`, [run.table.table_oid, name]);
   return rows.length > 0;
@@ -131,13 +150,15 @@ export const changeType: OnlineOp = {
     const sh = ident(n.shadow);
     const newType = fieldType(t.to.type);
     const schema = run.deps.config.dataSchema;
+    const expr = await converted(run, t.to, `NEW.${run.col}`);
+    const refuse = (flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false) ? undefined : await refusal(run, t.to, newType.label);
     if (!(await columnExists(run, n.shadow))) {
-      const expr = await converted(run, t.to, `NEW.${run.col}`);
-      const refuse = (flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false) ? undefined : await refusal(run, t.to, newType.label);
       // one round trip under the ACCESS EXCLUSIVE lock (the statements sent as one query)
       await briefStep(run, 'add_shadow', (c) =>
         c.ddlBatch([`ALTER TABLE ${run.relation} ADD COLUMN ${sh} ${newType.sqlType(t.to.options)}`, ...syncTriggerDdl(schema, run.relation, run.field.id, String(sh), expr, refuse)]),
       );
+    } else {
+      await refreshSyncFunction(run, syncFunction(schema, run.field.id, String(sh), expr, refuse));
     }
     const change = await getOnlineChange(run.deps.pool, run.change.id);
     if (change.step === 'planned' || change.step === 'add_shadow' || change.step === 'backfill') {

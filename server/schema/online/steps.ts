@@ -147,7 +147,7 @@ export async function withLockRetries<T>(
  */
 export async function outsideStep(run: OnlineRun, step: string, sql: string): Promise<void> {
   await runOutside(run.deps, sql);
-  await audit(run, step, sql);
+  await auditStep(run, step, sql);
 }
 
 /** A statement outside any transaction (CREATE/DROP INDEX CONCURRENTLY), with short lock attempts. */
@@ -192,12 +192,12 @@ export async function buildIndex(run: OnlineRun, name: string, createSql: string
     if (state === 'valid') return;
     if (state === 'invalid') {
       await runOutsideOnce(run.deps, dropSql, lockMs);
-      await audit(run, 'drop_invalid_index', dropSql);
+      await auditStep(run, 'drop_invalid_index', dropSql);
     }
     attempts++;
     const build = runOutsideOnce(run.deps, createSql, lockMs);
     await (during ? during(build) : build);
-    await audit(run, 'build_index', createSql);
+    await auditStep(run, 'build_index', createSql);
   };
   try {
     await withLockRetries(
@@ -232,10 +232,11 @@ export async function longStep(run: OnlineRun, step: string, sql: string): Promi
       await advance(tx, run.change.id, { step });
     }),
   );
-  await audit(run, step, sql);
+  await auditStep(run, step, sql);
 }
 
-async function audit(run: OnlineRun, step: string, sql: string): Promise<void> {
+/** The audit row of a step that made no version of its own (a long step, a refreshed function). */
+export async function auditStep(run: OnlineRun, step: string, sql: string): Promise<void> {
   await run.deps.pool.query(
     /* sql */ `INSERT INTO tablewright.audit (actor, operation, table_id, field_id, version, ddl, details)
       SELECT $1, $2, $3, $4, version, $5, $6 FROM tablewright.tables WHERE id = $3`,

@@ -42,7 +42,12 @@ export interface Refusal {
   message: string;
 }
 
-export function syncTriggerDdl(schema: string, relation: string, fieldId: number, shadow: string, convertedFromNew: string, refuse?: Refusal): string[] {
+/**
+ * The sync function: its body (as pg_proc.prosrc holds it) and the statement that makes it.
+ * CREATE OR REPLACE FUNCTION takes no lock on the table: a change resumed by another
+ * version of the daemon replaces an older body with its own (op_change_type).
+ */
+export function syncFunction(schema: string, fieldId: number, shadow: string, convertedFromNew: string, refuse?: Refusal): { body: string; ddl: string } {
   const fn = qualified(schema, syncTriggerName(fieldId));
   // Without confirm_loss the loss report found nothing to lose (or the change was refused);
   // a value written since that would not convert is refused as it would be after the swap,
@@ -63,9 +68,15 @@ export function syncTriggerDdl(schema: string, relation: string, fieldId: number
     PERFORM tablewright.note_lost_row(${fieldId}, NEW.id::text);
   END IF;`
     : '';
+  const body = ` BEGIN
+  NEW.${shadow} := ${convertedFromNew};${refusal} RETURN NEW; END `;
+  return { body, ddl: `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(body)}` };
+}
+
+export function syncTriggerDdl(schema: string, relation: string, fieldId: number, shadow: string, convertedFromNew: string, refuse?: Refusal): string[] {
+  const fn = qualified(schema, syncTriggerName(fieldId));
   return [
-    `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(` BEGIN
-  NEW.${shadow} := ${convertedFromNew};${refusal} RETURN NEW; END `)}`,
+    syncFunction(schema, fieldId, shadow, convertedFromNew, refuse).ddl,
     `DROP TRIGGER IF EXISTS ${ident(syncTriggerName(fieldId))} ON ${relation}`,
     `DROP TRIGGER IF EXISTS ${ident(syncUpdateTriggerName(fieldId))} ON ${relation}`,
     `CREATE TRIGGER ${ident(syncTriggerName(fieldId))} BEFORE INSERT ON ${relation} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
