@@ -72,6 +72,10 @@ export async function leaveSystemType(c: Change, relation: string, field: FieldM
   if (from.system === 'identity') await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP IDENTITY IF EXISTS`);
   else {
     await c.ddl(`ALTER TABLE ${relation} ALTER COLUMN ${col} DROP DEFAULT`);
+    // Its trigger too, now: the conversion's UPDATE that follows (a column type that stays
+    // text: created_by -> email) was undone by it (created_* keep OLD), the values that do
+    // not convert left in the new field. The closing sync makes none for an ordinary field.
+    await c.ddl(`DROP TRIGGER IF EXISTS ${ident(`tablewright_sys_f${field.id}`)} ON ${relation}`);
     await c.tx.query(`UPDATE tablewright.fields SET pg_default = NULL WHERE id = $1`, [field.id]);
   }
 }

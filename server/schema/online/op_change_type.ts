@@ -24,7 +24,7 @@ import { convertedOrNullSql, displaySql, lossPredicate, type FieldShape } from '
 import { fieldType } from '../../fields/registry.js';
 import { attnumOf } from '../catalog.js';
 import { columnComment } from '../comments.js';
-import { assertLossConfirmed, convertDefault, hasOwnIndex, planTypeChange, sqlEnv } from '../fields.js';
+import { assertLossConfirmed, convertDefault, hasOwnIndex, indexUsing, planTypeChange, sqlEnv } from '../fields.js';
 import { flag } from '../input.js';
 import { getField } from '../metadata.js';
 import { trashName } from '../names.js';
@@ -133,7 +133,7 @@ export const changeType: OnlineOp = {
     }
     if (t.field.is_unique) steps.push(step(`CREATE UNIQUE INDEX CONCURRENTLY ${ident(n.uq)} ON ${t.relation} (${sh})`, 'SHARE UPDATE EXCLUSIVE', 'scan', t.size, 'unique'));
     if (hasOwnIndex(t.field) || (to === 'link' && !t.field.indexed && !t.field.is_unique)) {
-      steps.push(step(`CREATE INDEX CONCURRENTLY ${ident(n.ix)} ON ${t.relation} (${sh})`, 'SHARE UPDATE EXCLUSIVE', 'scan', t.size, 'index'));
+      steps.push(step(`CREATE INDEX CONCURRENTLY ${ident(n.ix)} ON ${t.relation} ${indexUsing(to)}(${sh})`, 'SHARE UPDATE EXCLUSIVE', 'scan', t.size, 'index'));
     }
     if (t.field.not_null) {
       steps.push(step(`ALTER TABLE ${t.relation} ADD CONSTRAINT ${ident(n.nn)} CHECK (${sh} IS NOT NULL) NOT VALID`, 'ACCESS EXCLUSIVE', 'brief', t.size));
@@ -205,7 +205,8 @@ export const changeType: OnlineOp = {
       if ((await indexState(run, name)) === 'valid') continue;
       await run.progress({ phase: `building the ${unique ? 'unique ' : ''}index on the new column (the table keeps serving)` });
       try {
-        await buildIndex(run, name, `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(name)} ON ${run.relation} (${sh})`);
+        // a multiple select's own index is GIN (its filters are array containment), as the one-transaction path makes it
+        await buildIndex(run, name, `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(name)} ON ${run.relation} ${unique ? '' : indexUsing(t.to.type)}(${sh})`);
       } catch (err) {
         if ((err as { code?: string }).code !== '23505') throw err;
         throw unprocessable('would_duplicate', `"${run.field.name}" is unique, and converted values would repeat; drop UNIQUE first`, 'type');
@@ -249,12 +250,25 @@ export const changeType: OnlineOp = {
       // The shadow's own index was built before this step (valid, or absent): read first.
       const ownIndex = (await indexState(run, n.ix)) === 'valid';
       const ddl = [...dropSyncTrigger(schema, rel, f.id)];
-      // The old column, as the trashed fields keep theirs: no constraint that could refuse a write.
+      // The old column, as the trashed fields keep theirs: no constraint that could refuse a
+      // write, nothing that fills it. A system field's column leaves what made it one (as
+      // leaveSystemType does on the one-transaction path): an autonumber's identity (whose
+      // NOT NULL cannot be dropped while it is one), a created_* or updated_* column's
+      // DEFAULT (below; its trigger goes at the end of this step: no system field then).
+      const system = fieldType(f.type).system;
+      if (system === 'identity') ddl.push(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} DROP IDENTITY IF EXISTS`);
       if (f.not_null) ddl.push(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} DROP NOT NULL`);
       if (f.is_unique) ddl.push(`ALTER TABLE ${rel} DROP CONSTRAINT IF EXISTS ${ident(`uq_f${f.id}`)}`);
       if (f.type === 'link') ddl.push(`ALTER TABLE ${rel} DROP CONSTRAINT IF EXISTS ${ident(`fk_f${f.id}`)}`);
       ddl.push(`DROP INDEX IF EXISTS ${qualified(schema, `ix_f${f.id}`)}`);
-      if (f.default_value !== null) ddl.push(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} DROP DEFAULT`);
+      // any DEFAULT: the field's, a system field's, a DBA's on an adopted column (the new
+      // column has the converted default of the field only: pg_default NULL below); not a
+      // generated column's expression, also kept in pg_attrdef
+      const { rows: def } = await c.tx.query<{ has: boolean }>(`SELECT atthasdef AND attgenerated = '' AS has FROM pg_attribute WHERE attrelid = $1 AND attname = $2 AND NOT attisdropped`, [
+        run.table.table_oid,
+        f.column_name,
+      ]);
+      if (def[0]?.has || (system && system !== 'identity')) ddl.push(`ALTER TABLE ${rel} ALTER COLUMN ${run.col} DROP DEFAULT`);
       ddl.push(`ALTER TABLE ${rel} RENAME COLUMN ${run.col} TO ${ident(parked)}`);
       ddl.push(`ALTER TABLE ${rel} RENAME COLUMN ${ident(n.shadow)} TO ${run.col}`);
       if (t.to.type === 'link') ddl.push(`ALTER TABLE ${rel} RENAME CONSTRAINT ${ident(n.fk)} TO ${ident(`fk_f${f.id}`)}`);
@@ -297,7 +311,7 @@ export const changeType: OnlineOp = {
       );
       await c.ddl(`COMMENT ON COLUMN ${rel}.${ident(parked)} IS ${literal(`field ${f.id} before its change to ${newType.label} (tablewright field ${rows[0]!.id})`)}`);
       await c.tx.query(
-        /* sql */ `UPDATE tablewright.fields SET type = $2, options = $3, default_value = $4, indexed = indexed OR $5, attnum = $6, updated_at = now() WHERE id = $1`,
+        /* sql */ `UPDATE tablewright.fields SET type = $2, options = $3, default_value = $4, indexed = indexed OR $5, attnum = $6, pg_default = NULL, updated_at = now() WHERE id = $1`,
         [f.id, t.to.type, t.to.options, newDefault ? stringifyExact(newDefault.json) : null, t.to.type === 'link', await attnumOf(c.tx, run.table.table_oid!, f.column_name)],
       );
       const now = await getField(c.tx, run.table.id, f.id);
