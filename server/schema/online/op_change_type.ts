@@ -32,7 +32,7 @@ import { step } from '../plan.js';
 import { BACKFILL_MODULUS, BACKFILL_WAVES, backfill } from './backfill.js';
 import { advance, finishOnlineChange, getOnlineChange } from './state.js';
 import { auditStep, briefStep, buildIndex, constraintState, indexState, longStep, type OnlineOp, type OnlineRun } from './steps.js';
-import { dropSyncTrigger, syncFunction, syncTriggerDdl, syncTriggerName, syncUpdateTriggerName, type Refusal } from './trigger.js';
+import { dropSyncTrigger, syncFunction, syncObjects, syncTriggerDdl, syncTriggerName, syncUpdateTriggerName, type Refusal } from './trigger.js';
 
 export const shadowName = (fieldId: number) => `_tw_new_f${fieldId}`;
 const names = (id: number) => ({
@@ -249,7 +249,7 @@ export const changeType: OnlineOp = {
       // one a statement (up to 14), each of which held every read and write of the table.
       // The shadow's own index was built before this step (valid, or absent): read first.
       const ownIndex = (await indexState(run, n.ix)) === 'valid';
-      const ddl = [...dropSyncTrigger(schema, rel, f.id)];
+      const ddl = [...dropSyncTrigger(schema, rel, f.id, await syncObjects(c.tx, schema, run.table.table_oid!, f.id))];
       // The old column, as the trashed fields keep theirs: no constraint that could refuse a
       // write, nothing that fills it. A system field's column leaves what made it one (as
       // leaveSystemType does on the one-transaction path): an autonumber's identity (whose
@@ -326,11 +326,12 @@ export const changeType: OnlineOp = {
     const schema = run.deps.config.dataSchema;
     // An index being built CONCURRENTLY on the shadow goes with the column.
     if (!(await columnExists(run, n.shadow))) {
-      const { rows } = await run.deps.pool.query(`SELECT 1 FROM pg_trigger WHERE tgrelid = $1 AND tgname = $2`, [run.table.table_oid, `tw_sync_f${run.field.id}`]);
-      if (!rows.length) return;
+      const found = await syncObjects(run.deps.pool, schema, run.table.table_oid!, run.field.id);
+      const { rows } = await run.deps.pool.query(`SELECT 1 FROM pg_proc p JOIN pg_namespace s ON s.oid = p.pronamespace WHERE s.nspname = $1 AND p.proname = $2`, [schema, syncTriggerName(run.field.id)]);
+      if (!found.triggers.length && !rows.length) return;
     }
     await briefStep(run, 'rollback', async (c) => {
-      for (const sql of dropSyncTrigger(schema, run.relation, run.field.id)) await c.ddl(sql);
+      for (const sql of dropSyncTrigger(schema, run.relation, run.field.id, await syncObjects(c.tx, schema, run.table.table_oid!, run.field.id))) await c.ddl(sql);
       await c.ddl(`ALTER TABLE ${run.relation} DROP COLUMN IF EXISTS ${ident(n.shadow)}`);
       await c.tx.query(`DELETE FROM tablewright.online_lost_rows WHERE field_id = $1`, [run.field.id]);
     });

@@ -10,8 +10,14 @@ import type pg from 'pg';
 import { enqueueJob } from '../../jobs/queue.js';
 import { withTransaction } from '../../db/tx.js';
 
-/** A failed job's change is swept this long after the job ended (its own rollback had its chance). */
+/**
+ * A failed job's change is swept this long after the job ended (its own rollback had its
+ * chance), doubled for each cleanup job the change has had, up to ORPHAN_GRACE_MAX_MS: a
+ * rollback that keeps failing (a DBA's object in the way) is tried again less and less
+ * often, not a new failed job every round for ever.
+ */
 export const ORPHAN_GRACE_MS = 2000;
+export const ORPHAN_GRACE_MAX_MS = 600_000;
 
 export interface Orphan {
   online_change: number;
@@ -27,10 +33,11 @@ export async function sweepOrphanedChanges(pool: pg.Pool, kind: string, graceMs 
       /* sql */ `SELECT oc.id, oc.table_id, oc.job_id, oc.created_by, j.status AS job_status, j.attempts, j.error
           FROM tablewright.online_changes oc LEFT JOIN tablewright.jobs j ON j.id = oc.job_id
          WHERE oc.status = 'running' AND oc.job_id IS NOT NULL
-           AND (j.id IS NULL OR (j.status IN ('failed', 'done') AND j.finished_at < now() - make_interval(secs => $1 / 1000.0)))
+           AND (j.id IS NULL OR (j.status IN ('failed', 'done') AND j.finished_at < now() - make_interval(secs => least($2::float8, $1 * power(2, (
+                 SELECT count(*) FROM tablewright.jobs c WHERE c.payload ->> 'onlineChangeId' = oc.id::text AND c.payload ? 'cleanup'))) / 1000.0)))
          ORDER BY oc.id
            FOR UPDATE OF oc SKIP LOCKED`,
-      [graceMs],
+      [graceMs, ORPHAN_GRACE_MAX_MS],
     );
     const out: Orphan[] = [];
     for (const r of rows) {

@@ -10,7 +10,8 @@
 // (One trigger that returned early for those rows still called the function for each of
 // the 2,000,000 rows a backfill updates; issue 13.) An UPDATE that sets the shadow to the
 // value it had goes through the function and converts again: the same value.
-import { ident, literal, qualified } from '../../db/ident.js';
+import { ident, identFromCatalog, literal, qualified } from '../../db/ident.js';
+import type { Queryable } from '../../db/pool.js';
 import { WOULD_NOT_CONVERT } from '../../db/pg_errors.js';
 
 export const syncTriggerName = (fieldId: number) => `tw_sync_f${fieldId}`;
@@ -84,10 +85,40 @@ export function syncTriggerDdl(schema: string, relation: string, fieldId: number
   ];
 }
 
-export function dropSyncTrigger(schema: string, relation: string, fieldId: number): string[] {
-  return [
-    `DROP TRIGGER IF EXISTS ${ident(syncTriggerName(fieldId))} ON ${relation}`,
-    `DROP TRIGGER IF EXISTS ${ident(syncUpdateTriggerName(fieldId))} ON ${relation}`,
-    `DROP FUNCTION IF EXISTS ${qualified(schema, syncTriggerName(fieldId))}()`,
-  ];
+/**
+ * The sync trigger's objects as the catalog has them now: the triggers on the table named
+ * as ours or calling our function (a DBA may have renamed one), and the functions our
+ * triggers call (ours, or ours renamed: `ALTER FUNCTION ... RENAME`). Dropped by name only,
+ * a renamed trigger kept the function (DROP FUNCTION failed: dependent_objects) and every
+ * rollback of the change failed, the table refusing every change for good; a renamed
+ * function stayed behind.
+ */
+export interface SyncObjects {
+  triggers: string[];
+  functions: Array<{ schema: string; name: string }>;
+}
+
+export async function syncObjects(db: Queryable, schema: string, tableOid: number, fieldId: number): Promise<SyncObjects> {
+  const names = [syncTriggerName(fieldId), syncUpdateTriggerName(fieldId)];
+  const { rows } = await db.query<{ tgname: string; named: boolean; fschema: string; fname: string }>(
+    /* sql */ `SELECT t.tgname, t.tgname = ANY ($2) AS named, n.nspname AS fschema, p.proname AS fname
+       FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE t.tgrelid = $1 AND NOT t.tgisinternal
+        AND (t.tgname = ANY ($2) OR (n.nspname = $3 AND p.proname = $4 AND p.pronargs = 0))`,
+    [tableOid, names, schema, syncTriggerName(fieldId)],
+  );
+  const functions = new Map<string, { schema: string; name: string }>();
+  for (const r of rows) if (r.named) functions.set(`${r.fschema}.${r.fname}`, { schema: r.fschema, name: r.fname });
+  return { triggers: rows.map((r) => r.tgname), functions: [...functions.values()] };
+}
+
+/**
+ * Drops the sync trigger (both, under whatever names `found` has) and its function, with
+ * CASCADE: a trigger elsewhere that a DBA pointed at our function goes with it (it would
+ * fail on its first write anyway, the function writing a column its table does not have).
+ */
+export function dropSyncTrigger(schema: string, relation: string, fieldId: number, found: SyncObjects = { triggers: [], functions: [] }): string[] {
+  const triggers = new Set([syncTriggerName(fieldId), syncUpdateTriggerName(fieldId), ...found.triggers]);
+  const functions = [String(qualified(schema, syncTriggerName(fieldId))), ...found.functions.map((f) => `${identFromCatalog(f.schema)}.${identFromCatalog(f.name)}`)];
+  return [...[...triggers].map((t) => `DROP TRIGGER IF EXISTS ${identFromCatalog(t)} ON ${relation}`), ...[...new Set(functions)].map((f) => `DROP FUNCTION IF EXISTS ${f}() CASCADE`)];
 }

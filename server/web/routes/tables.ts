@@ -273,7 +273,14 @@ export const tableRoutes = [
           if (current.trashed_at) throw conflict('trashed', `field "${current.name}" is in the trash; restore it first`);
           if (current.read_only) throw conflict('read_only', `field "${current.name}" was adopted read-only`);
           if (kind === 'set_unique' && current.type === 'json') throw badRequest('a JSON field cannot be unique', 'unique');
-          const job = await acceptOnlineChange(editorDeps(ctx), actorOf(req), { tableId: id, field: current, kind, update, total: rows }, (tx, onlineChangeId) =>
+          // batch_pages: the copy's range in pages, fixed instead of adapting to its aim (tests
+          // that catch the copy mid-way; backfill.ts): it reached no job before, silently
+          const batchPages = b.batch_pages ?? req.query.batch_pages;
+          if (batchPages !== undefined && !(Number.isInteger(Number(batchPages)) && Number(batchPages) >= 1 && Number(batchPages) <= 4096)) {
+            throw badRequest('batch_pages must be a whole number of pages from 1 to 4096', 'batch_pages');
+          }
+          const payload = batchPages === undefined ? update : { ...update, batch_pages: Number(batchPages) };
+          const job = await acceptOnlineChange(editorDeps(ctx), actorOf(req), { tableId: id, field: current, kind, update: payload, total: rows }, (tx, onlineChangeId) =>
             enqueueJob(tx, { kind: ONLINE_CHANGE, tableId: id, payload: { kind, fieldId: fid, onlineChangeId }, actor: actorOf(req).name, total: rows }),
           );
           await answerQueued(ctx, req, res, job);
