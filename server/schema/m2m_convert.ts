@@ -21,11 +21,18 @@ export type Multiplicity = 'to_many' | 'to_one';
 
 /** Whether an update turns a link into the other kind (and nothing else about its type). */
 export function multiplicityChange(field: FieldMeta, update: { type?: unknown; options?: unknown }): Multiplicity | null {
-  if (field.type !== 'link') return null;
-  const toType = update.type === undefined || update.type === '' ? 'link' : update.type;
   const opts = update.options && typeof update.options === 'object' ? (update.options as Record<string, unknown>) : undefined;
   const raw = opts?.multiple;
-  const multiple = raw === undefined || raw === '' ? isManyLink(field) : raw === true || raw === 'true' || raw === '1' || raw === 'on';
+  const asked = raw === true || raw === 'true' || raw === '1' || raw === 'on';
+  if (field.type !== 'link') {
+    // Another type becomes a one-to-many link (a column converted); a junction is made only
+    // from a link. Taken as is, the field was a column whose metadata said many-to-many:
+    // every listing and write of the table answered 500 (a hostile review's finding).
+    if (update.type === 'link' && asked) throw badRequest(`"${field.name}" becomes a many-to-many link in two steps: first a link (options.multiple: false), then options.multiple: true`, 'options.multiple');
+    return null;
+  }
+  const toType = update.type === undefined || update.type === '' ? 'link' : update.type;
+  const multiple = raw === undefined || raw === '' ? isManyLink(field) : asked;
   if (isManyLink(field) && toType !== 'link') throw badRequest('a many-to-many link converts to a one-to-many link only (options.multiple: false); convert that one further', 'type');
   if (toType !== 'link' || multiple === isManyLink(field)) return null;
   if (opts?.table_id !== undefined && opts.table_id !== '' && Number(opts.table_id) !== Number(field.options.table_id)) {

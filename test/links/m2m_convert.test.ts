@@ -36,6 +36,21 @@ describe('link conversions: one-to-many <-> many-to-many', () => {
 
   const list = async () => (await app.request('GET', `/tables/${people}/rows?sort=id`)).body.rows as any[];
 
+  it('another type straight to a many-to-many link (dry run, one transaction, online) is a 400 naming options.multiple, and changes nothing: two steps (a hostile review found a column with many-to-many metadata, every listing a 500)', async () => {
+    const p = await app.request('POST', `/tables/${people}/fields`, { json: { name: 'Team no', type: 'number' } });
+    expect(p.status, p.text).to.equal(201);
+    await sql.exec(`UPDATE data.people SET team_no = 1`);
+    for (const q of ['?dry_run=1', '?online=0', '?online=1']) {
+      const res = await app.request('PATCH', `/tables/${people}/fields/${p.body.id}${q}`, { json: { type: 'link', options: { table_id: teams, multiple: true } } });
+      expect(res.status, `${q}: ${res.text}`).to.equal(400);
+      expect(res.body.error.field).to.equal('options.multiple');
+    }
+    expect((await app.request('GET', `/tables/${people}/fields/${p.body.id}`)).body.type).to.equal('number');
+    const listed = await app.request('GET', `/tables/${people}/rows`);
+    expect(listed.status, listed.text).to.equal(200);
+    expect((await app.request('DELETE', `/tables/${people}/fields/${p.body.id}`)).status).to.be.oneOf([200, 204]);
+  });
+
   it('to many-to-many: every link becomes a pair, the column goes, nothing is lost', async () => {
     const dry = await app.request('PATCH', `/tables/${people}/fields/${fid}?dry_run=1`, { json: { options: { table_id: teams, multiple: true } } });
     expect(dry.status, dry.text).to.equal(200);
