@@ -10,6 +10,7 @@ import { answerQueued } from './jobs.js';
 import { COLORS } from '../../fields/single_select.js';
 import { planAddField, planFieldUpdate, typeChangeOf } from '../../schema/field_plan.js';
 import { acceptOnlineChange, onlineKindOf, ONLINE_CHANGE } from '../../schema/online/run.js';
+import { foreignTriggersConflict, foreignWriteTriggers } from '../../schema/online/trigger.js';
 import { chooseOnline, planFromStatements, tableSize } from '../../schema/plan.js';
 import { dryRunStatements } from '../../schema/change.js';
 import { indexesOfField, listTableIndexes, tableIndexJson } from '../../schema/table_indexes.js';
@@ -280,6 +281,11 @@ export const tableRoutes = [
             throw badRequest('batch_pages must be a whole number of pages from 1 to 4096', 'batch_pages');
           }
           const payload = batchPages === undefined ? update : { ...update, batch_pages: Number(batchPages) };
+          if (kind === 'change_type') {
+            const table = await getLiveTable(ctx.pool, id);
+            const triggers = await foreignWriteTriggers(ctx.pool, table.table_oid!);
+            if (triggers.length) throw foreignTriggersConflict(table.name, triggers);
+          }
           const job = await acceptOnlineChange(editorDeps(ctx), actorOf(req), { tableId: id, field: current, kind, update: payload, total: rows }, (tx, onlineChangeId) =>
             enqueueJob(tx, { kind: ONLINE_CHANGE, tableId: id, payload: { kind, fieldId: fid, onlineChangeId }, actor: actorOf(req).name, total: rows }),
           );
