@@ -5,6 +5,7 @@
 // table's objects of the same readable name.
 import { ident, literal, qualified } from '../db/ident.js';
 import { AppError, badRequest, conflict } from '../errors.js';
+import { assertNoLinkInFlightTo } from './online/state.js';
 import type { FieldSpec } from './fields.js';
 import { createTableWithFields } from './add_fields.js';
 import { locateTable } from '../introspect/identity.js';
@@ -123,6 +124,7 @@ export async function renameTable(deps: EditorDeps, actor: Actor, tableId: numbe
     c.reached('validate');
     const schema = c.deps.config.dataSchema;
     if (physical !== table.table_name) {
+      await assertNoLinkInFlightTo(c.tx, tableId);
       await c.ddl(`ALTER TABLE ${qualified(schema, table.table_name)} RENAME TO ${ident(physical)}`);
     }
     await c.ddl(`COMMENT ON TABLE ${qualified(schema, physical)} IS ${literal(tableComment({ id: tableId, name }))}`);
@@ -142,6 +144,7 @@ export async function trashTable(deps: EditorDeps, actor: Actor, tableId: number
   return schemaChange(deps, actor, 'trash_table', tableId, async (c) => {
     const table = await liveTableForChange(c, tableId);
     const parked = trashName('t', tableId, table.table_name);
+    await assertNoLinkInFlightTo(c.tx, tableId);
     c.reached('validate');
     const { dataSchema, trashSchema } = c.deps.config;
     // Rename first, inside the data schema (the parked name is free: users cannot

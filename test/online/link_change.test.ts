@@ -149,4 +149,28 @@ describe('online number -> link, and a table whose ids are far apart', function 
     expect([job.result.changes.type_change.lost, sync.body.changes.type_change.lost]).to.deep.equal([1, 1]);
     await expectClean(app);
   });
+
+  it("the target of a link change in flight is not renamed in PostgreSQL nor trashed (409 change_in_flight; the change's sync function names it, and every write to the changing table failed): a display rename goes; after the change, both do", async () => {
+    const target = await createTable(app, 'Depots', [{ name: 'Name', type: 'text' }]);
+    await sql.exec(`INSERT INTO data.depots (name) SELECT 'd' || g FROM generate_series(1, 20) g`);
+    const t = await createTable(app, 'Parcels', [{ name: 'Depot', type: 'number' }]);
+    await sql.exec(`INSERT INTO data.parcels (depot) SELECT 1 + g % 20 FROM generate_series(1, 30000) g`);
+    const res = await app.request('PATCH', `/tables/${t.id}/fields/${t.fields[0]!.id}`, { json: { type: 'link', options: { table_id: target.id }, online: 1, batch_pages: 1 } });
+    expect(res.status, res.text).to.equal(202);
+    for (let i = 0; i < 1000 && !(await sql.rows(`SELECT 1 FROM pg_trigger WHERE tgname = $1`, [`tw_sync_f${t.fields[0]!.id}_upd`])).length; i++) await new Promise((r) => setTimeout(r, 5));
+    const renamed = await app.request('PATCH', `/tables/${target.id}`, { json: { table_name: 'depots_renamed' } });
+    const trashed = await app.request('DELETE', `/tables/${target.id}`);
+    const shown = await app.request('PATCH', `/tables/${target.id}`, { json: { name: 'Depots shown' } });
+    const written = await app.request('POST', `/tables/${t.id}/rows`, { json: { depot: 3 } });
+    expect((await app.request('GET', `/jobs/${res.body.id}`)).body.status, 'all of it while the change ran').to.be.oneOf(['queued', 'running']);
+    expect([renamed.status, renamed.body.error?.code], renamed.text).to.deep.equal([409, 'change_in_flight']);
+    expect([trashed.status, trashed.body.error?.code], trashed.text).to.deep.equal([409, 'change_in_flight']);
+    expect(shown.status, shown.text).to.equal(200);
+    expect(written.status, written.text).to.equal(201);
+    const job = await waitForJob(app, res.body.id, 60_000);
+    expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    expect((await app.request('PATCH', `/tables/${target.id}`, { json: { table_name: 'depots_renamed' } })).status).to.equal(200);
+    expect((await app.request('POST', `/tables/${t.id}/rows`, { json: { depot: 4 } })).status).to.equal(201);
+    await expectClean(app);
+  });
 });

@@ -78,6 +78,30 @@ export async function inFlightConflict(db: Queryable, tableId: number, exceptId?
   return conflict('change_in_flight', `an online change of this table is in flight: ${what}; wait for it to finish, or cancel it from its job page`, undefined, running ? { online_change: running.id, job_id: running.job_id } : undefined);
 }
 
+/**
+ * An online type change in flight that makes a link to `tableId` (its sync function and its
+ * copy name that table: renamed or trashed meanwhile, every write to the other table failed
+ * until the change rolled back). The target shape is on the change once planned, the
+ * request's before.
+ */
+export async function assertNoLinkInFlightTo(db: Queryable, tableId: number): Promise<void> {
+  const { rows } = await db.query<{ id: number; job_id: number | null; name: string }>(
+    /* sql */ `SELECT oc.id, oc.job_id, t.name FROM tablewright.online_changes oc JOIN tablewright.tables t ON t.id = oc.table_id
+      WHERE oc.status = 'running' AND oc.kind = 'change_type'
+        AND coalesce(oc.payload #>> '{target,to,type}', oc.payload ->> 'type') = 'link'
+        AND coalesce(oc.payload #>> '{target,to,options,table_id}', oc.payload #>> '{options,table_id}') = $1::text
+      LIMIT 1`,
+    [tableId],
+  );
+  const r = rows[0];
+  if (r) {
+    throw conflict('change_in_flight', `an online change of table "${r.name}" is making a link to this table (job ${r.job_id ?? '?'}); rename or trash it when that change is done, or cancel it from its job page`, undefined, {
+      online_change: r.id,
+      job_id: r.job_id,
+    });
+  }
+}
+
 /** Records a completed step (and the backfill's position) on the change's row. */
 export async function advance(db: Queryable, id: number, p: { step?: string; objects?: OnlineObjects; done?: number; total?: number }): Promise<void> {
   await db.query(
