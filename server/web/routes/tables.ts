@@ -14,7 +14,7 @@ import { foreignTriggersConflict, foreignWriteTriggers } from '../../schema/onli
 import { chooseOnline, planFromStatements, tableSize } from '../../schema/plan.js';
 import { dryRunStatements } from '../../schema/change.js';
 import { indexesOfField, listTableIndexes, tableIndexJson } from '../../schema/table_indexes.js';
-import { addField, changesTypeOrOptions, previewFieldChange, reorderFields, restoreField, trashField, updateField, type FieldSpec } from '../../schema/fields.js';
+import { addField, changesTypeOrOptions, normaliseOptions, previewFieldChange, reorderFields, restoreField, sqlEnv, trashField, updateField, type FieldSpec } from '../../schema/fields.js';
 import { asArray, flag, formOptionsFor, idParam } from '../../schema/input.js';
 import { estimatedRows, fieldJson, getField, getLiveTable, getTable, listFields, listTables, tableJson } from '../../schema/metadata.js';
 import { createTable, describeTable, renameTable, restoreTable, trashTable } from '../../schema/tables.js';
@@ -270,7 +270,15 @@ export const tableRoutes = [
       if (kind) {
         const rows = await estimatedRows(ctx.pool, id);
         if (chooseOnline(rows, ctx.config.jobThresholdRows, online).online) {
+          // What the job would refuse only later, as a 400 naming the input, now: a queued job
+          // that fails at once answered 202 to a request that could never work.
+          if (update.type !== undefined && typeof update.type !== 'string') throw badRequest('type must be a field type name', 'type');
           if (update.type !== undefined) fieldType(String(update.type));
+          flag(update.confirm_loss, 'confirm_loss');
+          if (kind === 'change_type' && (update.type ?? current.type) === 'link') {
+            const options = normaliseOptions(fieldType('link'), update.options, current.type === 'link' ? current.options : undefined);
+            await sqlEnv(ctx.pool, editorDeps(ctx), [{ type: 'link', options }]);
+          }
           if (current.trashed_at) throw conflict('trashed', `field "${current.name}" is in the trash; restore it first`);
           if (current.read_only) throw conflict('read_only', `field "${current.name}" was adopted read-only`);
           if (kind === 'set_unique' && current.type === 'json') throw badRequest('a JSON field cannot be unique', 'unique');

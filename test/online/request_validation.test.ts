@@ -1,0 +1,37 @@
+// An online change's request is checked before its job is queued: what the job would only
+// refuse later (a hostile review found 202 then a job failed at once with a 400) is a 400
+// naming the input, and nothing is begun.
+import { expect } from 'chai';
+import { useApp, type TestApp } from '../helpers/app.js';
+import type { Sql } from '../helpers/sql.js';
+import { createTable, QUIET } from '../introspect/lib.js';
+
+describe('online change: the request checked before its job', function () {
+  this.timeout(60_000);
+  let app: TestApp;
+  let sql: Sql;
+  useApp((s) => ({ app, sql } = s), { ...QUIET, JOB_POLL_MS: '50' });
+
+  it('confirm_loss not a yes/no, a type not a name, a link to no table or to a trashed one, batch_pages out of range: 400 naming it, no change begun', async () => {
+    const gone = await createTable(app, 'Gone', [{ name: 'Name', type: 'text' }]);
+    expect((await app.request('DELETE', `/tables/${gone.id}`)).status).to.be.oneOf([200, 204]);
+    const t = await createTable(app, 'Checked', [{ name: 'Amount', type: 'number' }]);
+    await sql.exec(`INSERT INTO data.checked (amount) SELECT g FROM generate_series(1, 100) g`);
+    const fid = t.fields[0]!.id;
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ type: 'text', confirm_loss: 'maybe' }, 'confirm_loss'],
+      [{ type: 'text', confirm_loss: [] }, 'confirm_loss'],
+      [{ type: ['text'] }, 'type'],
+      [{ type: 'link', options: { table_id: 999999 } }, 'options.table_id'],
+      [{ type: 'link', options: { table_id: gone.id } }, 'options.table_id'],
+      [{ type: 'text', batch_pages: 0 }, 'batch_pages'],
+      [{ type: 'text', batch_pages: 'x' }, 'batch_pages'],
+    ];
+    for (const [body, field] of cases) {
+      const res = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { ...body, online: 1 } });
+      expect([res.status, res.body.error?.field], `${JSON.stringify(body)}: ${res.text}`).to.deep.equal([400, field]);
+    }
+    expect(await sql.rows(`SELECT id FROM tablewright.online_changes`), 'no change begun').to.deep.equal([]);
+    expect(await sql.rows(`SELECT id FROM tablewright.jobs WHERE kind = 'online_change'`), 'no job queued').to.deep.equal([]);
+  });
+});
