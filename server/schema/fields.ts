@@ -879,6 +879,21 @@ export async function restoreField(deps: EditorDeps, actor: Actor, tableId: numb
     await c.ddl(`ALTER TABLE ${relation} RENAME COLUMN ${ident(field.trash_name)} TO ${col}`);
     await c.ddl(`COMMENT ON COLUMN ${relation}.${col} IS ${literal(columnComment({ ...field, name }, table))}`);
     const warnings: string[] = [];
+    // A link kept as a type change's copy (its old column) lost its foreign key in the change
+    // (a trashed link keeps its own): it comes back with one, its links to rows deleted
+    // since emptied as the key's ON DELETE SET NULL would have (the answer says how many).
+    if (field.type === 'link') {
+      const { rows: keyed } = await c.tx.query(
+        `SELECT 1 FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] WHERE k.conrelid = $1 AND k.contype = 'f' AND a.attname = $2`,
+        [table.table_oid, column],
+      );
+      if (!keyed.length) {
+        const target = (await sqlEnv(c.tx, c.deps, [{ type: 'link', options: field.options }])).linkTarget(field.options.table_id);
+        const { rowCount } = await c.tx.query(`UPDATE ${relation} AS t SET ${col} = NULL WHERE t.${col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${target} AS l WHERE l.id = t.${col})`);
+        if (rowCount) warnings.push(`${rowCount} links pointed at rows deleted since it was trashed: emptied, as the link's ON DELETE SET NULL does`);
+        await c.ddl(`ALTER TABLE ${relation} ADD CONSTRAINT ${ident(fkName(field.id))} FOREIGN KEY (${col}) REFERENCES ${target} (id) ON DELETE SET NULL`);
+      }
+    }
     let notNull = field.not_null;
     let unique = field.is_unique;
     if (notNull) {

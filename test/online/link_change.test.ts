@@ -173,4 +173,32 @@ describe('online number -> link, and a table whose ids are far apart', function 
     expect((await app.request('POST', `/tables/${t.id}/rows`, { json: { depot: 4 } })).status).to.equal(201);
     await expectClean(app);
   });
+
+  // (online only: the one-transaction path keeps the lost values only, and a link to text loses none)
+  for (const online of [1] as const) {
+    it(`a link changed to text (online=${online}), its old column restored from the trash: a link again with its foreign key (a dangling write refused), links to rows deleted meanwhile emptied and counted, reconcile clean`, async () => {
+      const target = await createTable(app, `Hubs ${online}`, [{ name: 'Name', type: 'text' }]);
+      const hubs = `data.${target.table_name}`;
+      await sql.exec(`INSERT INTO ${hubs} (name) SELECT 'h' || g FROM generate_series(1, 10) g`);
+      const t = await createTable(app, `Routes ${online}`, [{ name: 'Hub', type: 'link', column: 'hub', options: { table_id: target.id } }]);
+      const routes = `data.${t.table_name}`;
+      await sql.exec(`INSERT INTO ${routes} (hub) SELECT 1 + g % 10 FROM generate_series(1, 200) g`);
+      const res = await app.request('PATCH', `/tables/${t.id}/fields/${t.fields[0]!.id}`, { json: { type: 'text', online, confirm_loss: 1 } });
+      expect(res.status, res.text).to.equal(202);
+      expect((await waitForJob(app, res.body.id, 60_000)).status).to.equal('done');
+      const kept = await sql.one(`SELECT id FROM tablewright.fields WHERE table_id = $1 AND trash_reason = 'type_change'`, [t.id]);
+      await sql.exec(`DELETE FROM ${hubs} WHERE id = 3`);
+      const restored = await app.request('POST', `/tables/${t.id}/fields/${kept.id}/restore`);
+      expect(restored.status, restored.text).to.equal(200);
+      const back = (await app.request('GET', `/tables/${t.id}/fields/${kept.id}`)).body;
+      expect(back.type).to.equal('link');
+      expect(JSON.stringify(restored.body), 'the emptied links counted').to.match(/20 links pointed at rows deleted/);
+      expect((await sql.one(`SELECT count(*)::int AS n FROM ${routes} WHERE ${back.column} = 3`)).n).to.equal(0);
+      const dangling = await app.request('POST', `/tables/${t.id}/rows`, { json: { [back.column]: 999 } });
+      expect(dangling.status, dangling.text).to.be.within(400, 499);
+      await sql.exec(`DELETE FROM ${hubs} WHERE id = 4`);
+      expect((await sql.one(`SELECT count(*)::int AS n FROM ${routes} WHERE ${back.column} = 4`)).n, 'ON DELETE SET NULL').to.equal(0);
+      await expectClean(app);
+    });
+  }
 });
