@@ -16,7 +16,7 @@ describe("online type change on a table with a DBA's triggers", function () {
   this.timeout(120_000);
   let app: TestApp;
   let sql: Sql;
-  useApp((s) => ({ app, sql } = s), { ...QUIET, JOB_POLL_MS: '50' });
+  useApp((s) => ({ app, sql } = s), { ...QUIET, JOB_POLL_MS: '50', JOB_THRESHOLD_ROWS: '1000' });
 
   const ROWS = 20_000;
   async function meters(name: string) {
@@ -49,6 +49,26 @@ describe("online type change on a table with a DBA's triggers", function () {
       expect(await sql.one(`SELECT count(*) FILTER (WHERE reading = id)::int AS converted, count(*) FILTER (WHERE stamp <> 0)::int AS stamped FROM ${rel}`)).to.deep.equal({ converted: ROWS, stamped: 0 });
     });
   }
+
+  it('online not asked for on a table past the job threshold: the plan and the change take one transaction (in a job), saying why; online=1 in a dry run is the 409', async () => {
+    const t = await meters('Meters default');
+    const rel = `data.${t.table_name}`;
+    await sql.exec(`ANALYZE ${rel}`);
+    await sql.exec(`CREATE TRIGGER zz_fill BEFORE INSERT OR UPDATE ON ${rel} FOR EACH ROW EXECUTE FUNCTION public.dba_fill()`);
+    const fid = t.fields[0]!.id;
+    const plan = await app.request('PATCH', `/tables/${t.id}/fields/${fid}?dry_run=1&plan_only=1`, { json: { type: 'number' } });
+    expect(plan.status, plan.text).to.equal(200);
+    expect(plan.body.plan.online).to.equal(false);
+    expect(plan.body.plan.reason).to.match(/past JOB_THRESHOLD_ROWS.*triggers of its own \(zz_fill\)/);
+    const asked = await app.request('PATCH', `/tables/${t.id}/fields/${fid}?dry_run=1&plan_only=1`, { json: { type: 'number', online: 1 } });
+    expect([asked.status, asked.body.error?.code]).to.deep.equal([409, 'table_has_triggers']);
+    const res = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { type: 'number' } });
+    expect(res.status, res.text).to.equal(202);
+    expect(res.body.kind, 'the one-transaction change, as a job').to.not.equal('online_change');
+    const job = await waitForJob(app, res.body.id, 60_000);
+    expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    expect(await sql.one(`SELECT count(*) FILTER (WHERE reading = id)::int AS converted, count(*) FILTER (WHERE stamp <> 0)::int AS stamped FROM ${rel}`)).to.deep.equal({ converted: ROWS, stamped: 0 });
+  });
 
   it('a disabled trigger, or one on INSERT after the row is written, is no obstacle: the change goes online', async () => {
     const t = await meters('Meters quiet');
