@@ -9,7 +9,7 @@ import { changesTypeOrOptions, hasOwnIndex, typeChangeRewrites, type FieldSpec, 
 import { flag } from './input.js';
 import type { FieldMeta, TableMeta } from './metadata.js';
 import { OPS, onlineKindOf } from './online/run.js';
-import { foreignTriggersConflict, foreignWriteTriggers } from './online/trigger.js';
+import { onlineObstaclesConflict, onlineTypeChangeObstacles } from './online/obstacles.js';
 import { asPlain, convertsFromFormula, convertsToFormula, FORMULA_NOT_ONLINE, formulaSteps } from './formula_preview.js';
 import { chooseOnline, makePlan, step, tableSize, type Plan, type PlanStep } from './plan.js';
 
@@ -55,12 +55,12 @@ export async function planFieldUpdate(
   }
   const kind = onlineKindOf(field, update as Record<string, unknown>, typeChangeOf(field, update));
   let choice = chooseOnline(size.rows, deps.jobThresholdRows, online);
-  // A table with triggers of its own takes no online type change (trigger.ts): online=1 is
-  // refused (409), and the size alone leaves it to one transaction, as the request does.
+  // What a DBA made keeps a type change from running online (online/obstacles.ts): online=1
+  // is refused (409), and the size alone leaves it to one transaction, as the request does.
   if (kind === 'change_type' && choice.online) {
-    const triggers = await foreignWriteTriggers(db, table.table_oid!);
-    if (triggers.length && online === true) throw foreignTriggersConflict(table.name, triggers);
-    if (triggers.length) choice = { online: false, reason: `${choice.reason}, but the table has triggers of its own (${triggers.slice(0, 5).join(', ')}) that an online type change would fire for every row: one transaction, which fires none` };
+    const obstacles = await onlineTypeChangeObstacles(db, deps.config.dataSchema, table, field);
+    if (obstacles.length && online === true) throw onlineObstaclesConflict(field, obstacles);
+    if (obstacles.length) choice = { online: false, reason: `${choice.reason}, but it cannot run online (${obstacles.slice(0, 5).join('; ')}): one transaction` };
   }
   if (kind && choice.online) {
     return makePlan(OPS[kind].plan({ relation, col, field, size, update: update as Record<string, unknown> }), size, choice);

@@ -12,13 +12,13 @@ describe('online change: the request checked before its job', function () {
   let sql: Sql;
   useApp((s) => ({ app, sql } = s), { ...QUIET, JOB_POLL_MS: '50' });
 
-  it('confirm_loss not a yes/no, a type not a name, a link to no table or to a trashed one, batch_pages out of range: 400 naming it, no change begun', async () => {
+  it('confirm_loss not a yes/no, a type not a name, a link to no table or to a trashed one, batch_pages out of range or not a number: 400 naming it; a type no field converts to: 422; no change begun', async () => {
     const gone = await createTable(app, 'Gone', [{ name: 'Name', type: 'text' }]);
     expect((await app.request('DELETE', `/tables/${gone.id}`)).status).to.be.oneOf([200, 204]);
     const t = await createTable(app, 'Checked', [{ name: 'Amount', type: 'number' }]);
     await sql.exec(`INSERT INTO data.checked (amount) SELECT g FROM generate_series(1, 100) g`);
     const fid = t.fields[0]!.id;
-    const cases: Array<[Record<string, unknown>, string]> = [
+    const cases: Array<[Record<string, unknown>, string, number?]> = [
       [{ type: 'text', confirm_loss: 'maybe' }, 'confirm_loss'],
       [{ type: 'text', confirm_loss: [] }, 'confirm_loss'],
       [{ type: ['text'] }, 'type'],
@@ -26,10 +26,14 @@ describe('online change: the request checked before its job', function () {
       [{ type: 'link', options: { table_id: gone.id } }, 'options.table_id'],
       [{ type: 'text', batch_pages: 0 }, 'batch_pages'],
       [{ type: 'text', batch_pages: 'x' }, 'batch_pages'],
+      [{ type: 'text', batch_pages: true }, 'batch_pages'],
+      [{ type: 'text', batch_pages: [5] }, 'batch_pages'],
+      [{ type: 'autonumber' }, 'type', 422],
+      [{ type: 'created_at' }, 'type', 422],
     ];
-    for (const [body, field] of cases) {
+    for (const [body, field, status = 400] of cases) {
       const res = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { ...body, online: 1 } });
-      expect([res.status, res.body.error?.field], `${JSON.stringify(body)}: ${res.text}`).to.deep.equal([400, field]);
+      expect([res.status, res.body.error?.field], `${JSON.stringify(body)}: ${res.text}`).to.deep.equal([status, field]);
     }
     expect(await sql.rows(`SELECT id FROM tablewright.online_changes`), 'no change begun').to.deep.equal([]);
     expect(await sql.rows(`SELECT id FROM tablewright.jobs WHERE kind = 'online_change'`), 'no job queued').to.deep.equal([]);

@@ -32,7 +32,8 @@ import { step } from '../plan.js';
 import { BACKFILL_MODULUS, BACKFILL_WAVES, backfill } from './backfill.js';
 import { advance, finishOnlineChange, getOnlineChange } from './state.js';
 import { auditStep, briefStep, buildIndex, constraintState, indexState, longStep, type OnlineOp, type OnlineRun } from './steps.js';
-import { dropSyncTrigger, foreignTriggersConflict, foreignWriteTriggers, syncFunction, syncObjects, syncTriggerDdl, syncTriggerName, syncUpdateTriggerName, type Refusal } from './trigger.js';
+import { onlineObstaclesConflict, onlineTypeChangeObstacles } from './obstacles.js';
+import { dropSyncTrigger, syncFunction, syncObjects, syncTriggerDdl, syncTriggerName, syncUpdateTriggerName, type Refusal } from './trigger.js';
 
 export const shadowName = (fieldId: number) => `_tw_new_f${fieldId}`;
 const names = (id: number) => ({
@@ -153,9 +154,9 @@ export const changeType: OnlineOp = {
     const expr = await converted(run, t.to, `NEW.${run.col}`);
     const refuse = (flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false) ? undefined : await refusal(run, t.to, newType.label);
     if (!(await columnExists(run, n.shadow))) {
-      // a DBA's trigger made since the request was accepted
-      const triggers = await foreignWriteTriggers(run.deps.pool, run.table.table_oid!);
-      if (triggers.length) throw foreignTriggersConflict(run.table.name, triggers);
+      // what a DBA made since the request was accepted (obstacles.ts)
+      const obstacles = await onlineTypeChangeObstacles(run.deps.pool, schema, run.table, run.field);
+      if (obstacles.length) throw onlineObstaclesConflict(run.field, obstacles);
       // one round trip under the ACCESS EXCLUSIVE lock (the statements sent as one query)
       await briefStep(run, 'add_shadow', (c) =>
         c.ddlBatch([`ALTER TABLE ${run.relation} ADD COLUMN ${sh} ${newType.sqlType(t.to.options)}`, ...syncTriggerDdl(schema, run.relation, run.field.id, String(sh), expr, refuse)]),
@@ -248,10 +249,10 @@ export const changeType: OnlineOp = {
       if (enabled[0]!.n !== 2) {
         throw conflict('sync_trigger_disabled', `the trigger that keeps the new column of "${f.name}" in step (${syncTriggerName(f.id)}) is disabled or gone: writes since may be missing from it; the change is rolled back, start it again`, 'type');
       }
-      // nor did a DBA's trigger come (or get enabled) meanwhile: one may have changed rows as
-      // they were written, after the sync trigger converted them (the same lock: none since)
-      const triggers = await foreignWriteTriggers(c.tx, run.table.table_oid!);
-      if (triggers.length) throw foreignTriggersConflict(run.table.name, triggers);
+      // nor did a DBA hang anything on the column, or a trigger on the table, meanwhile
+      // (obstacles.ts; under the lock this step's first statement took: none since)
+      const obstacles = await onlineTypeChangeObstacles(c.tx, schema, run.table, f);
+      if (obstacles.length) throw onlineObstaclesConflict(f, obstacles);
       // The DDL goes as one query: one round trip under the ACCESS EXCLUSIVE lock instead of
       // one a statement (up to 14), each of which held every read and write of the table.
       // The shadow's own index was built before this step (valid, or absent): read first.

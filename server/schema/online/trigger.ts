@@ -13,7 +13,6 @@
 import { ident, identFromCatalog, literal, qualified } from '../../db/ident.js';
 import type { Queryable } from '../../db/pool.js';
 import { WOULD_NOT_CONVERT } from '../../db/pg_errors.js';
-import { conflict, type AppError } from '../../errors.js';
 
 export const syncTriggerName = (fieldId: number) => `tw_sync_f${fieldId}`;
 /** The UPDATE trigger's name (the INSERT one has syncTriggerName). */
@@ -124,31 +123,3 @@ export function dropSyncTrigger(schema: string, relation: string, fieldId: numbe
   return [...[...triggers].map((t) => `DROP TRIGGER IF EXISTS ${identFromCatalog(t)} ON ${relation}`), ...[...new Set(functions)].map((f) => `DROP FUNCTION IF EXISTS ${f}() CASCADE`)];
 }
 
-/**
- * Triggers of the table's own (a DBA's, not Tablewright's) that an online type change would
- * run into: any trigger on UPDATE (the copy updates every row, so each would fire for every
- * row: an `updated_at` trigger stamps them all, an audit trigger logs them all) and any
- * BEFORE ROW trigger on INSERT (it may change a row's value after the sync trigger converted
- * it: triggers fire in name order, and the new column then holds the value before). The
- * one-transaction path rewrites with ALTER COLUMN TYPE, which fires none.
- */
-export async function foreignWriteTriggers(db: Queryable, tableOid: number): Promise<string[]> {
-  const { rows } = await db.query<{ tgname: string }>(
-    /* sql */ `SELECT tgname FROM pg_trigger
-      WHERE tgrelid = $1 AND NOT tgisinternal AND tgenabled IN ('O', 'A')
-        AND ((tgtype & 16) <> 0 OR (tgtype & 7) = 7)  -- UPDATE; BEFORE ROW INSERT
-        AND tgname !~ '^(tablewright_|tw_sync_f)'
-      ORDER BY tgname`,
-    [tableOid],
-  );
-  return rows.map((r) => r.tgname);
-}
-
-export function foreignTriggersConflict(tableName: string, triggers: string[]): AppError {
-  return conflict(
-    'table_has_triggers',
-    `"${tableName}" has triggers of its own that fire on writes (${triggers.slice(0, 5).join(', ')}): an online type change updates every row to copy it, which would fire them for each row, and a trigger that changes a row as it is written would leave the new column behind; change the type with online=0 (one transaction, which fires no trigger; the table is locked while it rewrites), or disable those triggers for the change`,
-    'type',
-    { triggers },
-  );
-}

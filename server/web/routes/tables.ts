@@ -10,7 +10,8 @@ import { answerQueued } from './jobs.js';
 import { COLORS } from '../../fields/single_select.js';
 import { planAddField, planFieldUpdate, typeChangeOf } from '../../schema/field_plan.js';
 import { acceptOnlineChange, onlineKindOf, ONLINE_CHANGE } from '../../schema/online/run.js';
-import { foreignTriggersConflict, foreignWriteTriggers } from '../../schema/online/trigger.js';
+import { onlineObstaclesConflict, onlineTypeChangeObstacles } from '../../schema/online/obstacles.js';
+import { assertConvertible } from '../../schema/system_fields.js';
 import { chooseOnline, planFromStatements, tableSize } from '../../schema/plan.js';
 import { dryRunStatements } from '../../schema/change.js';
 import { indexesOfField, listTableIndexes, tableIndexJson } from '../../schema/table_indexes.js';
@@ -267,17 +268,17 @@ export const tableRoutes = [
         if (indexes.length) throw conflict('in_table_index', `"${current.name}" is part of the index "${indexes[0]}" over several fields; drop that index before changing the field's type, then make it again`, 'type', { indexes });
       }
       const kind = onlineKindOf(current, update, typeChangeOf(current, update));
-      // a table with a DBA's triggers takes no online type change: refused when asked for
-      // (online=1), else the one-transaction path as for a small table (as its plan says)
-      const triggers = kind === 'change_type' ? await foreignWriteTriggers(ctx.pool, (await getLiveTable(ctx.pool, id)).table_oid!) : [];
-      if (triggers.length && online === true) throw foreignTriggersConflict((await getLiveTable(ctx.pool, id)).name, triggers);
-      if (kind && !triggers.length) {
+      // what a DBA made keeps a type change from running online (online/obstacles.ts):
+      // refused when asked for (online=1), else the one-transaction path (as its plan says)
+      const obstacles = kind === 'change_type' ? await onlineTypeChangeObstacles(ctx.pool, ctx.config.dataSchema, await getLiveTable(ctx.pool, id), current) : [];
+      if (obstacles.length && online === true) throw onlineObstaclesConflict(current, obstacles);
+      if (kind && !obstacles.length) {
         const rows = await estimatedRows(ctx.pool, id);
         if (chooseOnline(rows, ctx.config.jobThresholdRows, online).online) {
           // What the job would refuse only later, as a 400 naming the input, now: a queued job
           // that fails at once answered 202 to a request that could never work.
           if (update.type !== undefined && typeof update.type !== 'string') throw badRequest('type must be a field type name', 'type');
-          if (update.type !== undefined) fieldType(String(update.type));
+          if (update.type !== undefined) assertConvertible(current.type, fieldType(String(update.type)).name);
           flag(update.confirm_loss, 'confirm_loss');
           if (kind === 'change_type' && (update.type ?? current.type) === 'link') {
             const options = normaliseOptions(fieldType('link'), update.options, current.type === 'link' ? current.options : undefined);
@@ -289,7 +290,7 @@ export const tableRoutes = [
           // batch_pages: the copy's range in pages, fixed instead of adapting to its aim (tests
           // that catch the copy mid-way; backfill.ts): it reached no job before, silently
           const batchPages = b.batch_pages ?? req.query.batch_pages;
-          if (batchPages !== undefined && !(Number.isInteger(Number(batchPages)) && Number(batchPages) >= 1 && Number(batchPages) <= 4096)) {
+          if (batchPages !== undefined && !((typeof batchPages === 'number' || (typeof batchPages === 'string' && /^\d+$/.test(batchPages))) && Number.isInteger(Number(batchPages)) && Number(batchPages) >= 1 && Number(batchPages) <= 4096)) {
             throw badRequest('batch_pages must be a whole number of pages from 1 to 4096', 'batch_pages');
           }
           const payload = batchPages === undefined ? update : { ...update, batch_pages: Number(batchPages) };
