@@ -4,7 +4,7 @@
 // after the sync trigger had converted it, leaving the new column with the value before (a
 // hostile review: a trigger filling an empty reading with '0' left the new field empty,
 // the job done with nothing lost). The online path refuses such a table with 409
-// table_has_triggers (at the request, at the start of a queued job, and at the swap for one
+// online_not_possible (at the request, at the start of a queued job, and at the swap for one
 // made meanwhile); online=0 (ALTER COLUMN TYPE, which fires no trigger) converts it.
 import { expect } from 'chai';
 import { useApp, type TestApp } from '../helpers/app.js';
