@@ -58,6 +58,23 @@ describe("online change: a DBA's hand on the sync trigger", function () {
     await expectClean(app);
   });
 
+  it('both sync triggers and the function renamed: the change is refused and rolled back whole (found by what they write and depend on), and the table takes changes again', async () => {
+    const { t, fid, jobId } = await start('Renamed all');
+    await sql.exec(`ALTER TRIGGER tw_sync_f${fid} ON data.${t.table_name} RENAME TO trg_all_ins`);
+    await sql.exec(`ALTER TRIGGER tw_sync_f${fid}_upd ON data.${t.table_name} RENAME TO trg_all_upd`);
+    await sql.exec(`ALTER FUNCTION data.tw_sync_f${fid}() RENAME TO fn_all_sync`);
+    const job = await waitForJob(app, jobId, 60_000);
+    expect(job.status).to.equal('failed');
+    expect(job.error.code, JSON.stringify(job.error)).to.be.oneOf(['sync_trigger_disabled', 'online_not_possible']);
+    expect(await sql.one(`SELECT status FROM tablewright.online_changes WHERE job_id = $1`, [jobId])).to.deep.equal({ status: 'rolled_back' });
+    expect(await sql.rows(`SELECT tgname FROM pg_trigger WHERE tgname IN ('trg_all_ins', 'trg_all_upd') UNION ALL SELECT proname FROM pg_proc WHERE proname = 'fn_all_sync'`), 'the renamed objects gone').to.deep.equal([]);
+    expect(await ours(fid), 'nothing of the change left').to.deep.equal([]);
+    const next = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { type: 'number', online: 1 } });
+    expect(next.status, next.text).to.equal(202);
+    expect((await waitForJob(app, next.body.id, 60_000)).status).to.equal('done');
+    await expectClean(app);
+  });
+
   it('the sync function renamed: the change ends, and the renamed function goes with the triggers', async () => {
     const { t, fid, jobId } = await start('Renamed function');
     await sql.exec(`ALTER FUNCTION data.tw_sync_f${fid}() RENAME TO dba_fn`);

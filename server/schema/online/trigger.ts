@@ -100,15 +100,22 @@ export interface SyncObjects {
 
 export async function syncObjects(db: Queryable, schema: string, tableOid: number, fieldId: number): Promise<SyncObjects> {
   const names = [syncTriggerName(fieldId), syncUpdateTriggerName(fieldId)];
-  const { rows } = await db.query<{ tgname: string; named: boolean; fschema: string; fname: string }>(
-    /* sql */ `SELECT t.tgname, t.tgname = ANY ($2) AS named, n.nspname AS fschema, p.proname AS fname
+  // Ours: named so; or calling a function named so; or calling a function whose body writes
+  // the shadow column (ours, renamed); or depending on the shadow column (the UPDATE
+  // trigger's WHEN names it): both triggers and the function renamed left a rollback
+  // failing on them for good.
+  const shadow = `NEW.${ident(`_tw_new_f${fieldId}`)} :=`;
+  const { rows } = await db.query<{ tgname: string; own_fn: boolean; fschema: string; fname: string }>(
+    /* sql */ `SELECT t.tgname, (t.tgname = ANY ($2) OR (n.nspname = $3 AND p.proname = $4) OR strpos(p.prosrc, $5) > 0) AS own_fn, n.nspname AS fschema, p.proname AS fname
        FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace
-      WHERE t.tgrelid = $1 AND NOT t.tgisinternal
-        AND (t.tgname = ANY ($2) OR (n.nspname = $3 AND p.proname = $4 AND p.pronargs = 0))`,
-    [tableOid, names, schema, syncTriggerName(fieldId)],
+      WHERE t.tgrelid = $1 AND NOT t.tgisinternal AND p.pronargs = 0
+        AND (t.tgname = ANY ($2) OR (n.nspname = $3 AND p.proname = $4) OR strpos(p.prosrc, $5) > 0
+             OR EXISTS (SELECT 1 FROM pg_depend d JOIN pg_attribute a ON a.attrelid = $1 AND a.attnum = d.refobjsubid
+                         WHERE d.classid = 'pg_trigger'::regclass AND d.objid = t.oid AND d.refobjid = $1 AND a.attname = $6))`,
+    [tableOid, names, schema, syncTriggerName(fieldId), shadow, `_tw_new_f${fieldId}`],
   );
   const functions = new Map<string, { schema: string; name: string }>();
-  for (const r of rows) if (r.named) functions.set(`${r.fschema}.${r.fname}`, { schema: r.fschema, name: r.fname });
+  for (const r of rows) if (r.own_fn) functions.set(`${r.fschema}.${r.fname}`, { schema: r.fschema, name: r.fname });
   return { triggers: rows.map((r) => r.tgname), functions: [...functions.values()] };
 }
 
