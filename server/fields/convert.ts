@@ -9,7 +9,7 @@ import { OPTION_IDS_TYPE } from './multiple_select.js';
 import { fieldType } from './registry.js';
 import type { FieldTypeName, SqlEnv } from './types.js';
 
-const SYSTEM_BASE: Partial<Record<FieldTypeName, FieldTypeName>> = {
+export const SYSTEM_BASE: Partial<Record<FieldTypeName, FieldTypeName>> = {
   autonumber: 'number',
   created_at: 'datetime',
   updated_at: 'datetime',

@@ -82,6 +82,13 @@ describe('online type change of a system field', function () {
       // the online change's copy of the old column restored: no drift
       const restored = await app.request('POST', `/tables/${t.id}/fields/${kept.id}/restore`);
       expect(restored.status, restored.text).to.equal(200);
+      // the copy is what its column is now: the ordinary type a system field is stored as,
+      // written like any field (a restored "autonumber" without its identity numbered nothing)
+      const back = (await app.request('GET', `/tables/${t.id}/fields/${kept.id}`)).body;
+      expect(back.type).to.equal({ autonumber: 'number', created_at: 'datetime', updated_by: 'text', created_by: 'text' }[from]);
+      const written = { number: 7, datetime: '2026-01-02T03:04:05Z', text: 'someone' }[back.type as 'number' | 'datetime' | 'text'];
+      const edit = await app.request('PATCH', `/tables/${t.id}/rows/1`, { json: { [back.column]: written } });
+      expect(edit.status, edit.text).to.equal(200);
       await expectClean(app, 'the restored copy is no drift');
     });
   }

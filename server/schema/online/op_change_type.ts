@@ -20,11 +20,12 @@ import { withoutStatementTimeout } from '../../db/pool.js';
 import { withTransaction } from '../../db/tx.js';
 import { conflict, unprocessable } from '../../errors.js';
 import { stringifyExact } from '../../fields/exact_json.js';
-import { convertedOrNullSql, displaySql, lossPredicate, type FieldShape } from '../../fields/convert.js';
+import { convertedOrNullSql, displaySql, lossPredicate, SYSTEM_BASE, type FieldShape } from '../../fields/convert.js';
 import { fieldType } from '../../fields/registry.js';
+import type { FieldTypeName } from '../../fields/types.js';
 import { attnumOf } from '../catalog.js';
 import { columnComment } from '../comments.js';
-import { assertLossConfirmed, convertDefault, hasOwnIndex, indexUsing, planTypeChange, sqlEnv } from '../fields.js';
+import { assertLossConfirmed, convertDefault, hasOwnIndex, indexUsing, normaliseOptions, planTypeChange, sqlEnv } from '../fields.js';
 import { flag } from '../input.js';
 import { getField } from '../metadata.js';
 import { trashName } from '../names.js';
@@ -311,11 +312,16 @@ export const changeType: OnlineOp = {
       }
       await c.tx.query(`DELETE FROM tablewright.online_lost_rows WHERE field_id = $1`, [f.id]);
 
-      // The old column is the field's trashed copy: restoring it undoes the change.
+      // The old column is the field's trashed copy. A system field's is no system field any
+      // more (its identity, DEFAULT and trigger went above): kept as the ordinary type it is
+      // stored as, so a restore gives a field that is what its column is (a restored
+      // "autonumber" without its identity numbered nothing, read-only to writes).
+      const base = SYSTEM_BASE[f.type as FieldTypeName];
+      const kept = base ? { type: base, options: normaliseOptions(fieldType(base), base === 'number' ? { decimals: 0 } : {}) } : { type: f.type, options: f.options };
       const { rows } = await c.tx.query<{ id: number }>(
         /* sql */ `INSERT INTO tablewright.fields (table_id, name, column_name, type, options, position, trashed_at, trashed_by, trash_name, trash_reason, attnum)
           VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, 'type_change', $9) RETURNING id`,
-        [run.table.id, `${f.name} (before change to ${newType.label}, v${version})`.slice(0, 255), `${f.column_name}_before_v${version}`.slice(0, 63), f.type, f.options, f.position, c.actor.name, parked, await attnumOf(c.tx, run.table.table_oid!, parked)],
+        [run.table.id, `${f.name} (before change to ${newType.label}, v${version})`.slice(0, 255), `${f.column_name}_before_v${version}`.slice(0, 63), kept.type, kept.options, f.position, c.actor.name, parked, await attnumOf(c.tx, run.table.table_oid!, parked)],
       );
       await c.ddl(`COMMENT ON COLUMN ${rel}.${ident(parked)} IS ${literal(`field ${f.id} before its change to ${newType.label} (tablewright field ${rows[0]!.id})`)}`);
       await c.tx.query(
