@@ -96,11 +96,13 @@ export function pgErrorToApp(err: unknown): AppError | undefined {
   // type ("operator does not exist: text < integer"), or a column of a type only read here
   // (xml, circle, an enum) asked to match or sort. Our own SQL is typed: these come from
   // objects made outside the console.
-  if (code === '42883' || code === '42P22') {
+  // 42804 the same for a column's DEFAULT a DBA set, which a type change cannot cast ("default
+  // for column ... cannot be cast automatically": a 500 before, a hostile review's finding).
+  if (code === '42883' || code === '42P22' || code === '42804') {
     return new AppError(
       409,
       'incompatible_object',
-      `the database cannot do this with the table as it is now (PostgreSQL: ${said}): a constraint, an index or a column type made outside the console does not allow it; change that in SQL first`,
+      `the database cannot do this with the table as it is now (PostgreSQL: ${said}): a constraint, an index, a default or a column type made outside the console does not allow it; change that in SQL first`,
       undefined,
       { pg_code: code },
     );
