@@ -888,6 +888,9 @@ export async function restoreField(deps: EditorDeps, actor: Actor, tableId: numb
         [table.table_oid, column],
       );
       if (!keyed.length) {
+        const { rows: to } = await c.tx.query<{ name: string; trashed: boolean }>(`SELECT name, trashed_at IS NOT NULL AS trashed FROM tablewright.tables WHERE id = $1`, [field.options.table_id]);
+        if (!to[0]) throw conflict('link_target_gone', `"${field.name}" linked to a table that is gone (purged from the trash): it cannot come back as a link; its values stay in the trash until it is purged`);
+        if (to[0].trashed) throw conflict('link_target_trashed', `"${field.name}" links to "${to[0].name}", which is in the trash: restore that table first`, undefined, { table_id: field.options.table_id });
         const target = (await sqlEnv(c.tx, c.deps, [{ type: 'link', options: field.options }])).linkTarget(field.options.table_id);
         const { rowCount } = await c.tx.query(`UPDATE ${relation} AS t SET ${col} = NULL WHERE t.${col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${target} AS l WHERE l.id = t.${col})`);
         if (rowCount) warnings.push(`${rowCount} links pointed at rows deleted since it was trashed: emptied, as the link's ON DELETE SET NULL does`);

@@ -201,4 +201,22 @@ describe('online number -> link, and a table whose ids are far apart', function 
       await expectClean(app);
     });
   }
+
+  it("a link's old column restored while the table it links to is in the trash: 409 naming that (not a 400 about an input never sent); restored once the table is back", async () => {
+    const target = await createTable(app, 'Yards', [{ name: 'Name', type: 'text' }]);
+    await sql.exec(`INSERT INTO data.yards (name) SELECT 'y' || g FROM generate_series(1, 5) g`);
+    const t = await createTable(app, 'Crates', [{ name: 'Yard', type: 'link', column: 'yard', options: { table_id: target.id } }]);
+    await sql.exec(`INSERT INTO data.crates (yard) SELECT 1 + g % 5 FROM generate_series(1, 50) g`);
+    const res = await app.request('PATCH', `/tables/${t.id}/fields/${t.fields[0]!.id}`, { json: { type: 'text', online: 1 } });
+    expect((await waitForJob(app, res.body.id, 60_000)).status).to.equal('done');
+    const kept = await sql.one(`SELECT id FROM tablewright.fields WHERE table_id = $1 AND trash_reason = 'type_change'`, [t.id]);
+    expect((await app.request('DELETE', `/tables/${target.id}`)).status).to.be.oneOf([200, 204]);
+    const early = await app.request('POST', `/tables/${t.id}/fields/${kept.id}/restore`);
+    expect([early.status, early.body.error?.code], early.text).to.deep.equal([409, 'link_target_trashed']);
+    expect(early.body.error.message).to.match(/"Yards", which is in the trash/);
+    expect((await app.request('POST', `/trash/tables/${target.id}/restore`)).status, 'the table back').to.equal(200);
+    const later = await app.request('POST', `/tables/${t.id}/fields/${kept.id}/restore`);
+    expect(later.status, later.text).to.equal(200);
+    await expectClean(app);
+  });
 });
