@@ -37,16 +37,21 @@ export async function addSystemColumn(c: Change, relation: string, fieldId: numb
   await recordDefault(c, fieldId);
 }
 
-/** Metadata's pg_default is the column's default as PostgreSQL prints it: what reconcile expects. */
+/**
+ * Metadata's pg_default is the column's default as PostgreSQL prints it: what reconcile
+ * expects. The table found by its name: a table being created has no table_oid yet (set at
+ * the end of its creation), and its system fields were recorded with no default, which
+ * reconcile reported as changed outside the console from the start.
+ */
 async function recordDefault(c: Change, fieldId: number): Promise<void> {
   await c.tx.query(
     /* sql */ `UPDATE tablewright.fields f SET pg_default = (
         SELECT pg_get_expr(d.adbin, d.adrelid) FROM tablewright.tables t
-          JOIN pg_attribute a ON a.attrelid = t.table_oid AND a.attname = f.column_name
+          JOIN pg_attribute a ON a.attrelid = coalesce(to_regclass(format('%I.%I', $2::text, t.table_name))::oid, t.table_oid) AND a.attname = f.column_name
           JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
          WHERE t.id = f.table_id)
       WHERE f.id = $1`,
-    [fieldId],
+    [fieldId, c.deps.config.dataSchema],
   );
 }
 

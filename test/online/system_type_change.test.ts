@@ -39,6 +39,17 @@ describe('online type change of a system field', function () {
       [rel],
     );
 
+  it('a table made with every system field at once is no drift (its defaults were recorded before the table had its oid: none)', async () => {
+    await createTable(app, 'All system', [
+      { name: 'No', type: 'autonumber' },
+      { name: 'Made', type: 'created_at' },
+      { name: 'Changed', type: 'updated_at' },
+      { name: 'Maker', type: 'created_by' },
+      { name: 'Changer', type: 'updated_by' },
+    ]);
+    await expectClean(app, 'reconcile right after the table was made');
+  });
+
   for (const [from, to] of PAIRS) {
     it(`${from} -> ${to}: the same values as the one-transaction change, nothing fills the old column or the new one by itself, reconcile clean, the copy restored clean`, async () => {
       const t = await createTable(app, `Sys ${from} ${to}`, [
