@@ -7,6 +7,23 @@ import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
 import { adminTokenFor, eventually, startDaemon, type Daemon } from './lib.js';
 
+/** What the online fault tests start their daemons with: a dead instance's job taken over within 1.5 s, no background sweeps, room for lock waits. */
+export const ONLINE_FAULT_ENV = {
+  JOB_STALE_MS: '1500',
+  JOB_POLL_MS: '100',
+  JOB_THRESHOLD_ROWS: '1000',
+  DRIFT_CHECK_INTERVAL: 'off',
+  CLEANUP_INTERVAL: 'off',
+  LOCK_ATTEMPT_MS: '10000',
+  LOCK_TIMEOUT_MS: '60000',
+};
+
+/** SIGKILL, and its end seen. */
+export async function killDaemon(d: Daemon): Promise<void> {
+  d.cli.child.kill('SIGKILL');
+  expect((await d.cli.exited).signal).to.equal('SIGKILL');
+}
+
 export interface BigTable {
   db: TestDatabase;
   sql: Sql;

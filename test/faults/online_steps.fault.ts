@@ -19,19 +19,11 @@
 import { expect } from 'chai';
 import { type TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
-import { bigTable, expectReconcileClean, jobEnd, leftovers, waitingOn as waitingOnLock } from './big_table.js';
+import { bigTable, expectReconcileClean, jobEnd, killDaemon, leftovers, ONLINE_FAULT_ENV, waitingOn as waitingOnLock } from './big_table.js';
 import { eventually, startDaemon, stopDaemons, type Daemon } from './lib.js';
 
 const ROWS = 150_000;
-const ENV = {
-  JOB_STALE_MS: '1500',
-  JOB_POLL_MS: '100',
-  JOB_THRESHOLD_ROWS: '1000',
-  DRIFT_CHECK_INTERVAL: 'off',
-  CLEANUP_INTERVAL: 'off',
-  LOCK_ATTEMPT_MS: '10000',
-  LOCK_TIMEOUT_MS: '60000',
-};
+const ENV = ONLINE_FAULT_ENV;
 
 describe('SIGKILL at the validate, swap and rollback steps of an online change; a job out of attempts', function () {
   this.timeout(300_000);
@@ -74,10 +66,7 @@ describe('SIGKILL at the validate, swap and rollback steps of an online change; 
   /** The change in flight has its shadow column (and trigger), committed. */
   const shadowAdded = async () => (await sql.rows(`SELECT 1 FROM tablewright.online_changes WHERE step IN ('add_shadow', 'backfill') AND status = 'running'`)).length > 0;
 
-  async function kill(d: Daemon) {
-    d.cli.child.kill('SIGKILL');
-    expect((await d.cli.exited).signal).to.equal('SIGKILL');
-  }
+  const kill = killDaemon;
 
   const columnType = async (col: string) => (await sql.one(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'data.steps'::regclass AND attname = $1`, [col])).t;
 
@@ -204,9 +193,10 @@ describe('SIGKILL at the validate, swap and rollback steps of an online change; 
     const a = await startDaemon({ DATABASE_URL: db.url, ...ENV }, token);
     const holder = await Sql.connect(db.url);
     // The row the copy reaches last: the one in the table's last page, by where it is, not
-    // by its id (the earlier tests' inserts went wherever there was room: the largest id
-    // was in a page the copy had passed before the test held it, in CI).
-    const { id: lastRow } = await sql.one(`SELECT id FROM data.steps ORDER BY ctid DESC LIMIT 1`);
+    // by its id, and one with a value: the copy leaves an empty row alone, and the row of
+    // the largest id is the earlier test's insert, whose "spent" is empty (held, the copy
+    // never waited for it: CI timed out here twice).
+    const { id: lastRow } = await sql.one(`SELECT id FROM data.steps WHERE spent IS NOT NULL ORDER BY ctid DESC LIMIT 1`);
     // small ranges: the copy reaches the last page well after the row is held (with ranges
     // growing, two sessions could pass it first on a busy machine)
     const res = await a.call('PATCH', `/tables/${table.id}/fields/${fid(3)}`, { json: { type: 'text', online: 1, batch_pages: 4 } });

@@ -6,19 +6,11 @@
 import { expect } from 'chai';
 import type { TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
-import { bigTable, expectReconcileClean, jobEnd, leftovers, waitingOn as waitingOnLock } from './big_table.js';
-import { eventually, startDaemon, stopDaemons, type Daemon } from './lib.js';
+import { bigTable, expectReconcileClean, jobEnd, killDaemon, leftovers, ONLINE_FAULT_ENV, waitingOn as waitingOnLock } from './big_table.js';
+import { eventually, startDaemon, stopDaemons } from './lib.js';
 
 const ROWS = 150_000;
-const ENV = {
-  JOB_STALE_MS: '1500',
-  JOB_POLL_MS: '100',
-  JOB_THRESHOLD_ROWS: '1000',
-  DRIFT_CHECK_INTERVAL: 'off',
-  CLEANUP_INTERVAL: 'off',
-  LOCK_ATTEMPT_MS: '10000',
-  LOCK_TIMEOUT_MS: '60000',
-};
+const ENV = ONLINE_FAULT_ENV;
 
 describe('an online change resumed with an older version\'s sync function', function () {
   this.timeout(300_000);
@@ -41,10 +33,7 @@ describe('an online change resumed with an older version\'s sync function', func
     await db?.drop();
   });
 
-  async function kill(d: Daemon) {
-    d.cli.child.kill('SIGKILL');
-    expect((await d.cli.exited).signal).to.equal('SIGKILL');
-  }
+  const kill = killDaemon;
 
   /** A write of a value that does not convert to a number, in a transaction rolled back: its error code, or 'taken'. */
   async function lossyWrite(): Promise<string> {
