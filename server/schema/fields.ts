@@ -391,6 +391,17 @@ export function assertLossConfirmed(field: FieldMeta, report: LossReport, confir
 }
 
 /**
+ * The same refusal for a change about to be queued as an online job (the route's checks
+ * before it): answered at once rather than 202 and a job that fails at its first step.
+ */
+export async function assertFormulasAllowTypeChange(db: Queryable, table: TableMeta, field: FieldMeta, update: { type?: unknown; options?: unknown }): Promise<void> {
+  const type = fieldType(String(update.type ?? field.type));
+  const same = type.name === field.type;
+  const options = normaliseOptions(type, update.options === undefined ? (same ? field.options : undefined) : update.options, same ? field.options : undefined);
+  if (fieldType(field.type).sqlType(field.options) !== type.sqlType(options)) await assertNoFormulaRetype(db, table, field);
+}
+
+/**
  * A column retyped under a formula that reads it: PostgreSQL refuses to retype a column a
  * stored formula's generated column uses, and a formula computed at read time would be
  * computed over the new type. Refused first (the dry run too), naming the formulas.

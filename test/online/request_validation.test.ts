@@ -38,4 +38,18 @@ describe('online change: the request checked before its job', function () {
     expect(await sql.rows(`SELECT id FROM tablewright.online_changes`), 'no change begun').to.deep.equal([]);
     expect(await sql.rows(`SELECT id FROM tablewright.jobs WHERE kind = 'online_change'`), 'no job queued').to.deep.equal([]);
   });
+
+  it('a field a formula computed at read time uses: 409 used_by_formula naming the formula at once, no job (it answered 202, then the job failed at its first step)', async () => {
+    const t = await createTable(app, 'Dated', [{ name: 'Due', type: 'date' }]);
+    await sql.exec(`INSERT INTO data.dated (due) SELECT date '2026-01-01' + g FROM generate_series(1, 100) g`);
+    const formula = await app.request('POST', `/tables/${t.id}/fields`, { json: { name: 'Left', type: 'formula', options: { expression: 'date_diff(today(), {Due})' } } });
+    expect(formula.status, formula.text).to.equal(201);
+    const res = await app.request('PATCH', `/tables/${t.id}/fields/${t.fields[0]!.id}`, { json: { type: 'text', online: 1 } });
+    expect([res.status, res.body.error?.code, res.body.error?.field], res.text).to.deep.equal([409, 'used_by_formula', 'type']);
+    expect(res.body.error.message).to.contain('"Left"');
+    expect(await sql.rows(`SELECT id FROM tablewright.online_changes`), 'no change begun').to.deep.equal([]);
+    // a change of the field's options that keeps its column type is not refused for it
+    const kept = await app.request('PATCH', `/tables/${t.id}/fields/${t.fields[0]!.id}`, { json: { name: 'Due on' } });
+    expect(kept.status, kept.text).to.equal(200);
+  });
 });

@@ -15,7 +15,7 @@ import { assertConvertible } from '../../schema/system_fields.js';
 import { chooseOnline, planFromStatements, tableSize } from '../../schema/plan.js';
 import { dryRunStatements } from '../../schema/change.js';
 import { indexesOfField, listTableIndexes, tableIndexJson } from '../../schema/table_indexes.js';
-import { addField, changesTypeOrOptions, normaliseOptions, previewFieldChange, reorderFields, restoreField, sqlEnv, trashField, updateField, type FieldSpec } from '../../schema/fields.js';
+import { addField, assertFormulasAllowTypeChange, changesTypeOrOptions, normaliseOptions, previewFieldChange, reorderFields, restoreField, sqlEnv, trashField, updateField, type FieldSpec } from '../../schema/fields.js';
 import { asArray, flag, formOptionsFor, idParam } from '../../schema/input.js';
 import { estimatedRows, fieldJson, getField, getLiveTable, getTable, listFields, listTables, tableJson } from '../../schema/metadata.js';
 import { createTable, describeTable, renameTable, restoreTable, trashTable } from '../../schema/tables.js';
@@ -284,6 +284,7 @@ export const tableRoutes = [
             const options = normaliseOptions(fieldType('link'), update.options, current.type === 'link' ? current.options : undefined);
             await sqlEnv(ctx.pool, editorDeps(ctx), [{ type: 'link', options }]);
           }
+          if (kind === 'change_type') await assertFormulasAllowTypeChange(ctx.pool, await getLiveTable(ctx.pool, id), current, update);
           if (current.trashed_at) throw conflict('trashed', `field "${current.name}" is in the trash; restore it first`);
           if (current.read_only) throw conflict('read_only', `field "${current.name}" was adopted read-only`);
           if (kind === 'set_unique' && current.type === 'json') throw badRequest('a JSON field cannot be unique', 'unique');
