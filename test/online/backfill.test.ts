@@ -118,8 +118,9 @@ describe('online type change: the copy in waves, in a database where nothing els
     expect(job.status, JSON.stringify(job.error)).to.equal('done');
     const after = Number((await sql.one(`SELECT pg_relation_size('data.packed') AS n`)).n);
     // every row moved to another page would be more than 2x (the new versions are wider);
-    // 2 rows of 8 move (the first wave): 1.3-1.4x here
-    expect(after / before, `${before} -> ${after} bytes`).to.be.lessThan(1.7);
+    // 2 rows of 16 move (the first wave), and some more (each row grows by its new value):
+    // 1.29x here (1.3-1.4x when 2 of 8 moved)
+    expect(after / before, `${before} -> ${after} bytes`).to.be.lessThan(1.45);
     expect(await sql.one(`SELECT count(*)::int AS n, count(*) FILTER (WHERE amount = id::text)::int AS right FROM data.packed`)).to.deep.equal({ n: 40000, right: 40000 });
   });
 });

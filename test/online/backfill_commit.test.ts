@@ -47,7 +47,7 @@ describe('online backfill: asynchronous commits on its own session only', functi
     await backfill(run, 's', '(t.a)::text', 5000);
 
     const seen = (await pool.query<{ setting: string; n: number }>(`SELECT setting, count(*)::int AS n FROM data.bf_seen GROUP BY 1`)).rows;
-    // ranges of 8 pages, 7 waves each over each of its parts (a last range of fewer pages than parts: one a page)
+    // ranges of 8 pages, BACKFILL_WAVES.length waves each over each of its parts (a last range of fewer pages than parts: one a page)
     const ranges = Array.from({ length: Math.ceil(pages / 8) }, (_, i) => Math.min(8, pages - 8 * i));
     expect(seen).to.deep.equal([{ setting: 'off', n: ranges.reduce((a, r) => a + BACKFILL_WAVES.length * Math.min(r, BACKFILL_PARTS), 0) }]);
     expect((await pool.query(`SELECT count(*)::int AS n FROM data.bf WHERE s IS DISTINCT FROM a::text`)).rows[0].n, 'every row copied').to.equal(0);

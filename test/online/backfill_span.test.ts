@@ -2,7 +2,7 @@
 // it aims at BACKFILL_BATCH_MS per statement, changes by at most 2x a step, and stays within
 // its bounds (1 to 4,096 pages).
 import { expect } from 'chai';
-import { BACKFILL_BATCH_MS, nextSpan } from '../../server/schema/online/backfill.js';
+import { BACKFILL_BATCH_MS, nextSpan, othersSentBefore } from '../../server/schema/online/backfill.js';
 
 describe('backfill range size', () => {
   it('grows when a range is quick, shrinks when slow, by at most 2x; bounded', () => {
@@ -13,5 +13,42 @@ describe('backfill range size', () => {
     expect(nextSpan(100, BACKFILL_BATCH_MS * 1.25)).to.equal(80);
     expect(nextSpan(3000, 1)).to.equal(4096);
     expect(nextSpan(1, 10_000)).to.equal(1);
+  });
+});
+
+// The copy's sessions (backfill.ts, othersSentBefore): before a wave goes over pages again,
+// its session waits for the other sessions' statements sent before its last wave there
+// committed (their snapshots keep that wave's old versions alive, and the new wave could not
+// prune them: its updates would not be HOT), and for nothing else.
+describe('backfill sessions: waiting for older statements of the others', () => {
+  const statement = (sent: number) => {
+    let end = () => {};
+    const ended = new Promise<void>((r) => (end = r));
+    let over = false;
+    void ended.then(() => (over = true));
+    return { s: { sent, ended }, end, over: () => over };
+  };
+  const settled = async (p: Promise<void>) => {
+    let done = false;
+    void p.then(() => (done = true));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    return done;
+  };
+
+  it('waits for a statement of another session sent before `since`, not for one sent after, nor for its own', async () => {
+    const older = statement(10);
+    const newer = statement(30);
+    const own = statement(5);
+    const running = new Map([
+      [1, older.s],
+      [2, newer.s],
+      [0, own.s],
+    ]);
+    const wait = othersSentBefore(running, 0, 20);
+    expect(await settled(wait), 'waits while the older statement runs').to.equal(false);
+    older.end();
+    expect(await settled(wait), 'done once it ended, the newer and its own still running').to.equal(true);
+    expect([newer.over(), own.over()]).to.deep.equal([false, false]);
+    expect(await settled(othersSentBefore(new Map(), 0, 20)), 'nothing in flight: no wait').to.equal(true);
   });
 });

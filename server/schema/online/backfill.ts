@@ -17,7 +17,11 @@
 // page 0 of the new file. The copy skips a row whose new column already holds a value
 // (copied, or written by the trigger: only the trigger and the copy write it, and both
 // write the converted value of the row as it is), so going through a page again costs a
-// read, and a row the first wave moved to a page further on is not written twice.
+// read, and a row the first wave moved to a page further on is not written twice (nor
+// counted twice: the rows done stay the rows there are). The test reads the new column,
+// the row's last, so each wave's scan takes every row of its pages apart up to its end:
+// without it the copy was about 5% quicker (12.0/11.8 s against 12.3/12.8 s, psql, below),
+// but wrote those rows again (4,000 of 2,000,000) and counted them twice.
 //
 // Where the time went before (ranges of ids): each 2,000-row batch was a transaction of six
 // round trips, so on a busy machine the round trips, not the UPDATE, were most of it. Now:
@@ -29,17 +33,24 @@
 //
 // Waves: the table's pages are full, so a row's new version goes to another page (not a
 // HOT update) and takes a new entry in every index of the table: a single UPDATE of every
-// row took 55-70 s at 2,000,000 rows against 8-12 s for the blocking ALTER ... TYPE. So
-// each range is copied in waves, one statement each, a wave the rows whose id & 7 is one
-// of its residues (BACKFILL_WAVES): the first wave's rows (2 of 8) move to other pages,
-// which frees their room once that statement commits; the next wave's statement prunes
-// each page as it reads it and its new versions fit on their own page: HOT updates, no
-// index entry; and so on. Fewer waves read each page fewer times, more waves move fewer
-// rows: with pages, 7 waves of 8 residues were 3.8-4.0 us a row (70% HOT, the table 1.32x
-// its size), 15 waves of 16 were 5.4 (85% HOT, 1.16x), 3 waves of 4 were 3.9 (45% HOT,
-// 1.6x). A transaction older than the previous wave (it keeps the old versions alive) only
-// makes the next wave non-HOT again: slower, never wrong. A resumed change copies a
-// half-done range again (its copied rows skipped).
+// row took 46-70 s at 2,000,000 rows against 7-12 s for the blocking ALTER ... TYPE. So
+// each range is copied in waves, one statement each, a wave the rows whose
+// id & (BACKFILL_MODULUS - 1) is one of its residues (BACKFILL_WAVES): the first wave's
+// rows (2 of 16) move to other pages, which frees their room once that statement commits;
+// the next wave's statement prunes each page as it reads it and its new versions fit on
+// their own page: HOT updates, no index entry; and so on. The rows that move cost most of
+// the copy (a profile with 29% of the updates not HOT: 67% of the time in inserting their
+// index entries, five indexes), so fewer of them is faster despite more waves, each
+// reading the range's pages again: on 2,000,000 rows with five indexes, one session,
+// number -> text (psql, the same statements; the blocking ALTER 7.2 s):
+//   2 of 8 then 6 waves of 1 (before): 15.1-15.6 s, 70% HOT, 928 MB of WAL
+//   2 of 16 then 14 of 1 (now): 12.3-12.8 s, 85% HOT, 733 MB
+// and without the test for copied rows (above): 1 of 8 then 7 of 1: 12.9-13.9 s, 78% HOT;
+// 2 of 16 then 14 of 1: 11.8-12.4 s; 1 of 16 then 15 of 1: 12.4-12.6 s; 3 of 32 then 29
+// of 1: 13.8-13.9 s, 87% HOT
+// (the page's rows grow by the new value, so some rows must leave it whatever the waves).
+// A transaction older than the previous wave (it keeps the old versions alive) only makes
+// the next wave non-HOT again: slower, never wrong.
 import type pg from 'pg';
 import { literal } from '../../db/ident.js';
 import { queryAfter } from '../../db/bounded_query.js';
@@ -56,17 +67,23 @@ const MIN_PAGES = 1;
 const MAX_PAGES = 4096;
 const PROGRESS_EVERY_MS = 500;
 /** A range's waves (above): residues of id & (BACKFILL_MODULUS - 1); the first one's rows move, the others' mostly stay on their page. */
-export const BACKFILL_MODULUS = 8;
+export const BACKFILL_MODULUS = 16;
 export const BACKFILL_WAVES: number[][] = [[0, 1], ...Array.from({ length: BACKFILL_MODULUS - 2 }, (_, i) => [i + 2])];
 
 /**
- * How many parts a range's waves go over in turn (below): a statement of the other session
- * that began before a wave committed must end before the next wave reaches those pages.
- * Four parts made more updates HOT than two in the whole bench (67/48/33% against
- * 60/39/22% for the three type changes) but were no faster (21.98/36.56/41.68 s against
- * 18.54/30.22/44.23 s, one run each): two.
+ * How many parts a range's waves go over in turn (below): a statement of another session
+ * that began before a wave committed must end before the next wave reaches those pages, or
+ * that wave finds no room (othersSentBefore waits for such a statement). The whole bench
+ * (2,000,000 rows, five indexes; number -> text, text -> number, number -> link; HOT share
+ * and time, one run each, same machine and day, blocking DDL 7.5-10.9 s, 10.5-13.6 s and
+ * 9.0-13.2 s):
+ *   two parts, no waiting: 79/63/49%; 20.4/28.5/42.7 s, 23.8/31.2/45.5 s, 22.1/31.9/42.5 s
+ *   two parts, waiting: 86/73/61%; 15.7/33.2/50.4 s, 17.9/31.9/54.8 s
+ *   four parts, waiting: 85/73/61%; 15.0/23.6/30.9 s, 13.4/27.4/38.3 s
+ * (With two parts the wait often came: the other session's first wave, the slowest, was
+ * still running.) Writes over 100 ms came in every configuration, in bursts (checkpoints).
  */
-export const BACKFILL_PARTS = 2;
+export const BACKFILL_PARTS = 4;
 
 /** [from, upto) in at most `n` parts of (nearly) equal pages, none empty. */
 export function splitRange(from: bigint, upto: bigint, n: number): Array<[bigint, bigint]> {
@@ -114,6 +131,32 @@ interface Copy {
   stop?: 'lost' | 'cancel' | 'rewritten' | 'failed';
   lost: string[];
   reported: number;
+  /** each session's statement in flight: when it was sent, and its end */
+  running: Map<number, { sent: number; ended: Promise<void> }>;
+}
+
+/**
+ * Waits until no other session of the copy has a statement in flight that was sent before
+ * `since` (when this session's last wave over the same pages had committed). Such a
+ * statement's snapshot keeps that wave's old row versions alive, so the next wave over those
+ * pages could not prune them: no room, its updates not HOT (each a new entry in every index
+ * of the table). No lock is held while waiting (each statement is its own transaction), and
+ * only statements in flight are waited for: the sessions cannot wait for each other.
+ */
+/** Runs `statement` recorded as this session's statement in flight (othersSentBefore). */
+async function inFlight<T>(running: Copy['running'], me: number, statement: () => Promise<T>): Promise<T> {
+  let end = () => {};
+  running.set(me, { sent: performance.now(), ended: new Promise<void>((r) => (end = r)) });
+  try {
+    return await statement();
+  } finally {
+    running.delete(me);
+    end();
+  }
+}
+
+export async function othersSentBefore(running: Copy['running'], me: number, since: number): Promise<void> {
+  for (const [session, s] of [...running]) if (session !== me && s.sent < since) await s.ended;
 }
 
 /**
@@ -195,14 +238,14 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
   ];
 
   /** One session's copy: the next range of pages, until there is none or the copy stops. */
-  const worker = async (client: pg.PoolClient, copy: Copy): Promise<void> => {
+  const worker = async (client: pg.PoolClient, copy: Copy, me: number): Promise<void> => {
     // Each statement is a transaction of its own: one that waited past lock_timeout (a
     // user's transaction holding a row) or lost a deadlock changed nothing, and is sent
     // again after a pause, rather than rolling back a change hours into its copy.
     const query = async <R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return (await queryAfter(client, settings, sql, params)) as pg.QueryResult<R>;
+          return await inFlight(copy.running, me, () => queryAfter(client, settings, sql, params) as Promise<pg.QueryResult<R>>);
         } catch (err) {
           const code = (err as { code?: string }).code;
           if (!code || !RETRIED.has(code) || attempt > RETRIES || copy.stop) throw err;
@@ -221,12 +264,16 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
       // the other sessions (and readers) that began before a wave committed keep its old
       // versions alive until they end, and the next wave over those pages cannot prune
       // them: it finds no room, and its updates are not HOT. On the bench's table with two
-      // sessions and traffic: 50% of the updates HOT in one part, 64% in two.
+      // sessions and traffic: 50% of the updates HOT in one part, 64% in two; and waiting
+      // for the other session's older statement (othersSentBefore) before a wave, 85%.
       const parts = splitRange(from, upto, BACKFILL_PARTS);
       const statements = BACKFILL_WAVES.flatMap((residues) => parts.map((h) => ({ residues, bounds: h.map(String) })));
       let n = 0;
       let slowest = 0;
+      // when each part's last wave committed (its answer came back)
+      const committed = parts.map(() => 0);
       for (const [i, { residues, bounds }] of statements.entries()) {
+        if (committed[i % parts.length]) await othersSentBefore(copy.running, me, committed[i % parts.length]!);
         const t0 = performance.now();
         if (i < statements.length - 1 && !lostSql) {
           const r = await query(update, [...bounds, residues]);
@@ -247,6 +294,7 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
           // The table was rewritten meanwhile: its rows are at other pages.
           if (rows[0] && rows[0].filenode !== copy.filenode) copy.stop ??= 'rewritten';
         }
+        committed[i % parts.length] = performance.now();
         const ms = performance.now() - t0;
         // a statement that held its rows far past the aim: a write to one of them waited that long
         if (ms > 2 * BACKFILL_BATCH_MS) run.deps.log.debug({ onlineChange: run.change.id, statement: i, ms: Math.round(ms), span, page: bounds[0] }, 'backfill statement over twice its aim');
@@ -287,10 +335,10 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
     for (;;) {
       await clients[0]!.client.query(`UPDATE tablewright.online_changes SET backfill_page = $2, backfill_file = $3, done = $4 WHERE id = $1`, [run.change.id, String(at.page), at.file, done]);
       await run.progress({ phase: 'copying rows into the new column (the table keeps serving)', done, total });
-      const copy: Copy = { next: at.page, pages: at.pages, filenode: at.filenode, watermark: at.page, copied: new Map(), done, lost: [], reported: Date.now() };
+      const copy: Copy = { next: at.page, pages: at.pages, filenode: at.filenode, watermark: at.page, copied: new Map(), done, lost: [], reported: Date.now(), running: new Map() };
       const ends = await Promise.allSettled(
-        clients.map((c) =>
-          worker(c.client, copy).catch((err: Error) => {
+        clients.map((c, i) =>
+          worker(c.client, copy, i).catch((err: Error) => {
             copy.stop = 'failed';
             if ((err as { code?: string }).code === undefined) c.broken = err;
             throw err;
