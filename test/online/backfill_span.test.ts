@@ -51,4 +51,13 @@ describe('backfill sessions: waiting for older statements of the others', () => 
     expect([newer.over(), own.over()]).to.deep.equal([false, false]);
     expect(await settled(othersSentBefore(new Map(), 0, 20)), 'nothing in flight: no wait').to.equal(true);
   });
+
+  it('waits no longer than its bound for a statement that does not end (one waiting for a row a user holds)', async () => {
+    const stuck = statement(10);
+    const t0 = performance.now();
+    await othersSentBefore(new Map([[1, stuck.s]]), 0, 20, 50);
+    const waited = performance.now() - t0;
+    expect(waited).to.be.within(45, 500);
+    expect(stuck.over(), 'the other statement still running').to.equal(false);
+  });
 });

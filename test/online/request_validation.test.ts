@@ -48,6 +48,12 @@ describe('online change: the request checked before its job', function () {
     expect([res.status, res.body.error?.code, res.body.error?.field], res.text).to.deep.equal([409, 'used_by_formula', 'type']);
     expect(res.body.error.message).to.contain('"Left"');
     expect(await sql.rows(`SELECT id FROM tablewright.online_changes`), 'no change begun').to.deep.equal([]);
+    // options a select made from the values does not read (a client sending back the field's
+    // options): queued as before, not a 400 from the check (a hostile review's finding)
+    const other = await createTable(app, 'Labels', [{ name: 'Label', type: 'text' }]);
+    await sql.exec(`INSERT INTO data.labels (label) SELECT 'l' || (g % 3) FROM generate_series(1, 100) g`);
+    const select = await app.request('PATCH', `/tables/${other.id}/fields/${other.fields[0]!.id}`, { json: { type: 'single_select', options: { max_length: 100 }, online: 1 } });
+    expect(select.status, select.text).to.equal(202);
     // a change of the field's options that keeps its column type is not refused for it
     const kept = await app.request('PATCH', `/tables/${t.id}/fields/${t.fields[0]!.id}`, { json: { name: 'Due on' } });
     expect(kept.status, kept.text).to.equal(200);

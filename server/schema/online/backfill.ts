@@ -18,7 +18,8 @@
 // (copied, or written by the trigger: only the trigger and the copy write it, and both
 // write the converted value of the row as it is), so going through a page again costs a
 // read, and a row the first wave moved to a page further on is not written twice (nor
-// counted twice: the rows done stay the rows there are). The test reads the new column,
+// counted twice, but for a row whose value converts to empty, lost with confirm_loss: it
+// stays empty, and is written again if it moved to pages still to go). The test reads the new column,
 // the row's last, so each wave's scan takes every row of its pages apart up to its end:
 // without it the copy was about 5% quicker (12.0/11.8 s against 12.3/12.8 s, psql, below),
 // but wrote those rows again (4,000 of 2,000,000) and counted them twice.
@@ -135,14 +136,6 @@ interface Copy {
   running: Map<number, { sent: number; ended: Promise<void> }>;
 }
 
-/**
- * Waits until no other session of the copy has a statement in flight that was sent before
- * `since` (when this session's last wave over the same pages had committed). Such a
- * statement's snapshot keeps that wave's old row versions alive, so the next wave over those
- * pages could not prune them: no room, its updates not HOT (each a new entry in every index
- * of the table). No lock is held while waiting (each statement is its own transaction), and
- * only statements in flight are waited for: the sessions cannot wait for each other.
- */
 /** Runs `statement` recorded as this session's statement in flight (othersSentBefore). */
 async function inFlight<T>(running: Copy['running'], me: number, statement: () => Promise<T>): Promise<T> {
   let end = () => {};
@@ -155,8 +148,29 @@ async function inFlight<T>(running: Copy['running'], me: number, statement: () =
   }
 }
 
-export async function othersSentBefore(running: Copy['running'], me: number, since: number): Promise<void> {
-  for (const [session, s] of [...running]) if (session !== me && s.sent < since) await s.ended;
+/** The longest a session waits for another's statement (othersSentBefore): one waiting for a row a user holds is left to it. */
+export const BACKFILL_WAIT_MAX_MS = 2 * BACKFILL_BATCH_MS;
+
+/**
+ * Waits until no other session of the copy has a statement in flight that was sent before
+ * `since` (when this session's last wave over the same pages had committed), or `maxMs`
+ * went by. Such a statement's snapshot keeps that wave's old row versions alive, so the
+ * next wave over those pages could not prune them: no room, its updates not HOT (each a new
+ * entry in every index of the table). No lock is held while waiting (each statement is its
+ * own transaction), and only statements in flight are waited for: the sessions cannot wait
+ * for each other. Bounded: a statement waiting for a row a user's transaction holds (up to
+ * lock_timeout, then again) would otherwise hold the other session up as long; past the
+ * bound the next wave runs anyway, slower (not HOT), never wrong.
+ */
+export async function othersSentBefore(running: Copy['running'], me: number, since: number, maxMs = BACKFILL_WAIT_MAX_MS): Promise<void> {
+  const older = [...running].filter(([session, s]) => session !== me && s.sent < since).map(([, s]) => s.ended);
+  if (!older.length) return;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([Promise.all(older), new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -242,13 +256,16 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
     // Each statement is a transaction of its own: one that waited past lock_timeout (a
     // user's transaction holding a row) or lost a deadlock changed nothing, and is sent
     // again after a pause, rather than rolling back a change hours into its copy.
-    const query = async <R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> => {
+    const query = async <R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R> | null> => {
       for (let attempt = 1; ; attempt++) {
         try {
           return await inFlight(copy.running, me, () => queryAfter(client, settings, sql, params) as Promise<pg.QueryResult<R>>);
         } catch (err) {
           const code = (err as { code?: string }).code;
-          if (!code || !RETRIED.has(code) || attempt > RETRIES || copy.stop) throw err;
+          // another session stopped the copy (a cancel, a lost value, a rewrite): this
+          // statement changed nothing, and the copy ends as that session said
+          if (code && RETRIED.has(code) && copy.stop) return null;
+          if (!code || !RETRIED.has(code) || attempt > RETRIES) throw err;
           run.deps.log.info({ onlineChange: run.change.id, code, attempt, page: params[0] }, 'backfill statement waited too long for a row lock (or lost a deadlock): trying it again');
           await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
         }
@@ -274,12 +291,20 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
       const committed = parts.map(() => 0);
       for (const [i, { residues, bounds }] of statements.entries()) {
         if (committed[i % parts.length]) await othersSentBefore(copy.running, me, committed[i % parts.length]!);
+        // Another session stopped the copy (a cancel, a lost value, a rewrite, a failure):
+        // the rest of this range is not sent (its statements would be up to 59, the
+        // cancel that much later; after a rewrite, pages of the old file). The range is not
+        // recorded; its rows copied so far count.
+        if (copy.stop) return void (copy.done += n);
         const t0 = performance.now();
         if (i < statements.length - 1 && !lostSql) {
           const r = await query(update, [...bounds, residues]);
+          if (!r) return void (copy.done += n);
           n += r.rowCount ?? 0;
         } else if (i < statements.length - 1) {
-          const { rows } = await query<{ n: number; lost: string[] | null }>(`WITH u AS (${update} RETURNING t.id, ${emptied}) ${counted}`, [...bounds, residues]);
+          const r = await query<{ n: number; lost: string[] | null }>(`WITH u AS (${update} RETURNING t.id, ${emptied}) ${counted}`, [...bounds, residues]);
+          if (!r) return void (copy.done += n);
+          const { rows } = r;
           n += rows[0]?.n ?? 0;
           // stop before the range is recorded: a resumed copy goes through this range again
           if (rows[0]?.lost?.length) return void Object.assign(copy, { stop: 'lost', lost: rows[0].lost });
@@ -287,7 +312,9 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
           // the watermark once this range is copied: past it and the ranges copied after it
           let mark = copy.watermark;
           if (from <= mark) for (mark = upto; copy.copied.has(mark); ) mark = copy.copied.get(mark)!;
-          const { rows } = await query<{ n: number; lost: string[] | null; cancel_requested: boolean; filenode: string }>(recordSql, [...bounds, residues, run.change.id, String(mark), n]);
+          const r = await query<{ n: number; lost: string[] | null; cancel_requested: boolean; filenode: string }>(recordSql, [...bounds, residues, run.change.id, String(mark), n]);
+          if (!r) return void (copy.done += n);
+          const { rows } = r;
           n += rows[0]?.n ?? 0;
           if (rows[0]?.lost?.length) return void Object.assign(copy, { stop: 'lost', lost: rows[0].lost });
           if (rows[0]?.cancel_requested) copy.stop ??= 'cancel';

@@ -284,9 +284,9 @@ export const tableRoutes = [
             const options = normaliseOptions(fieldType('link'), update.options, current.type === 'link' ? current.options : undefined);
             await sqlEnv(ctx.pool, editorDeps(ctx), [{ type: 'link', options }]);
           }
-          if (kind === 'change_type') await assertFormulasAllowTypeChange(ctx.pool, await getLiveTable(ctx.pool, id), current, update);
           if (current.trashed_at) throw conflict('trashed', `field "${current.name}" is in the trash; restore it first`);
           if (current.read_only) throw conflict('read_only', `field "${current.name}" was adopted read-only`);
+          if (kind === 'change_type') await assertFormulasAllowTypeChange(ctx.pool, await getLiveTable(ctx.pool, id), current, update);
           if (kind === 'set_unique' && current.type === 'json') throw badRequest('a JSON field cannot be unique', 'unique');
           // batch_pages: the copy's range in pages, fixed instead of adapting to its aim (tests
           // that catch the copy mid-way; backfill.ts): it reached no job before, silently
