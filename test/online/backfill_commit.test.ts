@@ -3,7 +3,8 @@
 // range's last wave), and the setting goes back before its client returns to the pool: no
 // other work on that connection (a row write, a schema change) commits asynchronously.
 // The copy goes by ranges of pages: a range with a lost value is not recorded, and a table
-// rewritten during the copy (its rows at other pages) is gone through again.
+// rewritten during the copy (its rows at other pages) is gone through again; a cancel one
+// session sees ends the copy cancelled, whatever the other session was waiting for.
 import { expect } from 'chai';
 import pg from 'pg';
 import { backfill, BACKFILL_PARTS, BACKFILL_WAVES } from '../../server/schema/online/backfill.js';
@@ -104,4 +105,32 @@ describe('online backfill: asynchronous commits on its own session only', functi
       }
     });
   }
+
+  it("a cancel seen by one session while the other waits for a row a user holds: the copy ends cancelled, not failed on that session's lock timeout (a hostile review's finding)", async () => {
+    await pool.query(`CREATE TABLE data.bf (id bigint PRIMARY KEY, a bigint, s text)`);
+    await pool.query(`INSERT INTO data.bf (id, a) SELECT g, g * 3 FROM generate_series(1, 5000) g`);
+    // an admin cancelled already: the first range's last statement says so
+    const change = await beginOnlineChange(pool, { tableId: 1, fieldId: 1, kind: 'change_type', payload: { batch_pages: 4 }, objects: {}, actor: 'test' });
+    await pool.query(`UPDATE tablewright.online_changes SET cancel_requested = true WHERE id = $1`, [change.id]);
+    // two sessions: the first takes pages 0-3, the second pages 4-7, where a user holds a row
+    // of the first wave (id & 15 = 0) past the copy's lock_timeout, again and again
+    const two = new pg.Pool({ connectionString: db.url, max: 3 });
+    const user = new pg.Client({ connectionString: db.url });
+    await user.connect();
+    try {
+      const held = (await pool.query(`SELECT id FROM data.bf WHERE ctid >= '(4,0)'::tid AND ctid < '(5,0)'::tid AND id & 15 = 0 ORDER BY id LIMIT 1`)).rows[0].id;
+      await user.query('BEGIN');
+      await user.query(`SELECT 1 FROM data.bf WHERE id = $1 FOR UPDATE`, [held]);
+      const run = { deps: { pool: two, config: { lockTimeoutMs: 300, onlineBackfillWorkers: 2 }, log: testLog }, change, relation: 'data.bf', progress: async () => undefined } as unknown as OnlineRun;
+      const err = await backfill(run, 's', '(t.a)::text', 5000).then(
+        () => null,
+        (e: Error & { code?: string }) => e,
+      );
+      expect(err?.constructor.name, String(err)).to.equal('CancelledError');
+    } finally {
+      await user.query('ROLLBACK').catch(() => undefined);
+      await user.end();
+      await two.end();
+    }
+  });
 });
