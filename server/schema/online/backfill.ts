@@ -268,6 +268,8 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
           if (!code || !RETRIED.has(code) || attempt > RETRIES) throw err;
           run.deps.log.info({ onlineChange: run.change.id, code, attempt, page: params[0] }, 'backfill statement waited too long for a row lock (or lost a deadlock): trying it again');
           await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+          // stopped by another session during the pause: not sent again
+          if (copy.stop) return null;
         }
       }
     };
