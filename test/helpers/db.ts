@@ -107,7 +107,17 @@ export async function freshDatabase(opts: { empty?: boolean } = {}): Promise<Tes
     name,
     url: withDatabaseName(serverUrl, name),
     drop: async () => {
-      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`));
+      await admin(async (c) => {
+        // A pool's end() resolves once its clients are told to close, before their backends
+        // have gone: FORCE would then terminate one mid-close, and the client, still listening,
+        // raises "terminating connection due to administrator command" as an uncaught error in
+        // the next test. Give closing connections a moment (2 s at most) to go by themselves.
+        for (const until = Date.now() + 2000; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
+          const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1`, [name]);
+          if (rows[0]!.n === 0) break;
+        }
+        await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+      });
       created.delete(name);
     },
   };
