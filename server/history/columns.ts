@@ -108,13 +108,41 @@ export class ColumnResolver {
   /** [[name, text], ...] written under a layout -> values by key (the id column left out). */
   values(layoutId: number | null, pairs: Array<[string, JsonText]> | null): RowValues {
     const out: RowValues = new Map();
-    for (const [name, text] of pairs ?? []) {
-      // id, and an online change's shadow column (ours: the field's value is under the field's column)
-      if (name === 'id' || SHADOW_COLUMN.test(name)) continue;
+    for (const [name, text] of withKeptValues(pairs ?? [], (id) => this.columnOf(layoutId, id))) {
+      if (name === 'id') continue;
       out.set(this.resolve(layoutId, name).key, text);
     }
     return out;
   }
+
+  /** The column name a field's value goes under in a row written under `layoutId` (withKeptValues). */
+  columnOf(layoutId: number | null, fieldId: number): string | undefined {
+    const layout = layoutId !== null ? this.layouts.get(layoutId) : undefined;
+    if (layout) return Object.entries(layout).find(([, id]) => Number(id) === fieldId)?.[0];
+    const f = this.byId.get(fieldId);
+    return f ? physicalOf(f) : undefined;
+  }
+}
+
+/**
+ * A row's values without an online change's own column (SHADOW_COLUMN). Where that column
+ * holds a value and the field's own column is empty, the value is the field's: a number made
+ * a link in place (server/schema/online/op_link_in_place.ts) moves the values that will not
+ * survive into it while the change runs, so a row deleted meanwhile keeps its number (in the
+ * row trash, restored after a cancel as it was; after the change, as any value written
+ * before a type change). The shadow way's column holds the converted value of a field
+ * that is never empty where it is not, so there it never stands in.
+ */
+export function withKeptValues(pairs: Array<[string, JsonText]>, columnOf: (fieldId: number) => string | undefined): Array<[string, JsonText]> {
+  const kept = pairs.filter(([name, text]) => SHADOW_COLUMN.test(name) && text !== 'null');
+  const out = pairs.filter(([name]) => !SHADOW_COLUMN.test(name));
+  for (const [name, text] of kept) {
+    const fieldId = Number(name.slice('_tw_new_f'.length));
+    const column = columnOf(fieldId);
+    const at = column === undefined ? -1 : out.findIndex(([n]) => n === column);
+    if (at >= 0 && out[at]![1] === 'null') out[at] = [column!, text];
+  }
+  return out;
 }
 
 /** The shadow column of an online type change in flight (server/schema/online/op_change_type.ts). */

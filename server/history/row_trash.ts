@@ -10,7 +10,7 @@ import { AppError, badRequest } from '../errors.js';
 import type { Model } from '../model/compile.js';
 import { getRow, MAX_BULK_ROWS, writeTarget, type Row } from '../model/rows.js';
 import { insertRow, loadRowTable, place, restoreLinks } from './apply.js';
-import { apiValue, ColumnResolver, displayValue, pairsSql, type JsonText, SHADOW_COLUMN } from './columns.js';
+import { apiValue, ColumnResolver, displayValue, pairsSql, type JsonText, withKeptValues } from './columns.js';
 import { stampTransaction, type WriteContext } from './stamp.js';
 import { manyFields, pairsBefore, putPairs } from './link_pairs.js';
 
@@ -57,8 +57,8 @@ export async function listRowTrash(db: Queryable, model: Model, q: { page?: unkn
   const trashed: TrashedRow[] = rows.map((r) => {
     const values: Record<string, unknown> = {};
     const shown: Array<{ name: string; value: string; at: number }> = [];
-    for (const [name, text] of r.pairs) {
-      if (name === 'id' || SHADOW_COLUMN.test(name)) continue;
+    for (const [name, text] of withKeptValues(r.pairs, (id) => resolver.columnOf(r.layout_id, id))) {
+      if (name === 'id') continue;
       const t = resolver.resolve(r.layout_id, name);
       values[t.column] = apiValue(t.field, text);
       if (t.field && !t.field.trashed_at) shown.push({ name: t.field.name, value: displayValue(t.field, text), at: order.get(t.column) ?? 10_000 });

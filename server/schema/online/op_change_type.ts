@@ -16,8 +16,6 @@
 // Values that do not convert are empty in the new column and kept in the old one, which
 // stays (trashed) until the retention policy purges it: restoring it undoes the change.
 import { ident, literal, qualified } from '../../db/ident.js';
-import { withoutStatementTimeout } from '../../db/pool.js';
-import { withTransaction } from '../../db/tx.js';
 import { conflict, unprocessable } from '../../errors.js';
 import { stringifyExact } from '../../fields/exact_json.js';
 import { convertedOrNullSql, displaySql, lossPredicate, SYSTEM_BASE, type FieldShape } from '../../fields/convert.js';
@@ -25,51 +23,20 @@ import { fieldType } from '../../fields/registry.js';
 import type { FieldTypeName } from '../../fields/types.js';
 import { attnumOf } from '../catalog.js';
 import { columnComment } from '../comments.js';
-import { assertLossConfirmed, convertDefault, hasOwnIndex, indexUsing, normaliseOptions, planTypeChange, sqlEnv } from '../fields.js';
+import { convertDefault, hasOwnIndex, indexUsing, normaliseOptions, sqlEnv } from '../fields.js';
 import { flag } from '../input.js';
 import { getField } from '../metadata.js';
 import { trashName } from '../names.js';
 import { step } from '../plan.js';
 import { BACKFILL_MODULUS, BACKFILL_WAVES, backfill } from './backfill.js';
 import { advance, finishOnlineChange, getOnlineChange } from './state.js';
-import { auditStep, briefStep, buildIndex, constraintState, indexState, longStep, type OnlineOp, type OnlineRun } from './steps.js';
+import { briefStep, buildIndex, constraintState, indexState, longStep, type OnlineOp, type OnlineRun } from './steps.js';
 import { onlineObstaclesConflict, onlineTypeChangeObstacles } from './obstacles.js';
-import { dropSyncTrigger, syncFunction, syncObjects, syncTriggerDdl, syncTriggerName, syncUpdateTriggerName, type Refusal } from './trigger.js';
+import { linkInPlace } from './op_link_in_place.js';
+import { changeNames, changeTarget, columnExists, linksInPlace, refreshSyncFunction } from './shadow.js';
+import { assertSyncTriggersEnabled, dropSyncTrigger, syncFunction, syncObjects, syncTriggerDdl, syncTriggerName, syncUpdateTriggerName, type Refusal } from './trigger.js';
 
-export const shadowName = (fieldId: number) => `_tw_new_f${fieldId}`;
-const names = (id: number) => ({
-  shadow: shadowName(id),
-  fk: `fk_new_f${id}`,
-  uq: `uq_new_f${id}`,
-  ix: `ix_new_f${id}`,
-  nn: `nn_new_f${id}`,
-});
-
-interface Target {
-  to: FieldShape;
-  lost: number;
-  rows: number;
-}
-
-/** The target shape, worked out once and kept on the change's row (a resumed change converts to the same options). */
-async function target(run: OnlineRun): Promise<Target> {
-  const kept = (await getOnlineChange(run.deps.pool, run.change.id)).payload?.target as Target | undefined;
-  if (kept) return kept;
-  const plan = await withTransaction(run.deps.pool, async (tx) => {
-    await withoutStatementTimeout(tx);
-    await tx.query(`SELECT set_config('timezone', 'UTC', true)`);
-    return planTypeChange(tx, run.deps, run.table, run.field, run.change.payload);
-  });
-  assertLossConfirmed(run.field, plan.report, flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false);
-  const { report } = plan;
-  const t: Target = { to: plan.to, lost: report.lost, rows: report.rows };
-  await run.deps.pool.query(`UPDATE tablewright.online_changes SET payload = payload || jsonb_build_object('target', $2::jsonb), total = $3 WHERE id = $1`, [
-    run.change.id,
-    JSON.stringify(t),
-    report.rows,
-  ]);
-  return t;
-}
+const names = changeNames;
 
 async function converted(run: OnlineRun, to: FieldShape, col: string): Promise<string> {
   const from: FieldShape = { type: run.field.type, options: run.field.options };
@@ -90,30 +57,6 @@ async function refusal(run: OnlineRun, to: FieldShape, label: string): Promise<R
   };
 }
 
-/**
- * A change resumed (after a crash, by another instance) keeps the sync function it was
- * started with, which may be another version's: one made before writes that would not
- * convert were refused let them through, each emptied in the new column without a word.
- * The function is made again as this version makes it when its body differs (CREATE OR
- * REPLACE FUNCTION: no lock on the table; each session compiles the new body at its next
- * call). Not while the swap or a rollback has dropped it.
- */
-async function refreshSyncFunction(run: OnlineRun, fn: { body: string; ddl: string }): Promise<void> {
-  const { rows } = await run.deps.pool.query<{ body: string }>(
-    `SELECT p.prosrc AS body FROM pg_proc p JOIN pg_namespace s ON s.oid = p.pronamespace WHERE s.nspname = $1 AND p.proname = $2 AND p.pronargs = 0`,
-    [run.deps.config.dataSchema, syncTriggerName(run.field.id)],
-  );
-  if (!rows[0] || rows[0].body === fn.body) return;
-  await run.deps.pool.query(fn.ddl);
-  await auditStep(run, 'refresh_sync_function', fn.ddl);
-  run.deps.log.info({ onlineChange: run.change.id }, 'online change resumed with an older sync function: made again as this version makes it');
-}
-
-async function columnExists(run: OnlineRun, name: string): Promise<boolean> {
-  const { rows } = await run.deps.pool.query(`SELECT 1 FROM pg_attribute WHERE attrelid = $1 AND attname = $2 AND NOT attisdropped`, [run.table.table_oid, name]);
-  return rows.length > 0;
-}
-
 export const changeType: OnlineOp = {
   objects: (field) => {
     const n = names(field.id);
@@ -121,6 +64,7 @@ export const changeType: OnlineOp = {
   },
 
   plan: (t) => {
+    if (linksInPlace(t.field, { type: t.update.type || t.field.type, options: t.update.options as { multiple?: unknown } | undefined })) return linkInPlace.plan(t);
     const n = names(t.field.id);
     const sh = ident(n.shadow);
     const steps = [
@@ -147,7 +91,8 @@ export const changeType: OnlineOp = {
 
   async start(run) {
     await run.progress({ phase: 'checking the values' });
-    const t = await target(run);
+    const t = await changeTarget(run);
+    if (t.method === 'in_place') return linkInPlace.start(run, t);
     const n = names(run.field.id);
     const sh = ident(n.shadow);
     const newType = fieldType(t.to.type);
@@ -226,7 +171,8 @@ export const changeType: OnlineOp = {
   },
 
   async complete(run) {
-    const t = await target(run);
+    const t = await changeTarget(run);
+    if (t.method === 'in_place') return linkInPlace.complete(run, t);
     const n = names(run.field.id);
     const f = run.field;
     const schema = run.deps.config.dataSchema;
@@ -239,17 +185,7 @@ export const changeType: OnlineOp = {
       const version = run.table.version + 1;
       const parked = trashName('was_f', f.id, `v${version}`);
       const rel = run.relation;
-      // The sync triggers worked all along, as far as the catalog says: a DBA who disabled
-      // one let writes leave the new column behind. (Enabling or disabling one takes a lock
-      // this step's first one conflicts with: none meanwhile.) Writes made with
-      // session_replication_role = replica skip triggers too; no catalog shows them.
-      const { rows: enabled } = await c.tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1 AND tgname = ANY ($2) AND tgenabled <> 'D'`, [
-        run.table.table_oid,
-        [syncTriggerName(f.id), syncUpdateTriggerName(f.id)],
-      ]);
-      if (enabled[0]!.n !== 2) {
-        throw conflict('sync_trigger_disabled', `the trigger that keeps the new column of "${f.name}" in step (${syncTriggerName(f.id)}) is disabled or gone: writes since may be missing from it; the change is rolled back, start it again`, 'type');
-      }
+      await assertSyncTriggersEnabled(c.tx, run);
       // nor did a DBA hang anything on the column, or a trigger on the table, meanwhile
       // (obstacles.ts; under the lock this step's first statement took: none since)
       const obstacles = await onlineTypeChangeObstacles(c.tx, schema, run.table, f);
@@ -336,6 +272,8 @@ export const changeType: OnlineOp = {
   },
 
   async rollback(run) {
+    // the way it was begun (no target yet: nothing was made, either way)
+    if ((await getOnlineChange(run.deps.pool, run.change.id)).payload?.target?.method === 'in_place') return linkInPlace.rollback(run);
     const n = names(run.field.id);
     const schema = run.deps.config.dataSchema;
     // An index being built CONCURRENTLY on the shadow goes with the column.

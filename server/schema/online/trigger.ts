@@ -13,6 +13,7 @@
 import { ident, identFromCatalog, literal, qualified } from '../../db/ident.js';
 import type { Queryable } from '../../db/pool.js';
 import { WOULD_NOT_CONVERT } from '../../db/pg_errors.js';
+import { conflict } from '../../errors.js';
 
 export const syncTriggerName = (fieldId: number) => `tw_sync_f${fieldId}`;
 /** The UPDATE trigger's name (the INSERT one has syncTriggerName). */
@@ -74,6 +75,63 @@ export function syncFunction(schema: string, fieldId: number, shadow: string, co
   return { body, ddl: `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(body)}` };
 }
 
+/**
+ * The sync function of a change made in place (op_link_in_place): the column keeps its
+ * type, and `kept` (the change's extra column) holds the values that do not survive.
+ * - A write of the field's own value that would not convert is refused, confirm_loss or
+ *   not: the new foreign key (NOT VALID, already there) would refuse it anyway, and so it
+ *   is told what to write instead of a foreign key's error.
+ * - A write of the field's own value is the field's value from now on: what was moved
+ *   aside for the row goes (a rollback would otherwise put it back over the write), but
+ *   for a value the new foreign key's ON DELETE SET NULL empties (its row in the other
+ *   table went), moved aside as the sweep moves the values that do not convert: a
+ *   rollback puts it back, and after the change it is in the trashed copy.
+ * - With confirm_loss, an edit of other fields of a row whose value would not convert
+ *   moves that value aside, as the sweep would: the edit may move the row to a page the
+ *   sweep has passed.
+ * Not the sweep's own updates: they set `kept` (the UPDATE trigger's WHEN skips them).
+ */
+export function inPlaceFunction(
+  schema: string,
+  fieldId: number,
+  kept: string,
+  lost: { fromNew: string; fromOld: string },
+  refuse: Omit<Refusal, 'lostFromNew'>,
+  confirmed: boolean,
+): { body: string; ddl: string } {
+  const fn = qualified(schema, syncTriggerName(fieldId));
+  const c = refuse.col;
+  const moveAside = confirmed
+    ? `
+  ELSIF NEW.${c} IS NOT NULL AND (${lost.fromNew}) THEN
+    NEW.${kept} := NEW.${c};
+    NEW.${c} := NULL;`
+    : '';
+  const body = ` BEGIN
+  IF TG_OP = 'INSERT' OR NEW.${c} IS DISTINCT FROM OLD.${c} THEN
+    IF NEW.${c} IS NOT NULL AND current_setting('tablewright.reason', true) IS DISTINCT FROM 'schema' AND (${lost.fromNew}) THEN
+      RAISE EXCEPTION USING ERRCODE = ${literal(WOULD_NOT_CONVERT)}, MESSAGE = ${literal(refuse.message)}, COLUMN = ${literal(refuse.column)};
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+      NEW.${kept} := CASE WHEN NEW.${c} IS NULL AND (${lost.fromOld}) THEN OLD.${c} END;
+    END IF;${moveAside}
+  END IF;
+  RETURN NEW; END `;
+  return { body, ddl: `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(body)}` };
+}
+
+/** The triggers of a change in place: the shadow's two (syncTriggerDdl), on inPlaceFunction. */
+export function inPlaceTriggerDdl(schema: string, relation: string, fieldId: number, kept: string, fn: { ddl: string }): string[] {
+  const name = qualified(schema, syncTriggerName(fieldId));
+  return [
+    fn.ddl,
+    `DROP TRIGGER IF EXISTS ${ident(syncTriggerName(fieldId))} ON ${relation}`,
+    `DROP TRIGGER IF EXISTS ${ident(syncUpdateTriggerName(fieldId))} ON ${relation}`,
+    `CREATE TRIGGER ${ident(syncTriggerName(fieldId))} BEFORE INSERT ON ${relation} FOR EACH ROW EXECUTE FUNCTION ${name}()`,
+    `CREATE TRIGGER ${ident(syncUpdateTriggerName(fieldId))} BEFORE UPDATE ON ${relation} FOR EACH ROW WHEN (NEW.${kept} IS NOT DISTINCT FROM OLD.${kept}) EXECUTE FUNCTION ${name}()`,
+  ];
+}
+
 export function syncTriggerDdl(schema: string, relation: string, fieldId: number, shadow: string, convertedFromNew: string, refuse?: Refusal): string[] {
   const fn = qualified(schema, syncTriggerName(fieldId));
   return [
@@ -130,3 +188,19 @@ export function dropSyncTrigger(schema: string, relation: string, fieldId: numbe
   return [...[...triggers].map((t) => `DROP TRIGGER IF EXISTS ${identFromCatalog(t)} ON ${relation}`), ...[...new Set(functions)].map((f) => `DROP FUNCTION IF EXISTS ${f}() CASCADE`)];
 }
 
+
+/**
+ * The sync triggers worked all along, as far as the catalog says (the swap's first check):
+ * a DBA who disabled one let writes go by without them. (Enabling or disabling one takes a
+ * lock the swap's first one conflicts with: none meanwhile.) Writes made with
+ * session_replication_role = replica skip triggers too; no catalog shows them.
+ */
+export async function assertSyncTriggersEnabled(db: Queryable, run: { table: { table_oid: number | null }; field: { id: number; name: string } }): Promise<void> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1 AND tgname = ANY ($2) AND tgenabled <> 'D'`, [
+    run.table.table_oid,
+    [syncTriggerName(run.field.id), syncUpdateTriggerName(run.field.id)],
+  ]);
+  if (rows[0]!.n !== 2) {
+    throw conflict('sync_trigger_disabled', `the trigger that keeps "${run.field.name}" in step during its change (${syncTriggerName(run.field.id)}) is disabled or gone: writes since may have gone by it; the change is rolled back, start it again`, 'type');
+  }
+}

@@ -1,0 +1,90 @@
+// What the two ways of an online type change share (op_change_type: a shadow column with
+// the new type; op_link_in_place: a number's bigint column made a link where it is): the
+// names of the change's objects, and catalog probes a resumed change starts from.
+import { withoutStatementTimeout } from '../../db/pool.js';
+import { withTransaction } from '../../db/tx.js';
+import type { FieldShape } from '../../fields/convert.js';
+import { numberSqlType } from '../../fields/number.js';
+import { assertLossConfirmed, planTypeChange } from '../fields.js';
+import { flag } from '../input.js';
+import type { FieldMeta } from '../metadata.js';
+import { getOnlineChange } from './state.js';
+import { auditStep, type OnlineRun } from './steps.js';
+import { syncTriggerName } from './trigger.js';
+
+/** The change's extra column: the new column (a shadow), or, in place, where the values that do not survive are kept. */
+export const shadowName = (fieldId: number) => `_tw_new_f${fieldId}`;
+
+export const changeNames = (id: number) => ({
+  shadow: shadowName(id),
+  fk: `fk_new_f${id}`,
+  uq: `uq_new_f${id}`,
+  ix: `ix_new_f${id}`,
+  nn: `nn_new_f${id}`,
+});
+
+export interface Target {
+  to: FieldShape;
+  lost: number;
+  rows: number;
+  /**
+   * How the change is made, decided once with the target and kept with it: a change
+   * resumed by another instance goes on the way it began (the two ways share their
+   * objects' names). A target without one was planned by a version before there was a
+   * choice: the shadow way.
+   */
+  method?: 'shadow' | 'in_place';
+}
+
+/**
+ * Whether a type change can be made in place (op_link_in_place): a whole number (bigint,
+ * no default: one that names no row would make every insert meanwhile refused) to a link
+ * of one row.
+ */
+export function linksInPlace(field: Pick<FieldMeta, 'type' | 'options' | 'default_value'>, to: { type?: unknown; options?: { multiple?: unknown } | null }): boolean {
+  return field.type === 'number' && numberSqlType(field.options ?? {}) === 'bigint' && field.default_value == null && to.type === 'link' && !to.options?.multiple;
+}
+
+/** The target shape, worked out once and kept on the change's row (a resumed change converts to the same options). */
+export async function changeTarget(run: OnlineRun): Promise<Target> {
+  const kept = (await getOnlineChange(run.deps.pool, run.change.id)).payload?.target as Target | undefined;
+  if (kept) return kept;
+  const plan = await withTransaction(run.deps.pool, async (tx) => {
+    await withoutStatementTimeout(tx);
+    await tx.query(`SELECT set_config('timezone', 'UTC', true)`);
+    return planTypeChange(tx, run.deps, run.table, run.field, run.change.payload);
+  });
+  assertLossConfirmed(run.field, plan.report, flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false);
+  const { report } = plan;
+  const t: Target = { to: plan.to, lost: report.lost, rows: report.rows, method: linksInPlace(run.field, plan.to) ? 'in_place' : 'shadow' };
+  await run.deps.pool.query(`UPDATE tablewright.online_changes SET payload = payload || jsonb_build_object('target', $2::jsonb), total = $3 WHERE id = $1`, [
+    run.change.id,
+    JSON.stringify(t),
+    report.rows,
+  ]);
+  return t;
+}
+
+export async function columnExists(run: OnlineRun, name: string): Promise<boolean> {
+  const { rows } = await run.deps.pool.query(`SELECT 1 FROM pg_attribute WHERE attrelid = $1 AND attname = $2 AND NOT attisdropped`, [run.table.table_oid, name]);
+  return rows.length > 0;
+}
+
+/**
+ * A change resumed (after a crash, by another instance) keeps the sync function it was
+ * started with, which may be another version's: one made before writes that would not
+ * convert were refused let them through, each emptied in the new column without a word.
+ * The function is made again as this version makes it when its body differs (CREATE OR
+ * REPLACE FUNCTION: no lock on the table; each session compiles the new body at its next
+ * call). Not while the swap or a rollback has dropped it.
+ */
+export async function refreshSyncFunction(run: OnlineRun, fn: { body: string; ddl: string }): Promise<void> {
+  const { rows } = await run.deps.pool.query<{ body: string }>(
+    `SELECT p.prosrc AS body FROM pg_proc p JOIN pg_namespace s ON s.oid = p.pronamespace WHERE s.nspname = $1 AND p.proname = $2 AND p.pronargs = 0`,
+    [run.deps.config.dataSchema, syncTriggerName(run.field.id)],
+  );
+  if (!rows[0] || rows[0].body === fn.body) return;
+  await run.deps.pool.query(fn.ddl);
+  await auditStep(run, 'refresh_sync_function', fn.ddl);
+  run.deps.log.info({ onlineChange: run.change.id }, 'online change resumed with an older sync function: made again as this version makes it');
+}
