@@ -79,6 +79,25 @@ export async function leftovers(sql: Sql, relation: string): Promise<Array<{ wha
 export const waitingOn = (sql: Sql, re: string) => async () =>
   (await sql.rows(`SELECT 1 FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query ~ $1`, [re])).length > 0;
 
+/** A session holding the table's metadata row: a brief step (a swap, a rollback) does its DDL and metadata, then waits at the version bump. */
+export async function holdVersionBump(holder: Sql, tableId: number): Promise<void> {
+  await holder.exec('BEGIN');
+  await holder.exec('SELECT 1 FROM tablewright.tables WHERE id = $1 FOR UPDATE', [tableId]);
+}
+
+/**
+ * Kills `d` once its brief step waits at the version bump `holder` holds (holdVersionBump),
+ * lets the holder go, and waits until the killed step's backend is gone: its transaction
+ * rolled back whole.
+ */
+export async function killAtVersionBump(sql: Sql, d: Daemon, holder: Sql, what: string): Promise<void> {
+  const bump = 'UPDATE tablewright.tables SET version';
+  await eventually(`${what} waiting at its version bump`, waitingOn(sql, bump), 120_000);
+  await killDaemon(d);
+  await holder.exec('ROLLBACK');
+  await eventually(`the killed ${what} gone`, async () => !(await sql.rows(`SELECT 1 FROM pg_stat_activity WHERE query ~ $1 AND pid <> pg_backend_pid()`, [bump])).length, 30_000, 50);
+}
+
 /** The job as `d` answers it once it is done or failed. */
 export async function jobEnd(d: Daemon, jobId: number): Promise<any> {
   return eventually(

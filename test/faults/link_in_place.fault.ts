@@ -12,7 +12,7 @@
 import { expect } from 'chai';
 import { type TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
-import { bigTable, expectReconcileClean, jobEnd, killDaemon, leftovers, ONLINE_FAULT_ENV, waitingOn } from './big_table.js';
+import { bigTable, expectReconcileClean, holdVersionBump, jobEnd, killAtVersionBump, killDaemon, leftovers, ONLINE_FAULT_ENV, waitingOn } from './big_table.js';
 import { eventually, startDaemon, stopDaemons, type Daemon } from './lib.js';
 
 const ROWS = 300_000;
@@ -109,13 +109,8 @@ describe('SIGKILL during an online number -> link change made in place: another 
       const res = await a.call('PATCH', `/tables/${table.id}/fields/${fid(1)}`, { json: body() });
       expect(res.status, res.text).to.equal(202);
       await eventually('the trigger made', async () => (await sql.rows(`SELECT 1 FROM pg_trigger WHERE tgname = $1`, [`tw_sync_f${fid(1)}`])).length > 0, 60_000, 5);
-      // the table's metadata row, held: the swap does its DDL and metadata and waits at the version bump
-      await holder.exec('BEGIN');
-      await holder.exec('SELECT 1 FROM tablewright.tables WHERE id = $1 FOR UPDATE', [table.id]);
-      await eventually('the swap waiting at its version bump', waitingOn(sql, 'UPDATE tablewright.tables SET version'), 120_000);
-      await killDaemon(a);
-      await holder.exec('ROLLBACK');
-      await eventually('the killed swap gone', async () => !(await sql.rows(`SELECT 1 FROM pg_stat_activity WHERE query ~ 'UPDATE tablewright.tables SET version' AND pid <> pg_backend_pid()`)).length, 30_000, 50);
+      await holdVersionBump(holder, table.id);
+      await killAtVersionBump(sql, a, holder, 'the swap');
       expect((await sql.rows(`SELECT 1 FROM pg_trigger WHERE tgname = $1`, [`tw_sync_f${fid(1)}`])).length, 'the swap rolled back: the trigger is there').to.equal(1);
       const b = await startDaemon({ DATABASE_URL: db.url, ...ENV }, token);
       const job = await jobEnd(b, res.body.id);

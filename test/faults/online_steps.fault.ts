@@ -19,7 +19,7 @@
 import { expect } from 'chai';
 import { type TestDatabase } from '../helpers/db.js';
 import { Sql } from '../helpers/sql.js';
-import { bigTable, expectReconcileClean, jobEnd, killDaemon, leftovers, ONLINE_FAULT_ENV, waitingOn as waitingOnLock } from './big_table.js';
+import { bigTable, expectReconcileClean, holdVersionBump, jobEnd, killAtVersionBump, killDaemon, leftovers, ONLINE_FAULT_ENV, waitingOn as waitingOnLock } from './big_table.js';
 import { eventually, startDaemon, stopDaemons, type Daemon } from './lib.js';
 
 const ROWS = 150_000;
@@ -123,14 +123,10 @@ describe('SIGKILL at the validate, swap and rollback steps of an online change; 
       await eventually('the shadow column added', shadowAdded, 60_000, 5);
       // The table's metadata row, held: the swap does all its DDL (trigger dropped, columns
       // renamed), writes the field's metadata, and waits at the version bump, its last step.
-      await holder.exec('BEGIN');
-      await holder.exec('SELECT 1 FROM tablewright.tables WHERE id = $1 FOR UPDATE', [table.id]);
-      await eventually('the swap waiting at its version bump', waitingOn('UPDATE tablewright.tables SET version'), 120_000);
-      expect(await sql.one(`SELECT step FROM tablewright.online_changes WHERE job_id = $1`, [res.body.id])).to.deep.equal({ step: 'backfilled' });
-      await kill(a);
-      await holder.exec('ROLLBACK');
+      await holdVersionBump(holder, table.id);
+      await killAtVersionBump(sql, a, holder, 'the swap');
+      expect(await sql.one(`SELECT step FROM tablewright.online_changes WHERE job_id = $1`, [res.body.id]), 'the swap never committed').to.deep.equal({ step: 'backfilled' });
       // A write in the meantime: the trigger (whose drop died with the swap) keeps the shadow in step.
-      await eventually('the killed swap gone', async () => !(await sql.rows(`SELECT 1 FROM pg_stat_activity WHERE query ~ 'UPDATE tablewright.tables SET version' AND pid <> pg_backend_pid()`)).length, 30_000, 50);
       expect((await sql.rows(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'data.steps'::regclass AND tgname = $1`, [`tw_sync_f${fid(1)}`])).length, 'the swap rolled back: the trigger is there').to.equal(1);
       expect(await columnType('amount'), 'the swap rolled back: the old column').to.equal('bigint');
       await sql.exec(`UPDATE data.steps SET amount = 424242 WHERE id = 7`);
