@@ -135,21 +135,25 @@ describe('online type change: writes of values that would not convert', function
     await expectClean(app);
   });
 
-  it("a sync trigger a DBA disabled during the change (writes meanwhile left the new column behind) refuses the swap: 409 sync_trigger_disabled, rolled back", async () => {
-    const t = await createTable(app, 'Pump', [{ name: 'Rate', type: 'text' }]);
-    const fid = t.fields[0]!.id;
-    await sql.exec(`INSERT INTO data.pump (rate) SELECT g::text FROM generate_series(1, ${ROWS}) g`);
-    const jobId = await start('pump', t, fid, { confirm_loss: 1 });
-    await sql.exec(`ALTER TABLE data.pump DISABLE TRIGGER tw_sync_f${fid}_upd`);
-    // a write the new column never hears of
-    await sql.exec(`UPDATE data.pump SET rate = '7777' WHERE id = 1`);
-    const job = await waitForJob(app, jobId, 60_000);
-    expect(job.status).to.equal('failed');
-    expect(job.error.code, JSON.stringify(job.error)).to.equal('sync_trigger_disabled');
-    expect((await app.request('GET', `/tables/${t.id}/fields/${fid}`)).body.type, 'the field as it was').to.equal('text');
-    expect(await sql.one(`SELECT rate FROM data.pump WHERE id = 1`)).to.deep.equal({ rate: '7777' });
-    await expectClean(app);
-  });
+  for (const how of ['DISABLE', 'ENABLE REPLICA'] as const) {
+    it(`a sync trigger a DBA set to ${how} during the change (it does not fire for ordinary sessions: writes meanwhile left the new column behind) refuses the swap: 409 sync_trigger_disabled, rolled back`, async () => {
+      const name = how === 'DISABLE' ? 'Pump' : 'Sluice';
+      const rel = `data.${name.toLowerCase()}`;
+      const t = await createTable(app, name, [{ name: 'Rate', type: 'text' }]);
+      const fid = t.fields[0]!.id;
+      await sql.exec(`INSERT INTO ${rel} (rate) SELECT g::text FROM generate_series(1, ${ROWS}) g`);
+      const jobId = await start(name.toLowerCase(), t, fid, { confirm_loss: 1 });
+      await sql.exec(`ALTER TABLE ${rel} ${how} TRIGGER tw_sync_f${fid}_upd`);
+      // a write the new column never hears of
+      await sql.exec(`UPDATE ${rel} SET rate = '7777' WHERE id = 1`);
+      const job = await waitForJob(app, jobId, 60_000);
+      expect(job.status).to.equal('failed');
+      expect(job.error.code, JSON.stringify(job.error)).to.equal('sync_trigger_disabled');
+      expect((await app.request('GET', `/tables/${t.id}/fields/${fid}`)).body.type, 'the field as it was').to.equal('text');
+      expect(await sql.one(`SELECT rate FROM ${rel} WHERE id = 1`)).to.deep.equal({ rate: '7777' });
+      await expectClean(app);
+    });
+  }
 
   it('with confirm_loss: such a write is taken; after the change it is empty and kept in the old column, and counted', async () => {
     const t = await createTable(app, 'Probe', [{ name: 'Value', type: 'text' }]);

@@ -191,12 +191,13 @@ export function dropSyncTrigger(schema: string, relation: string, fieldId: numbe
 
 /**
  * The sync triggers worked all along, as far as the catalog says (the swap's first check):
- * a DBA who disabled one let writes go by without them. (Enabling or disabling one takes a
+ * a DBA who disabled one (or enabled it for replicas only) let writes go by without them. (Enabling or disabling one takes a
  * lock the swap's first one conflicts with: none meanwhile.) Writes made with
  * session_replication_role = replica skip triggers too; no catalog shows them.
  */
 export async function assertSyncTriggersEnabled(db: Queryable, run: { table: { table_oid: number | null }; field: { id: number; name: string } }): Promise<void> {
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1 AND tgname = ANY ($2) AND tgenabled <> 'D'`, [
+  // 'O' fires in ordinary sessions, 'A' always; 'R' (ENABLE REPLICA) only with session_replication_role = replica, 'D' never
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1 AND tgname = ANY ($2) AND tgenabled IN ('O', 'A')`, [
     run.table.table_oid,
     [syncTriggerName(run.field.id), syncUpdateTriggerName(run.field.id)],
   ]);
