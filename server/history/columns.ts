@@ -108,10 +108,25 @@ export class ColumnResolver {
   /** [[name, text], ...] written under a layout -> values by key (the id column left out). */
   values(layoutId: number | null, pairs: Array<[string, JsonText]> | null): RowValues {
     const out: RowValues = new Map();
-    for (const [name, text] of withKeptValues(pairs ?? [], (id) => this.columnOf(layoutId, id))) {
-      if (name === 'id') continue;
+    for (const [name, text] of pairs ?? []) {
+      // id, and an online change's own column (ours: the field's value is under the field's column)
+      if (name === 'id' || SHADOW_COLUMN.test(name)) continue;
       out.set(this.resolve(layoutId, name).key, text);
     }
+    return out;
+  }
+
+  /**
+   * A deleted row's values for its restore from the row trash. A value a number made a link
+   * in place moved aside (withKeptValues) comes back where it was while that change runs
+   * (its column is there: the field stays empty, the value aside, as for every other row),
+   * and as the field's once the change is over (as a value deleted before any type change).
+   */
+  restoredValues(layoutId: number | null, pairs: Array<[string, JsonText]> | null): RowValues {
+    const all = pairs ?? [];
+    const live = all.filter(([name]) => SHADOW_COLUMN.test(name) && this.catalog.has(name));
+    const out = this.values(layoutId, withKeptValues(all.filter(([name]) => !live.some(([l]) => l === name)), (id) => this.columnOf(layoutId, id)));
+    for (const [name, text] of live) out.set(`c:${name}`, text);
     return out;
   }
 

@@ -112,7 +112,7 @@ export async function restoreRows(pool: pg.Pool, dataSchema: string, model: Mode
     const skipped: Record<number, string[]> = {};
     for (const id of ids) {
       const e = newest.get(id)!;
-      const placed = place(table, table.resolver.values(e.layout_id, e.pairs));
+      const placed = place(table, table.resolver.restoredValues(e.layout_id, e.pairs));
       await insertRow(tx, table, id, placed);
       if (placed.skipped.length) skipped[id] = placed.skipped;
     }

@@ -196,11 +196,11 @@ describe('online number -> link in place', function () {
     const original = await sql.one(`SELECT sum(hub)::text AS s, count(hub)::int AS n, md5(string_agg(coalesce(hub::text, '-'), ',' ORDER BY id)) AS h FROM data.routes`);
     const fid = t.fields[0]!.id;
     const { job, holder } = await startHeld(t.id, fid, { type: 'link', options: { table_id: target.id } }, 'data.routes');
-    // rows 45 and 46 hold 46 and 47 (no hub), row 47 holds 48, row 1 holds 2
-    const expected = new Map([[45, '5'], [46, null], [47, '48'], [1, '2']]);
+    // rows 43 and 45 to 47 hold 44 and 46 to 48 (no hub), row 1 holds 2
+    const expected = new Map([[45, '5'], [46, null], [47, '48'], [1, '2'], [43, '44']]);
     try {
-      for (let i = 0; Number((await sql.one(`SELECT count(*) AS n FROM data.routes WHERE _tw_new_f${fid} IS NOT NULL AND id IN (45, 46, 47)`)).n) < 3; i++) {
-        if (i > 4000) throw new Error('the sweep never moved rows 45 to 47 aside');
+      for (let i = 0; Number((await sql.one(`SELECT count(*) AS n FROM data.routes WHERE _tw_new_f${fid} IS NOT NULL AND id IN (43, 45, 46, 47)`)).n) < 4; i++) {
+        if (i > 4000) throw new Error('the sweep never moved rows 43, 45 to 47 aside');
         await new Promise((r) => setTimeout(r, 5));
       }
       // a write of the field over a value moved aside is the field's value from now on: a
@@ -212,6 +212,11 @@ describe('online number -> link in place', function () {
       expect((await app.request('DELETE', `/tables/${t.id}/rows/47`)).status).to.be.within(200, 204);
       const trashed = (await app.request('GET', `/tables/${t.id}/rows/trash`)).body.rows.find((r: { id: number }) => r.id === 47);
       expect(String(trashed.values.hub), 'the row trash shows the number it had').to.equal('48');
+      // one deleted and restored while the change runs comes back as the others are: its value aside, the field empty
+      expect((await app.request('DELETE', `/tables/${t.id}/rows/43`)).status).to.be.within(200, 204);
+      const back = await app.request('POST', `/tables/${t.id}/rows/43/restore`);
+      expect(back.status, back.text).to.be.within(200, 201);
+      expect(await sql.one(`SELECT hub, _tw_new_f${fid}::text AS kept FROM data.routes WHERE id = 43`)).to.deep.equal({ hub: null, kept: '44' });
       // one emptied by a delete meanwhile (ON DELETE SET NULL of the new foreign key)
       await sql.exec(`DELETE FROM data.hubs WHERE id = 12`);
       const cancel = await app.request('POST', `/jobs/${job}/cancel`);
@@ -225,7 +230,7 @@ describe('online number -> link in place', function () {
     // every value as it was, but for the writes made meanwhile
     const restored = await app.request('POST', `/tables/${t.id}/rows/47/restore`);
     expect(restored.status, restored.text).to.be.within(200, 201);
-    expect((await sql.rows(`SELECT id, hub::text FROM data.routes WHERE id IN (1, 45, 46, 47) ORDER BY id`)).map((r) => [r.id, r.hub])).to.deep.equal([...expected.entries()].sort((a, b) => a[0] - b[0]));
+    expect((await sql.rows(`SELECT id, hub::text FROM data.routes WHERE id IN (1, 43, 45, 46, 47) ORDER BY id`)).map((r) => [r.id, r.hub])).to.deep.equal([...expected.entries()].sort((a, b) => a[0] - b[0]));
     await sql.exec(`UPDATE data.routes SET hub = 46 WHERE id = 45; UPDATE data.routes SET hub = 47 WHERE id = 46`);
     expect(await sql.one(`SELECT sum(hub)::text AS s, count(hub)::int AS n, md5(string_agg(coalesce(hub::text, '-'), ',' ORDER BY id)) AS h FROM data.routes`), 'every other value as it was').to.deep.equal(original);
     expect(await onlineObjects('data.routes', fid), 'nothing of the change is left').to.deep.equal({ kept_column: 0, triggers: 0, fk: 0, ix: 0, fn: 0 });
