@@ -183,6 +183,10 @@ describe('online number -> link in place', function () {
       empty: 2001,
     });
     expect((await sql.one(`SELECT ${kept}::text AS v FROM data.parcels WHERE id = 100000`)).v).to.equal('60');
+    // the depot deleted during the change, restored after it: its links come back, as after any delete of a linked row
+    const restored = await app.request('POST', `/tables/${target.id}/rows/9/restore`);
+    expect(restored.status, restored.text).to.be.within(200, 201);
+    expect((await sql.one(`SELECT count(*)::int AS n FROM data.parcels WHERE depot = 9`)).n).to.equal(2000);
     expect((await app.request('GET', `/tables/${t.id}/fields/${fid}`)).body.type).to.equal('link');
     await expectClean(app);
   });
