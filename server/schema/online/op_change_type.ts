@@ -16,7 +16,7 @@
 // Values that do not convert are empty in the new column and kept in the old one, which
 // stays (trashed) until the retention policy purges it: restoring it undoes the change.
 import { ident, literal, qualified } from '../../db/ident.js';
-import { conflict, unprocessable } from '../../errors.js';
+import { unprocessable } from '../../errors.js';
 import { stringifyExact } from '../../fields/exact_json.js';
 import { convertedOrNullSql, displaySql, lossPredicate, SYSTEM_BASE, type FieldShape } from '../../fields/convert.js';
 import { fieldType } from '../../fields/registry.js';
@@ -34,7 +34,7 @@ import { briefStep, buildIndex, constraintState, indexState, longStep, type Onli
 import { onlineObstaclesConflict, onlineTypeChangeObstacles } from './obstacles.js';
 import { linkInPlace } from './op_link_in_place.js';
 import { changeNames, changeTarget, columnExists, linksInPlace, refreshSyncFunction } from './shadow.js';
-import { assertSyncTriggersEnabled, dropSyncTrigger, syncFunction, syncObjects, syncTriggerDdl, syncTriggerName, syncUpdateTriggerName, type Refusal } from './trigger.js';
+import { assertSyncTriggersEnabled, dropSyncTrigger, syncFunction, syncObjects, syncTriggerDdl, syncTriggerName, type Refusal } from './trigger.js';
 
 const names = changeNames;
 

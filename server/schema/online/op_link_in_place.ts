@@ -32,7 +32,6 @@ import { ident, literal, qualified } from '../../db/ident.js';
 import { conflict, unprocessable } from '../../errors.js';
 import { stringifyExact } from '../../fields/exact_json.js';
 import { displaySql, lossPredicate, type FieldShape } from '../../fields/convert.js';
-import { fieldType } from '../../fields/registry.js';
 import { attnumOf } from '../catalog.js';
 import { columnComment } from '../comments.js';
 import { convertDefault, sqlEnv } from '../fields.js';
