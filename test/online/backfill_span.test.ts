@@ -2,7 +2,7 @@
 // it aims at BACKFILL_BATCH_MS per statement, changes by at most 2x a step, and stays within
 // its bounds (1 to 4,096 pages).
 import { expect } from 'chai';
-import { BACKFILL_BATCH_MS, nextSpan, othersSentBefore } from '../../server/schema/online/backfill.js';
+import { BACKFILL_BATCH_MS, nextChunk, nextSpan, othersSentBefore } from '../../server/schema/online/backfill.js';
 
 describe('backfill range size', () => {
   it('grows when a range is quick, shrinks when slow, by at most 2x; bounded', () => {
@@ -13,6 +13,21 @@ describe('backfill range size', () => {
     expect(nextSpan(100, BACKFILL_BATCH_MS * 1.25)).to.equal(80);
     expect(nextSpan(3000, 1)).to.equal(4096);
     expect(nextSpan(1, 10_000)).to.equal(1);
+  });
+});
+
+// A statement's pages (backfill.ts, nextChunk) follow the one before: up by at most 2x, down
+// as far as it was over its aim, at once (a statement 8x over its aim: an eighth), within
+// [1, most].
+describe('backfill statement size', () => {
+  it('grows by at most 2x, shrinks at once by as much as the last statement was over, bounded', () => {
+    expect(nextChunk(64, BACKFILL_BATCH_MS, 4096)).to.equal(64);
+    expect(nextChunk(64, 0, 4096)).to.equal(128);
+    expect(nextChunk(64, BACKFILL_BATCH_MS / 4, 4096)).to.equal(128);
+    expect(nextChunk(512, BACKFILL_BATCH_MS * 8, 4096)).to.equal(64);
+    expect(nextChunk(512, BACKFILL_BATCH_MS * 100, 4096)).to.equal(5);
+    expect(nextChunk(3, BACKFILL_BATCH_MS * 100, 4096)).to.equal(1);
+    expect(nextChunk(30, 1, 32)).to.equal(32);
   });
 });
 

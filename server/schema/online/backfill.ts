@@ -29,8 +29,11 @@
 // one client for the whole copy with its settings set once; the range's last statement is
 // the UPDATE in a CTE, the change's row updated from it, which also answers whether an
 // admin cancelled and which relation file the table is in; progress written at most every
-// PROGRESS_EVERY_MS; and the range grows or shrinks so that its slowest statement takes
-// about BACKFILL_BATCH_MS (the longest a concurrent write to one of its rows waits).
+// PROGRESS_EVERY_MS; the range grows or shrinks so that its slowest statement would take
+// about BACKFILL_BATCH_MS over a whole part of it; and each statement covers as many pages
+// as the one before says take BACKFILL_BATCH_MS (nextChunk: a part goes in several when
+// the table got slow, as after a checkpoint), since a concurrent write to one of its rows
+// waits as long as the statement.
 //
 // Waves: the table's pages are full, so a row's new version goes to another page (not a
 // HOT update) and takes a new entry in every index of the table: a single UPDATE of every
@@ -66,6 +69,8 @@ const BACKFILL_FLUSH_AFTER = 32;
 export const BACKFILL_FIRST_PAGES = 16;
 const MIN_PAGES = 1;
 const MAX_PAGES = 4096;
+/** The most pages one statement of a range's first wave covers (its rows move: below). */
+export const FIRST_WAVE_MAX_PAGES = 64;
 const PROGRESS_EVERY_MS = 500;
 /** A range's waves (above): residues of id & (BACKFILL_MODULUS - 1); the first one's rows move, the others' mostly stay on their page. */
 export const BACKFILL_MODULUS = 16;
@@ -99,6 +104,21 @@ export function splitRange(from: bigint, upto: bigint, n: number): Array<[bigint
 export function nextSpan(span: number, ms: number, targetMs = BACKFILL_BATCH_MS): number {
   const factor = Math.min(2, Math.max(0.5, targetMs / Math.max(ms, 1)));
   return Math.round(Math.min(MAX_PAGES, Math.max(MIN_PAGES, span * factor)));
+}
+
+/**
+ * The pages the next statement of a wave covers (a part of a range goes in as many
+ * statements as this asks): scaled by how far the last one was from the aim, at most 2x up,
+ * and down as far as it was over, at once. A checkpoint makes every page's first change
+ * after it write the whole page to the WAL (the table's pages and, for each row that moves,
+ * a leaf of every index): measured on the bench, a first wave over 668 pages went from under
+ * 50 ms to 227-643 ms, statement after statement, while the range's size (nextSpan, once a
+ * range) halved once per range; a write to one of those rows waited as long. Now the first
+ * slow statement is followed by one sized to the aim.
+ */
+export function nextChunk(pages: number, ms: number, max: number, targetMs = BACKFILL_BATCH_MS): number {
+  const factor = Math.min(2, targetMs / Math.max(ms, 1));
+  return Math.max(MIN_PAGES, Math.min(max, Math.floor(pages * factor)));
 }
 
 interface Position {
@@ -274,6 +294,16 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
       }
     };
     let span = fixed || BACKFILL_FIRST_PAGES;
+    // the pages of one statement, by kind of wave (nextChunk): a part's whole until a statement says otherwise
+    const chunk: [number | undefined, number | undefined] = [FIRST_WAVE_MAX_PAGES, undefined];
+    // The most pages a statement of each kind covers. The first wave's rows move, and the
+    // first change of a page after a checkpoint writes the whole page to the WAL: on the
+    // bench its statements went from 0.03-0.1 ms a page to 0.55-0.9 right after one, so the
+    // first statement after it, sized by the one before (384-524 pages), took 235-397 ms, a
+    // write to one of its rows as long. With 64 pages at most: 113-135 ms; with 32, 131 ms
+    // (the whole server stalled then, reads too: below 64 pages the size stopped mattering).
+    // The later waves' rows stay on their page, already written whole by the first wave.
+    const most: [number, number] = [FIRST_WAVE_MAX_PAGES, MAX_PAGES];
     while (!copy.stop && copy.next < copy.pages) {
       const from = copy.next;
       const upto = from + BigInt(span) < copy.pages ? from + BigInt(span) : copy.pages;
@@ -286,53 +316,69 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
       // sessions and traffic: 50% of the updates HOT in one part, 64% in two; and waiting
       // for the other session's older statement (othersSentBefore) before a wave, 85%.
       const parts = splitRange(from, upto, BACKFILL_PARTS);
-      const statements = BACKFILL_WAVES.flatMap((residues) => parts.map((h) => ({ residues, bounds: h.map(String) })));
+      const statements = BACKFILL_WAVES.flatMap((residues) => parts.map(() => ({ residues })));
       let n = 0;
+      // the slowest statement, as if it had covered its whole part: what the range's size follows
       let slowest = 0;
       // when each part's last wave committed (its answer came back)
       const committed = parts.map(() => 0);
-      for (const [i, { residues, bounds }] of statements.entries()) {
-        if (committed[i % parts.length]) await othersSentBefore(copy.running, me, committed[i % parts.length]!);
-        // Another session stopped the copy (a cancel, a lost value, a rewrite, a failure):
-        // the rest of this range is not sent (its statements would be up to 59, the
-        // cancel that much later; after a rewrite, pages of the old file). The range is not
-        // recorded; its rows copied so far count.
-        if (copy.stop) return void (copy.done += n);
-        const t0 = performance.now();
-        if (i < statements.length - 1 && !lostSql) {
-          const r = await query(update, [...bounds, residues]);
-          if (!r) return void (copy.done += n);
-          n += r.rowCount ?? 0;
-        } else if (i < statements.length - 1) {
-          const r = await query<{ n: number; lost: string[] | null }>(`WITH u AS (${update} RETURNING t.id, ${emptied}) ${counted}`, [...bounds, residues]);
-          if (!r) return void (copy.done += n);
-          const { rows } = r;
-          n += rows[0]?.n ?? 0;
-          // stop before the range is recorded: a resumed copy goes through this range again
-          if (rows[0]?.lost?.length) return void Object.assign(copy, { stop: 'lost', lost: rows[0].lost });
-        } else {
-          // the watermark once this range is copied: past it and the ranges copied after it
-          let mark = copy.watermark;
-          if (from <= mark) for (mark = upto; copy.copied.has(mark); ) mark = copy.copied.get(mark)!;
-          const r = await query<{ n: number; lost: string[] | null; cancel_requested: boolean; filenode: string }>(recordSql, [...bounds, residues, run.change.id, String(mark), n]);
-          if (!r) return void (copy.done += n);
-          const { rows } = r;
-          n += rows[0]?.n ?? 0;
-          if (rows[0]?.lost?.length) return void Object.assign(copy, { stop: 'lost', lost: rows[0].lost });
-          if (rows[0]?.cancel_requested) copy.stop ??= 'cancel';
-          // The table was rewritten meanwhile: its rows are at other pages.
-          if (rows[0] && rows[0].filenode !== copy.filenode) copy.stop ??= 'rewritten';
+      for (const [i, { residues }] of statements.entries()) {
+        const p = i % parts.length;
+        if (committed[p]) await othersSentBefore(copy.running, me, committed[p]!);
+        // the first wave's rows move to other pages (slow), the others' mostly stay (HOT)
+        const kind = i < parts.length ? 0 : 1;
+        const [lo, hi] = parts[p]!;
+        const partPages = Number(hi - lo);
+        // the part in statements of chunk[kind] pages (nextChunk), the whole part with a fixed range
+        for (let a = lo; a < hi; ) {
+          // Another session stopped the copy (a cancel, a lost value, a rewrite, a failure):
+          // the rest of this range is not sent (its statements would be up to 59, the
+          // cancel that much later; after a rewrite, pages of the old file). The range is not
+          // recorded; its rows copied so far count.
+          if (copy.stop) return void (copy.done += n);
+          const b = fixed || a + BigInt(chunk[kind] ?? partPages) >= hi ? hi : a + BigInt(chunk[kind] ?? partPages);
+          const bounds = [String(a), String(b)];
+          const last = i === statements.length - 1 && b === hi;
+          const t0 = performance.now();
+          if (!last && !lostSql) {
+            const r = await query(update, [...bounds, residues]);
+            if (!r) return void (copy.done += n);
+            n += r.rowCount ?? 0;
+          } else if (!last) {
+            const r = await query<{ n: number; lost: string[] | null }>(`WITH u AS (${update} RETURNING t.id, ${emptied}) ${counted}`, [...bounds, residues]);
+            if (!r) return void (copy.done += n);
+            const { rows } = r;
+            n += rows[0]?.n ?? 0;
+            // stop before the range is recorded: a resumed copy goes through this range again
+            if (rows[0]?.lost?.length) return void Object.assign(copy, { stop: 'lost', lost: rows[0].lost });
+          } else {
+            // the watermark once this range is copied: past it and the ranges copied after it
+            let mark = copy.watermark;
+            if (from <= mark) for (mark = upto; copy.copied.has(mark); ) mark = copy.copied.get(mark)!;
+            const r = await query<{ n: number; lost: string[] | null; cancel_requested: boolean; filenode: string }>(recordSql, [...bounds, residues, run.change.id, String(mark), n]);
+            if (!r) return void (copy.done += n);
+            const { rows } = r;
+            n += rows[0]?.n ?? 0;
+            if (rows[0]?.lost?.length) return void Object.assign(copy, { stop: 'lost', lost: rows[0].lost });
+            if (rows[0]?.cancel_requested) copy.stop ??= 'cancel';
+            // The table was rewritten meanwhile: its rows are at other pages.
+            if (rows[0] && rows[0].filenode !== copy.filenode) copy.stop ??= 'rewritten';
+          }
+          const ms = performance.now() - t0;
+          const pages = Number(b - a);
+          // a statement that held its rows far past the aim: a write to one of them waited that long
+          if (ms > 2 * BACKFILL_BATCH_MS) run.deps.log.debug({ onlineChange: run.change.id, statement: i, ms: Math.round(ms), pages, span, page: bounds[0] }, 'backfill statement over twice its aim');
+          // Each statement holds its rows' locks while it runs: its time is the write stall.
+          // (a part's last statement may be short: a quick one does not shrink the next)
+          if (!fixed) chunk[kind] = ms <= BACKFILL_BATCH_MS ? Math.max(chunk[kind] ?? 0, nextChunk(pages, ms, most[kind])) : nextChunk(pages, ms, most[kind]);
+          slowest = Math.max(slowest, (ms * partPages) / pages);
+          a = b;
         }
-        committed[i % parts.length] = performance.now();
-        const ms = performance.now() - t0;
-        // a statement that held its rows far past the aim: a write to one of them waited that long
-        if (ms > 2 * BACKFILL_BATCH_MS) run.deps.log.debug({ onlineChange: run.change.id, statement: i, ms: Math.round(ms), span, page: bounds[0] }, 'backfill statement over twice its aim');
-        slowest = Math.max(slowest, ms);
+        committed[p] = performance.now();
       }
       copy.done += n;
       copy.copied.set(from, upto);
       while (copy.copied.has(copy.watermark)) copy.watermark = copy.copied.get(copy.watermark)!;
-      // Each statement holds its rows' locks while it runs: the slowest one is the write stall.
       if (!fixed) span = nextSpan(span, slowest);
       if (Date.now() - copy.reported >= PROGRESS_EVERY_MS) {
         copy.reported = Date.now();
