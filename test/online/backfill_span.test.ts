@@ -2,7 +2,7 @@
 // it aims at BACKFILL_BATCH_MS per statement, changes by at most 2x a step, and stays within
 // its bounds (1 to 4,096 pages).
 import { expect } from 'chai';
-import { BACKFILL_BATCH_MS, nextChunk, nextSpan, othersSentBefore } from '../../server/schema/online/backfill.js';
+import { BACKFILL_BATCH_MS, nextChunk, nextSpan, othersSentBefore, statementEnd } from '../../server/schema/online/backfill.js';
 
 describe('backfill range size', () => {
   it('grows when a range is quick, shrinks when slow, by at most 2x; bounded', () => {
@@ -28,6 +28,20 @@ describe('backfill statement size', () => {
     expect(nextChunk(512, BACKFILL_BATCH_MS * 100, 4096)).to.equal(5);
     expect(nextChunk(3, BACKFILL_BATCH_MS * 100, 4096)).to.equal(1);
     expect(nextChunk(30, 1, 32)).to.equal(32);
+  });
+
+  it('splits what is left of a part into equal statements of at most the size: no last one of a few pages', () => {
+    const ends = (lo: number, hi: number, size: number) => {
+      const out: number[] = [];
+      for (let a = BigInt(lo); a < BigInt(hi); ) out.push(Number((a = statementEnd(a, BigInt(hi), size))));
+      return out;
+    };
+    expect(ends(0, 68, 64), 'two of 34, not 64 and 4').to.deep.equal([34, 68]);
+    expect(ends(100, 300, 64)).to.deep.equal([150, 200, 250, 300]);
+    expect(ends(0, 64, 64)).to.deep.equal([64]);
+    expect(ends(0, 10, 100)).to.deep.equal([10]);
+    expect(ends(0, 3, 1)).to.deep.equal([1, 2, 3]);
+    expect(ends(5, 6, 0), 'a size below 1 is 1').to.deep.equal([6]);
   });
 });
 

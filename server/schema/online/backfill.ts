@@ -29,8 +29,8 @@
 // one client for the whole copy with its settings set once; the range's last statement is
 // the UPDATE in a CTE, the change's row updated from it, which also answers whether an
 // admin cancelled and which relation file the table is in; progress written at most every
-// PROGRESS_EVERY_MS; the range grows or shrinks so that its slowest statement would take
-// about BACKFILL_BATCH_MS over a whole part of it; and each statement covers as many pages
+// PROGRESS_EVERY_MS; the range grows or shrinks so that the slowest of its parts' waves
+// takes about BACKFILL_BATCH_MS in all (its statements' times added up); and each statement covers as many pages
 // as the one before says take BACKFILL_BATCH_MS (nextChunk: a part goes in several when
 // the table got slow, as after a checkpoint), since a concurrent write to one of its rows
 // waits as long as the statement.
@@ -119,6 +119,17 @@ export function nextSpan(span: number, ms: number, targetMs = BACKFILL_BATCH_MS)
 export function nextChunk(pages: number, ms: number, max: number, targetMs = BACKFILL_BATCH_MS): number {
   const factor = Math.min(2, targetMs / Math.max(ms, 1));
   return Math.max(MIN_PAGES, Math.min(max, Math.floor(pages * factor)));
+}
+
+/**
+ * Where a statement starting at page `a` of a part ending at `hi` ends: what is left of the
+ * part in equal statements of at most `size` pages, so no last one of a few pages (a hostile
+ * review: with the first wave in statements of 64 pages, a part of 68 ended with one of 4,
+ * a round trip and a commit all the same, its time no guide to the next).
+ */
+export function statementEnd(a: bigint, hi: bigint, size: number): bigint {
+  const left = Number(hi - a);
+  return a + BigInt(Math.ceil(left / Math.ceil(left / Math.max(1, size))));
 }
 
 interface Position {
@@ -318,7 +329,7 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
       const parts = splitRange(from, upto, BACKFILL_PARTS);
       const statements = BACKFILL_WAVES.flatMap((residues) => parts.map(() => ({ residues })));
       let n = 0;
-      // the slowest statement, as if it had covered its whole part: what the range's size follows
+      // the longest a wave took over one part (its statements' times added up): what the range's size follows
       let slowest = 0;
       // when each part's last wave committed (its answer came back)
       const committed = parts.map(() => 0);
@@ -330,13 +341,14 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
         const [lo, hi] = parts[p]!;
         const partPages = Number(hi - lo);
         // the part in statements of chunk[kind] pages (nextChunk), the whole part with a fixed range
+        let partMs = 0;
         for (let a = lo; a < hi; ) {
           // Another session stopped the copy (a cancel, a lost value, a rewrite, a failure):
           // the rest of this range is not sent (its statements would be up to 59, the
           // cancel that much later; after a rewrite, pages of the old file). The range is not
           // recorded; its rows copied so far count.
           if (copy.stop) return void (copy.done += n);
-          const b = fixed || a + BigInt(chunk[kind] ?? partPages) >= hi ? hi : a + BigInt(chunk[kind] ?? partPages);
+          const b = fixed ? hi : statementEnd(a, hi, chunk[kind] ?? partPages);
           const bounds = [String(a), String(b)];
           const last = i === statements.length - 1 && b === hi;
           const t0 = performance.now();
@@ -369,12 +381,15 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
           // a statement that held its rows far past the aim: a write to one of them waited that long
           if (ms > 2 * BACKFILL_BATCH_MS) run.deps.log.debug({ onlineChange: run.change.id, statement: i, ms: Math.round(ms), pages, span, page: bounds[0] }, 'backfill statement over twice its aim');
           // Each statement holds its rows' locks while it runs: its time is the write stall.
-          // (a part's last statement may be short: a quick one does not shrink the next)
-          if (!fixed) chunk[kind] = ms <= BACKFILL_BATCH_MS ? Math.max(chunk[kind] ?? 0, nextChunk(pages, ms, most[kind])) : nextChunk(pages, ms, most[kind]);
-          slowest = Math.max(slowest, (ms * partPages) / pages);
+          // A part's last statement may be shorter than the size in use: a quick one does not
+          // shrink the next, and a slow one shrinks the size in use, not its own (one of 2
+          // pages over 50 ms, a commit that waited, would otherwise make the next of 1 page).
+          if (!fixed) chunk[kind] = ms <= BACKFILL_BATCH_MS ? Math.max(chunk[kind] ?? 0, nextChunk(pages, ms, most[kind])) : nextChunk(Math.max(pages, chunk[kind] ?? 0), ms, most[kind]);
+          partMs += ms;
           a = b;
         }
         committed[p] = performance.now();
+        slowest = Math.max(slowest, partMs);
       }
       copy.done += n;
       copy.copied.set(from, upto);
