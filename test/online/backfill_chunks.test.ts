@@ -10,6 +10,7 @@ import { backfill, BACKFILL_WAVES, FIRST_WAVE_MAX_PAGES } from '../../server/sch
 import { beginOnlineChange } from '../../server/schema/online/state.js';
 import type { OnlineRun } from '../../server/schema/online/steps.js';
 import { freshDatabase, testLog, type TestDatabase } from '../helpers/db.js';
+import { HOLDER_MIN_AGE_S } from '../../server/schema/online/cleanup_holder.js';
 
 describe('online backfill: statements sized by the time of the one before', function () {
   this.timeout(120_000);
@@ -62,5 +63,69 @@ describe('online backfill: statements sized by the time of the one before', func
     expect(seen[at]!.n, 'the slow statement covered a part of several pages').to.be.at.least(8 * Math.floor(perPage / 16));
     // aimed at 50 ms: 400 ms asks for an eighth; at most a quarter, whatever the rounding
     expect(next!.n, `the next statement of the wave: ${next!.n} rows after ${seen[at]!.n}`).to.be.at.most(Math.ceil(seen[at]!.n / 4));
+  });
+});
+
+// A transaction that holds a transaction id and stays open, in any database of the cluster,
+// keeps every row version the copy leaves (server/schema/online/cleanup_holder.ts): the copy
+// names it in its job's phase and once in the log; one that only reads is not named.
+describe('online backfill: a writing transaction left open in the cluster is named', function () {
+  this.timeout(120_000);
+  let db: TestDatabase;
+  let other: TestDatabase;
+  let pool: pg.Pool;
+  before(async () => {
+    db = await freshDatabase();
+    other = await freshDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  });
+  after(async () => {
+    await pool.end();
+    await db.drop();
+    await other.drop();
+  });
+
+  it('named while open (phase and one warning), not once it committed; a reading transaction is never named', async () => {
+    await pool.query(`CREATE TABLE data.bf (id bigint PRIMARY KEY, a bigint, s text)`);
+    await pool.query(`INSERT INTO data.bf (id, a) SELECT g, g * 3 FROM generate_series(1, 5000) g`);
+    const writer = new pg.Client({ connectionString: other.url });
+    const reader = new pg.Client({ connectionString: other.url });
+    await writer.connect();
+    await reader.connect();
+    try {
+      await writer.query('BEGIN');
+      const writerPid = (await writer.query(`SELECT pg_backend_pid() AS pid, txid_current()`)).rows[0].pid as number;
+      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      const readerPid = (await reader.query(`SELECT pg_backend_pid() AS pid FROM pg_class LIMIT 1`)).rows[0].pid as number;
+      await new Promise((r) => setTimeout(r, HOLDER_MIN_AGE_S * 1000 + 300));
+
+      const copy = async (s: string) => {
+        const phases: string[] = [];
+        const warnings: Array<Record<string, unknown>> = [];
+        const log = { info: () => undefined, debug: () => undefined, warn: (o: Record<string, unknown>) => void warnings.push(o) };
+        // a change of its own (another table id: one change in flight a table)
+        const change = await beginOnlineChange(pool, { tableId: s === 's' ? 1 : 2, fieldId: 1, kind: 'change_type', payload: { batch_pages: 4 }, objects: {}, actor: 'test' });
+        const run = { deps: { pool, config: { lockTimeoutMs: 5000 }, log }, change, relation: 'data.bf', progress: async (p: { phase?: string }) => void (p.phase && phases.push(p.phase)) } as unknown as OnlineRun;
+        await pool.query(`UPDATE data.bf SET ${s} = NULL`);
+        expect(await backfill(run, s, '(t.a)::text', 5000)).to.deep.equal([]);
+        return { phases, warnings };
+      };
+
+      await pool.query(`ALTER TABLE data.bf ADD COLUMN s2 text`);
+      const open = await copy('s');
+      expect(open.warnings.map((w) => w.pid), 'the writing transaction, once').to.deep.equal([writerPid]);
+      expect(open.phases.some((p) => p.includes(`pid ${writerPid}`) && p.includes(`database ${other.name}`)), open.phases.join(' | ')).to.equal(true);
+      expect(open.phases.some((p) => p.includes(`pid ${readerPid}`)), 'the reading one is not named').to.equal(false);
+
+      await writer.query('COMMIT');
+      const closed = await copy('s2');
+      expect(closed.warnings, 'nothing to name').to.deep.equal([]);
+      expect(closed.phases.some((p) => p.includes('slowed by')), closed.phases.join(' | ')).to.equal(false);
+    } finally {
+      await writer.query('ROLLBACK').catch(() => undefined);
+      await reader.query('ROLLBACK').catch(() => undefined);
+      await writer.end();
+      await reader.end();
+    }
   });
 });

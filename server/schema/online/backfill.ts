@@ -58,6 +58,7 @@
 import type pg from 'pg';
 import { literal } from '../../db/ident.js';
 import { queryAfter } from '../../db/bounded_query.js';
+import { cleanupHolder, heldPhase } from './cleanup_holder.js';
 import { getOnlineChange } from './state.js';
 import { CancelledError, type OnlineRun } from './steps.js';
 
@@ -72,6 +73,8 @@ const MAX_PAGES = 4096;
 /** The most pages one statement of a range's first wave covers (its rows move: below). */
 export const FIRST_WAVE_MAX_PAGES = 64;
 const PROGRESS_EVERY_MS = 500;
+/** How often the copy looks for a writing transaction left open in the cluster (cleanup_holder.ts). */
+const HOLDER_CHECK_MS = 5000;
 /** A range's waves (above): residues of id & (BACKFILL_MODULUS - 1); the first one's rows move, the others' mostly stay on their page. */
 export const BACKFILL_MODULUS = 16;
 export const BACKFILL_WAVES: number[][] = [[0, 1], ...Array.from({ length: BACKFILL_MODULUS - 2 }, (_, i) => [i + 2])];
@@ -165,6 +168,9 @@ interface Copy {
   reported: number;
   /** each session's statement in flight: when it was sent, and its end */
   running: Map<number, { sent: number; ended: Promise<void> }>;
+  /** when the first session last looked for a writing transaction left open, and the one it named */
+  holderChecked: number;
+  holder?: number;
 }
 
 /** Runs `statement` recorded as this session's statement in flight (othersSentBefore). */
@@ -395,11 +401,24 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
       copy.copied.set(from, upto);
       while (copy.copied.has(copy.watermark)) copy.watermark = copy.copied.get(copy.watermark)!;
       if (!fixed) span = nextSpan(span, slowest);
+      if (me === 0 && Date.now() - copy.holderChecked >= HOLDER_CHECK_MS) await lookForHolder(client, copy);
       if (Date.now() - copy.reported >= PROGRESS_EVERY_MS) {
         copy.reported = Date.now();
         await run.progress({ done: copy.done, total: Math.max(total, copy.done) });
       }
     }
+  };
+
+  const began = new Date();
+  const copyPhase = 'copying rows into the new column (the table keeps serving)';
+  /** A writing transaction left open in the cluster: named once in the log, and in the phase while it stays open. */
+  const lookForHolder = async (client: pg.PoolClient, copy: Copy): Promise<void> => {
+    copy.holderChecked = Date.now();
+    const h = await cleanupHolder(client, began);
+    if (h?.pid === copy.holder) return;
+    copy.holder = h?.pid;
+    if (h) run.deps.log.warn({ onlineChange: run.change.id, pid: h.pid, database: h.database, since: h.since }, 'a writing transaction left open in the cluster keeps the copy from pruning old row versions: every copied row moves (slower, the table larger); end it to speed the copy up');
+    await run.progress({ phase: h ? heldPhase(copyPhase, h) : copyPhase });
   };
 
   try {
@@ -424,8 +443,8 @@ export async function backfill(run: OnlineRun, shadow: string, convertedSql: str
     let done = at.page > 0n ? Number(change.done) : 0;
     for (;;) {
       await clients[0]!.client.query(`UPDATE tablewright.online_changes SET backfill_page = $2, backfill_file = $3, done = $4 WHERE id = $1`, [run.change.id, String(at.page), at.file, done]);
-      await run.progress({ phase: 'copying rows into the new column (the table keeps serving)', done, total });
-      const copy: Copy = { next: at.page, pages: at.pages, filenode: at.filenode, watermark: at.page, copied: new Map(), done, lost: [], reported: Date.now(), running: new Map() };
+      await run.progress({ phase: copyPhase, done, total });
+      const copy: Copy = { next: at.page, pages: at.pages, filenode: at.filenode, watermark: at.page, copied: new Map(), done, lost: [], reported: Date.now(), running: new Map(), holderChecked: 0 };
       const ends = await Promise.allSettled(
         clients.map((c, i) =>
           worker(c.client, copy, i).catch((err: Error) => {
