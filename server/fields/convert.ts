@@ -151,6 +151,16 @@ export function convertedOrNullSql(from: FieldShape, to: FieldShape, col: string
   return converted;
 }
 
+/**
+ * After an online copy (every row's new column written with convertedOrNullSql, by the copy
+ * or the sync trigger): the rows whose value was lost, read without converting anything
+ * again. convertedOrNullSql is empty exactly where lossPredicate holds or the value is
+ * empty, so "new column empty, old value not" is lossPredicate.
+ */
+export function lostAfterCopySql(from: FieldShape, shadow: string, col: string): string {
+  return `${shadow} IS NULL AND ${nonEmptySql(from, col)}`;
+}
+
 /** Text of the old value, for showing what would be lost. */
 export function displaySql(from: FieldShape, col: string): string {
   return fieldType(from.type).toText(col, from.options);

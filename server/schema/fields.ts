@@ -290,11 +290,56 @@ export interface TypePlan {
   newDefault: ConvertedDefault | null;
 }
 
+/** A type/options change worked out without the loss report's scan (planTypeTarget). */
+export interface TypeTarget extends Omit<TypePlan, 'report'> {
+  /** select options made from the distinct values, when converting to single_select */
+  created?: Choice[];
+  /** the field's default would not convert */
+  defaultLost: boolean;
+}
+
 /**
  * Works out a type/options change and what it would lose, without changing anything.
  * Converting to single_select without options makes one option per distinct value.
  */
 export async function planTypeChange(db: Queryable, deps: EditorDeps, table: TableMeta, field: FieldMeta, update: FieldUpdate, source?: string): Promise<TypePlan> {
+  const target = await planTypeTarget(db, deps, table, field, update, source);
+  const { to, env, identity, newDefault } = target;
+  return { to, report: await lossReport(db, deps, table, field, target, source), env, identity, newDefault };
+}
+
+/** What a change to `target` would lose: the table's values read once (twice when some would be lost, for examples). */
+export async function lossReport(db: Queryable, deps: EditorDeps, table: TableMeta, field: FieldMeta, target: TypeTarget, source?: string): Promise<LossReport> {
+  const { to, env, created, defaultLost } = target;
+  const relation = source ?? String(qualified(deps.config.dataSchema, table.table_name));
+  const col = String(ident(field.column_name));
+  const from: FieldShape = { type: field.type, options: field.options };
+  const scan = lossScan(from, to, relation, col, env);
+  const { rows } = await db.query<{ rows: number; non_empty: number; lost: number }>(
+    `SELECT count(*)::int AS rows, count(*) FILTER (WHERE t.${col} IS NOT NULL)::int AS non_empty,
+            count(*) FILTER (WHERE ${scan.lost})::int AS lost FROM ${scan.from}`,
+  );
+  // Nothing lost, no examples: the second scan of the whole table (the loss predicate for
+  // every row again; a link's looks each value up in its target) is skipped. 2,000,000 rows
+  // number -> link, none lost: the online change's report took 8.4 s of its 25.7 s.
+  const examples =
+    rows[0]!.lost === 0
+      ? []
+      : (
+          await db.query<{ id: number; value: string | null }>(
+            `SELECT t.id, left(${displaySql(from, `t.${col}`)}, 200) AS value FROM ${scan.from} WHERE ${scan.lost} ORDER BY t.id LIMIT ${EXAMPLES}`,
+          )
+        ).rows;
+  return { field_id: field.id, from, to, ...rows[0]!, examples, ...(created ? { created_options: created } : {}), ...(defaultLost ? { default_lost: true as const } : {}) };
+}
+
+/**
+ * The change's target (type, options, default), without reading the values to count what
+ * would be lost: an online change that confirmed the loss counts it after its copy
+ * (online/shadow.ts). Still reads the values when converting to a select without options
+ * (they make the options).
+ */
+export async function planTypeTarget(db: Queryable, deps: EditorDeps, table: TableMeta, field: FieldMeta, update: FieldUpdate, source?: string): Promise<TypeTarget> {
   const typeName = update.type === undefined || update.type === '' ? field.type : update.type;
   if (typeof typeName !== 'string') throw badRequest('type must be a field type name', 'type');
   const type = fieldType(typeName);
@@ -337,27 +382,10 @@ export async function planTypeChange(db: Queryable, deps: EditorDeps, table: Tab
   const converted = conversionSql(from, to, col, env);
   const identity = converted === col && fieldType(from.type).sqlType(from.options) === type.sqlType(options) && !(to.type === 'link' && from.type === 'link' && from.options.table_id !== to.options.table_id);
   if (fieldType(from.type).sqlType(from.options) !== type.sqlType(options)) await assertNoFormulaRetype(db, table, field);
-  const scan = lossScan(from, to, relation, col, env);
-  const { rows } = await db.query<{ rows: number; non_empty: number; lost: number }>(
-    `SELECT count(*)::int AS rows, count(*) FILTER (WHERE t.${col} IS NOT NULL)::int AS non_empty,
-            count(*) FILTER (WHERE ${scan.lost})::int AS lost FROM ${scan.from}`,
-  );
-  // Nothing lost, no examples: the second scan of the whole table (the loss predicate for
-  // every row again; a link's looks each value up in its target) is skipped. 2,000,000 rows
-  // number -> link, none lost: the online change's report took 8.4 s of its 25.7 s.
-  const examples =
-    rows[0]!.lost === 0
-      ? []
-      : (
-          await db.query<{ id: number; value: string | null }>(
-            `SELECT t.id, left(${displaySql(from, `t.${col}`)}, 200) AS value FROM ${scan.from} WHERE ${scan.lost} ORDER BY t.id LIMIT ${EXAMPLES}`,
-          )
-        ).rows;
   // A PATCH that sets another default replaces the old one: nothing of it to lose.
   const newDefault = await convertDefault(db, field, to, env);
   const defaultLost = !setsOtherDefault(field, update) && field.default_value != null && newDefault === null;
-  const report: LossReport = { field_id: field.id, from, to, ...rows[0]!, examples, ...(created ? { created_options: created } : {}), ...(defaultLost ? { default_lost: true as const } : {}) };
-  return { to, report, env, identity, newDefault };
+  return { to, env, identity, newDefault, created, defaultLost };
 }
 
 /**

@@ -33,7 +33,7 @@ import { advance, finishOnlineChange, getOnlineChange } from './state.js';
 import { briefStep, buildIndex, constraintState, indexState, longStep, type OnlineOp, type OnlineRun } from './steps.js';
 import { onlineObstaclesConflict, onlineTypeChangeObstacles } from './obstacles.js';
 import { linkInPlace } from './op_link_in_place.js';
-import { changeNames, changeTarget, columnExists, linksInPlace, refreshSyncFunction } from './shadow.js';
+import { changeNames, changeTarget, columnExists, countLostAfterCopy, linksInPlace, refreshSyncFunction } from './shadow.js';
 import { assertSyncTriggersEnabled, dropSyncTrigger, syncFunction, syncObjects, syncTriggerDdl, syncTriggerName, type Refusal } from './trigger.js';
 
 const names = changeNames;
@@ -134,6 +134,7 @@ export const changeType: OnlineOp = {
           { field_id: run.field.id, examples, found_at: 'copy' },
         );
       }
+      await countLostAfterCopy(run, t, String(sh));
       await advance(run.deps.pool, run.change.id, { step: 'backfilled' });
     }
     if (t.to.type === 'link') {
@@ -171,9 +172,11 @@ export const changeType: OnlineOp = {
   },
 
   async complete(run) {
-    const t = await changeTarget(run);
-    if (t.method === 'in_place') return linkInPlace.complete(run, t);
+    const kept = await changeTarget(run);
+    if (kept.method === 'in_place') return linkInPlace.complete(run, kept);
     const n = names(run.field.id);
+    // counted after the copy (start), unless the copy ended without it: before the swap, on the shadow
+    const t = await countLostAfterCopy(run, kept, String(ident(n.shadow)));
     const f = run.field;
     const schema = run.deps.config.dataSchema;
     const newType = fieldType(t.to.type);
