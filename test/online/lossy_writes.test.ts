@@ -175,6 +175,58 @@ describe('online type change: writes of values that would not convert', function
     await expectClean(app);
   });
 
+  it('with confirm_loss: a value emptied after the copy, while the steps after it run (here the index build, held), is counted too: the count is made right before the swap', async () => {
+    const t = await createTable(app, 'Tank', [{ name: 'Value', type: 'text', indexed: true }]);
+    await sql.exec(`INSERT INTO data.tank (value) SELECT CASE WHEN g = 1 THEN 'none' ELSE g::text END FROM generate_series(1, 20000) g`);
+    const res = await app.request('PATCH', `/tables/${t.id}/fields/${t.fields[0]!.id}`, { json: { type: 'number', online: 1, confirm_loss: 1 } });
+    expect(res.status, res.text).to.equal(202);
+    // A snapshot held: the index build CONCURRENTLY waits for it, after the copy is done.
+    const holder = await Sql.connect(db.url);
+    try {
+      await holder.exec(`BEGIN ISOLATION LEVEL REPEATABLE READ`);
+      await holder.exec(`SELECT 1 FROM tablewright.tables LIMIT 1`);
+      for (let i = 0; ; i++) {
+        const step = (await sql.one(`SELECT step FROM tablewright.online_changes WHERE job_id = $1`, [res.body.id])).step;
+        const building = await sql.rows(`SELECT 1 FROM pg_stat_activity WHERE query ~ 'CREATE INDEX CONCURRENTLY' AND state = 'active' AND pid <> pg_backend_pid()`);
+        if (step === 'backfilled' && building.length) break;
+        expect(i, 'the index build reached').to.be.lessThan(3000);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const w = await app.request('PATCH', `/tables/${t.id}/rows/5`, { json: { value: 'n/a' } });
+      expect(w.status, w.text).to.equal(200);
+    } finally {
+      await holder.exec('COMMIT').catch(() => undefined);
+      await holder.end();
+    }
+    const job = await waitForJob(app, res.body.id, 60_000);
+    expect(job.status, JSON.stringify(job.error)).to.equal('done');
+    const kept = (await sql.one(`SELECT trash_name FROM tablewright.fields WHERE table_id = $1 AND trash_reason = 'type_change'`, [t.id])).trash_name as string;
+    expect(await sql.rows(`SELECT id::int, ${kept} AS old FROM data.tank WHERE value IS NULL ORDER BY id`)).to.deep.equal([
+      { id: 1, old: 'none' },
+      { id: 5, old: 'n/a' },
+    ]);
+    expect(job.result.changes.type_change, 'both counted').to.deep.include({ lost: 2, rows: 20000 });
+    await expectClean(app);
+  });
+
+  it('with confirm_loss, a required field whose values would not all convert is refused before anything is made (the loss report still runs for it)', async () => {
+    const t = await createTable(app, 'Scale', [{ name: 'Reading', type: 'text' }]);
+    const fid = t.fields[0]!.id;
+    await sql.exec(`INSERT INTO data.scale (reading) SELECT CASE WHEN g = 7 THEN 'nope' ELSE g::text END FROM generate_series(1, 1000) g`);
+    const req = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { not_null: true } });
+    expect(req.status, req.text).to.equal(200);
+    const res = await app.request('PATCH', `/tables/${t.id}/fields/${fid}`, { json: { type: 'number', online: 1, confirm_loss: 1 } });
+    expect(res.status, res.text).to.equal(202);
+    const job = await waitForJob(app, res.body.id);
+    expect(job.status).to.equal('failed');
+    expect(job.error.code).to.equal('lossy_conversion');
+    expect(job.error.message).to.include('required');
+    expect(job.error.details).to.deep.include({ lost: 1, examples: [{ id: 7, value: 'nope' }] });
+    expect(await sql.rows(`SELECT operation FROM tablewright.audit WHERE field_id = $1 AND operation LIKE 'online_%'`, [fid]), 'no step made').to.deep.equal([]);
+    expect((await app.request('GET', `/tables/${t.id}/fields/${fid}`)).body.type).to.equal('text');
+    await expectClean(app);
+  });
+
   it("without confirm_loss: a default that would not convert refuses the change before anything is done (inserts leaving the field to it would all be refused); with confirm_loss it goes, the default with it", async () => {
     const t = await createTable(app, 'Dial', [{ name: 'Setting', type: 'text', default: 'n/a' }]);
     await sql.exec(`INSERT INTO data.dial (setting) SELECT g::text FROM generate_series(1, 1000) g`);

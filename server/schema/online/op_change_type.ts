@@ -1,7 +1,9 @@
 // Online type (or options) change: a shadow column, pgroll style.
 //
 //   start     checks the values (the loss report; confirm_loss; a required or unique
-//             field refused as the one-transaction path refuses it);
+//             field refused as the one-transaction path refuses it); with confirm_loss on
+//             a field that may be empty, no report: what was lost is counted before the swap
+//             (shadow.ts: countLostAfterCopy);
 //             brief: ADD COLUMN the shadow (new type), the sync trigger (every insert and
 //             update writes the converted value into it too);
 //             backfill by id in batches (row locks only; resumable from the last batch);
@@ -90,7 +92,8 @@ export const changeType: OnlineOp = {
   },
 
   async start(run) {
-    await run.progress({ phase: 'checking the values' });
+    const skipsReport = (flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false) && !run.field.not_null;
+    await run.progress({ phase: skipsReport ? 'working out the change' : 'checking the values' });
     const t = await changeTarget(run);
     if (t.method === 'in_place') return linkInPlace.start(run, t);
     const n = names(run.field.id);
@@ -134,7 +137,6 @@ export const changeType: OnlineOp = {
           { field_id: run.field.id, examples, found_at: 'copy' },
         );
       }
-      await countLostAfterCopy(run, t, String(sh));
       await advance(run.deps.pool, run.change.id, { step: 'backfilled' });
     }
     if (t.to.type === 'link') {
@@ -175,7 +177,8 @@ export const changeType: OnlineOp = {
     const kept = await changeTarget(run);
     if (kept.method === 'in_place') return linkInPlace.complete(run, kept);
     const n = names(run.field.id);
-    // counted after the copy (start), unless the copy ended without it: before the swap, on the shadow
+    // confirm_loss without the loss report (changeTarget): what was lost, counted now, the
+    // copy and the steps after it done, as close to the swap as a scan can be
     const t = await countLostAfterCopy(run, kept, String(ident(n.shadow)));
     const f = run.field;
     const schema = run.deps.config.dataSchema;

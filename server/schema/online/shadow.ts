@@ -84,10 +84,14 @@ async function storeTarget(run: OnlineRun, t: Target): Promise<void> {
 }
 
 /**
- * Once the copy is done, a change that skipped the loss report (changeTarget) counts what
+ * Right before the swap, a change that skipped the loss report (changeTarget) counts what
  * was lost: the rows whose new column is empty though their value is not (lostAfterCopySql),
- * and the table's rows. A value can only leave that set meanwhile (the sync trigger refuses
- * one that would not convert): the count is what the swap will find, or more.
+ * and the table's rows. The count is exact for what was written until it ran (the copy, and
+ * every write during it: with confirm_loss the sync trigger takes a value that would not
+ * convert, empty in the new column). Between the count and the swap's lock (a scan's time,
+ * and the swap's waits for its lock) a write may still empty a value (one that would not
+ * convert, or a linked row deleted: ON DELETE SET NULL), uncounted, or an edit or a delete
+ * take one from the set, counted; the old column keeps every value either way.
  */
 export async function countLostAfterCopy(run: OnlineRun, t: Target, shadow: string): Promise<Target> {
   if (t.lost !== null) return t;
