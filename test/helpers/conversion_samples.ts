@@ -2,6 +2,8 @@
 // one-transaction change; test/online/lost_count.test.ts, the online one).
 import { fieldType } from '../../server/fields/registry.js';
 import { FIELD_TYPES, type FieldTypeName } from '../../server/fields/types.js';
+import type { TestApp } from './app.js';
+import type { Sql } from './sql.js';
 
 /**
  * The types a value can be written to and converted into: system fields (autonumber,
@@ -45,3 +47,13 @@ export const OPTIONS: Partial<Record<FieldTypeName, Record<string, unknown>>> = 
   percent: { decimals: 1 },
   currency: { code: 'EUR', decimals: 4 },
 };
+
+/** Makes the table the matrix's link fields point at (rows 1 and 2 exist); answers its id. */
+export async function matrixLinkTarget(app: TestApp, sql: Sql): Promise<number> {
+  const target = await app.request('POST', '/tables', { json: { name: 'Targets', table_name: 'targets' } });
+  await sql.exec(`INSERT INTO data.targets (name) VALUES ('one'), ('two')`);
+  return target.body.id;
+}
+
+/** A type's options in the matrix: a link to `targetTableId`. */
+export const matrixOptions = (t: FieldTypeName, targetTableId: number): Record<string, unknown> => (t === 'link' ? { table_id: targetTableId } : OPTIONS[t] ?? {});

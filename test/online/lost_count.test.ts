@@ -11,9 +11,8 @@
 // plans (test/schema/conversion.test.ts); planned so here too, every pair took 1.2 s.
 import { expect } from 'chai';
 import type { FieldTypeName } from '../../server/fields/types.js';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { MATRIX, OPTIONS, SAMPLES } from '../helpers/conversion_samples.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { useApp, type TestApp } from '../helpers/app.js';
+import { MATRIX, matrixLinkTarget, matrixOptions, SAMPLES } from '../helpers/conversion_samples.js';
 import { waitForJob } from '../helpers/jobs.js';
 import { mulberry32 } from '../helpers/rng.js';
 import { Sql } from '../helpers/sql.js';
@@ -37,28 +36,18 @@ function generatedText(rand: () => number, n: number): string[] {
 
 describe('online type change: the count of what was lost, every pair of the conversion matrix', function () {
   this.timeout(600_000);
-  let db: TestDatabase;
   let app: TestApp;
   let sql: Sql;
   let targetTableId: number;
   const wentOnline: string[] = [];
 
+  useApp((s) => ({ app, sql } = s), { JOB_POLL_MS: '20' });
   before(async () => {
-    db = await freshDatabase();
-    app = await startApp(db.url, { JOB_POLL_MS: '20' });
-    sql = await Sql.connect(db.url);
     await sql.exec(`SET TimeZone = 'UTC'`);
-    const target = await app.request('POST', '/tables', { json: { name: 'Targets', table_name: 'targets' } });
-    targetTableId = target.body.id;
-    await sql.exec(`INSERT INTO data.targets (name) VALUES ('one'), ('two')`);
-  });
-  after(async () => {
-    await sql?.end();
-    await app?.stop();
-    await db?.drop();
+    targetTableId = await matrixLinkTarget(app, sql);
   });
 
-  const optionsFor = (t: FieldTypeName) => (t === 'link' ? { table_id: targetTableId } : OPTIONS[t] ?? {});
+  const optionsFor = (t: FieldTypeName) => matrixOptions(t, targetTableId);
 
   for (const from of MATRIX) {
     for (const to of MATRIX) {

@@ -12,7 +12,7 @@
 import { expect } from 'chai';
 import type { FieldTypeName } from '../../server/fields/types.js';
 import { startApp, type TestApp } from '../helpers/app.js';
-import { MATRIX, OPTIONS, SAMPLES } from '../helpers/conversion_samples.js';
+import { MATRIX, matrixLinkTarget, matrixOptions, SAMPLES } from '../helpers/conversion_samples.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { expectParallelPlan, forceParallelPlans } from '../helpers/parallel.js';
 import { Sql } from '../helpers/sql.js';
@@ -30,10 +30,7 @@ describe('type conversion matrix (every type to every other, on real data)', fun
     app = await startApp(db.url);
     sql = await Sql.connect(db.url);
     await sql.exec(`SET TimeZone = 'UTC'`);
-    // The table link fields point at: rows 1 and 2 exist.
-    const target = await app.request('POST', '/tables', { json: { name: 'Targets', table_name: 'targets' } });
-    targetTableId = target.body.id;
-    await sql.exec(`INSERT INTO data.targets (name) VALUES ('one'), ('two')`);
+    targetTableId = await matrixLinkTarget(app, sql);
   });
   after(async () => {
     await sql?.end();
@@ -41,7 +38,7 @@ describe('type conversion matrix (every type to every other, on real data)', fun
     await db?.drop();
   });
 
-  const optionsFor = (t: FieldTypeName) => (t === 'link' ? { table_id: targetTableId } : OPTIONS[t] ?? {});
+  const optionsFor = (t: FieldTypeName) => matrixOptions(t, targetTableId);
 
   /** A table with one field of type `from`, filled with its samples; returns ids. */
   async function tableWith(from: FieldTypeName, label: string) {
