@@ -26,7 +26,6 @@ import type { FieldTypeName } from '../../fields/types.js';
 import { attnumOf } from '../catalog.js';
 import { columnComment } from '../comments.js';
 import { convertDefault, hasOwnIndex, indexUsing, normaliseOptions, sqlEnv } from '../fields.js';
-import { flag } from '../input.js';
 import { getField } from '../metadata.js';
 import { trashName } from '../names.js';
 import { step } from '../plan.js';
@@ -35,7 +34,7 @@ import { advance, finishOnlineChange, getOnlineChange } from './state.js';
 import { briefStep, buildIndex, constraintState, indexState, longStep, type OnlineOp, type OnlineRun } from './steps.js';
 import { onlineObstaclesConflict, onlineTypeChangeObstacles } from './obstacles.js';
 import { linkInPlace } from './op_link_in_place.js';
-import { changeNames, changeTarget, columnExists, countLostAfterCopy, linksInPlace, refreshSyncFunction } from './shadow.js';
+import { changeNames, changeTarget, columnExists, countLostAfterCopy, linksInPlace, lossConfirmed, refreshSyncFunction, skipsLossReport } from './shadow.js';
 import { assertSyncTriggersEnabled, dropSyncTrigger, syncFunction, syncObjects, syncTriggerDdl, syncTriggerName, type Refusal } from './trigger.js';
 
 const names = changeNames;
@@ -92,7 +91,7 @@ export const changeType: OnlineOp = {
   },
 
   async start(run) {
-    const skipsReport = (flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false) && !run.field.not_null;
+    const skipsReport = skipsLossReport(run);
     await run.progress({ phase: skipsReport ? 'working out the change' : 'checking the values' });
     const t = await changeTarget(run);
     if (t.method === 'in_place') return linkInPlace.start(run, t);
@@ -101,7 +100,7 @@ export const changeType: OnlineOp = {
     const newType = fieldType(t.to.type);
     const schema = run.deps.config.dataSchema;
     const expr = await converted(run, t.to, `NEW.${run.col}`);
-    const refuse = (flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false) ? undefined : await refusal(run, t.to, newType.label);
+    const refuse = lossConfirmed(run) ? undefined : await refusal(run, t.to, newType.label);
     if (!(await columnExists(run, n.shadow))) {
       // what a DBA made since the request was accepted (obstacles.ts)
       const obstacles = await onlineTypeChangeObstacles(run.deps.pool, schema, run.table, run.field);
@@ -120,7 +119,7 @@ export const changeType: OnlineOp = {
       // found by the copy (it answers its ids) and refuses the change as the report would.
       const from: FieldShape = { type: run.field.type, options: run.field.options };
       const env = await sqlEnv(run.deps.pool, run.deps, [from, t.to]);
-      const confirmed = flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false;
+      const confirmed = lossConfirmed(run);
       // the copy's UPDATE names the table t (a link's lookup must: convertedOrNullSql)
       const conv = await converted(run, t.to, `t.${run.col}`);
       // Does an empty value convert to an empty one (the usual)? Then the copy leaves empty rows alone.
@@ -186,7 +185,7 @@ export const changeType: OnlineOp = {
     const from: FieldShape = { type: f.type, options: f.options };
     const env = await sqlEnv(run.deps.pool, run.deps, [from, t.to]);
     const newDefault = await convertDefault(run.deps.pool, f, t.to, env);
-    const confirmed = flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false;
+    const confirmed = lossConfirmed(run);
     return briefStep(run, 'swap', async (c) => {
       const version = run.table.version + 1;
       const parked = trashName('was_f', f.id, `v${version}`);

@@ -40,7 +40,7 @@ import { getField } from '../metadata.js';
 import { trashName } from '../names.js';
 import { step, type PlanStep } from '../plan.js';
 import { onlineObstaclesConflict, onlineTypeChangeObstacles } from './obstacles.js';
-import { changeNames, columnExists, refreshSyncFunction, type Target } from './shadow.js';
+import { changeNames, columnExists, lossConfirmed, refreshSyncFunction, type Target } from './shadow.js';
 import { advance, finishOnlineChange, getOnlineChange } from './state.js';
 import { briefStep, buildIndex, constraintState, indexState, longStep, type OnlineRun, type PlanTarget } from './steps.js';
 import { sweep } from './sweep.js';
@@ -87,7 +87,7 @@ export const linkInPlace = {
     const kept = String(ident(n.shadow));
     const schema = run.deps.config.dataSchema;
     const { env, lost } = await shapes(run, t);
-    const confirmed = flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false;
+    const confirmed = lossConfirmed(run);
     // A rollback that began (after an error) and was cut short by its instance's end: the
     // field is a number again without its trigger; only the rollback may go on.
     const at = await getOnlineChange(run.deps.pool, run.change.id);

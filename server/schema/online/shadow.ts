@@ -50,6 +50,16 @@ export function linksInPlace(field: Pick<FieldMeta, 'type' | 'options' | 'defaul
   return field.type === 'number' && numberSqlType(field.options ?? {}) === 'bigint' && field.default_value == null && to.type === 'link' && !to.options?.multiple;
 }
 
+/** Did the change's request confirm the loss (confirm_loss=1)? */
+export function lossConfirmed(run: OnlineRun): boolean {
+  return flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false;
+}
+
+/** A change that confirmed the loss, of a field that may be empty, made by a shadow column, skips the loss report (below). */
+export function skipsLossReport(run: OnlineRun, method: Target['method'] = 'shadow'): boolean {
+  return lossConfirmed(run) && !run.field.not_null && method === 'shadow';
+}
+
 /**
  * The target shape, worked out once and kept on the change's row (a resumed change converts
  * to the same options), with the loss report's counts. A change that confirmed the loss, of
@@ -64,15 +74,14 @@ export async function changeTarget(run: OnlineRun): Promise<Target> {
   const change = await getOnlineChange(run.deps.pool, run.change.id);
   const kept = change.payload?.target as Target | undefined;
   if (kept) return kept;
-  const confirmed = flag(run.change.payload.confirm_loss, 'confirm_loss') ?? false;
   const t = await withTransaction(run.deps.pool, async (tx): Promise<Target> => {
     await withoutStatementTimeout(tx);
     await tx.query(`SELECT set_config('timezone', 'UTC', true)`);
     const target = await planTypeTarget(tx, run.deps, run.table, run.field, run.change.payload);
     const method = linksInPlace(run.field, target.to) ? 'in_place' : 'shadow';
-    if (confirmed && !run.field.not_null && method === 'shadow') return { to: target.to, lost: null, rows: change.total != null ? Number(change.total) : await estimatedRows(tx, run.table.id), method };
+    if (skipsLossReport(run, method)) return { to: target.to, lost: null, rows: change.total != null ? Number(change.total) : await estimatedRows(tx, run.table.id), method };
     const report = await lossReport(tx, run.deps, run.table, run.field, target);
-    assertLossConfirmed(run.field, report, confirmed);
+    assertLossConfirmed(run.field, report, lossConfirmed(run));
     return { to: target.to, lost: report.lost, rows: report.rows, method };
   });
   await storeTarget(run, t);
