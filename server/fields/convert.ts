@@ -57,8 +57,14 @@ export function conversionSql(from: FieldShape, to: FieldShape, col: string, env
   if (SYSTEM_BASE[from.type] === to.type && (to.type !== 'number' || to.options.decimals === 0)) return col;
   if (from.type === to.type && ['text', 'long_text', 'email', 'url', 'json', 'boolean', 'date', 'datetime'].includes(from.type)) return col;
   if ((from.type === 'text' || from.type === 'long_text') && (to.type === 'text' || to.type === 'long_text')) return col;
-  return dst.fromText(src.toText(col, from.options), to.options, env);
+  const viaText = dst.fromText(src.toText(col, from.options), to.options, env);
+  // A set holding an id that no option has ({1,7}) would become the labels of the others
+  // ("Red"), the 7 dropped without a word: lost whole instead (counted, kept).
+  if (from.type === 'multiple_select') return `CASE WHEN ${col}::int[] <@ ${optionIdsArray(from)} THEN ${viaText} END`;
+  return viaText;
 }
+
+const optionIdsArray = (shape: FieldShape) => `ARRAY[${((shape.options?.choices ?? []) as Array<{ id: number }>).map((c) => c.id).join(',')}]::int[]`;
 
 function selectIdsSql(from: FieldShape, to: FieldShape, col: string): string | null {
   const ids = (shape: FieldShape) => ((shape.options?.choices ?? []) as Array<{ id: number }>).map((c) => c.id);
@@ -129,8 +135,14 @@ function assertQualified(col: string): void {
   if (!/^[A-Za-z_][A-Za-z0-9_]*\./.test(col)) throw new Error(`a link's lookup needs the column with its table's name (t.col), not ${col}`);
 }
 
-/** A value that is there: not NULL, and not blank as text. */
+/**
+ * A value that is there: not NULL, and not blank as text. An option id is a value even when
+ * no option has it (written by a DBA, or an option removed by hand): its text is empty, but
+ * a conversion drops it, so it counts as lost like any other.
+ */
 function nonEmptySql(from: FieldShape, col: string): string {
+  if (from.type === 'single_select') return `(${col} IS NOT NULL)`;
+  if (from.type === 'multiple_select') return `(${col} IS NOT NULL AND cardinality(${col}::int[]) > 0)`;
   return `(${col} IS NOT NULL AND btrim(coalesce(${fieldType(from.type).toText(col, from.options)}, '')) <> '')`;
 }
 
@@ -161,7 +173,9 @@ export function lostAfterCopySql(from: FieldShape, shadow: string, col: string):
   return `${shadow} IS NULL AND ${nonEmptySql(from, col)}`;
 }
 
-/** Text of the old value, for showing what would be lost. */
+/** Text of the old value, for showing what would be lost (an option id no option has: the id). */
 export function displaySql(from: FieldShape, col: string): string {
-  return fieldType(from.type).toText(col, from.options);
+  const text = fieldType(from.type).toText(col, from.options);
+  if (from.type === 'single_select' || from.type === 'multiple_select') return `coalesce(nullif(${text}, ''), ${col}::text)`;
+  return text;
 }

@@ -28,7 +28,8 @@ export const SAMPLES: Partial<Record<FieldTypeName, Array<string | null>>> = {
   datetime: ['2024-03-01T10:00:00Z', '2024-03-01T23:30:00-02:00', '2024-03-01T10:00:00.123456Z', '2024-03-02T00:00:00Z', null],
   email: ['a@b.co', 'x.y@example.org', null],
   url: ['https://example.com/a?b=c', 'http://x.org', null],
-  single_select: ['1', '2', null],
+  // 7 and {7}: an option id no option has (a DBA's write): a value, lost when converted
+  single_select: ['1', '2', '7', null],
   json: ['{"a":1}', '"just text"', '42', '12345678901234567890', '1.50', 'true', '[1,2]', 'null', null],
   link: ['1', '2', null],
   rating: ['1', '3', '5', null],
@@ -36,7 +37,7 @@ export const SAMPLES: Partial<Record<FieldTypeName, Array<string | null>>> = {
   currency: ['0', '9.99', '-12.5', '12345678.1234', null],
   duration: ['1:30', '90 minutes', '00:00:00.5', '36:00:00', '-0:15', '1 day', null],
   phone: ['+44 20 7946 0958', '(555) 010-9999 x12', '112', null],
-  multiple_select: ['{1}', '{1,2}', '{2}', null],
+  multiple_select: ['{1}', '{1,2}', '{2}', '{7}', '{1,7}', null],
 };
 
 export const OPTIONS: Partial<Record<FieldTypeName, Record<string, unknown>>> = {

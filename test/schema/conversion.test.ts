@@ -152,6 +152,10 @@ describe('type conversion matrix (every type to every other, on real data)', fun
     ['datetime', {}, 'date', {}, '2024-03-02T02:00:00+02:00', '2024-03-02'],
     ['datetime', {}, 'text', {}, '2024-03-01T10:00:00Z', '2024-03-01T10:00:00.000Z'],
     ['single_select', { choices: [{ id: 1, label: 'Red' }] }, 'text', {}, '1', 'Red'],
+    // an id no option has (a DBA's write): never converted to the labels of the others
+    ['multiple_select', { choices: [{ id: 1, label: 'Red' }] }, 'text', {}, '{1,7}', null],
+    ['multiple_select', { choices: [{ id: 1, label: 'Red' }] }, 'long_text', {}, '{1,7}', null],
+    ['multiple_select', { choices: [{ id: 1, label: 'Red' }, { id: 2, label: 'Green' }] }, 'text', {}, '{1,2}', 'Red, Green'],
     ['json', {}, 'text', {}, '"just text"', 'just text'],
     ['json', {}, 'text', {}, '{"a":1}', '{"a": 1}'],
     ['json', {}, 'number', { decimals: 0 }, '42', '42'],
