@@ -64,12 +64,13 @@ export function conversionSql(from: FieldShape, to: FieldShape, col: string, env
   return viaText;
 }
 
+/** SQL: the option ids of a select shape, as int[]. */
 const optionIdsArray = (shape: FieldShape) => `ARRAY[${((shape.options?.choices ?? []) as Array<{ id: number }>).map((c) => c.id).join(',')}]::int[]`;
 
 function selectIdsSql(from: FieldShape, to: FieldShape, col: string): string | null {
   const ids = (shape: FieldShape) => ((shape.options?.choices ?? []) as Array<{ id: number }>).map((c) => c.id);
   const kept = ids(to);
-  const keptArray = `ARRAY[${kept.join(',')}]::int[]`;
+  const keptArray = optionIdsArray(to);
   if (from.type === 'multiple_select' && to.type === 'multiple_select') {
     // every old option still there (a rename, a colour, a new option): nothing to rewrite
     if (ids(from).every((id) => kept.includes(id))) return col;
@@ -102,8 +103,7 @@ export function lossPredicate(from: FieldShape, to: FieldShape, col: string, env
   }
   if (from.type === 'multiple_select' && to.type === 'multiple_select') {
     // a row keeping some of its options still loses the others
-    const kept = (to.options.choices as Array<{ id: number }>).map((c) => c.id);
-    return `${col} IS NOT NULL AND NOT (${col}::int[] <@ ARRAY[${kept.join(',')}]::int[])`;
+    return `${col} IS NOT NULL AND NOT (${col}::int[] <@ ${optionIdsArray(to)})`;
   }
   return `${nonEmpty} AND (${converted}) IS NULL`;
 }
